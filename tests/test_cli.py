@@ -1,0 +1,117 @@
+"""The `smolgen` command end to end, as a user types it (a subprocess, the real model)."""
+
+import json
+
+import pytest
+
+from tests.conftest import run_smolgen
+from tui.engine.store import SampleStore
+
+
+def _one_line_error(result, code, *needles):
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """A store with two Magpie samples made by the CLI."""
+    folder = tmp_path_factory.mktemp("cli")
+    result = run_smolgen("generate", "magpie", "--num", "2", "--max-tokens", "24", "--seed", "5", cwd=folder)
+    return folder, result
+
+
+def test_generate_magpie_streams_and_stores(generated):
+    folder, result = generated
+    assert result.returncode == 0, result.stderr
+    assert "── Magpie · turn 1 · user ──" in result.stdout and "── Magpie · turn 1 · assistant ──" in result.stdout
+    assert "[1/2]" in result.stderr and "[2/2]" in result.stderr and "tok/s" in result.stderr
+    assert "2 stored, 0 failed" in result.stderr
+    with SampleStore(folder / "smolgen.json") as store:
+        samples = store.list_samples()
+    assert len(samples) == 2 and all(s["technique"] == "magpie" and s["seed"] == 5 for s in samples)
+
+
+def test_export_messages_and_alpaca(generated):
+    folder, _ = generated
+    result = run_smolgen("export", "--format", "messages", "--status", "all", "--out", "sft.jsonl", cwd=folder)
+    assert result.returncode == 0 and "wrote 2 rows" in result.stdout
+    rows = [json.loads(line) for line in (folder / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [m["role"] for m in rows[0]["messages"]] == ["user", "assistant"]
+    again = run_smolgen("export", "--format", "messages", "--status", "all", "--out", "sft.jsonl", cwd=folder)
+    _one_line_error(again, 2, "sft.jsonl: already exists")
+    alpaca = run_smolgen("export", "--format", "alpaca", "--status", "all", "--out", "alpaca.jsonl", cwd=folder)
+    assert alpaca.returncode == 0
+    row = json.loads((folder / "alpaca.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert set(row) == {"instruction", "input", "output"}
+    accepted = run_smolgen("export", "--out", "accepted.jsonl", cwd=folder)
+    assert accepted.returncode == 0 and "wrote 0 rows" in accepted.stdout
+
+
+def test_seeds_import_list_and_chain_from_the_store(tmp_path, chapter_passage):
+    (tmp_path / "seeds.txt").write_text("Generate a question about the Smol Course on small AI models.\n", encoding="utf-8")
+    (tmp_path / "vi.jsonl").write_text(json.dumps({"text": chapter_passage["vi"]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert run_smolgen("seeds", "import", "seeds.txt", cwd=tmp_path).returncode == 0
+    assert "imported 1 seeds" in run_smolgen("seeds", "import", "vi.jsonl", cwd=tmp_path).stdout
+    listing = run_smolgen("seeds", "list", cwd=tmp_path).stdout
+    assert "Smol Course" in listing and "Dữ liệu giả lập" in listing and "2 seeds, 2 selected" in listing
+    result = run_smolgen("generate", "chain", "--max-tokens", "16", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 stored" in result.stderr
+
+
+def test_models_prints_metadata(tmp_path):
+    result = run_smolgen("models", "--json", cwd=tmp_path)
+    info = json.loads(result.stdout)
+    assert info["parameters"] == 134515008 and info["quantization"] == "Q4_1" and info["eos_token"] == "<|im_end|>"
+
+
+@pytest.mark.parametrize(
+    "setup, needle",
+    [
+        (lambda d: None, "missing.gguf: model file not found"),
+        (lambda d: (d / "missing.gguf").mkdir(), "is a folder"),
+        (lambda d: (d / "missing.gguf").write_text("hello"), "not a GGUF model file"),
+        (lambda d: (d / "missing.gguf").write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 10), "truncated or corrupt"),
+    ],
+)
+def test_bad_model_paths_get_one_line(tmp_path, setup, needle):
+    setup(tmp_path)
+    result = run_smolgen("generate", "magpie", "--num", "1", "--model", "missing.gguf", cwd=tmp_path)
+    _one_line_error(result, 2, needle)
+
+
+def test_bad_seed_file_and_template_get_one_line(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    _one_line_error(run_smolgen("generate", "text", "--seeds", "empty.txt", cwd=tmp_path), 2, "empty.txt: no seeds imported")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "broken.jinja2").write_text("Hello\n{{ text ", encoding="utf-8")
+    (tmp_path / "seeds.txt").write_text("x\n")
+    result = run_smolgen("generate", "text", "--seeds", "seeds.txt", "--prompts", "mine", "--template", "broken", cwd=tmp_path)
+    _one_line_error(result, 2, "broken.jinja2:2:")
+    (tmp_path / "mine" / "needs.jinja2").write_text("{{ topic }}", encoding="utf-8")
+    result = run_smolgen("generate", "text", "--seeds", "seeds.txt", "--prompts", "mine", "--template", "needs", cwd=tmp_path)
+    _one_line_error(result, 2, "needs.jinja2:1", "topic")
+
+
+def test_prompt_longer_than_the_context_fails_that_sample_only(tmp_path):
+    (tmp_path / "seeds.txt").write_text(("word " * 300) + "\nName a fruit.\n", encoding="utf-8")
+    result = run_smolgen("generate", "text", "--seeds", "seeds.txt", "--context", "128", "--max-tokens", "8", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 stored, 1 failed (1 context_overflow)" in result.stderr
+
+
+def test_locked_and_corrupt_stores(tmp_path):
+    with SampleStore(tmp_path / "smolgen.json"):
+        _one_line_error(run_smolgen("seeds", "list", cwd=tmp_path), 1, "smolgen.json: in use by PID")
+    (tmp_path / "bad.json").write_text("{oops")
+    _one_line_error(run_smolgen("seeds", "list", "--store", "bad.json", cwd=tmp_path), 1, "bad.json: not a readable smolgen store")
+    assert (tmp_path / "bad.json").read_text() == "{oops"
+
+
+def test_bad_flags_exit_2(tmp_path):
+    _one_line_error(run_smolgen("generate", "magpie", "--num", "zero", cwd=tmp_path), 2, "invalid int value")
+    _one_line_error(run_smolgen("generate", "magpie", "--num", "0", cwd=tmp_path), 2, "--num 0")

@@ -1,0 +1,84 @@
+"""The model layer against the real embedded SmolLM2-135M-Instruct."""
+
+import threading
+
+import pytest
+
+from tui.engine.errors import GenerationFailed
+from tui.engine.model import Cancelled, Sampling
+
+SHORT = Sampling(max_tokens=12)
+
+
+def test_chat_streams_chunks_that_add_up_to_the_result(model):
+    chunks = []
+    result = model.chat([{"role": "user", "content": "Name a colour."}], SHORT, seed=1, on_text=chunks.append)
+    assert "".join(chunks) == result.text
+    assert len(chunks) >= 2
+    assert result.prompt_tokens > 10
+    assert 1 <= result.completion_tokens <= 12
+    assert result.finish_reason in ("stop", "length")
+    assert result.first_token_seconds is not None and result.seconds > 0
+
+
+def test_token_cap_gives_finish_reason_length(model):
+    result = model.chat([{"role": "user", "content": "Write a long story about a dragon."}], Sampling(max_tokens=5), seed=3)
+    assert result.finish_reason == "length"
+    assert result.completion_tokens == 5
+
+
+def test_stops_on_end_of_turn(model):
+    result = model.chat([{"role": "user", "content": "Say hello."}], Sampling(max_tokens=200, temperature=0), seed=1)
+    assert result.finish_reason == "stop"
+    assert "<|im_end|>" not in result.text and "<|im_start|>" not in result.text
+
+
+def test_raw_completion_from_a_prompt_string(model):
+    pre_query = model.chat_template.pre_query([])
+    result = model.complete(pre_query, Sampling(max_tokens=40), seed=11, stop=model.turn_stops())
+    assert result.text.strip()
+    assert "<|im_end|>" not in result.text
+
+
+def test_same_seed_same_text_other_seed_other_text(model):
+    prompt = model.chat_template.pre_query([])
+    hot = Sampling(temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, max_tokens=16)
+    first = model.complete(prompt, hot, seed=42).text
+    again = model.complete(prompt, hot, seed=42).text
+    others = {model.complete(prompt, hot, seed=s).text for s in (1, 2, 3)}
+    assert first == again
+    assert len(others | {first}) >= 3
+
+
+def test_cancel_between_tokens(model):
+    cancel = threading.Event()
+    seen = []
+
+    def on_text(chunk):
+        seen.append(chunk)
+        if len(seen) == 3:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        model.chat([{"role": "user", "content": "Count to one hundred."}], Sampling(max_tokens=200), seed=1, cancel=cancel, on_text=on_text)
+    assert len(seen) == 3
+
+
+def test_prompt_longer_than_the_context_fails_with_a_reason(model):
+    too_long = "word " * (model.n_ctx + 50)
+    with pytest.raises(GenerationFailed) as error:
+        model.chat([{"role": "user", "content": too_long}], SHORT, seed=1)
+    assert error.value.reason == "context_overflow"
+    assert f"context holds {model.n_ctx}" in str(error.value)
+
+
+def test_vietnamese_round_trips_through_the_tokenizer(model, chapter_passage):
+    result = model.chat([{"role": "user", "content": chapter_passage["vi"]}], Sampling(max_tokens=8), seed=5)
+    assert "\ufffd" not in result.text
+
+
+def test_bad_sampling_values_are_named():
+    from tui.engine.errors import BadInput
+
+    with pytest.raises(BadInput, match="top_p=0: must be above 0"):
+        Sampling(top_p=0).validate()

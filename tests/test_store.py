@@ -1,0 +1,121 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tui.engine.errors import StoreError, StoreLocked
+from tui.engine.store import SampleStore
+
+
+def _sample(text: str) -> dict:
+    return {
+        "technique": "magpie",
+        "instruction": text,
+        "response": "Answer",
+        "conversation": [{"role": "user", "content": text}, {"role": "assistant", "content": "Answer"}],
+    }
+
+
+def test_sample_is_on_disk_when_add_returns(tmp_path):
+    path = tmp_path / "s.json"
+    with SampleStore(path) as store:
+        sample_id = store.add_sample(_sample("Một câu hỏi về Khóa học Smol?"))
+        on_disk = json.loads(path.read_text(encoding="utf-8"))
+        assert on_disk["samples"][str(sample_id)]["instruction"] == "Một câu hỏi về Khóa học Smol?"
+    assert "Khóa học" in path.read_text(encoding="utf-8")  # UTF-8 as written, not \u escapes
+
+
+def test_reopen_keeps_everything(tmp_path):
+    path = tmp_path / "s.json"
+    with SampleStore(path) as store:
+        store.add_seeds([{"text": "seed one"}], source="cli")
+        store.add_sample(_sample("q"))
+        run_id = store.start_run(technique="magpie")
+        store.finish_run(run_id, "finished", {"stored": 1})
+    with SampleStore(path) as store:
+        assert [s["row"] for s in store.list_seeds()] == [{"text": "seed one"}]
+        assert len(store.list_samples()) == 1
+        assert store.list_runs()[0]["status"] == "finished"
+
+
+def test_status_changes_and_edit_keeps_original(store):
+    sample_id = store.add_sample(_sample("Original question"))
+    store.set_status([sample_id], "accepted")
+    store.edit_sample(sample_id, [{"role": "user", "content": "Edited question"}, {"role": "assistant", "content": "Better"}])
+    sample = store.get_sample(sample_id)
+    assert sample["status"] == "accepted"
+    assert sample["instruction"] == "Edited question" and sample["response"] == "Better"
+    assert sample["original"]["instruction"] == "Original question"
+    store.edit_sample(sample_id, [{"role": "user", "content": "Twice"}, {"role": "assistant", "content": "x"}])
+    assert store.get_sample(sample_id)["original"]["instruction"] == "Original question"
+    assert store.status_counts()["accepted"] == 1
+    with pytest.raises(StoreError, match="status 'maybe'"):
+        store.set_status([sample_id], "maybe")
+
+
+def test_corrupt_store_is_reported_and_left_untouched(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"samples": {"1": {"instruction": "half', encoding="utf-8")
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=r"broken\.json: not a readable smolgen store"):
+        SampleStore(path)
+    assert path.read_bytes() == before
+
+
+def test_json_that_is_not_a_store(tmp_path):
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2, 3]", encoding="utf-8")
+    with pytest.raises(StoreError, match="not a smolgen store"):
+        SampleStore(path)
+    assert path.read_text() == "[1, 2, 3]"
+
+
+def test_second_process_gets_in_use_by_pid(tmp_path):
+    path = tmp_path / "s.json"
+    with SampleStore(path):
+        code = f"from tui.engine.store import SampleStore; SampleStore({str(path)!r})"
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.returncode != 0
+        assert "in use by PID" in result.stderr
+    with SampleStore(path):  # the lock is free again once closed
+        pass
+
+
+def test_same_process_second_open_is_refused_too(tmp_path):
+    path = tmp_path / "s.json"
+    with SampleStore(path):
+        with pytest.raises(StoreLocked, match="in use by PID"):
+            SampleStore(path)
+
+
+def test_folder_path_is_refused(tmp_path):
+    with pytest.raises(StoreError, match="is a folder"):
+        SampleStore(tmp_path)
+
+
+_WRITER = """
+import sys
+from tui.engine.store import SampleStore
+store = SampleStore(sys.argv[1])
+for i in range(100000):
+    store.add_sample({"technique": "magpie", "instruction": "q%d" % i, "response": "a" * 200,
+                      "conversation": [{"role": "user", "content": "q%d" % i}]})
+    print(i, flush=True)
+"""
+
+
+def test_kill_9_leaves_a_valid_store_with_every_finished_sample(tmp_path):
+    path = tmp_path / "s.json"
+    for _ in range(3):
+        writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+        confirmed = -1
+        for line in writer.stdout:
+            confirmed = int(line)
+            if confirmed >= 40:
+                break
+        writer.kill()
+        writer.wait()
+        with SampleStore(path) as store:  # valid JSON, and the lock died with the process
+            instructions = {s["instruction"] for s in store.list_samples()}
+        assert {f"q{i}" for i in range(confirmed + 1)} <= instructions

@@ -1,0 +1,188 @@
+"""The `smolgen` command: the app with no arguments, headless generation and data commands otherwise.
+
+Exit status: 0 on success, 2 on bad input, 1 otherwise. Errors are one line on stderr, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from tui.engine.errors import SmolgenError
+from tui.engine.export import FORMATS, export_samples
+from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
+
+TECHNIQUES = ("text", "chain", "magpie")
+
+
+class CliError(SmolgenError):
+    exit_code = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
+        raise CliError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="smolgen", description="Synthetic instruction datasets from a small local model.")
+    parser.add_argument("--version", action="version", version="smolgen 0.1.0")
+    parser.add_argument("--log", metavar="FILE", help="write debug logs (llama.cpp's included) to FILE")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    app = commands.add_parser("app", help="open the terminal app (the default with no command)")
+    _add_store(app)
+    _add_model(app)
+
+    gen = commands.add_parser("generate", help="generate samples headless, streaming to the terminal")
+    gen.add_argument("technique", choices=TECHNIQUES)
+    gen.add_argument("--num", type=int, help="samples to generate (default: one per seed, or 5 for magpie)")
+    gen.add_argument("--seeds", type=Path, metavar="FILE", help="seed file (.txt, .jsonl, .csv); default: the store's selected seeds")
+    gen.add_argument("--system", action="append", default=[], metavar="TEXT", help="system prompt; repeat for a uniform choice per sample")
+    gen.add_argument("--system-weights", metavar="W,W,...", help="weights of the --system prompts, in order")
+    gen.add_argument("--template", metavar="NAME", help="prompt template (text: text_generation; chain: chain_instruction)")
+    gen.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates, searched before the shipped ones")
+    gen.add_argument("--max-tokens", type=int, metavar="N", help="token cap for each model call")
+    gen.add_argument("--temperature", type=float, metavar="T", help="temperature of the answers (and of chain's instruction)")
+    gen.add_argument("--user-temperature", type=float, metavar="T", help="magpie: temperature of the user turn (default 1.0)")
+    gen.add_argument("--turns", type=int, default=1, metavar="N", help="magpie: conversation turns (default 1)")
+    gen.add_argument("--only-instruction", action="store_true", help="magpie: write the user turn only")
+    gen.add_argument("--end-with-user", action="store_true", help="magpie: end the conversation on a user turn")
+    gen.add_argument("--seed", type=int, metavar="S", help="make the run reproducible (default: a fresh random seed, recorded)")
+    gen.add_argument("--quiet", action="store_true", help="do not stream tokens, print only progress and the summary")
+    _add_store(gen)
+    _add_model(gen)
+
+    seeds = commands.add_parser("seeds", help="manage the store's seeds")
+    seed_commands = seeds.add_subparsers(dest="seeds_command", parser_class=_Parser, required=True)
+    seed_import = seed_commands.add_parser("import", help="import seeds: one per line (.txt), .jsonl or .csv")
+    seed_import.add_argument("file", type=Path)
+    _add_store(seed_import)
+    seed_list = seed_commands.add_parser("list", help="list the store's seeds")
+    _add_store(seed_list)
+
+    export = commands.add_parser("export", help="write samples as JSON Lines for fine-tuning")
+    export.add_argument("--format", choices=FORMATS, default="messages", help="messages (TRL SFT) or alpaca")
+    export.add_argument("--status", choices=(*REVIEW_STATUSES, "all"), default="accepted", help="which samples (default accepted)")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE")
+    export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    _add_store(export)
+
+    models = commands.add_parser("models", help="the model in use and its metadata")
+    models.add_argument("--json", action="store_true", help="print the metadata as JSON")
+    _add_model(models)
+    return parser
+
+
+def _add_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+
+
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")
+    parser.add_argument("--context", type=int, default=4096, metavar="N", help="context size in tokens (capped at the model's)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        _configure_logging(args.log)
+        command = args.command or "app"
+        if command == "app":
+            return _open_app(args)
+        handler = {"generate": cmd_generate, "seeds": cmd_seeds, "export": cmd_export, "models": cmd_models}[command]
+        return handler(args)
+    except SmolgenError as error:
+        print(f"smolgen: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("smolgen: interrupted; every finished sample is in the store", file=sys.stderr)
+        return 130
+
+
+def _configure_logging(path: str | None) -> None:
+    if path:
+        logging.basicConfig(filename=path, level=logging.DEBUG, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    else:
+        logging.basicConfig(level=logging.CRITICAL)
+
+
+def _open_app(args: argparse.Namespace) -> int:
+    print("smolgen: the terminal app is not built yet; use `smolgen generate ...` (see --help)", file=sys.stderr)
+    return 1
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tui.cli_generate import run_generate_command
+
+    return run_generate_command(args)
+
+
+def cmd_seeds(args: argparse.Namespace) -> int:
+    from tui.engine.seeds import read_seed_file, seed_text
+
+    with SampleStore(args.store) as store:
+        if args.seeds_command == "import":
+            seed_file = read_seed_file(args.file)
+            for problem in seed_file.problems:
+                print(f"smolgen: {problem}", file=sys.stderr)
+            store.add_seeds(seed_file.rows, source=str(args.file))
+            print(f"imported {len(seed_file.rows)} seeds from {args.file} into {args.store}"
+                  + (f" ({len(seed_file.problems)} lines skipped)" if seed_file.problems else ""))
+            return 0
+        seeds = store.list_seeds()
+        for seed in seeds:
+            mark = "*" if seed.get("selected", True) else " "
+            print(f"{seed['id']:>5} {mark} {_one_line(seed_text(seed['row']))}")
+        print(f"{len(seeds)} seeds, {sum(1 for s in seeds if s.get('selected', True))} selected (*)")
+        return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    statuses = REVIEW_STATUSES if args.status == "all" else (args.status,)
+    with SampleStore(args.store) as store:
+        samples = store.list_samples(statuses=statuses)
+    result = export_samples(samples, args.format, args.out, overwrite=args.force)
+    note = f", {result.skipped} skipped (no {'answer' if args.format == 'messages' else 'instruction or answer'})" if result.skipped else ""
+    print(f"wrote {result.written} rows ({args.format}, status {args.status}) to {result.path}{note}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from tui.engine.model_file import default_model_path, inspect_model
+
+    info = inspect_model(args.model or default_model_path())
+    record: dict[str, Any] = {
+        **info.summary(),
+        "size_bytes": info.size_bytes,
+        "bos_token": info.bos_token,
+        "eos_token": info.eos_token,
+        "special_tokens": info.special_tokens,
+        "chat_template": info.chat_template,
+    }
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{info.name}  ({info.path})")
+    print(f"  architecture  {info.architecture}")
+    print(f"  parameters    {info.parameters_label} ({info.parameters:,})")
+    print(f"  quantization  {info.quantization}")
+    print(f"  context       {info.trained_context:,} tokens trained")
+    print(f"  size          {info.size_bytes / 1e6:.1f} MB, fingerprint {info.fingerprint}")
+    print(f"  chat template {'yes' if info.chat_template else 'none (chat and Magpie unavailable)'}")
+    print("  special       " + ", ".join(f"{k}={v}" for k, v in info.special_tokens.items()))
+    return 0
+
+
+def _one_line(text: str, width: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

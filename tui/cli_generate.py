@@ -1,0 +1,139 @@
+"""`smolgen generate`: build a technique from flags, stream its samples to the terminal, summarise."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from typing import Any, TextIO
+
+from tui.engine.errors import BadInput
+from tui.engine.model import Model, Sampling, new_run_seed
+from tui.engine.prompts import PromptLibrary
+from tui.engine.runner import RunObserver, check_run, run_generation
+from tui.engine.seeds import read_seed_file
+from tui.engine.store import SampleStore
+from tui.engine.techniques.base import SystemPrompts, Technique
+from tui.engine.techniques.chain import ChainSettings, InstructionResponse
+from tui.engine.techniques.magpie import Magpie, MagpieSettings
+from tui.engine.techniques.text_generation import TextGeneration, TextGenerationSettings
+
+DEFAULT_MAGPIE_NUM = 5
+
+
+class TerminalObserver(RunObserver):
+    """Streams tokens to stdout under a header per model call, and a progress line per sample."""
+
+    def __init__(self, out: TextIO, err: TextIO, stream_tokens: bool):
+        self.out, self.err, self.stream_tokens = out, err, stream_tokens
+        self.started = time.perf_counter()
+        self.tokens = 0
+        self.model_seconds = 0.0
+
+    def stage(self, text: str) -> None:
+        if self.stream_tokens:
+            self.out.write(f"\n── {text} ──\n")
+            self.out.flush()
+
+    def text(self, chunk: str) -> None:
+        if self.stream_tokens:
+            self.out.write(chunk)
+            self.out.flush()
+
+    def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
+        if sample.get("status") == "failed":
+            failure = sample["failure"]
+            line = f"failed ({failure['reason']}): {failure['message']}"
+        else:
+            self.tokens += sample["tokens"]["completion"]
+            self.model_seconds += sample["seconds"]
+            rate = self.tokens / self.model_seconds if self.model_seconds else 0.0
+            flags = f" [{', '.join(sample['flags'])}]" if sample.get("flags") else ""
+            line = f"stored{flags} · {rate:.1f} tok/s"
+        if self.stream_tokens:
+            self.out.write("\n")
+            self.out.flush()
+        self.err.write(f"[{done}/{total}] {line}\n")
+        self.err.flush()
+
+
+def build_technique(args: argparse.Namespace) -> Technique:
+    """The technique and settings the flags ask for."""
+    system = SystemPrompts(args.system, _weights(args.system_weights))
+    answer = Sampling()
+    if args.temperature is not None:
+        answer.temperature = args.temperature
+    if args.max_tokens is not None:
+        answer.max_tokens = args.max_tokens
+    answer.validate()
+    if args.technique == "text":
+        return TextGeneration(TextGenerationSettings(template=args.template or "text_generation", system=system, sampling=answer))
+    if args.technique == "chain":
+        settings = ChainSettings(system=system, response_sampling=answer)
+        settings.instruction_template = args.template or settings.instruction_template
+        settings.instruction_sampling = _override(settings.instruction_sampling, args.temperature, args.max_tokens)
+        return InstructionResponse(settings)
+    if args.template:
+        raise BadInput("--template: magpie uses the model's own chat template, not a prompt template")
+    settings = MagpieSettings(
+        n_turns=args.turns,
+        only_instruction=args.only_instruction,
+        end_with_user=args.end_with_user,
+        system=system,
+        assistant_sampling=answer,
+    )
+    settings.user_sampling = _override(settings.user_sampling, args.user_temperature, args.max_tokens)
+    return Magpie(settings)
+
+
+def _override(sampling: Sampling, temperature: float | None, max_tokens: int | None) -> Sampling:
+    changes: dict[str, Any] = {}
+    if temperature is not None:
+        changes["temperature"] = temperature
+    if max_tokens is not None:
+        changes["max_tokens"] = max_tokens
+    return dataclasses.replace(sampling, **changes).validate()
+
+
+def _weights(text: str | None) -> list[float]:
+    if not text:
+        return []
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise BadInput(f"--system-weights {text}: expected numbers separated by commas, e.g. 3,1,1") from None
+
+
+def run_generate_command(args: argparse.Namespace) -> int:
+    technique = build_technique(args)
+    prompts = PromptLibrary(args.prompts)
+    rows: list[dict[str, Any]] = []
+    if args.seeds is not None:
+        seed_file = read_seed_file(args.seeds)
+        for problem in seed_file.problems:
+            print(f"smolgen: {problem}", file=sys.stderr)
+        rows = seed_file.rows
+    with SampleStore(args.store) as store:
+        if technique.needs_seeds and not rows:
+            rows = [seed["row"] for seed in store.list_seeds(selected_only=True)]
+        num = args.num if args.num is not None else (len(rows) if technique.needs_seeds else DEFAULT_MAGPIE_NUM)
+        check_run(technique, prompts, num, rows)  # bad input is reported before the model loads
+        model = Model.load(args.model, n_ctx=args.context, n_threads=args.threads)
+        run_seed = args.seed if args.seed is not None else new_run_seed()
+        print(
+            f"{technique.name}: {num} samples with {model.info.name} ({model.info.parameters_label}, "
+            f"{model.info.quantization}), {model.n_threads} threads, seed {run_seed}, store {args.store}",
+            file=sys.stderr,
+        )
+        observer = TerminalObserver(sys.stdout, sys.stderr, stream_tokens=not args.quiet)
+        summary = run_generation(technique, store, model, prompts, num, run_seed, rows, observer)
+    failures = ", ".join(f"{n} {reason}" for reason, n in summary.failures.items())
+    print(
+        f"run {summary.run_id} {summary.status}: {summary.stored} stored, {summary.failed} failed"
+        + (f" ({failures})" if failures else "")
+        + f"; {summary.completion_tokens} tokens at {summary.tokens_per_second:.1f} tok/s in {summary.wall_seconds:.1f} s"
+        + f" → {args.store}",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""The engine: models, techniques, store and export. It never imports textual."""

@@ -1,0 +1,37 @@
+"""Errors a user can act on. Their message is one line that names the file, field or key at fault."""
+
+
+class SmolgenError(Exception):
+    """A failure reported to the user as one line; the CLI exits with status 1."""
+
+    exit_code = 1
+
+
+class BadInput(SmolgenError):
+    """The user's input (a file, a flag, a template) is wrong; the CLI exits with status 2."""
+
+    exit_code = 2
+
+
+class ModelFileError(BadInput):
+    """A model path that cannot be opened as a GGUF model."""
+
+
+class TemplateProblem(BadInput):
+    """A prompt or chat template that cannot be loaded or rendered."""
+
+
+class StoreError(SmolgenError):
+    """The sample store cannot be opened or written."""
+
+
+class StoreLocked(StoreError):
+    """Another process holds the store."""
+
+
+class GenerationFailed(SmolgenError):
+    """One generation failed (context overflow, empty output...); the run records it and goes on."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason

@@ -1,0 +1,343 @@
+"""The model layer: one llama.cpp model, streaming text from a prompt or a conversation.
+
+Like simonw/llm, the whole seam is small: `Model.stream()` yields text chunks for a prompt string and
+leaves a `Completion` with token counts, timings and the finish reason. `Model.chat()` renders the
+model's own chat template and streams the same way. One Model must be used by one thread at a time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import io
+import logging
+import os
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from tui.engine.chat_template import ChatTemplate, Message
+from tui.engine.errors import BadInput, GenerationFailed, ModelFileError
+from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
+
+log = logging.getLogger("smolgen.llama")
+DEFAULT_CONTEXT = 4096
+TextCallback = Callable[[str], None]
+
+
+class Cancelled(Exception):
+    """The caller asked to stop; the generation in progress is abandoned."""
+
+
+@dataclass
+class Sampling:
+    """How tokens are drawn. top_k=0 and min_p=0 switch those filters off (llama.cpp's convention)."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    max_tokens: int = 256
+
+    def validate(self) -> "Sampling":
+        checks = [
+            ("temperature", 0 <= self.temperature <= 5, "between 0 and 5"),
+            ("top_p", 0 < self.top_p <= 1, "above 0 and at most 1"),
+            ("top_k", self.top_k >= 0, "0 (off) or more"),
+            ("min_p", 0 <= self.min_p < 1, "from 0 (off) to below 1"),
+            ("repeat_penalty", 0 < self.repeat_penalty <= 5, "above 0 and at most 5"),
+            ("max_tokens", self.max_tokens >= 1, "at least 1"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise BadInput(f"{name}={getattr(self, name)}: must be {expected}")
+        return self
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Completion:
+    """The outcome of one model call."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" (end of turn or a stop string) or "length" (token cap)
+    seed: int
+    seconds: float
+    first_token_seconds: float | None = None
+    prompt: str = field(default="", repr=False)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def record(self) -> dict:
+        """The figures kept with a sample."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "finish_reason": self.finish_reason,
+            "seed": self.seed,
+            "seconds": round(self.seconds, 4),
+            "first_token_seconds": None if self.first_token_seconds is None else round(self.first_token_seconds, 4),
+        }
+
+
+def physical_cores() -> int:
+    """Physical cores this process may use (llama.cpp runs best with one thread per physical core)."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    cores = set()
+    for cpu in allowed:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add((topology.joinpath("physical_package_id").read_text().strip(), topology.joinpath("core_id").read_text().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
+_log_callback = None
+
+
+def route_llama_logs() -> None:
+    """Send llama.cpp's own logging to Python logging, so nothing scribbles on the terminal."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import llama_cpp
+
+    levels = {0: logging.CRITICAL, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR, 4: logging.DEBUG, 5: logging.DEBUG}
+
+    @llama_cpp.llama_log_callback
+    def forward(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+        message = text.decode("utf-8", errors="replace").rstrip()
+        if message:
+            log.log(levels.get(level, logging.DEBUG), message)
+
+    _log_callback = forward  # keep a reference: llama.cpp holds only the C pointer
+    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
+
+
+class Model:
+    """A loaded GGUF model and its chat template."""
+
+    def __init__(self, info: ModelInfo, llama: object, n_ctx: int, n_threads: int):
+        self.info = info
+        self._llama = llama
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self._lock = threading.Lock()
+        self._chat_template: ChatTemplate | None = None
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        n_ctx: int = DEFAULT_CONTEXT,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+    ) -> "Model":
+        """Open a GGUF (the embedded SmolLM2 by default) after checking the file ourselves."""
+        info = inspect_model(path if path is not None else default_model_path())
+        if n_ctx < 64:
+            raise BadInput(f"context={n_ctx}: must be at least 64 tokens")
+        if info.trained_context:
+            n_ctx = min(n_ctx, info.trained_context)
+        n_threads = n_threads or physical_cores()
+        route_llama_logs()
+        from llama_cpp import Llama
+
+        # verbose=True keeps llama-cpp-python from pointing fds 1 and 2 at /dev/null while it loads
+        # (that would blank a running app); its own Python prints are captured and logged instead.
+        captured = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
+                llama = Llama(
+                    model_path=str(info.path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads,
+                    n_batch=n_batch,
+                    verbose=True,
+                )
+        except (ValueError, RuntimeError) as error:
+            raise ModelFileError(f"{info.path}: llama.cpp cannot load this model ({error})") from None
+        finally:
+            log.debug(captured.getvalue())
+        llama.verbose = False  # silence its per-call prints to stderr
+        return cls(info, llama, n_ctx, n_threads)
+
+    @property
+    def chat_template(self) -> ChatTemplate:
+        """The model's own chat template; a model without one cannot chat or run Magpie."""
+        if self._chat_template is None:
+            if not self.info.chat_template:
+                raise BadInput(f"{self.info.path}: this GGUF has no chat template (tokenizer.chat_template)")
+            self._chat_template = ChatTemplate(
+                self.info.chat_template, self.info.bos_token, self.info.eos_token, origin=f"{self.info.path.name} chat template"
+            )
+        return self._chat_template
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text))
+
+    def _tokenize(self, text: str) -> list[int]:
+        # A rendered chat prompt already starts with BOS when the template writes it.
+        add_bos = bool(self._llama.add_bos_token()) if hasattr(self._llama, "add_bos_token") else True
+        if self.info.bos_token and text.startswith(self.info.bos_token):
+            add_bos = False
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def stream(
+        self,
+        prompt: str,
+        sampling: Sampling,
+        seed: int,
+        stop: tuple[str, ...] = (),
+        cancel: threading.Event | None = None,
+    ) -> "CompletionStream":
+        """Raw completion of `prompt`: iterate for text chunks, then read `.result`."""
+        return CompletionStream(self, prompt, sampling, seed, stop, cancel)
+
+    def complete(
+        self,
+        prompt: str,
+        sampling: Sampling,
+        seed: int,
+        stop: tuple[str, ...] = (),
+        cancel: threading.Event | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Completion:
+        """Raw completion, calling `on_text` with each chunk as it arrives."""
+        stream = self.stream(prompt, sampling, seed, stop, cancel)
+        for chunk in stream:
+            if on_text is not None:
+                on_text(chunk)
+        return stream.result
+
+    def chat(
+        self,
+        messages: list[Message],
+        sampling: Sampling,
+        seed: int,
+        cancel: threading.Event | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Completion:
+        """The assistant's next message after `messages`, rendered with the model's chat template."""
+        prompt = self.chat_template.render(messages, add_generation_prompt=True)
+        return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text)
+
+    def turn_stops(self) -> tuple[str, ...]:
+        """Texts that end a turn in this model's template (used when completing a raw prompt)."""
+        return tuple(dict.fromkeys(s for s in (self.chat_template.end_of_turn(), self.info.eos_token) if s))
+
+
+class CompletionStream:
+    """Iterates over the text chunks of one completion; `.result` is set when it ends."""
+
+    def __init__(self, model: Model, prompt: str, sampling: Sampling, seed: int, stop: tuple[str, ...], cancel: threading.Event | None):
+        self.model = model
+        self.prompt = prompt
+        self.sampling = sampling.validate()
+        self.seed = seed
+        self.stop = tuple(s for s in stop if s)
+        self.cancel = cancel
+        self.result: Completion | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        model = self.model
+        with model._lock:
+            yield from self._run(model)
+
+    def _run(self, model: Model) -> Iterator[str]:
+        import llama_cpp
+
+        llama = model._llama
+        started = time.perf_counter()
+        tokens = model._tokenize(self.prompt)
+        room = model.n_ctx - len(tokens)
+        if room < 1:
+            raise GenerationFailed(
+                "context_overflow",
+                f"the prompt has {len(tokens)} tokens but the context holds {model.n_ctx}; shorten the seed or template",
+            )
+        limit = min(self.sampling.max_tokens, room)
+        llama.set_seed(self.seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        vocab = llama._model.vocab
+        text, pending = "", ""
+        holdback = max((len(s) for s in self.stop), default=1) - 1
+        produced = 0
+        finish = "length"
+        first_token_at = None
+        generator = llama.generate(
+            tokens,
+            top_k=self.sampling.top_k,
+            top_p=self.sampling.top_p,
+            min_p=self.sampling.min_p,
+            temp=self.sampling.temperature,
+            repeat_penalty=self.sampling.repeat_penalty,
+        )
+        try:
+            for token in generator:
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Cancelled()
+                if first_token_at is None:
+                    first_token_at = time.perf_counter() - started
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                produced += 1
+                pending += decoder.decode(llama.detokenize([token], special=False))
+                hit = _find_stop(pending, self.stop)
+                if hit is not None:
+                    pending = pending[:hit]
+                    finish = "stop"
+                    break
+                emit = pending[: len(pending) - holdback] if holdback else pending
+                if emit:
+                    text += emit
+                    pending = pending[len(emit):]
+                    yield emit
+                if produced >= limit:
+                    break
+        finally:
+            generator.close()
+        # Bytes of a character cut off by the token cap are dropped rather than shown as U+FFFD.
+        if pending:
+            text += pending
+            yield pending
+        self.result = Completion(
+            text=text,
+            prompt_tokens=len(tokens),
+            completion_tokens=produced,
+            finish_reason=finish,
+            seed=self.seed,
+            seconds=time.perf_counter() - started,
+            first_token_seconds=first_token_at,
+            prompt=self.prompt,
+        )
+
+
+def _find_stop(text: str, stops: tuple[str, ...]) -> int | None:
+    positions = [text.find(s) for s in stops]
+    positions = [p for p in positions if p >= 0]
+    return min(positions) if positions else None
+
+
+def new_run_seed() -> int:
+    """A fresh random seed for a run (llama-cpp-python's fixed default would repeat every run)."""
+    return random.SystemRandom().randrange(1, 2**31 - 1)
+
+
+def derive_seed(run_seed: int, *parts: int) -> int:
+    """A per-call seed derived from the run's seed, so each sample differs yet a run can be replayed."""
+    return random.Random(":".join(map(str, (run_seed, *parts)))).randrange(1, 2**31 - 1)

@@ -1,0 +1,48 @@
+"""TextGeneration: a template rendered with the seed row's columns, answered by the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui.engine.model import Sampling
+from tui.engine.prompts import PromptLibrary
+from tui.engine.techniques.base import GenerationContext, check_template, SystemPrompts, build_sample, require_text, system_messages
+
+
+@dataclass
+class TextGenerationSettings:
+    template: str = "text_generation"
+    system: SystemPrompts = field(default_factory=SystemPrompts)
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+class TextGeneration:
+    """The chapter's basic prompting: one prompt in, one generation out (output column `generation`)."""
+
+    name = "text"
+    needs_seeds = True
+
+    def __init__(self, settings: TextGenerationSettings | None = None):
+        self.settings = settings or TextGenerationSettings()
+
+    def settings_record(self) -> dict[str, Any]:
+        return {
+            "template": self.settings.template,
+            "system_prompts": self.settings.system.record(),
+            "sampling": self.settings.sampling.as_dict(),
+        }
+
+    def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
+        check_template(prompts, self.settings.template, rows)
+
+    def generate(self, ctx: GenerationContext, index: int, row: dict[str, Any] | None) -> dict[str, Any]:
+        template = ctx.prompts.load(self.settings.template)
+        prompt = template.render(**(row or {}))
+        system_prompt = self.settings.system.choose(ctx.rng(index))
+        messages = [*system_messages(system_prompt), {"role": "user", "content": prompt}]
+        ctx.on_stage("Text generation · assistant")
+        completion = ctx.model.chat(messages, self.settings.sampling, ctx.call_seed(index, 0), ctx.cancel, ctx.on_text)
+        generation = require_text(completion, "generation")
+        conversation = [*messages, {"role": "assistant", "content": generation}]
+        return build_sample(self.name, conversation, system_prompt, [completion], row, generation=generation)
