@@ -8,8 +8,10 @@ clear message, and a file that is not a store is reported, never overwritten.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
+import threading
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -116,8 +118,19 @@ class StoreLock:
             self._handle = None
 
 
+def _locked(method):
+    """Serialise store access: the app's generating thread and its UI thread share one store."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class SampleStore:
-    """Seeds, samples and runs of one dataset, persisted at every change."""
+    """Seeds, samples and runs of one dataset, persisted at every change. Safe to share between threads."""
 
     def __init__(self, path: str | Path = DEFAULT_STORE):
         self.path = Path(path)
@@ -125,6 +138,7 @@ class SampleStore:
             raise StoreError(f"{self.path}: is a folder, not a store file")
         if not self.path.parent.is_dir():
             raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
+        self._mutex = threading.RLock()
         self._lock = StoreLock(self.path)
         self._lock.acquire()
         try:
@@ -137,6 +151,7 @@ class SampleStore:
         self.samples = self._db.table("samples")
         self.runs = self._db.table("runs")
 
+    @_locked
     def close(self) -> None:
         self._db.close()
         self._lock.release()
@@ -149,39 +164,48 @@ class SampleStore:
 
     # Seeds -------------------------------------------------------------------------------------
 
+    @_locked
     def add_seeds(self, rows: Iterable[dict[str, Any]], source: str = "") -> list[int]:
         """Store seed rows (dicts of columns); new seeds are selected for the next run."""
         docs = [{"row": row, "source": source, "selected": True, "created": now_iso()} for row in rows]
         return self.seeds.insert_multiple(docs) if docs else []
 
+    @_locked
     def list_seeds(self, selected_only: bool = False) -> list[dict[str, Any]]:
         docs = self.seeds.all()
         return [_with_id(d) for d in docs if d.get("selected", True) or not selected_only]
 
+    @_locked
     def update_seed(self, seed_id: int, **fields: Any) -> None:
         self.seeds.update(fields, doc_ids=[seed_id])
 
+    @_locked
     def delete_seeds(self, seed_ids: Iterable[int]) -> None:
         self.seeds.remove(doc_ids=list(seed_ids))
 
     # Runs --------------------------------------------------------------------------------------
 
+    @_locked
     def start_run(self, **fields: Any) -> int:
         return self.runs.insert({**fields, "started": now_iso(), "status": "running"})
 
+    @_locked
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
         self.runs.update({"status": status, "summary": summary, "finished": now_iso()}, doc_ids=[run_id])
 
+    @_locked
     def list_runs(self) -> list[dict[str, Any]]:
         return [_with_id(d) for d in self.runs.all()]
 
     # Samples -----------------------------------------------------------------------------------
 
+    @_locked
     def add_sample(self, sample: dict[str, Any]) -> int:
         """Write one finished sample; it is on disk when this returns."""
         sample = {"status": "new", "created": now_iso(), **sample}
         return self.samples.insert(sample)
 
+    @_locked
     def get_sample(self, sample_id: int) -> dict[str, Any]:
         doc = self.samples.get(doc_id=sample_id)
         if doc is None:
@@ -203,11 +227,13 @@ class SampleStore:
             result.append(_with_id(doc))
         return result
 
+    @_locked
     def set_status(self, sample_ids: Iterable[int], status: str) -> None:
         if status not in REVIEW_STATUSES:
             raise StoreError(f"status {status!r} is not one of {', '.join(REVIEW_STATUSES)}")
         self.samples.update({"status": status, "reviewed": now_iso()}, doc_ids=list(sample_ids))
 
+    @_locked
     def edit_sample(self, sample_id: int, conversation: list[dict[str, str]]) -> None:
         """Replace a sample's conversation, keeping the model's original text beside it."""
         sample = self.get_sample(sample_id)
@@ -227,6 +253,7 @@ class SampleStore:
             doc_ids=[sample_id],
         )
 
+    @_locked
     def status_counts(self) -> Counter:
         return Counter(doc.get("status", "new") for doc in self.samples.all())
 
