@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     _add_store(export)
 
+    add_pipeline_commands(commands)
+
     models = commands.add_parser("models", help="the model in use and its metadata")
     models.add_argument("--json", action="store_true", help="print the metadata as JSON")
     _add_model(models)
@@ -95,7 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = args.command or "app"
         if command == "app":
             return _open_app(args)
-        handler = {"generate": cmd_generate, "seeds": cmd_seeds, "export": cmd_export, "models": cmd_models}[command]
+        handler = {
+            "generate": cmd_generate,
+            "seeds": cmd_seeds,
+            "export": cmd_export,
+            "models": cmd_models,
+            "run": cmd_run,
+            "draw": cmd_draw,
+        }[command]
         return handler(args)
     except SmolgenError as error:
         print(f"smolgen: {error}", file=sys.stderr)

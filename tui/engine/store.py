@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from tinydb import TinyDB
+from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from tui.engine.errors import StoreError, StoreLocked
@@ -26,7 +26,7 @@ DEFAULT_STORE = Path("smolgen.json")
 STATUSES = ("new", "accepted", "rejected", "failed")
 # Statuses a person curates; "failed" rows only explain what went wrong.
 REVIEW_STATUSES = ("new", "accepted", "rejected")
-TABLES = ("seeds", "samples", "runs")
+TABLES = ("seeds", "samples", "runs", "cache")
 
 
 def now_iso() -> str:
@@ -150,6 +150,7 @@ class SampleStore:
         self.seeds = self._db.table("seeds")
         self.samples = self._db.table("samples")
         self.runs = self._db.table("runs")
+        self.cache = self._db.table("cache")
 
     @_locked
     def close(self) -> None:
@@ -252,6 +253,18 @@ class SampleStore:
             },
             doc_ids=[sample_id],
         )
+
+    # Pipeline cache ------------------------------------------------------------------------------
+
+    @_locked
+    def cached_outputs(self) -> dict[str, dict[str, Any]]:
+        """Every cached step output, by signature."""
+        return {doc["signature"]: dict(doc) for doc in self.cache.all()}
+
+    @_locked
+    def put_cached_output(self, signature: str, entry: dict[str, Any]) -> None:
+        """Keep one step's output for a row; durable when this returns, like a sample."""
+        self.cache.upsert({**entry, "signature": signature, "created": now_iso()}, Query().signature == signature)
 
     @_locked
     def status_counts(self) -> Counter:

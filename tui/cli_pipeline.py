@@ -1,0 +1,90 @@
+"""`smolgen run` and `smolgen draw`: pipelines from TOML files or built in by name."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tui.engine.errors import BadInput
+from tui.engine.store import DEFAULT_STORE
+
+
+def add_pipeline_commands(commands: Any) -> None:
+    """Register `run` and `draw` on the `smolgen` subcommand parser."""
+    run = commands.add_parser("run", help="run a pipeline (a TOML file, or built in: chapter, evol-chain)")
+    run.add_argument("pipeline", help="PIPELINE.toml or the name of a built-in pipeline")
+    run.add_argument("--seeds", type=Path, metavar="FILE", help="replace the pipeline's seeds with a file (.txt, .jsonl, .csv)")
+    run.add_argument("--num", type=int, metavar="N", help="rows to run, cycling through the seeds")
+    run.add_argument("--max-tokens", type=int, metavar="N", help="token cap for every model call")
+    run.add_argument("--no-cache", action="store_true", help="generate again instead of reusing cached outputs (new samples)")
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument("--quiet", action="store_true", help="do not stream tokens")
+    run.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates")
+    run.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+    run.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    run.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")
+    run.add_argument("--context", type=int, default=4096, metavar="N", help="context size in tokens")
+
+    draw = commands.add_parser("draw", help="draw a pipeline's steps and column mappings")
+    draw.add_argument("pipeline", help="PIPELINE.toml or the name of a built-in pipeline")
+    draw.add_argument("--format", choices=("text", "mermaid"), default="text")
+    draw.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of the terminal")
+
+
+def cmd_draw(args: argparse.Namespace) -> int:
+    from tui.engine.pipeline.draw import draw_mermaid, draw_text
+    from tui.engine.pipeline.toml_config import load_pipeline
+
+    pipeline = load_pipeline(args.pipeline)
+    drawing = draw_mermaid(pipeline) if args.format == "mermaid" else draw_text(pipeline) + "\n"
+    if args.out:
+        args.out.write_text(drawing, encoding="utf-8")
+        print(f"wrote {args.format} drawing of {pipeline.name} to {args.out}")
+    else:
+        sys.stdout.write(drawing)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tui.cli_generate import TerminalObserver
+    from tui.engine.llm import LlamaCppLLM
+    from tui.engine.pipeline.executor import PipelineObserver, run_pipeline
+    from tui.engine.pipeline.toml_config import load_pipeline
+    from tui.engine.prompts import PromptLibrary
+    from tui.engine.store import SampleStore
+
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise BadInput(f"--max-tokens {args.max_tokens}: must be at least 1")
+    llm = LlamaCppLLM(args.model, n_ctx=args.context, n_threads=args.threads)
+    pipeline = load_pipeline(args.pipeline, seeds=args.seeds, num=args.num, max_tokens=args.max_tokens, llm=llm)
+    prompts = PromptLibrary(args.prompts)
+
+    class Observer(TerminalObserver, PipelineObserver):
+        def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
+            if sample.get("status") == "failed":
+                failure = sample["failure"]
+                self.err.write(f"[{failure['step']}] failed ({failure['reason']}) after {failure['attempts']} attempts: {failure['message']}\n")
+            else:
+                self.err.write(f"[stored {done}] {str(sample.get('instruction') or '')[:70]!r}\n")
+            self.err.flush()
+
+    observer = Observer(sys.stdout, sys.stderr, stream_tokens=not (args.quiet or args.json))
+    with SampleStore(args.store) as store:
+        summary = run_pipeline(pipeline, store, use_cache=not args.no_cache, observer=observer, prompts=prompts, llm=llm)
+    record = summary.record()
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False))
+        return 0
+    print(f"\npipeline {summary.pipeline} (run {summary.run_id}) {summary.status} in {summary.wall_seconds:.1f} s:", file=sys.stderr)
+    for name, counts in summary.steps.items():
+        reasons = ", ".join(f"{n} {reason}" for reason, n in counts.failures.items())
+        print(
+            f"  {name:<28} generated {counts.generated:>4}  cached {counts.cached:>4}  failed {counts.failed:>4}"
+            + (f" ({reasons})" if reasons else "") + f"  rows {counts.rows}",
+            file=sys.stderr,
+        )
+    print(f"  stored {summary.stored} new samples ({summary.already_stored} already stored) → {args.store}", file=sys.stderr)
+    return 0

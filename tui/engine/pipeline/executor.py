@@ -1,0 +1,279 @@
+"""Running a pipeline: one in-process loop that owns the model and takes each row through every step.
+
+Rows go depth first, so a finished sample is stored before the next row starts. Every step output is
+cached under a signature of what decides it (model fingerprint, template text, step settings, input
+row) and written at once, so a re-run, or a run resumed after Escape, Ctrl-C or `kill -9`, generates
+nothing twice. A generation that fails is retried, then recorded with its reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui.engine.errors import BadInput, GenerationFailed
+from tui.engine.llm import LlamaCppLLM
+from tui.engine.model import Cancelled, new_run_seed
+from tui.engine.pipeline.graph import Pipeline
+from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, Step
+from tui.engine.prompts import PromptLibrary
+from tui.engine.runner import RunObserver
+from tui.engine.store import SampleStore
+from tui.engine.techniques.base import GenerationContext
+
+log = logging.getLogger("smolgen.pipeline")
+
+
+class PipelineObserver(RunObserver):
+    """RunObserver hooks plus per-step progress; called from the running thread."""
+
+    def step_progress(self, step: str, counts: "StepCounts") -> None:
+        """A step generated, reused or failed one more row."""
+
+
+@dataclass
+class StepCounts:
+    generated: int = 0
+    cached: int = 0
+    failed: int = 0
+    rows: int = 0
+    failures: Counter = field(default_factory=Counter)
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "generated": self.generated,
+            "cached": self.cached,
+            "failed": self.failed,
+            "rows": self.rows,
+            "failures": dict(self.failures),
+        }
+
+
+@dataclass
+class PipelineSummary:
+    pipeline: str
+    run_id: int
+    steps: dict[str, StepCounts]
+    stored: int = 0
+    already_stored: int = 0
+    status: str = "running"
+    wall_seconds: float = 0.0
+
+    def record(self) -> dict[str, Any]:
+        """The summary `smolgen run --json` prints."""
+        return {
+            "pipeline": self.pipeline,
+            "run_id": self.run_id,
+            "status": self.status,
+            "steps": {name: counts.record() for name, counts in self.steps.items()},
+            "stored": self.stored,
+            "already_stored": self.already_stored,
+            "wall_seconds": round(self.wall_seconds, 3),
+        }
+
+
+def signature(*parts: Any) -> str:
+    """A stable hash of JSON-able parts."""
+    payload = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    store: SampleStore,
+    use_cache: bool = True,
+    observer: PipelineObserver | None = None,
+    cancel: threading.Event | None = None,
+    prompts: PromptLibrary | None = None,
+    llm: LlamaCppLLM | None = None,
+) -> PipelineSummary:
+    """Run `pipeline`, storing its finished rows as samples in `store`."""
+    steps = pipeline.validate()
+    run = _PipelineRun(pipeline, steps, store, use_cache, observer or PipelineObserver(), cancel, prompts or PromptLibrary(), llm)
+    return run.execute()
+
+
+class _PipelineRun:
+    def __init__(self, pipeline: Pipeline, steps: list[Step], store: SampleStore, use_cache: bool,
+                 observer: PipelineObserver, cancel: threading.Event | None, prompts: PromptLibrary, llm: LlamaCppLLM | None):
+        self.pipeline, self.steps, self.store = pipeline, steps, store
+        self.observer, self.cancel, self.prompts = observer, cancel, prompts
+        self.default_llm = llm or LlamaCppLLM()
+        self.cache = store.cached_outputs() if use_cache else {}
+        # A fresh salt makes --no-cache draw new samples instead of replaying the cached ones.
+        self.salt = 0 if use_cache else new_run_seed()
+        self.stored_rows = {s.get("row_signature") for s in store.list_samples() if s.get("row_signature")}
+        self.counts = {step.name: StepCounts() for step in steps}
+        self.summary = PipelineSummary(pipeline.name, 0, self.counts)
+        self._templates: dict[str, str] = {}
+
+    def execute(self) -> PipelineSummary:
+        source = self.steps[0]
+        if isinstance(source, LoadSeedsFromStore):
+            source.store_rows = [seed["row"] for seed in self.store.list_seeds(selected_only=True)]
+        for step in self.steps:
+            if isinstance(step, GenerationStep):
+                self._template_text(step)  # a broken template is reported before any generation
+        rows = source.rows()
+        if not rows:
+            raise BadInput(f"pipeline {self.pipeline.name!r}: the source step {source.name!r} gives no rows")
+        if not isinstance(source, GenerationStep):
+            self.counts[source.name].rows = len(rows)
+        self.summary.run_id = self.store.start_run(
+            technique="pipeline", pipeline=self.pipeline.name, settings=self.pipeline.config(), use_cache=self.salt == 0
+        )
+        started = time.perf_counter()
+        try:
+            if isinstance(source, GenerationStep):
+                for row in rows:  # a generating source (Magpie) makes its own rows
+                    self._generate_then_flow(source, row, self.steps[1:])
+            else:
+                for row in rows:
+                    self._flow(row, self.steps[1:])
+            self.summary.status = "finished"
+        except Cancelled:
+            self.summary.status = "cancelled"
+        except BaseException:
+            self.summary.status = "interrupted"
+            raise
+        finally:
+            self.summary.wall_seconds = time.perf_counter() - started
+            self.store.finish_run(self.summary.run_id, self.summary.status, self.summary.record())
+        return self.summary
+
+    def _flow(self, row: Row, remaining: list[Step]) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled()
+        if not remaining:
+            self._store(row)
+            return
+        step, rest = remaining[0], remaining[1:]
+        if isinstance(step, GenerationStep):
+            self._generate_then_flow(step, row, rest)
+            return
+        counts = self.counts[step.name]
+        for following in step.process(row):
+            counts.rows += 1
+            self._flow(following, rest)
+
+    def _generate_then_flow(self, step: GenerationStep, row: Row, rest: list[Step]) -> None:
+        produced = self._generate(step, row)
+        if produced is not None:
+            self._flow(produced, rest)
+
+    def _generate(self, step: GenerationStep, row: Row) -> Row | None:
+        """The row after `step`, from the cache or the model; None when the row failed for good."""
+        counts = self.counts[step.name]
+        llm = step.llm or self.default_llm
+        key = signature(llm.fingerprint(), self._template_text(step), step.kind, step.cache_settings(), row)
+        entry = self.cache.get(key)
+        if entry is not None:
+            counts.cached += 1
+            counts.rows += 1
+            self.observer.step_progress(step.name, counts)
+            return self._merge(step, row, entry)
+        technique = step.technique_for(step.view(row)) if hasattr(step, "technique_for") else step.technique()
+        model = llm.load()
+        reason, message = "error", ""
+        for attempt in range(step.max_retries + 1):
+            ctx = GenerationContext(model, self.prompts, _seed(key, self.salt), self.cancel, self.observer.text, self.observer.stage)
+            try:
+                sample = technique.generate(ctx, attempt, step.view(row))
+            except (Cancelled, BadInput):
+                raise
+            except GenerationFailed as error:
+                reason, message = error.reason, str(error)
+            except Exception as error:  # one bad generation must not end the run
+                log.exception("step %s failed on a row", step.name)
+                reason, message = "error", f"{type(error).__name__}: {error}"
+            else:
+                entry = {
+                    "step": step.name,
+                    "outputs": step.produced(sample),
+                    "flags": sample.get("flags", []),
+                    "tokens": sample.get("tokens"),
+                    "calls": sample.get("calls"),
+                    "raw": sample.get("raw"),
+                }
+                self.store.put_cached_output(key, entry)
+                self.cache[key] = entry
+                counts.generated += 1
+                counts.rows += 1
+                self.observer.step_progress(step.name, counts)
+                return self._merge(step, row, entry)
+        counts.failed += 1
+        counts.failures[reason] += 1
+        failed = {
+            "technique": f"pipeline:{self.pipeline.name}",
+            "status": "failed",
+            "failure": {"reason": reason, "message": message, "step": step.name, "attempts": step.max_retries + 1},
+            "seed_row": _visible(row),
+            "run_id": self.summary.run_id,
+        }
+        self.store.add_sample(failed)
+        self.observer.step_progress(step.name, counts)
+        self.observer.sample_done(failed, self.summary.stored, 0)
+        return None
+
+    def _merge(self, step: GenerationStep, row: Row, entry: dict[str, Any]) -> Row:
+        merged = step.merge(row, entry["outputs"])
+        flags = list(dict.fromkeys([*(row.get("flags") or []), *entry.get("flags", [])]))
+        if flags:
+            merged["flags"] = flags
+        return merged
+
+    def _template_text(self, step: GenerationStep) -> str:
+        if step.name not in self._templates:
+            self._templates[step.name] = step.template_text(self.prompts)
+        return self._templates[step.name]
+
+    def _store(self, row: Row) -> None:
+        row_signature = signature(self.pipeline.name, _visible(row))
+        if row_signature in self.stored_rows:
+            self.summary.already_stored += 1
+            return
+        sample = sample_from_row(row, self.pipeline.name)
+        sample.update(run_id=self.summary.run_id, row_signature=row_signature)
+        self.store.add_sample(sample)
+        self.stored_rows.add(row_signature)
+        self.summary.stored += 1
+        self.observer.sample_done(sample, self.summary.stored, 0)
+
+
+def _seed(key: str, salt: int) -> int:
+    return (int(key[:8], 16) ^ salt) % (2**31 - 2) + 1
+
+
+def _visible(row: Row) -> Row:
+    """The row's columns without the internal ones (names starting with "_")."""
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def sample_from_row(row: Row, pipeline: str) -> dict[str, Any]:
+    """A stored sample from a finished pipeline row: its instruction, response and conversation."""
+    instruction = row.get("instruction")
+    response = row.get("response", row.get("generation"))
+    system_prompt = row.get("system_prompt")
+    conversation = row.get("conversation")
+    if not conversation:
+        conversation = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        if instruction:
+            conversation.append({"role": "user", "content": str(instruction)})
+        if response:
+            conversation.append({"role": "assistant", "content": str(response)})
+    return {
+        "technique": f"pipeline:{pipeline}",
+        "pipeline": pipeline,
+        "instruction": instruction,
+        "response": response,
+        "conversation": conversation,
+        "system_prompt": system_prompt,
+        "columns": _visible(row),
+        "flags": row.get("flags", []),
+    }

@@ -1,0 +1,145 @@
+"""Pipelines as TOML files: `[[steps]]` tables in order, each with a `type`; two ship built in.
+
+    name = "chapter"
+    [[steps]]
+    type = "load_data_from_dicts"
+    data = [{ instruction = "Generate a short question about the Hugging Face Smol-Course." }]
+    [[steps]]
+    type = "text_generation"
+    output_mappings = { generation = "instruction" }
+"""
+
+from __future__ import annotations
+
+import inspect
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from tui.engine.errors import BadInput
+from tui.engine.llm import LlamaCppLLM
+from tui.engine.pipeline import generation_steps, steps
+from tui.engine.pipeline.graph import Pipeline
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
+STEP_TYPES: dict[str, type[steps.Step]] = {
+    cls.kind: cls
+    for cls in (
+        steps.LoadDataFromDicts,
+        steps.LoadDataFromFile,
+        steps.LoadSeedsFromStore,
+        steps.KeepColumns,
+        steps.RenameColumns,
+        steps.ExpandColumns,
+        steps.FilterRows,
+        generation_steps.TextGeneration,
+        generation_steps.InstructionResponse,
+        generation_steps.Magpie,
+        generation_steps.MagpieGenerator,
+    )
+}
+
+
+def register_step_type(cls: type[steps.Step]) -> None:
+    """Make a step class loadable from TOML under its `kind`."""
+    STEP_TYPES[cls.kind] = cls
+
+
+def builtin_names() -> list[str]:
+    return sorted(path.stem for path in BUILTIN_DIR.glob("*.toml"))
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A TOML path, or the file of a built-in pipeline given by name (`chapter`, `evol-chain`)."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise BadInput(f"{path}: pipeline file not found")
+        return path
+    builtin = BUILTIN_DIR / f"{name_or_path}.toml"
+    if builtin.is_file():
+        return builtin
+    raise BadInput(f"{name_or_path}: no such pipeline file or built-in pipeline (built in: {', '.join(builtin_names())})")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise BadInput(f"{path}: not valid TOML ({error})") from None
+
+
+def load_pipeline(
+    name_or_path: str | Path,
+    seeds: Path | None = None,
+    num: int | None = None,
+    max_tokens: int | None = None,
+    llm: LlamaCppLLM | None = None,
+) -> Pipeline:
+    """Build a pipeline from TOML; `seeds`, `num` and `max_tokens` override what the file says."""
+    path = resolve(name_or_path)
+    config = read_config(path)
+    tables = config.get("steps")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise BadInput(f"{path}: needs at least one [[steps]] table")
+    if seeds is not None:
+        tables = [_seed_file_source(path, tables[0], seeds), *tables[1:]]
+    llm = llm or LlamaCppLLM()
+    with Pipeline(name=str(config.get("name") or path.stem), description=str(config.get("description", ""))) as pipeline:
+        built = [_build_step(path, index, table, llm, max_tokens) for index, table in enumerate(tables)]
+        for before, after in zip(built, built[1:]):
+            before >> after
+    if num is not None:
+        if num < 1:
+            raise BadInput(f"--num {num}: must be at least 1")
+        built[0].limit = num
+    pipeline.validate()
+    return pipeline
+
+
+def _seed_file_source(path: Path, source: dict[str, Any], seeds: Path) -> dict[str, Any]:
+    """A file source standing in for the pipeline's own, naming a plain line as its first column did."""
+    columns = [key for row in source.get("data", []) if isinstance(row, dict) for key in row]
+    text_column = source.get("text_column") or (columns[0] if columns else "text")
+    return {"type": "load_data_from_file", "name": source.get("name", "seeds"), "path": str(seeds), "text_column": text_column}
+
+
+def _build_step(path: Path, index: int, table: dict[str, Any], llm: LlamaCppLLM, max_tokens: int | None) -> steps.Step:
+    table = dict(table)
+    kind = table.pop("type", None)
+    label = f"{path}: step {table.get('name') or index + 1}"
+    if kind not in STEP_TYPES:
+        raise BadInput(f"{label}: unknown type {kind!r} (known: {', '.join(sorted(STEP_TYPES))})")
+    cls = STEP_TYPES[kind]
+    allowed = _parameters(cls)
+    unknown = [key for key in table if key not in allowed]
+    if unknown:
+        raise BadInput(f"{label}: unknown key {unknown[0]!r} for type {kind} (known: {', '.join(sorted(allowed))})")
+    if issubclass(cls, steps.GenerationStep):
+        table.setdefault("llm", llm)
+        if max_tokens is not None:
+            table["max_tokens"] = max_tokens
+    try:
+        return cls(**table)
+    except TypeError as error:
+        raise BadInput(f"{label}: {error}") from None
+    except BadInput as error:
+        raise BadInput(f"{label}: {error}") from None
+
+
+def _parameters(cls: type) -> set[str]:
+    """Keyword arguments a step class accepts, through its whole constructor chain."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for parameter in inspect.signature(init).parameters.values():
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY) and parameter.name != "self":
+                names.add(parameter.name)
+    names.discard("llm")
+    if issubclass(cls, steps.GenerationStep):
+        names |= set(generation_steps.SAMPLING_KEYS)
+    return names
