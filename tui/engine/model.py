@@ -126,6 +126,32 @@ def route_llama_logs() -> None:
     llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
 
 
+def _open_llama(info: ModelInfo, **options: object) -> object:
+    """llama-cpp-python's Llama for a checked file, with its output kept off the terminal."""
+    route_llama_logs()
+    from llama_cpp import Llama
+
+    # verbose=True keeps llama-cpp-python from pointing fds 1 and 2 at /dev/null while it loads
+    # (that would blank a running app); its own Python prints are captured and logged instead.
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
+            llama = Llama(model_path=str(info.path), verbose=True, **options)
+    except (ValueError, RuntimeError) as error:
+        raise ModelFileError(f"{info.path}: llama.cpp cannot load this model ({error})") from None
+    finally:
+        log.debug(captured.getvalue())
+    llama.verbose = False  # silence its per-call prints to stderr
+    return llama
+
+
+def load_tokenizer(path: str | Path | None = None) -> Callable[[str], int]:
+    """A token counter from a GGUF's own tokenizer; only the vocabulary is loaded (a fraction of a second)."""
+    info = inspect_model(path if path is not None else default_model_path())
+    vocab = _open_llama(info, vocab_only=True)
+    return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+
 class Model:
     """A loaded GGUF model and its chat template."""
 
@@ -152,27 +178,9 @@ class Model:
         if info.trained_context:
             n_ctx = min(n_ctx, info.trained_context)
         n_threads = n_threads or physical_cores()
-        route_llama_logs()
-        from llama_cpp import Llama
-
-        # verbose=True keeps llama-cpp-python from pointing fds 1 and 2 at /dev/null while it loads
-        # (that would blank a running app); its own Python prints are captured and logged instead.
-        captured = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
-                llama = Llama(
-                    model_path=str(info.path),
-                    n_ctx=n_ctx,
-                    n_threads=n_threads,
-                    n_threads_batch=n_threads,
-                    n_batch=n_batch,
-                    verbose=True,
-                )
-        except (ValueError, RuntimeError) as error:
-            raise ModelFileError(f"{info.path}: llama.cpp cannot load this model ({error})") from None
-        finally:
-            log.debug(captured.getvalue())
-        llama.verbose = False  # silence its per-call prints to stderr
+        llama = _open_llama(
+            info, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=n_batch
+        )
         return cls(info, llama, n_ctx, n_threads)
 
     @property
@@ -187,7 +195,8 @@ class Model:
         return self._chat_template
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenize(text))
+        """Tokens in `text` as plain text (no BOS, special tokens not parsed)."""
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _tokenize(self, text: str) -> list[int]:
         # A rendered chat prompt already starts with BOS when the template writes it.

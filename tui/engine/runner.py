@@ -126,6 +126,9 @@ def _generate_one(technique: Technique, ctx: GenerationContext, index: int, row:
     except Exception as error:  # a failed generation must not stop the run
         log.exception("sample %d failed", index)
         return _failed(technique, row, summary, "error", f"{type(error).__name__}: {error}")
+    sample["lengths"] = {
+        part: ctx.model.count_tokens(sample[part]) for part in ("instruction", "response") if sample.get(part)
+    }
     summary.stored += 1
     summary.completion_tokens += sample["tokens"]["completion"]
     summary.model_seconds += sample["seconds"]

@@ -249,6 +249,7 @@ class SampleStore:
                 "instruction": _first(conversation, "user"),
                 "response": _first(conversation, "assistant"),
                 "original": original,
+                "lengths": None,  # the text changed: token lengths are counted again when needed
                 "edited": now_iso(),
             },
             doc_ids=[sample_id],

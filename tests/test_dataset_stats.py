@@ -1,0 +1,105 @@
+"""Quality figures on small hand-made datasets with known answers, and `smolgen stats` end to end."""
+
+import json
+
+import pytest
+
+from tests.conftest import run_smolgen
+from tui.engine.dataset_stats import compare, compute_stats, distinct_n, first_word, is_question
+from tui.engine.minhash_clusters import find_clusters
+
+
+def test_distinct_n_known_values():
+    texts = ["a b c", "A b d"]
+    assert distinct_n(texts, 1) == pytest.approx(4 / 6)
+    assert distinct_n(texts, 2) == pytest.approx(3 / 4)
+    assert distinct_n(["one"], 2) == 0.0
+
+
+def test_questions_and_imperatives():
+    assert is_question("What is the Smol Course?")
+    assert is_question("how do I fine-tune a model")
+    assert is_question("Mục đích của Khóa học Smol là gì?")
+    assert not is_question("Explain LoRA in two sentences.")
+    assert first_word("  Explain, briefly, LoRA") == "explain"
+
+
+def _sample(i, instruction, **extra):
+    return {"id": i, "technique": "magpie", "status": "new", "run_id": 1, "instruction": instruction,
+            "response": "An answer.", "flags": [], **extra}
+
+
+DISTINCT = [
+    "Explain photosynthesis to a ten year old.",
+    "Write a haiku about autumn rain.",
+    "What is the capital of Australia?",
+    "List three uses of baking soda.",
+    "How do vaccines train the immune system?",
+    "Summarize the plot of Hamlet in two sentences.",
+    "Why is the sky blue during the day?",
+    "Give me a recipe for a quick vegetable soup.",
+    "Compare TCP and UDP for a video call.",
+    "Describe the water cycle step by step.",
+]
+
+
+def test_a_planted_duplicate_cluster_is_found():
+    samples = [_sample(i, text) for i, text in enumerate(DISTINCT)]
+    samples += [
+        _sample(100, "What is the capital of Australia ?"),
+        _sample(101, "what is the capital of australia?"),
+        _sample(102, "What is the capital city of Australia?"),
+    ]
+    items = [(s["id"], s["instruction"]) for s in samples]
+    assert find_clusters(items, 0.7) == [[100, 101, 2]]  # "capital city" is a rewording below 0.7
+    assert find_clusters(items, 0.5) == [[100, 101, 102, 2]]  # the threshold is configurable
+    assert compute_stats(samples).clusters == [[100, 101, 2]]
+
+
+def test_vietnamese_near_duplicates_cluster_too():
+    items = [(1, "Mục đích của Khóa học Smol là gì?"), (2, "Mục đích của khóa học Smol là gì ?"), (3, "Viết một bài thơ về mùa thu.")]
+    assert find_clusters(items) == [[1, 2]]
+
+
+def test_counts_lengths_and_diversity():
+    samples = [
+        _sample(1, "What is LoRA?", flags=["truncated"], lengths={"instruction": 5, "response": 40}),
+        _sample(2, "Explain LoRA.", technique="chain", run_id=2, lengths={"instruction": 4, "response": 60}),
+        {"id": 3, "technique": "chain", "status": "failed", "run_id": 2, "failure": {"reason": "empty"}},
+    ]
+    stats = compute_stats(samples)
+    record = stats.record()
+    assert record["counts"] == {
+        "technique": {"magpie": 1, "chain": 2},
+        "status": {"new": 2, "failed": 1},
+        "run": {"1": 1, "2": 2},
+        "flag": {"truncated": 1},
+    }
+    assert record["lengths"]["response_tokens"]["median"] == 50
+    assert (stats.questions, stats.imperatives) == (1, 1)
+    assert record["diversity"]["first_words"] == [{"word": "what", "count": 1}, {"word": "explain", "count": 1}]
+
+
+def test_compare_two_selections():
+    before = compute_stats([_sample(i, "Write a poem.") for i in range(3)])
+    after = compute_stats([_sample(i, text) for i, text in enumerate(DISTINCT[:3])])
+    rows = {name: (a, b) for name, a, b in compare(before, after)}
+    assert rows["distinct_2"][0] < rows["distinct_2"][1]
+    assert rows["near_duplicate_clusters"] == (1, 0)
+
+
+def test_cli_stats_and_run_comparison_on_real_samples(tmp_path):
+    for system in ("You are a helpful assistant.", "You are an AI assistant who helps users solve math problems."):
+        result = run_smolgen("generate", "magpie", "--num", "3", "--max-tokens", "16", "--only-instruction",
+                             "--system", system, "--quiet", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    figures = json.loads(run_smolgen("stats", "--format", "json", cwd=tmp_path).stdout)
+    assert figures["samples"] == 6 and figures["counts"]["run"] == {"1": 3, "2": 3}
+    assert figures["lengths"]["instruction_tokens"]["count"] == 6
+    assert 0 < figures["diversity"]["distinct_1"] <= 1
+    text = run_smolgen("stats", cwd=tmp_path).stdout
+    assert "instruction length (tokens)" in text and "distinct-2" in text and "\x1b[" not in text
+    compared = json.loads(run_smolgen("stats", "--compare", "1", "2", "--format", "json", cwd=tmp_path).stdout)
+    assert compared["runs"] == [1, 2] and compared["figures"]["samples"] == [3, 3]
+    missing = run_smolgen("stats", "--run", "9", cwd=tmp_path)
+    assert missing.returncode == 2 and "--run 9: " in missing.stderr

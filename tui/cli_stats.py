@@ -1,0 +1,124 @@
+"""`smolgen stats`: the dataset's quality figures in the terminal, as JSON, or two runs side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from tui.engine.dataset_stats import DatasetStats, compare, compute_stats
+from tui.engine.errors import BadInput
+from tui.engine.store import DEFAULT_STORE, STATUSES, SampleStore
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext's "clear" theme still writes colour resets
+
+
+def add_stats_command(commands: Any) -> None:
+    stats = commands.add_parser("stats", help="diversity, duplicates, lengths and failures of the dataset")
+    stats.add_argument("--run", type=int, action="append", metavar="ID", help="only samples of this run (repeatable)")
+    stats.add_argument("--status", action="append", choices=STATUSES, help="only samples with this status (repeatable)")
+    stats.add_argument("--compare", type=int, nargs=2, metavar=("RUN_A", "RUN_B"), help="two runs side by side")
+    stats.add_argument("--threshold", type=float, default=0.7, help="near-duplicate Jaccard threshold (default 0.7)")
+    stats.add_argument("--format", choices=("text", "json"), default="text")
+    stats.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+    stats.add_argument("--model", type=Path, metavar="PATH", help="count tokens with this GGUF's tokenizer (default: the embedded model)")
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    if not 0 < args.threshold <= 1:
+        raise BadInput(f"--threshold {args.threshold}: must be above 0 and at most 1")
+    with SampleStore(args.store) as store:
+        samples = store.list_samples(statuses=args.status)
+        known_runs = {run["id"] for run in store.list_runs()}
+    for run_id in [*(args.run or []), *(args.compare or [])]:
+        if run_id not in known_runs:
+            raise BadInput(f"--run {run_id}: {args.store} has no run with that id (runs: {', '.join(map(str, sorted(known_runs))) or 'none'})")
+    counter = _token_counter(args.model)
+    if args.compare:
+        left, right = ([s for s in samples if s.get("run_id") == run] for run in args.compare)
+        rows = compare(compute_stats(left, counter, args.threshold), compute_stats(right, counter, args.threshold))
+        if args.format == "json":
+            print(json.dumps({"runs": list(args.compare), "figures": {name: [a, b] for name, a, b in rows}}))
+        else:
+            print(render_comparison(rows, *args.compare))
+        return 0
+    if args.run:
+        samples = [s for s in samples if s.get("run_id") in set(args.run)]
+    stats = compute_stats(samples, counter, args.threshold)
+    if args.format == "json":
+        print(json.dumps(stats.record(), ensure_ascii=False))
+    else:
+        print(render_text(stats, samples))
+    return 0
+
+
+def _token_counter(model_path: Path | None):
+    """Tokens counted by the model's own tokenizer (vocabulary only: loads in a fraction of a second)."""
+    from tui.engine.model import load_tokenizer
+
+    return load_tokenizer(model_path)
+
+
+def histogram_text(values: list[int], title: str, width: int = 72, height: int = 12) -> str:
+    """A terminal histogram drawn by plotext, plain text (no colour codes)."""
+    import plotext as plt
+
+    if not values:
+        return f"{title}: no samples"
+    plt.clear_figure()
+    plt.theme("clear")
+    plt.plotsize(width, height)
+    plt.hist(values, bins=min(20, max(1, len(set(values)))))
+    plt.title(title)
+    plt.xlabel("tokens")
+    return _ANSI.sub("", plt.build())
+
+
+def render_text(stats: DatasetStats, samples: list[dict[str, Any]]) -> str:
+    record = stats.record()
+    counts = record["counts"]
+    diversity = record["diversity"]
+    by_id = {s["id"]: s for s in samples}
+    lines = [f"{stats.samples} samples"]
+    for title, key in (("technique", "technique"), ("status", "status"), ("run", "run"), ("flag", "flag")):
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(counts[key].items(), key=lambda kv: -kv[1])) or "none"
+        lines.append(f"  by {title:<10} {shown}")
+    lines.append("")
+    for name, label in (("instruction_tokens", "instruction"), ("response_tokens", "response")):
+        h = record["lengths"][name]
+        if h["count"]:
+            lines.append(f"{label} length: median {h['median']} tokens, mean {h['mean']}, p90 {h['p90']}, max {h['max']}")
+    lines.append(histogram_text(stats.instruction_tokens.values, "instruction length (tokens)"))
+    lines.append(histogram_text(stats.response_tokens.values, "response length (tokens)"))
+    lines.append("")
+    lines.append(
+        f"diversity: distinct-1 {diversity['distinct_1']:.3f}, distinct-2 {diversity['distinct_2']:.3f} "
+        f"(responses: {diversity['response_distinct_2']:.3f})"
+    )
+    lines.append(
+        f"questions {stats.questions}, imperatives {stats.imperatives} ({100 * stats.question_share:.0f}% questions)"
+    )
+    lines.append("first words: " + (", ".join(f"{w} {c}" for w, c in stats.first_words) or "none"))
+    lines.append("")
+    lines.append(f"near-duplicate clusters: {len(stats.clusters)} ({sum(map(len, stats.clusters))} samples)")
+    for cluster in stats.clusters[:10]:
+        first = by_id.get(cluster[0], {}).get("instruction", "")
+        lines.append(f"  {len(cluster):>3} × ids {', '.join(map(str, cluster[:8]))}{'…' if len(cluster) > 8 else ''}: {_short(first)}")
+    return "\n".join(lines)
+
+
+def render_comparison(rows: list[tuple[str, float, float]], run_a: int, run_b: int) -> str:
+    lines = [f"{'figure':<28}{'run ' + str(run_a):>12}{'run ' + str(run_b):>12}{'change':>12}"]
+    for name, a, b in rows:
+        change = b - a
+        lines.append(f"{name:<28}{a:>12g}{b:>12g}{change:>+12.4g}")
+    return "\n".join(lines)
+
+
+def _short(text: str, width: int = 70) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+

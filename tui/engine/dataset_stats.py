@@ -1,0 +1,210 @@
+"""Dataset quality at a glance: counts, token lengths, lexical diversity, question share, duplicates.
+
+The chapter's best practices end with "evaluate the dataset regularly for diversity and quality" and
+"iterate on the (system) prompt"; these figures make the effect of a prompt edit a number.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from tui.engine.minhash_clusters import find_clusters
+
+TokenCounter = Callable[[str], int]
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words that open a question in English; any language's question mark counts too.
+_QUESTION_OPENERS = {
+    "what", "how", "why", "when", "where", "who", "whom", "whose", "which", "can", "could", "is", "are", "am",
+    "do", "does", "did", "should", "would", "will", "shall", "may", "might", "has", "have", "was", "were",
+}
+FLAG_NAMES = ("duplicate", "truncated", "refused", "failed-evolution", "empty")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (Unicode aware, so Vietnamese words count as words)."""
+    return _WORD.findall(text.lower())
+
+
+def distinct_n(texts: Iterable[str], n: int) -> float:
+    """Distinct-n (Li et al., 2016): unique n-grams over all n-grams in the texts; 0 when there are none."""
+    total, unique = 0, set()
+    for text in texts:
+        tokens = words(text)
+        grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        total += len(grams)
+        unique.update(grams)
+    return len(unique) / total if total else 0.0
+
+
+def is_question(text: str) -> bool:
+    """A question ends with a question mark (in any script) or opens with an interrogative word."""
+    stripped = text.strip()
+    if stripped.endswith(("?", "？", "؟")):
+        return True
+    first = words(stripped[:40])
+    return bool(first) and first[0] in _QUESTION_OPENERS
+
+
+def first_word(text: str) -> str | None:
+    found = words(text)
+    return found[0] if found else None
+
+
+@dataclass
+class Histogram:
+    """Token lengths and a summary of them."""
+
+    values: list[int] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        if not self.values:
+            return {"count": 0}
+        ordered = sorted(self.values)
+        return {
+            "count": len(ordered),
+            "min": ordered[0],
+            "median": statistics.median(ordered),
+            "mean": round(statistics.fmean(ordered), 1),
+            "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
+            "max": ordered[-1],
+            "values": self.values,
+        }
+
+
+@dataclass
+class DatasetStats:
+    """Every figure of one selection of samples."""
+
+    samples: int = 0
+    by_technique: Counter = field(default_factory=Counter)
+    by_status: Counter = field(default_factory=Counter)
+    by_run: Counter = field(default_factory=Counter)
+    by_flag: Counter = field(default_factory=Counter)
+    instruction_tokens: Histogram = field(default_factory=Histogram)
+    response_tokens: Histogram = field(default_factory=Histogram)
+    distinct_1: float = 0.0
+    distinct_2: float = 0.0
+    response_distinct_2: float = 0.0
+    first_words: list[tuple[str, int]] = field(default_factory=list)
+    questions: int = 0
+    imperatives: int = 0
+    clusters: list[list[int]] = field(default_factory=list)
+
+    @property
+    def question_share(self) -> float:
+        asked = self.questions + self.imperatives
+        return self.questions / asked if asked else 0.0
+
+    def record(self, with_values: bool = False) -> dict[str, Any]:
+        """Plain JSON-ready figures (`smolgen stats --format json`)."""
+
+        def hist(h: Histogram) -> dict[str, Any]:
+            data = h.record()
+            if not with_values:
+                data.pop("values", None)
+            return data
+
+        return {
+            "samples": self.samples,
+            "counts": {
+                "technique": dict(self.by_technique),
+                "status": dict(self.by_status),
+                "run": {str(k): v for k, v in self.by_run.items()},
+                "flag": dict(self.by_flag),
+            },
+            "lengths": {"instruction_tokens": hist(self.instruction_tokens), "response_tokens": hist(self.response_tokens)},
+            "diversity": {
+                "distinct_1": round(self.distinct_1, 4),
+                "distinct_2": round(self.distinct_2, 4),
+                "response_distinct_2": round(self.response_distinct_2, 4),
+                "first_words": [{"word": w, "count": c} for w, c in self.first_words],
+                "questions": self.questions,
+                "imperatives": self.imperatives,
+                "question_share": round(self.question_share, 4),
+            },
+            "near_duplicates": {"clusters": len(self.clusters), "samples_in_clusters": sum(map(len, self.clusters)),
+                                "cluster_ids": self.clusters},
+        }
+
+
+def compute_stats(
+    samples: list[dict[str, Any]],
+    count_tokens: TokenCounter | None = None,
+    duplicate_threshold: float = 0.7,
+    top_words: int = 10,
+    with_clusters: bool = True,
+) -> DatasetStats:
+    """All figures for `samples`; token lengths use recorded ones, else `count_tokens`, else words.
+
+    Near-duplicate clusters are the slow part (seconds at 10,000 samples): a screen can ask for the
+    rest first with `with_clusters=False` and fill them in later with `find_clusters`.
+    """
+    stats = DatasetStats(samples=len(samples))
+    counter = count_tokens or (lambda text: len(words(text)))
+    instructions: list[str] = []
+    responses: list[str] = []
+    firsts: Counter = Counter()
+    for sample in samples:
+        stats.by_technique[sample.get("technique", "?")] += 1
+        stats.by_status[sample.get("status", "new")] += 1
+        if sample.get("run_id") is not None:
+            stats.by_run[sample["run_id"]] += 1
+        for flag in sample.get("flags") or []:
+            stats.by_flag[flag] += 1
+        if sample.get("status") == "failed":
+            continue
+        lengths = sample.get("lengths") or {}
+        instruction, response = sample.get("instruction"), sample.get("response")
+        if instruction:
+            instructions.append(instruction)
+            stats.instruction_tokens.values.append(lengths.get("instruction") or counter(instruction))
+            word = first_word(instruction)
+            if word:
+                firsts[word] += 1
+            if is_question(instruction):
+                stats.questions += 1
+            else:
+                stats.imperatives += 1
+        if response:
+            responses.append(response)
+            stats.response_tokens.values.append(lengths.get("response") or counter(response))
+    stats.distinct_1 = distinct_n(instructions, 1)
+    stats.distinct_2 = distinct_n(instructions, 2)
+    stats.response_distinct_2 = distinct_n(responses, 2)
+    stats.first_words = firsts.most_common(top_words)
+    if with_clusters:
+        stats.clusters = find_clusters(instruction_items(samples), duplicate_threshold)
+    return stats
+
+
+def instruction_items(samples: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """(id, instruction) of every sample that has one and did not fail: what clusters are found over."""
+    return [(s["id"], s["instruction"]) for s in samples if s.get("instruction") and s.get("status") != "failed"]
+
+
+def compare(a: DatasetStats, b: DatasetStats) -> list[tuple[str, float, float]]:
+    """The headline figures of two selections side by side (e.g. before and after a prompt edit)."""
+
+    def median(h: Histogram) -> float:
+        return float(statistics.median(h.values)) if h.values else 0.0
+
+    def rows(s: DatasetStats) -> dict[str, float]:
+        return {
+            "samples": s.samples,
+            "distinct_1": round(s.distinct_1, 4),
+            "distinct_2": round(s.distinct_2, 4),
+            "response_distinct_2": round(s.response_distinct_2, 4),
+            "question_share": round(s.question_share, 4),
+            "median_instruction_tokens": median(s.instruction_tokens),
+            "median_response_tokens": median(s.response_tokens),
+            "near_duplicate_clusters": len(s.clusters),
+            "truncated": s.by_flag.get("truncated", 0),
+            "failed": s.by_status.get("failed", 0),
+        }
+
+    left, right = rows(a), rows(b)
+    return [(name, left[name], right[name]) for name in left]
