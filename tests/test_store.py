@@ -21,9 +21,54 @@ def test_sample_is_on_disk_when_add_returns(tmp_path):
     path = tmp_path / "s.json"
     with SampleStore(path) as store:
         sample_id = store.add_sample(_sample("Một câu hỏi về Khóa học Smol?"))
-        on_disk = json.loads(path.read_text(encoding="utf-8"))
-        assert on_disk["samples"][str(sample_id)]["instruction"] == "Một câu hỏi về Khóa học Smol?"
-    assert "Khóa học" in path.read_text(encoding="utf-8")  # UTF-8 as written, not \u escapes
+        journal = path.with_name("s.json.journal").read_text(encoding="utf-8").splitlines()
+        change = json.loads(journal[-1])
+        assert change["op"] == "put" and change["id"] == sample_id
+        assert change["doc"]["instruction"] == "Một câu hỏi về Khóa học Smol?"
+    # A small store is folded into one JSON file on close, UTF-8 as written (no \u escapes).
+    assert not path.with_name("s.json.journal").exists()
+    assert json.loads(path.read_text(encoding="utf-8"))["samples"][str(sample_id)]["status"] == "new"
+    assert "Khóa học" in path.read_text(encoding="utf-8")
+
+
+def test_a_torn_last_journal_line_is_dropped_and_the_rest_kept(tmp_path):
+    path = tmp_path / "s.json"
+    with SampleStore(path) as store:
+        store.add_sample(_sample("kept"))
+    journal = path.with_name("s.json.journal")
+    journal.write_bytes(b'{"op":"put","t":"samples","id":2,"doc":{"instruction":"also kept","status":"new"}}\n{"op":"put","t":"sam')
+    with SampleStore(path) as store:
+        assert [s["instruction"] for s in store.list_samples()] == ["kept", "also kept"]
+        store.add_sample(_sample("after the crash"))
+    with SampleStore(path) as store:
+        assert [s["instruction"] for s in store.list_samples()] == ["kept", "also kept", "after the crash"]
+
+
+def test_a_damaged_journal_line_in_the_middle_is_reported_and_nothing_is_touched(tmp_path):
+    path = tmp_path / "s.json"
+    with SampleStore(path) as store:
+        store.add_sample(_sample("kept"))
+    journal = path.with_name("s.json.journal")
+    journal.write_bytes(b'not json\n{"op":"del","t":"samples","ids":[1]}\n')
+    before = (path.read_bytes(), journal.read_bytes())
+    with pytest.raises(StoreError, match=r"s\.json\.journal:1: a damaged journal line"):
+        SampleStore(path)
+    assert (path.read_bytes(), journal.read_bytes()) == before
+
+
+def test_a_large_journal_is_folded_into_the_snapshot(tmp_path, monkeypatch):
+    import tui.engine.store as store_module
+
+    monkeypatch.setattr(store_module, "COMPACT_AFTER_BYTES", 2000)
+    monkeypatch.setattr(store_module, "COMPACT_ON_CLOSE_BELOW_BYTES", 0)
+    path = tmp_path / "s.json"
+    with SampleStore(path) as store:
+        for i in range(10):
+            store.add_sample(_sample(f"q{i}"))
+        assert path.with_name("s.json.journal").stat().st_size < 2000 + 1000
+    assert len(json.loads(path.read_text(encoding="utf-8"))["samples"]) >= 5
+    with SampleStore(path) as store:
+        assert len(store.list_samples()) == 10
 
 
 def test_reopen_keeps_everything(tmp_path):

@@ -1,24 +1,30 @@
-"""The local JSON store: seeds, samples and runs in one tinydb file.
+"""The local JSON store: seeds, samples and runs in one tinydb file, plus a journal beside it.
 
-Every write replaces the file atomically (temporary file, fsync, rename), so `kill -9` at any moment
-leaves a valid file holding every finished sample. A lock file keeps a second process out with a
-clear message, and a file that is not a store is reported, never overwritten.
+tinydb rewrites its whole file on every write, which costs seconds per sample at 10,000 samples. So
+each change is appended to `<store>.journal` as one JSON line and fsynced (a cost that does not grow
+with the store), and the journal is folded into the tinydb file, written atomically (temporary
+file, fsync, rename), when the store is opened, closed, or the journal grows large. `kill -9` at any
+moment leaves a valid snapshot plus a journal whose complete lines hold every finished sample; a line
+torn by the kill is the change in progress and is dropped. A lock file keeps a second process out
+with a clear message, and a file that is not a store is reported, never overwritten.
 """
 
 from __future__ import annotations
 
 import fcntl
 import functools
-import json
 import os
 import threading
 from collections import Counter
+from collections.abc import MutableMapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from tinydb import Query, TinyDB
+import orjson
+from tinydb import TinyDB
 from tinydb.storages import Storage
+from tinydb.table import Table
 
 from tui.engine.errors import StoreError, StoreLocked
 
@@ -33,8 +39,17 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+# Fold the journal into the snapshot once it holds this many bytes...
+COMPACT_AFTER_BYTES = 64 * 1024 * 1024
+# ...and on close while the whole store is small enough to rewrite in a blink (quitting stays fast).
+COMPACT_ON_CLOSE_BELOW_BYTES = 16 * 1024 * 1024
+
+
 class AtomicJSONStorage(Storage):
-    """tinydb storage that writes UTF-8 JSON atomically and keeps the last state in memory."""
+    """tinydb storage kept in memory; `snapshot()` writes it to disk as UTF-8 JSON, atomically.
+
+    tinydb calls `write` after every change; durability comes from the journal, so that is free.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -55,8 +70,8 @@ class AtomicJSONStorage(Storage):
         if not raw.strip():
             return None
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
             raise StoreError(f"{self.path}: not a readable smolgen store ({error}); it was left untouched") from None
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise StoreError(f"{self.path}: not a smolgen store (expected tables of records); it was left untouched")
@@ -64,21 +79,128 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, Any]) -> None:
         self._cache = data
+
+    def snapshot(self) -> None:
+        """Write the whole state to the store file atomically."""
+        data = self.read() or {}
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+            with open(tmp, "wb") as handle:
+                handle.write(orjson.dumps(data))  # UTF-8 as written; ten times faster than json.dump
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
             _fsync_dir(self.path.parent)
         except OSError as error:
-            self._cache = None  # the file still holds the last good state: reload it next time
             tmp.unlink(missing_ok=True)
             raise StoreError(f"{self.path}: cannot write the store ({error.strerror})") from None
 
     def close(self) -> None:
         self._cache = None
+
+
+class _IntKeyedView(MutableMapping):
+    """A raw tinydb table (string keys) seen with int keys and changed in place."""
+
+    def __init__(self, raw: dict[str, Any]):
+        self.raw = raw
+
+    def __getitem__(self, key: int) -> Any:
+        return self.raw[str(key)]
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        self.raw[str(key)] = value
+
+    def __delitem__(self, key: int) -> None:
+        del self.raw[str(key)]
+
+    def __iter__(self):
+        return (int(key) for key in self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __contains__(self, key: object) -> bool:
+        return str(key) in self.raw
+
+
+class InPlaceTable(Table):
+    """A tinydb Table whose writes touch only the records they change.
+
+    tinydb's own `_update_table` copies the whole table twice on every insert or update (about
+    0.4 s per sample at 100,000 samples); changing the raw table in place makes a write O(1).
+    """
+
+    def _update_table(self, updater) -> None:
+        tables = self._storage.read()
+        if tables is None:
+            tables = {}
+        updater(_IntKeyedView(tables.setdefault(self.name, {})))
+        self._storage.write(tables)
+        self.clear_cache()
+
+
+class _StoreDB(TinyDB):
+    table_class = InPlaceTable
+
+
+class Journal:
+    """Append-only JSON lines of changes: `put` a whole record, or `del` records, in one table."""
+
+    def __init__(self, store_path: Path):
+        self.path = store_path.with_name(store_path.name + ".journal")
+        self._handle = None
+
+    def replay(self, data: dict[str, Any]) -> int:
+        """Apply the journal's complete lines to `data` and cut off a torn last line; returns the count."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        complete, _, torn = raw.rpartition(b"\n")
+        lines = complete.split(b"\n") if complete else []
+        for number, line in enumerate(lines, start=1):
+            try:
+                change = orjson.loads(line)
+                table = data.setdefault(change["t"], {})
+                if change["op"] == "put":
+                    table[str(change["id"])] = change["doc"]
+                else:
+                    for doc_id in change["ids"]:
+                        table.pop(str(doc_id), None)
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+                raise StoreError(f"{self.path}:{number}: a damaged journal line; the store was left untouched") from None
+        if torn:
+            # A line with no newline was being written when the process died: that change never
+            # finished (its append had not returned). Cut it off so the next change starts clean.
+            with open(self.path, "r+b") as handle:
+                handle.truncate(len(complete) + 1 if complete else 0)
+                os.fsync(handle.fileno())
+        return len(lines)
+
+    def append(self, change: dict[str, Any]) -> None:
+        """Write one change and fsync it: it survives a crash once this returns."""
+        if self._handle is None:
+            self._handle = open(self.path, "ab")
+        try:
+            self._handle.write(orjson.dumps(change) + b"\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as error:
+            raise StoreError(f"{self.path}: cannot write the journal ({error.strerror})") from None
+
+    def size(self) -> int:
+        return self._handle.tell() if self._handle is not None else (self.path.stat().st_size if self.path.exists() else 0)
+
+    def clear(self) -> None:
+        """Empty the journal (its changes are in the snapshot now)."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -142,20 +264,55 @@ class SampleStore:
         self._lock = StoreLock(self.path)
         self._lock.acquire()
         try:
-            self._db = TinyDB(self.path, storage=AtomicJSONStorage)
-            self._db.storage.read()  # fail now on a corrupt file, before anything is written
+            self._db = _StoreDB(self.path, storage=AtomicJSONStorage)
+            data = self._db.storage.read()  # fail now on a corrupt file, before anything is written
+            if data is None:
+                data = {}
+                self._db.storage.write(data)
+            self._journal = Journal(self.path)
+            self._journal.replay(data)
+            if not self.path.exists() or self._journal.size() > COMPACT_AFTER_BYTES:
+                self._compact()
         except BaseException:
             self._lock.release()
             raise
-        self.seeds = self._db.table("seeds")
-        self.samples = self._db.table("samples")
-        self.runs = self._db.table("runs")
-        self.cache = self._db.table("cache")
+        self._seeds = self._db.table("seeds")
+        self._samples = self._db.table("samples")
+        self._runs = self._db.table("runs")
+        self._cache = self._db.table("cache")
+        self._cache_ids = {doc["signature"]: doc.doc_id for doc in self._cache.all() if "signature" in doc}
+
+    def _compact(self) -> None:
+        """Fold the journal into the snapshot: write the snapshot atomically, then drop the journal."""
+        self._db.storage.snapshot()
+        self._journal.clear()
+
+    def _put(self, table: Any, doc_ids: Iterable[int]) -> None:
+        """Journal the current state of records just inserted or changed in `table`."""
+        for doc_id in doc_ids:
+            doc = table.get(doc_id=doc_id)
+            if doc is not None:
+                self._journal.append({"op": "put", "t": table.name, "id": doc_id, "doc": dict(doc)})
+        if self._journal.size() > COMPACT_AFTER_BYTES:
+            self._compact()
+
+    def _delete(self, table: Any, doc_ids: list[int]) -> None:
+        table.remove(doc_ids=doc_ids)
+        self._journal.append({"op": "del", "t": table.name, "ids": doc_ids})
+
+    def _footprint(self) -> int:
+        snapshot = self.path.stat().st_size if self.path.exists() else 0
+        return snapshot + self._journal.size()
 
     @_locked
     def close(self) -> None:
-        self._db.close()
-        self._lock.release()
+        try:
+            if self._journal.size() and self._footprint() < COMPACT_ON_CLOSE_BELOW_BYTES:
+                self._compact()
+        finally:
+            self._journal.close()
+            self._db.close()
+            self._lock.release()
 
     def __enter__(self) -> "SampleStore":
         return self
@@ -169,56 +326,64 @@ class SampleStore:
     def add_seeds(self, rows: Iterable[dict[str, Any]], source: str = "") -> list[int]:
         """Store seed rows (dicts of columns); new seeds are selected for the next run."""
         docs = [{"row": row, "source": source, "selected": True, "created": now_iso()} for row in rows]
-        return self.seeds.insert_multiple(docs) if docs else []
+        ids = self._seeds.insert_multiple(docs) if docs else []
+        self._put(self._seeds, ids)
+        return ids
 
     @_locked
     def list_seeds(self, selected_only: bool = False) -> list[dict[str, Any]]:
-        docs = self.seeds.all()
+        docs = self._seeds.all()
         return [_with_id(d) for d in docs if d.get("selected", True) or not selected_only]
 
     @_locked
     def update_seed(self, seed_id: int, **fields: Any) -> None:
-        self.seeds.update(fields, doc_ids=[seed_id])
+        self._seeds.update(fields, doc_ids=[seed_id])
+        self._put(self._seeds, [seed_id])
 
     @_locked
     def delete_seeds(self, seed_ids: Iterable[int]) -> None:
-        self.seeds.remove(doc_ids=list(seed_ids))
+        self._delete(self._seeds, list(seed_ids))
 
     # Runs --------------------------------------------------------------------------------------
 
     @_locked
     def start_run(self, **fields: Any) -> int:
-        return self.runs.insert({**fields, "started": now_iso(), "status": "running"})
+        run_id = self._runs.insert({**fields, "started": now_iso(), "status": "running"})
+        self._put(self._runs, [run_id])
+        return run_id
 
     @_locked
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
-        self.runs.update({"status": status, "summary": summary, "finished": now_iso()}, doc_ids=[run_id])
+        self._runs.update({"status": status, "summary": summary, "finished": now_iso()}, doc_ids=[run_id])
+        self._put(self._runs, [run_id])
 
     @_locked
     def list_runs(self) -> list[dict[str, Any]]:
-        return [_with_id(d) for d in self.runs.all()]
+        return [_with_id(d) for d in self._runs.all()]
 
     # Samples -----------------------------------------------------------------------------------
 
     @_locked
     def add_sample(self, sample: dict[str, Any]) -> int:
         """Write one finished sample; it is on disk when this returns."""
-        sample = {"status": "new", "created": now_iso(), **sample}
-        return self.samples.insert(sample)
+        sample_id = self._samples.insert({"status": "new", "created": now_iso(), **sample})
+        self._put(self._samples, [sample_id])
+        return sample_id
 
     @_locked
     def get_sample(self, sample_id: int) -> dict[str, Any]:
-        doc = self.samples.get(doc_id=sample_id)
+        doc = self._samples.get(doc_id=sample_id)
         if doc is None:
             raise StoreError(f"{self.path}: no sample with id {sample_id}")
         return _with_id(doc)
 
+    @_locked
     def list_samples(
         self, statuses: Iterable[str] | None = None, technique: str | None = None, run_id: int | None = None
     ) -> list[dict[str, Any]]:
         wanted = set(statuses) if statuses is not None else None
         result = []
-        for doc in self.samples.all():
+        for doc in self._samples.all():
             if wanted is not None and doc.get("status") not in wanted:
                 continue
             if technique is not None and doc.get("technique") != technique:
@@ -232,7 +397,9 @@ class SampleStore:
     def set_status(self, sample_ids: Iterable[int], status: str) -> None:
         if status not in REVIEW_STATUSES:
             raise StoreError(f"status {status!r} is not one of {', '.join(REVIEW_STATUSES)}")
-        self.samples.update({"status": status, "reviewed": now_iso()}, doc_ids=list(sample_ids))
+        ids = list(sample_ids)
+        self._samples.update({"status": status, "reviewed": now_iso()}, doc_ids=ids)
+        self._put(self._samples, ids)
 
     @_locked
     def edit_sample(self, sample_id: int, conversation: list[dict[str, str]]) -> None:
@@ -243,7 +410,7 @@ class SampleStore:
             "response": sample.get("response"),
             "conversation": sample.get("conversation"),
         }
-        self.samples.update(
+        self._samples.update(
             {
                 "conversation": conversation,
                 "instruction": _first(conversation, "user"),
@@ -254,22 +421,29 @@ class SampleStore:
             },
             doc_ids=[sample_id],
         )
+        self._put(self._samples, [sample_id])
 
     # Pipeline cache ------------------------------------------------------------------------------
 
     @_locked
     def cached_outputs(self) -> dict[str, dict[str, Any]]:
         """Every cached step output, by signature."""
-        return {doc["signature"]: dict(doc) for doc in self.cache.all()}
+        return {doc["signature"]: dict(doc) for doc in self._cache.all()}
 
     @_locked
     def put_cached_output(self, signature: str, entry: dict[str, Any]) -> None:
         """Keep one step's output for a row; durable when this returns, like a sample."""
-        self.cache.upsert({**entry, "signature": signature, "created": now_iso()}, Query().signature == signature)
+        doc = {**entry, "signature": signature, "created": now_iso()}
+        doc_id = self._cache_ids.get(signature)
+        if doc_id is None:
+            doc_id = self._cache_ids[signature] = self._cache.insert(doc)
+        else:
+            self._cache.update(doc, doc_ids=[doc_id])
+        self._put(self._cache, [doc_id])
 
     @_locked
     def status_counts(self) -> Counter:
-        return Counter(doc.get("status", "new") for doc in self.samples.all())
+        return Counter(doc.get("status", "new") for doc in self._samples.all())
 
 
 def _with_id(doc: Any) -> dict[str, Any]:
