@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
+from tui.bench.run import add_bench_command, cmd_bench
 from tui.cli_stats import add_stats_command, cmd_stats
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_pipeline_commands(commands)
     add_stats_command(commands)
+    add_bench_command(commands)
 
     models = commands.add_parser("models", help="the model in use and its metadata")
     models.add_argument("--json", action="store_true", help="print the metadata as JSON")
@@ -108,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": cmd_run,
             "draw": cmd_draw,
             "stats": cmd_stats,
+            "bench": cmd_bench,
         }[command]
         return handler(args)
     except SmolgenError as error:

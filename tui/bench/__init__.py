@@ -1,0 +1,1 @@
+"""`smolgen bench`: where the time goes, measured against bare llama-cpp-python loops."""
