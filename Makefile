@@ -13,7 +13,7 @@ export CMAKE_ARGS
 .PHONY: run test setup clean
 
 run: $(STAMP)
-	$(BIN)/smolgen generate magpie --num 3
+	$(BIN)/smolgen
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -233,7 +233,7 @@ def test_cli_draw_and_run_json(tmp_path):
     assert drawn.returncode == 0 and (tmp_path / "chapter.mmd").read_text().startswith("flowchart TD")
     result = run_smolgen("run", "chapter", "--num", "1", "--max-tokens", "8", "--json", cwd=tmp_path)
     summary = json.loads(result.stdout)
-    assert summary["steps"]["generate_instruction"] == {"generated": 1, "cached": 0, "failed": 0, "rows": 1, "failures": {}}
+    assert summary["steps"]["generate_instruction"] == {"generated": 1, "cached": 0, "failed": 0, "rows": 1, "failures": {}, "rejected": {}}
     bad = run_smolgen("run", "nonesuch", cwd=tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
@@ -257,3 +257,26 @@ def test_engine_pipeline_runs_from_a_subprocess_script(tmp_path):
     )
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "1", result.stderr
+
+
+def test_evol_chain_runs_from_toml_on_the_real_model(tmp_path):
+    result = run_smolgen("run", "evol-chain", "--json", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    steps = summary["steps"]
+    assert list(steps) == ["load_seeds", "self_instruct", "one_per_row", "evolve", "respond"]
+    made = steps["one_per_row"]["rows"]
+    assert made >= 1  # SelfInstruct's kept instructions, one row each
+    assert steps["evolve"]["generated"] + steps["evolve"]["failed"] == made
+    assert summary["stored"] == steps["respond"]["generated"]
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        for sample in store.list_samples(statuses=["new"]):
+            assert sample["instruction"] and sample["response"]
+            assert sample["columns"]["evolution"][0]["round"] == 0  # the lineage back to the original
+
+
+def test_drawing_of_the_evol_chain():
+    text = draw_text(load_pipeline("evol-chain"))
+    for line in ("self_instruct  (self_instruct)", "in: instructions", "out: evolved_instruction → instruction, evolution",
+                 "out: generation → response"):
+        assert line in text

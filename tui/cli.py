@@ -15,11 +15,13 @@ from typing import Any, Sequence
 from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.bench.run import add_bench_command, cmd_bench
 from tui.cli_stats import add_stats_command, cmd_stats
+from tui.cli_bench_dedup import add_bench_dedup_command, cmd_bench_dedup
+from tui.cli_generate import add_instruction_technique_flags
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
 
-TECHNIQUES = ("text", "chain", "magpie")
+TECHNIQUES = ("text", "chain", "magpie", "self-instruct", "evol-instruct")
 
 
 class CliError(SmolgenError):
@@ -37,9 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log", metavar="FILE", help="write debug logs (llama.cpp's included) to FILE")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
+    # With no command the app opens: its options are accepted before any command word too.
+    _add_app_options(parser, default=argparse.SUPPRESS)
     app = commands.add_parser("app", help="open the terminal app (the default with no command)")
-    _add_store(app)
-    _add_model(app)
+    _add_app_options(app)
 
     gen = commands.add_parser("generate", help="generate samples headless, streaming to the terminal")
     gen.add_argument("technique", choices=TECHNIQUES)
@@ -57,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--end-with-user", action="store_true", help="magpie: end the conversation on a user turn")
     gen.add_argument("--seed", type=int, metavar="S", help="make the run reproducible (default: a fresh random seed, recorded)")
     gen.add_argument("--quiet", action="store_true", help="do not stream tokens, print only progress and the summary")
+    add_instruction_technique_flags(gen)
     _add_store(gen)
     _add_model(gen)
 
@@ -78,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_pipeline_commands(commands)
     add_stats_command(commands)
     add_bench_command(commands)
+    add_bench_dedup_command(commands)
 
     models = commands.add_parser("models", help="the model in use and its metadata")
     models.add_argument("--json", action="store_true", help="print the metadata as JSON")
@@ -93,6 +98,18 @@ def _add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")
     parser.add_argument("--context", type=int, default=4096, metavar="N", help="context size in tokens (capped at the model's)")
+
+
+def _add_app_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    def value(fallback: Any) -> Any:
+        return fallback if default is None else default
+
+    parser.add_argument("--store", type=Path, default=value(DEFAULT_STORE), metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+    parser.add_argument("--model", type=Path, default=value(None), metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    parser.add_argument("--threads", type=int, default=value(None), metavar="N", help="CPU threads (default: the physical cores)")
+    parser.add_argument("--context", type=int, default=value(4096), metavar="N", help="context size in tokens (capped at the model's)")
+    parser.add_argument("--prompts", type=Path, default=value(None), metavar="DIR",
+                        help="where the app saves edited templates (default ~/.config/smolgen/prompts)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "draw": cmd_draw,
             "stats": cmd_stats,
             "bench": cmd_bench,
+            "bench-dedup": cmd_bench_dedup,
         }[command]
         return handler(args)
     except SmolgenError as error:
@@ -129,8 +147,11 @@ def _configure_logging(path: str | None) -> None:
 
 
 def _open_app(args: argparse.Namespace) -> int:
-    print("smolgen: the terminal app is not built yet; use `smolgen generate ...` (see --help)", file=sys.stderr)
-    return 1
+    from tui.app.app import run_app
+    from tui.app.backend import ModelRequest
+
+    request = ModelRequest(getattr(args, "model", None), getattr(args, "context", 4096), getattr(args, "threads", None))
+    return run_app(getattr(args, "store", DEFAULT_STORE), request, getattr(args, "prompts", None))
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -14,12 +14,45 @@ from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import RunObserver, check_run, run_generation
 from tui.engine.seeds import read_seed_file
 from tui.engine.store import SampleStore
-from tui.engine.techniques.base import SystemPrompts, Technique
+from tui.engine.techniques.base import AnswerSettings, SystemPrompts, Technique
+from tui.engine.instruction_filters import InstructionFilters
 from tui.engine.techniques.chain import ChainSettings, InstructionResponse
+from tui.engine.techniques.evol_instruct import EvolInstruct, EvolInstructSettings, rows_from_store
 from tui.engine.techniques.magpie import Magpie, MagpieSettings
+from tui.engine.techniques.self_instruct import TOKENS_PER_INSTRUCTION, SelfInstruct, SelfInstructSettings
 from tui.engine.techniques.text_generation import TextGeneration, TextGenerationSettings
 
 DEFAULT_MAGPIE_NUM = 5
+# Flags of one or two techniques: (attribute, flag, the techniques that take it).
+_TECHNIQUE_FLAGS = (
+    ("answer", "--answer", ("self-instruct", "evol-instruct")),
+    ("num_instructions", "--num-instructions", ("self-instruct",)),
+    ("application_description", "--application-description", ("self-instruct",)),
+    ("no_filter", "--no-filter", ("self-instruct",)),
+    ("rouge_threshold", "--rouge-threshold", ("self-instruct",)),
+    ("num_evolutions", "--num-evolutions", ("evol-instruct",)),
+    ("store_evolutions", "--store-evolutions", ("evol-instruct",)),
+    ("include_original", "--include-original", ("evol-instruct",)),
+    ("operations", "--operations", ("evol-instruct",)),
+    ("from_store", "--from-store", ("evol-instruct",)),
+)
+
+
+def add_instruction_technique_flags(gen: argparse.ArgumentParser) -> None:
+    """The flags of `generate self-instruct` and `generate evol-instruct`."""
+    gen.add_argument("--answer", action="store_true", help="self-instruct, evol-instruct: also answer each kept instruction")
+    gen.add_argument("--num-instructions", type=int, metavar="N", help="self-instruct: instructions asked per seed (default 5)")
+    gen.add_argument("--application-description", metavar="TEXT",
+                     help='self-instruct: the AI application (default "AI assistant")')
+    gen.add_argument("--no-filter", action="append", default=[], metavar="NAME",
+                     help="self-instruct: switch a filter off: length, keywords, punctuation, near-duplicates (repeatable)")
+    gen.add_argument("--rouge-threshold", type=float, metavar="X",
+                     help="self-instruct: ROUGE-L above X is a near-duplicate (default 0.7)")
+    gen.add_argument("--num-evolutions", type=int, metavar="N", help="evol-instruct: rounds of evolution (default 1)")
+    gen.add_argument("--store-evolutions", action="store_true", help="evol-instruct: keep every generation, not only the last")
+    gen.add_argument("--include-original", action="store_true", help="evol-instruct: store the original instruction too")
+    gen.add_argument("--operations", metavar="OP,OP,...", help="evol-instruct: the operations drawn from (default all six)")
+    gen.add_argument("--from-store", action="store_true", help="evol-instruct: evolve the store's new and accepted instructions")
 
 
 class TerminalObserver(RunObserver):
@@ -42,12 +75,15 @@ class TerminalObserver(RunObserver):
             self.out.flush()
 
     def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
+        if sample.get("tokens"):  # a rejected candidate cost model time too
+            self.tokens += sample["tokens"]["completion"]
+            self.model_seconds += sample["seconds"]
         if sample.get("status") == "failed":
             failure = sample["failure"]
             line = f"failed ({failure['reason']}): {failure['message']}"
+            if sample.get("instruction"):
+                line += f" · {_one_line(sample['instruction'])}"
         else:
-            self.tokens += sample["tokens"]["completion"]
-            self.model_seconds += sample["seconds"]
             rate = self.tokens / self.model_seconds if self.model_seconds else 0.0
             flags = f" [{', '.join(sample['flags'])}]" if sample.get("flags") else ""
             line = f"stored{flags} · {rate:.1f} tok/s"
@@ -60,6 +96,7 @@ class TerminalObserver(RunObserver):
 
 def build_technique(args: argparse.Namespace) -> Technique:
     """The technique and settings the flags ask for."""
+    _check_technique_flags(args)
     system = SystemPrompts(args.system, _weights(args.system_weights))
     answer = Sampling()
     if args.temperature is not None:
@@ -74,6 +111,10 @@ def build_technique(args: argparse.Namespace) -> Technique:
         settings.instruction_template = args.template or settings.instruction_template
         settings.instruction_sampling = _override(settings.instruction_sampling, args.temperature, args.max_tokens)
         return InstructionResponse(settings)
+    if args.technique == "self-instruct":
+        return _self_instruct(args, system, answer)
+    if args.technique == "evol-instruct":
+        return _evol_instruct(args, system, answer)
     if args.template:
         raise BadInput("--template: magpie uses the model's own chat template, not a prompt template")
     settings = MagpieSettings(
@@ -85,6 +126,48 @@ def build_technique(args: argparse.Namespace) -> Technique:
     )
     settings.user_sampling = _override(settings.user_sampling, args.user_temperature, args.max_tokens)
     return Magpie(settings)
+
+
+def _self_instruct(args: argparse.Namespace, system: SystemPrompts, answer: Sampling) -> SelfInstruct:
+    settings = SelfInstructSettings(answer=AnswerSettings(args.answer, system, answer))
+    settings.template = args.template or settings.template
+    if args.num_instructions is not None:
+        settings.num_instructions = args.num_instructions
+    if args.application_description is not None:
+        settings.application_description = args.application_description
+    filters = InstructionFilters()
+    if args.rouge_threshold is not None:
+        filters.rouge_threshold = args.rouge_threshold
+    settings.filters = filters.without(args.no_filter)
+    list_tokens = args.max_tokens if args.max_tokens is not None else TOKENS_PER_INSTRUCTION * max(settings.num_instructions, 1)
+    settings.instruction_sampling = _override(settings.instruction_sampling, args.temperature, list_tokens)
+    return SelfInstruct(settings)
+
+
+def _evol_instruct(args: argparse.Namespace, system: SystemPrompts, answer: Sampling) -> EvolInstruct:
+    if args.template:
+        raise BadInput(
+            "--template: evol-instruct uses one template per operation in evol_instruct/; override them with --prompts DIR"
+        )
+    settings = EvolInstructSettings(
+        store_evolutions=args.store_evolutions,
+        include_original=args.include_original,
+        answer=AnswerSettings(args.answer, system, answer),
+    )
+    if args.num_evolutions is not None:
+        settings.num_evolutions = args.num_evolutions
+    if args.operations is not None:
+        settings.operations = tuple(op.strip().replace("-", "_") for op in args.operations.split(",") if op.strip())
+    settings.evolution_sampling = _override(settings.evolution_sampling, args.temperature, args.max_tokens)
+    return EvolInstruct(settings)
+
+
+def _check_technique_flags(args: argparse.Namespace) -> None:
+    for attribute, flag, techniques in _TECHNIQUE_FLAGS:
+        if args.technique not in techniques and getattr(args, attribute) not in (None, False, []):
+            raise BadInput(f"{flag}: only for {' and '.join(techniques)}, not {args.technique}")
+    if args.from_store and args.seeds is not None:
+        raise BadInput("--from-store and --seeds: evolve either the store's instructions or a seed file, not both")
 
 
 def _override(sampling: Sampling, temperature: float | None, max_tokens: int | None) -> Sampling:
@@ -115,14 +198,19 @@ def run_generate_command(args: argparse.Namespace) -> int:
             print(f"smolgen: {problem}", file=sys.stderr)
         rows = seed_file.rows
     with SampleStore(args.store) as store:
-        if technique.needs_seeds and not rows:
+        if args.from_store:
+            rows = rows_from_store(store.list_samples(statuses=("new", "accepted")))
+            if not rows:
+                raise BadInput(f"--from-store: {args.store} has no new or accepted sample with an instruction")
+        elif technique.needs_seeds and not rows:
             rows = [seed["row"] for seed in store.list_seeds(selected_only=True)]
         num = args.num if args.num is not None else (len(rows) if technique.needs_seeds else DEFAULT_MAGPIE_NUM)
         check_run(technique, prompts, num, rows)  # bad input is reported before the model loads
         model = Model.load(args.model, n_ctx=args.context, n_threads=args.threads)
         run_seed = args.seed if args.seed is not None else new_run_seed()
+        unit = "seeds" if isinstance(technique, (SelfInstruct, EvolInstruct)) else "samples"  # several samples each
         print(
-            f"{technique.name}: {num} samples with {model.info.name} ({model.info.parameters_label}, "
+            f"{technique.name}: {num} {unit} with {model.info.name} ({model.info.parameters_label}, "
             f"{model.info.quantization}), {model.n_threads} threads, seed {run_seed}, store {args.store}",
             file=sys.stderr,
         )
@@ -137,3 +225,8 @@ def run_generate_command(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _one_line(text: str, width: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

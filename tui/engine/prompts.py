@@ -51,7 +51,7 @@ class PromptTemplate:
         try:
             return self.template.render(**variables).strip()
         except jinja2.TemplateError as error:
-            raise TemplateProblem(f"{self.path}{_line_of(error)}: {_describe(error)}") from None
+            raise TemplateProblem(f"{_where(error, self.path)}: {_describe(error)}") from None
 
 
 class PromptLibrary:
@@ -107,22 +107,30 @@ def _filename(name: str) -> str:
     return name if name.endswith(TEMPLATE_SUFFIX) else name + TEMPLATE_SUFFIX
 
 
-def _line_of(error: jinja2.TemplateError) -> str:
-    lineno = getattr(error, "lineno", None)
+def _where(error: jinja2.TemplateError, path: Path) -> str:
+    """file:line of an error, in the template rendered or in one it extends or includes."""
+    filename, lineno = getattr(error, "filename", None), getattr(error, "lineno", None)
     if lineno is None:
-        lineno = _runtime_line(error)
-    return f":{lineno}" if lineno else ""
+        filename, lineno = _runtime_location(error)
+    return f"{filename or path}" + (f":{lineno}" if lineno else "")
 
 
-def _runtime_line(error: BaseException) -> int | None:
-    """Jinja2 maps runtime errors back to template lines in the traceback; take the deepest one."""
-    line = None
+def _runtime_location(error: BaseException) -> tuple[str | None, int | None]:
+    """Jinja2 maps runtime errors back to template lines in the traceback; take the deepest one.
+
+    A template compiled from a string shows as "<template>" (the rendered file); one loaded by
+    name, as a parent it extends, shows as its own file.
+    """
+    location: tuple[str | None, int | None] = (None, None)
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
+        filename = tb.tb_frame.f_code.co_filename
+        if filename == "<template>":
+            location = (None, tb.tb_lineno)
+        elif filename.endswith(TEMPLATE_SUFFIX):
+            location = (filename, tb.tb_lineno)
         tb = tb.tb_next
-    return line
+    return location
 
 
 def _describe(error: jinja2.TemplateError) -> str:

@@ -1,7 +1,9 @@
 """A generation run: one technique over seed rows (or none), every finished sample stored at once.
 
-A failed sample is recorded with its reason and the run goes on; a cancelled run keeps every sample
-finished before the cancel and drops the one in progress.
+A technique makes one sample per row, or a stream of them (SelfInstruct's instructions, EvolInstruct's
+generations), each stored before the next is made. A failed sample, or a candidate a filter rejected,
+is recorded with its reason and the run goes on; a cancelled run keeps every sample finished before
+the cancel and drops the one in progress.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Any
 from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.model import Cancelled, Model
 from tui.engine.prompts import PromptLibrary
-from tui.engine.store import SampleStore
-from tui.engine.techniques.base import GenerationContext, Technique
+from tui.engine.store import REVIEW_STATUSES, SampleStore
+from tui.engine.techniques.base import GenerationContext, ReadsStoredSamples, SampleStream, Technique
 
 log = logging.getLogger("smolgen.run")
 
@@ -32,7 +34,10 @@ class RunObserver:
         """A chunk of text the model just wrote."""
 
     def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
-        """A sample was stored (its status is "failed" when it failed)."""
+        """A sample was stored (its status is "failed" when it failed or a filter rejected it).
+
+        `done` is the number of the row it came from: a row can give several samples.
+        """
 
 
 @dataclass
@@ -78,6 +83,8 @@ def run_generation(
     observer = observer or RunObserver()
     rows = rows or []
     check_run(technique, prompts, num, rows)
+    if isinstance(technique, ReadsStoredSamples):
+        technique.prepare_run(store.list_samples(statuses=REVIEW_STATUSES))
     settings = technique.settings_record()
     model_record = model.info.summary()
     run_id = store.start_run(
@@ -91,10 +98,13 @@ def run_generation(
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             row = rows[index % len(rows)] if rows else None
-            sample = _generate_one(technique, ctx, index, row, summary)
-            sample.update(run_id=run_id, sample_index=index, seed=run_seed, settings=settings, model=model_record)
-            store.add_sample(sample)
-            observer.sample_done(sample, index + 1, num)
+            samples = _row_samples(technique, ctx, index, row, summary)
+            sample = next(samples, None)
+            while sample is not None:
+                sample.update(run_id=run_id, sample_index=index, seed=run_seed, settings=settings, model=model_record)
+                sample_id = store.add_sample(sample)
+                observer.sample_done(sample, index + 1, num)
+                sample = _send(samples, sample_id)
         summary.status = "finished"
     except Cancelled:
         summary.status = "cancelled"
@@ -116,22 +126,52 @@ def check_run(technique: Technique, prompts: PromptLibrary, num: int, rows: list
     technique.check(prompts, rows)
 
 
-def _generate_one(technique: Technique, ctx: GenerationContext, index: int, row: dict[str, Any] | None, summary: RunSummary) -> dict[str, Any]:
+def _row_samples(
+    technique: Technique, ctx: GenerationContext, index: int, row: dict[str, Any] | None, summary: RunSummary
+) -> SampleStream:
+    """The samples of one row as they are finished; a failure ends the row with one failed sample.
+
+    Send each stored sample's id back (see `_send`): a technique's stream receives it.
+    """
     try:
-        sample = technique.generate(ctx, index, row)
+        result = technique.generate(ctx, index, row)
+        if isinstance(result, dict):
+            yield _counted(result, ctx, summary)
+            return
+        sample = next(result, None)
+        while sample is not None:
+            sample_id = yield _counted(sample, ctx, summary)
+            sample = _send(result, sample_id)
     except (Cancelled, BadInput):
         raise  # a cancel ends the run; bad input (a template error) would fail every sample alike
     except GenerationFailed as error:
-        return _failed(technique, row, summary, error.reason, str(error))
+        yield _failed(technique, row, summary, error.reason, str(error))
     except Exception as error:  # a failed generation must not stop the run
         log.exception("sample %d failed", index)
-        return _failed(technique, row, summary, "error", f"{type(error).__name__}: {error}")
-    sample["lengths"] = {
-        part: ctx.model.count_tokens(sample[part]) for part in ("instruction", "response") if sample.get(part)
-    }
-    summary.stored += 1
-    summary.completion_tokens += sample["tokens"]["completion"]
-    summary.model_seconds += sample["seconds"]
+        yield _failed(technique, row, summary, "error", f"{type(error).__name__}: {error}")
+
+
+def _send(stream: SampleStream, sample_id: int) -> dict[str, Any] | None:
+    """The next sample of a stream after telling it the id the last one was stored under; None at its end."""
+    try:
+        return stream.send(sample_id)
+    except StopIteration:
+        return None
+
+
+def _counted(sample: dict[str, Any], ctx: GenerationContext, summary: RunSummary) -> dict[str, Any]:
+    if sample.get("status") == "failed":
+        summary.failed += 1
+        summary.failures[sample["failure"]["reason"]] += 1
+    else:
+        sample["lengths"] = {
+            part: ctx.model.count_tokens(sample[part]) for part in ("instruction", "response") if sample.get(part)
+        }
+        summary.stored += 1
+    tokens = sample.get("tokens")
+    if tokens:  # rejected candidates cost model time too
+        summary.completion_tokens += tokens["completion"]
+        summary.model_seconds += sample["seconds"]
     return sample
 
 

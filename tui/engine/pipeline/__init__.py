@@ -12,7 +12,14 @@
 """
 
 from tui.engine.llm import LlamaCppLLM
-from tui.engine.pipeline.generation_steps import InstructionResponse, Magpie, MagpieGenerator, TextGeneration
+from tui.engine.pipeline.generation_steps import (
+    EvolInstruct,
+    InstructionResponse,
+    Magpie,
+    MagpieGenerator,
+    SelfInstruct,
+    TextGeneration,
+)
 from tui.engine.pipeline.graph import Pipeline
 from tui.engine.pipeline.steps import (
     ExpandColumns,
@@ -25,6 +32,7 @@ from tui.engine.pipeline.steps import (
 )
 
 __all__ = [
+    "EvolInstruct",
     "ExpandColumns",
     "FilterRows",
     "InstructionResponse",
@@ -37,5 +45,6 @@ __all__ = [
     "MagpieGenerator",
     "Pipeline",
     "RenameColumns",
+    "SelfInstruct",
     "TextGeneration",
 ]

@@ -24,7 +24,7 @@ from tui.engine.pipeline.graph import Pipeline
 from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, Step
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import RunObserver
-from tui.engine.store import SampleStore
+from tui.engine.store import REVIEW_STATUSES, SampleStore
 from tui.engine.techniques.base import GenerationContext
 
 log = logging.getLogger("smolgen.pipeline")
@@ -44,6 +44,7 @@ class StepCounts:
     failed: int = 0
     rows: int = 0
     failures: Counter = field(default_factory=Counter)
+    rejected: Counter = field(default_factory=Counter)  # candidates a filter dropped (SelfInstruct, EvolInstruct)
 
     def record(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class StepCounts:
             "failed": self.failed,
             "rows": self.rows,
             "failures": dict(self.failures),
+            "rejected": dict(self.rejected),
         }
 
 
@@ -112,6 +114,7 @@ class _PipelineRun:
         self.counts = {step.name: StepCounts() for step in steps}
         self.summary = PipelineSummary(pipeline.name, 0, self.counts)
         self._templates: dict[str, str] = {}
+        self._techniques: dict[str, Any] = {}
 
     def execute(self) -> PipelineSummary:
         source = self.steps[0]
@@ -174,17 +177,19 @@ class _PipelineRun:
         key = signature(llm.fingerprint(), self._template_text(step), step.kind, step.cache_settings(), row)
         entry = self.cache.get(key)
         if entry is not None:
+            counts.rejected.update(entry.get("rejected", {}))
             counts.cached += 1
             counts.rows += 1
             self.observer.step_progress(step.name, counts)
             return self._merge(step, row, entry)
-        technique = step.technique_for(step.view(row)) if hasattr(step, "technique_for") else step.technique()
+        technique = step.technique_for(step.view(row)) if hasattr(step, "technique_for") else self._technique(step)
         model = llm.load()
         reason, message = "error", ""
         for attempt in range(step.max_retries + 1):
             ctx = GenerationContext(model, self.prompts, _seed(key, self.salt), self.cancel, self.observer.text, self.observer.stage)
             try:
-                sample = technique.generate(ctx, attempt, step.view(row))
+                samples = _all_samples(technique.generate(ctx, attempt, step.technique_row(row)))
+                produced = step.collect(samples)
             except (Cancelled, BadInput):
                 raise
             except GenerationFailed as error:
@@ -193,13 +198,20 @@ class _PipelineRun:
                 log.exception("step %s failed on a row", step.name)
                 reason, message = "error", f"{type(error).__name__}: {error}"
             else:
+                kept = [s for s in samples if s.get("status") != "failed"]
+                rejected = Counter(s["failure"]["reason"] for s in samples if s.get("status") == "failed" and s.get("failure"))
+                counts.rejected.update(rejected)
                 entry = {
                     "step": step.name,
-                    "outputs": step.produced(sample),
-                    "flags": sample.get("flags", []),
-                    "tokens": sample.get("tokens"),
-                    "calls": sample.get("calls"),
-                    "raw": sample.get("raw"),
+                    "outputs": produced,
+                    "flags": list(dict.fromkeys(flag for s in kept for flag in s.get("flags", []))),
+                    "rejected": dict(rejected),
+                    "tokens": {
+                        "prompt": sum((s.get("tokens") or {}).get("prompt", 0) for s in samples),
+                        "completion": sum((s.get("tokens") or {}).get("completion", 0) for s in samples),
+                    },
+                    "calls": [call for s in samples for call in s.get("calls") or []],
+                    "raw": [text for s in samples for text in s.get("raw") or []],
                 }
                 self.store.put_cached_output(key, entry)
                 self.cache[key] = entry
@@ -228,6 +240,15 @@ class _PipelineRun:
             merged["flags"] = flags
         return merged
 
+    def _technique(self, step: GenerationStep) -> Any:
+        """One technique per step and run, so state such as SelfInstruct's duplicate index spans rows."""
+        if step.name not in self._techniques:
+            technique = step.technique()
+            if hasattr(technique, "prepare_run"):
+                technique.prepare_run(self.store.list_samples(statuses=REVIEW_STATUSES))
+            self._techniques[step.name] = technique
+        return self._techniques[step.name]
+
     def _template_text(self, step: GenerationStep) -> str:
         if step.name not in self._templates:
             self._templates[step.name] = step.template_text(self.prompts)
@@ -244,6 +265,20 @@ class _PipelineRun:
         self.stored_rows.add(row_signature)
         self.summary.stored += 1
         self.observer.sample_done(sample, self.summary.stored, 0)
+
+
+def _all_samples(result: Any) -> list[Row]:
+    """Every sample a technique made for a row: one dict, or a stream that is sent no store ids."""
+    if isinstance(result, dict):
+        return [result]
+    samples = []
+    try:
+        sample = next(result)
+        while True:
+            samples.append(sample)
+            sample = result.send(None)  # a pipeline stores rows, not each intermediate sample
+    except StopIteration:
+        return samples
 
 
 def _seed(key: str, salt: int) -> int:

@@ -164,3 +164,111 @@ class MagpieGenerator(Magpie, SourceStep):
 
     def cache_settings(self) -> dict[str, Any]:
         return Magpie.settings(self)  # asking for more rows must not invalidate the ones already made
+
+
+class SelfInstruct(GenerationStep):
+    """New instructions from a seed (an instruction or a passage of context), filtered as the paper does.
+
+    Output `instructions` is the list that passed the filters; `expand_columns` turns it into rows.
+    Candidates the filters rejected are counted by reason in the step's summary.
+    """
+
+    kind = "self_instruct"
+    inputs = ("text",)
+    outputs = ("instructions",)
+
+    def __init__(self, num_instructions: int = 5, application_description: str | None = None,
+                 template: str = "self_instruct", **kwargs: Any):
+        from tui.engine.techniques import self_instruct
+
+        sampling, rest = _split(kwargs)
+        super().__init__(**rest)
+        defaults = self_instruct.SelfInstructSettings()
+        self.settings_value = self_instruct.SelfInstructSettings(
+            template=template,
+            num_instructions=num_instructions,
+            application_description=application_description or defaults.application_description,
+            instruction_sampling=_sampling(self.name, self_instruct.list_sampling(num_instructions), sampling),
+        )
+        self.settings_value.validate()
+
+    def technique(self) -> Any:
+        from tui.engine.techniques import self_instruct
+
+        return self_instruct.SelfInstruct(self.settings_value)
+
+    def template_text(self, prompts: Any) -> str:
+        return prompts.load(self.settings_value.template).source
+
+    def technique_row(self, row: Row) -> Row:
+        # Only the step's input: the technique takes its seed from the first text column it finds.
+        view = self.view(row)
+        return {column: view[column] for column in self.inputs}
+
+    def collect(self, samples: list[Row]) -> Row:
+        return {"instructions": [s["instruction"] for s in samples if s.get("status") != "failed"]}
+
+    def settings(self) -> dict[str, Any]:
+        s = self.settings_value
+        return {
+            "template": s.template,
+            "num_instructions": s.num_instructions,
+            "application_description": s.application_description,
+            **s.instruction_sampling.as_dict(),
+        }
+
+
+class EvolInstruct(GenerationStep):
+    """A harder version of the row's instruction after `num_evolutions` rounds of elimination evolving.
+
+    A row none of whose rounds survived elimination fails with the last round's reason (and is retried).
+    """
+
+    kind = "evol_instruct"
+    inputs = ("instruction",)
+    outputs = ("evolved_instruction", "evolution")
+
+    def __init__(self, num_evolutions: int = 1, operations: list[str] | None = None, **kwargs: Any):
+        from tui.engine.techniques import evol_instruct
+
+        sampling, rest = _split(kwargs)
+        super().__init__(**rest)
+        self.settings_value = evol_instruct.EvolInstructSettings(
+            num_evolutions=num_evolutions,
+            operations=tuple(operations or evol_instruct.OPERATIONS),
+            evolution_sampling=_sampling(self.name, evol_instruct.evolution_sampling(), sampling),
+        )
+        try:
+            self.settings_value.validate()
+        except BadInput as error:
+            raise BadInput(f"{self.name}: {error}") from None
+
+    def technique(self) -> Any:
+        from tui.engine.techniques import evol_instruct
+
+        return evol_instruct.EvolInstruct(self.settings_value)
+
+    def template_text(self, prompts: Any) -> str:
+        from tui.engine.techniques.evol_instruct import TEMPLATE_FOLDER
+
+        return "\n".join(prompts.load(f"{TEMPLATE_FOLDER}/{op}").source for op in self.settings_value.operations)
+
+    def technique_row(self, row: Row) -> Row:
+        # Only the step's input: the technique takes its seed from the first text column it finds.
+        view = self.view(row)
+        return {column: view[column] for column in self.inputs}
+
+    def collect(self, samples: list[Row]) -> Row:
+        from tui.engine.errors import GenerationFailed
+
+        kept = [s for s in samples if s.get("status") != "failed"]
+        if not kept:
+            failures = [s["failure"] for s in samples if s.get("failure")]
+            last = failures[-1] if failures else {"reason": "empty", "message": "no evolution survived"}
+            raise GenerationFailed(last["reason"], last["message"])
+        final = kept[-1]
+        return {"evolved_instruction": final["instruction"], "evolution": final.get("evolution", {}).get("lineage", [])}
+
+    def settings(self) -> dict[str, Any]:
+        s = self.settings_value
+        return {"num_evolutions": s.num_evolutions, "operations": list(s.operations), **s.evolution_sampling.as_dict()}

@@ -275,3 +275,11 @@ class GenerationStep(Step):
     def produced(self, sample: Row) -> Row:
         """The step's output columns, taken from the technique's sample."""
         raise NotImplementedError
+
+    def technique_row(self, row: Row) -> Row:
+        """The row handed to the technique: the whole row, so templates can use any column."""
+        return self.view(row)
+
+    def collect(self, samples: list[Row]) -> Row:
+        """The step's output columns from every sample the technique made for the row (most make one)."""
+        return self.produced(samples[-1])

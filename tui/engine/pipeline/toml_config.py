@@ -36,6 +36,8 @@ STEP_TYPES: dict[str, type[steps.Step]] = {
         generation_steps.InstructionResponse,
         generation_steps.Magpie,
         generation_steps.MagpieGenerator,
+        generation_steps.SelfInstruct,
+        generation_steps.EvolInstruct,
     )
 }
 

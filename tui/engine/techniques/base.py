@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Generator, Protocol, runtime_checkable
 
 from tui.engine.chat_template import Message
 from tui.engine.errors import BadInput, GenerationFailed
-from tui.engine.model import Completion, Model, derive_seed
+from tui.engine.model import Completion, Model, Sampling, derive_seed
 from tui.engine.prompts import PromptLibrary
 
 
@@ -27,9 +27,10 @@ class GenerationContext:
     def call_seed(self, sample_index: int, call_index: int) -> int:
         return derive_seed(self.run_seed, sample_index, call_index)
 
-    def rng(self, sample_index: int) -> random.Random:
-        """The random generator of one sample (system-prompt choice, EvolInstruct operations...)."""
-        return random.Random(derive_seed(self.run_seed, sample_index, -1))
+    def rng(self, sample_index: int, stream: int = 0) -> random.Random:
+        """The random generator of one sample (system-prompt choice, EvolInstruct operations...);
+        another `stream` gives an independent one, so one choice never shifts another."""
+        return random.Random(derive_seed(self.run_seed, sample_index, -1 - stream))
 
 
 @dataclass
@@ -69,8 +70,14 @@ def system_messages(system_prompt: str | None) -> list[Message]:
     return [{"role": "system", "content": system_prompt}] if system_prompt else []
 
 
+# A technique that makes several samples from one row (SelfInstruct's list of instructions,
+# EvolInstruct's generations) yields them one by one; the runner stores each at once and sends back
+# its id, so a later sample can link to it: `parent_id = yield sample`.
+SampleStream = Generator[dict[str, Any], int, None]
+
+
 class Technique(Protocol):
-    """A way of producing one sample from an optional seed row."""
+    """A way of producing one sample, or a stream of them, from an optional seed row."""
 
     name: str
     needs_seeds: bool
@@ -80,7 +87,15 @@ class Technique(Protocol):
     def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
         """Raise BadInput now, before any model call, if a template or a row cannot work."""
 
-    def generate(self, ctx: GenerationContext, index: int, row: dict[str, Any] | None) -> dict[str, Any]: ...
+    def generate(self, ctx: GenerationContext, index: int, row: dict[str, Any] | None) -> dict[str, Any] | SampleStream: ...
+
+
+@runtime_checkable
+class ReadsStoredSamples(Protocol):
+    """A technique that needs the store's samples before a run (e.g. to skip near-duplicates of them)."""
+
+    def prepare_run(self, stored: list[dict[str, Any]]) -> None:
+        """Called once by the runner, before the first sample, with the store's curated samples."""
 
 
 def require_text(completion: Completion, what: str) -> str:
@@ -97,9 +112,15 @@ def build_sample(
     system_prompt: str | None,
     calls: list[Completion],
     row: dict[str, Any] | None = None,
+    counted: list[Completion] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The stored record of one sample: the text, and everything needed to trust or replay it."""
+    """The stored record of one sample: the text, and everything needed to trust or replay it.
+
+    `counted` are the calls whose tokens and time this sample accounts for (default: all `calls`);
+    a call shared by several samples of one row is counted in the first of them only.
+    """
+    counted = calls if counted is None else counted
     instruction = next((m["content"] for m in conversation if m["role"] == "user"), None)
     response = next((m["content"] for m in conversation if m["role"] == "assistant"), None)
     flags = ["truncated"] if any(c.finish_reason == "length" for c in calls) else []
@@ -114,10 +135,40 @@ def build_sample(
         "calls": [c.record() for c in calls],
         "raw": [c.text for c in calls],
         "tokens": {
-            "prompt": sum(c.prompt_tokens for c in calls),
-            "completion": sum(c.completion_tokens for c in calls),
+            "prompt": sum(c.prompt_tokens for c in counted),
+            "completion": sum(c.completion_tokens for c in counted),
         },
-        "seconds": round(sum(c.seconds for c in calls), 4),
+        "seconds": round(sum(c.seconds for c in counted), 4),
         **extra,
     }
+
+
+def rejected(sample: dict[str, Any], reason: str, message: str) -> dict[str, Any]:
+    """A candidate a filter or an elimination rule dropped: kept as a failed sample with its reason.
+
+    Failed samples are counted in the run summary and never exported or reviewed as data.
+    """
+    return {**sample, "status": "failed", "failure": {"reason": reason, "message": message}}
+
+
+@dataclass
+class AnswerSettings:
+    """Whether a technique answers each instruction it keeps (the chain's second step), and how."""
+
+    enabled: bool = False
+    system: SystemPrompts = field(default_factory=SystemPrompts)
+    sampling: Sampling = field(default_factory=Sampling)
+
+    def record(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "system_prompts": self.system.record(), "sampling": self.sampling.as_dict()}
+
+
+def answer_instruction(
+    ctx: GenerationContext, instruction: str, answering: AnswerSettings, rng: random.Random, seed: int
+) -> tuple[list[Message], str | None, Completion]:
+    """The model's answer to an instruction, by chat: the conversation, the system prompt drawn, the call."""
+    system_prompt = answering.system.choose(rng)
+    messages = [*system_messages(system_prompt), {"role": "user", "content": instruction}]
+    answered = ctx.model.chat(messages, answering.sampling, seed, ctx.cancel, ctx.on_text)
+    return [*messages, {"role": "assistant", "content": answered.text.strip()}], system_prompt, answered
 

@@ -1,0 +1,77 @@
+"""App test fixtures: a store and prompts folder per test, the real model loaded once, a wait helper."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from tui.app.app import SmolgenApp
+from tui.app.backend import ModelRequest
+from tui.engine.model import Model
+from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
+from tui.engine.prompts import PromptLibrary
+from tui.engine.store import SampleStore
+
+
+class LoadedModelBackend:
+    """The real embedded model, loaded once for the session (loading it per test would cost a second each)."""
+
+    def __init__(self, model: Model):
+        self.model = model
+
+    def inspect(self, path: Path | None) -> ModelInfo:
+        return inspect_model(path if path is not None else default_model_path())
+
+    def load(self, request: ModelRequest) -> Model:
+        return self.model
+
+
+@pytest.fixture
+def app_store(tmp_path):
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        yield store
+
+
+@pytest.fixture
+def prompts(tmp_path) -> PromptLibrary:
+    folder = tmp_path / "my-prompts"
+    folder.mkdir()
+    return PromptLibrary(folder)
+
+
+@pytest.fixture(scope="session")
+def app_model() -> Model:
+    """The embedded model on one thread: two threads on two busy cores spin against each other and crawl."""
+    return Model.load(n_ctx=2048, n_threads=1)
+
+
+@pytest.fixture
+def real_backend(app_model) -> LoadedModelBackend:
+    return LoadedModelBackend(app_model)
+
+
+def make_app(store: SampleStore, prompts: PromptLibrary, backend) -> SmolgenApp:
+    return SmolgenApp(store, prompts, backend, cursor_blink=False)
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0, what: str = "") -> float:
+    """Let the app run until `condition()` holds; return the seconds it took."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        await pilot.pause(0.05)
+    return time.monotonic() - started
+
+
+def shown_text(app: SmolgenApp, selector: str) -> str:
+    """The text a widget of the main screen shows now."""
+    return str(app.main_screen.query_one(selector).render())
+
+
+def notifications(app: SmolgenApp) -> list[str]:
+    """The messages of the notifications shown so far."""
+    return [notification.message for notification in app._notifications]

@@ -1,0 +1,98 @@
+"""A scripted model for snapshots and error paths: fixed replies, streamed word by word, no llama.cpp."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+
+from tui.app.backend import ModelRequest
+from tui.engine.chat_template import ChatTemplate, Message
+from tui.engine.errors import ModelFileError
+from tui.engine.model import Cancelled, Completion, Sampling, TextCallback
+from tui.engine.model_file import ModelInfo
+
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+REPLIES = (
+    "What is the purpose of the Smol Course?",
+    "The Smol Course teaches how to train and use small language models on modest hardware.",
+)
+
+
+def fake_info() -> ModelInfo:
+    return ModelInfo(
+        path=Path("models/SmolLM2-fake.gguf"),
+        name="SmolLM2 fake",
+        architecture="llama",
+        parameters=134_515_008,
+        quantization="Q4_1",
+        trained_context=8192,
+        chat_template=CHATML,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        size_bytes=98_000_000,
+        fingerprint="fake",
+    )
+
+
+class FakeModel:
+    """Answers every call with the next scripted reply; each word is one streamed token."""
+
+    n_ctx = 2048
+    n_threads = 2
+
+    def __init__(self, replies: tuple[str, ...] = REPLIES, word_delay: float = 0.0):
+        self.info = fake_info()
+        self.chat_template = ChatTemplate(CHATML, self.info.bos_token, self.info.eos_token, origin="fake chat template")
+        self._replies = itertools.cycle(replies)
+        self._word_delay = word_delay
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def turn_stops(self) -> tuple[str, ...]:
+        return ("<|im_end|>",)
+
+    def complete(
+        self,
+        prompt: str,
+        sampling: Sampling,
+        seed: int,
+        stop: tuple[str, ...] = (),
+        cancel: threading.Event | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Completion:
+        text = next(self._replies)
+        words = text.split(" ")
+        for index, word in enumerate(words):
+            if cancel is not None and cancel.wait(self._word_delay):
+                raise Cancelled()
+            if on_text is not None:
+                on_text(word if index == 0 else f" {word}")
+        return Completion(text, len(prompt) // 4, len(words), "stop", seed, len(words) / 50, 0.01, prompt)
+
+    def chat(self, messages: list[Message], sampling: Sampling, seed: int, cancel=None, on_text=None) -> Completion:
+        prompt = self.chat_template.render(messages, add_generation_prompt=True)
+        return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text)
+
+
+class FakeBackend:
+    """Hands out one FakeModel, or fails the way a bad model file does."""
+
+    def __init__(self, model: FakeModel | None = None, load_error: str | None = None, hold: threading.Event | None = None):
+        self.model = model or FakeModel()
+        self.load_error = load_error
+        self.hold = hold  # set it to let a held load finish
+
+    def inspect(self, path: Path | None) -> ModelInfo:
+        return self.model.info
+
+    def load(self, request: ModelRequest) -> FakeModel:
+        if self.hold is not None:
+            self.hold.wait(10)
+        if self.load_error:
+            raise ModelFileError(self.load_error)
+        return self.model

@@ -1,0 +1,102 @@
+"""Generating from the app with the real embedded model: stream, store, cancel, quit, model not ready yet."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.app.conftest import make_app, shown_text, wait_for
+from tui.engine.store import SampleStore
+
+pytestmark = pytest.mark.model
+
+
+async def _magpie(pilot, samples: str = "1", max_tokens: str = "16") -> None:
+    """Show the Magpie tab and set how many samples and how many tokens per turn."""
+    app = pilot.app
+    app.main_screen.technique.show_technique("magpie")
+    await wait_for(pilot, lambda: bool(app.main_screen.query("#magpie--user_sampling--max_tokens")), what="the Magpie form")
+    app.main_screen.query_one("#run-num").value = samples
+    app.main_screen.query_one("#run-seed").value = "11"
+    for turn in ("user_sampling", "assistant_sampling"):
+        app.main_screen.query_one(f"#magpie--{turn}--max_tokens").value = max_tokens
+    await pilot.pause()
+
+
+async def test_generate_one_magpie_sample_streams_and_stores_it(app_store, prompts, real_backend):
+    app = make_app(app_store, prompts, real_backend)
+    streamed: list[str] = []
+    async with app.run_test(size=(100, 32), message_hook=lambda m: streamed.append(getattr(m, "text", ""))) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        assert "135M · Q4_1 · ctx 2,048 · 1 thread" in shown_text(app, "#model-status")
+        await _magpie(pilot)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), what="the run to finish")
+        assert "Magpie · turn 1 · user" in streamed and "Magpie · turn 1 · assistant" in streamed
+        assert "── Magpie · turn 1 · assistant ──" in app.main_screen.output.stream.text
+        assert "1/1 samples" in shown_text(app, "#run-stats") and "tok/s" in shown_text(app, "#run-stats")
+        assert "new 1" in app.sub_title
+    [sample] = app_store.list_samples()
+    assert sample["technique"] == "magpie" and sample["seed"] == 11
+    assert [m["role"] for m in sample["conversation"]] == ["user", "assistant"]
+    assert sample["instruction"] in "".join(streamed)  # what was stored is what streamed
+
+
+async def test_a_run_asked_for_while_the_model_loads_starts_when_it_is_ready(app_store, prompts, real_backend):
+    release = threading.Event()
+    load = real_backend.load
+
+    def slow_load(request):
+        release.wait(10)
+        return load(request)
+
+    real_backend.load = slow_load
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await _magpie(pilot)
+        await pilot.press("ctrl+g")
+        assert "waiting for the model" in shown_text(app, "#stage")
+        assert app.model is None
+        release.set()
+        await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), what="the run to finish")
+    assert len(app_store.list_samples()) == 1
+
+
+async def test_escape_cancels_within_a_token_and_keeps_finished_samples(app_store, prompts, real_backend):
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await _magpie(pilot, samples="3", max_tokens="200")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: bool(app_store.list_samples()), timeout=60, what="a first finished sample")
+        await wait_for(pilot, lambda: "turn 1" in shown_text(app, "#stage"), what="the second sample to start")
+        await pilot.press("escape")
+        pressed = time.monotonic()
+        await wait_for(pilot, lambda: not app.running, timeout=5, what="the run to stop")
+        assert time.monotonic() - pressed < 2.0  # one token, with room for a busy machine
+        await wait_for(pilot, lambda: "Cancelled" in shown_text(app, "#stage"))
+        assert "discarded" in shown_text(app, "#stage")
+    [run] = app_store.list_runs()
+    assert run["status"] == "cancelled"
+    assert 1 <= len(app_store.list_samples()) < 3
+
+
+async def test_quitting_during_a_run_is_fast_and_loses_no_finished_sample(tmp_path, prompts, real_backend):
+    path = tmp_path / "quit.json"
+    with SampleStore(path) as store:
+        app = make_app(store, prompts, real_backend)
+        async with app.run_test(size=(100, 32)) as pilot:
+            await wait_for(pilot, lambda: app.model is not None, what="the model")
+            await _magpie(pilot, samples="5", max_tokens="200")
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: bool(store.list_samples()), timeout=60, what="a first finished sample")
+            finished = len(store.list_samples())
+            quit_pressed = time.monotonic()
+            await pilot.press("ctrl+q")
+        assert app.stop_generation(timeout=1.0)
+        assert time.monotonic() - quit_pressed < 1.0
+    with SampleStore(path) as reopened:
+        assert len(reopened.list_samples()) >= finished
+        assert reopened.list_runs()[0]["status"] == "cancelled"

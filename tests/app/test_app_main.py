@@ -1,0 +1,177 @@
+"""The main screen's flows: seeds, settings validation, templates, export, model errors, help and palette."""
+
+from __future__ import annotations
+
+import json
+
+from textual.widgets import Input, TextArea
+
+from tests.app.conftest import make_app, notifications, shown_text, wait_for
+from tests.app.fake_backend import FakeBackend
+from tests.app.test_app_review import add_samples
+from tui.app.screens.confirm import ConfirmScreen
+from tui.app.screens.export import ExportScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.screens.model_picker import ModelPickerScreen
+from tui.app.screens.seed_editor import SeedEditorScreen
+from tui.app.screens.seed_import import SeedImportScreen
+
+
+async def test_seeds_are_added_imported_marked_and_deleted(tmp_path, app_store, prompts, real_backend):
+    (tmp_path / "topics.csv").write_text("text,lang\nMagpie sampling,en\nMô hình nhỏ,vi\nbroken,row,extra\n", encoding="utf-8")
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("n")
+        assert isinstance(app.screen, SeedEditorScreen)
+        await pilot.press(*"Generate a question about [small] models.", "ctrl+s")
+        assert [s["row"] for s in app_store.list_seeds()] == [{"text": "Generate a question about [small] models."}]
+        await pilot.press("i")
+        assert isinstance(app.screen, SeedImportScreen)
+        await pilot.press(*str(tmp_path / "nothing.txt"), "enter")
+        assert "seed file not found" in str(app.screen.query_one("#problem").render())
+        app.screen.query_one(Input).value = str(tmp_path / "topics.csv")
+        await pilot.press("enter")
+        assert len(app_store.list_seeds()) == 3
+        assert any("1 lines skipped" in message for message in notifications(app))
+        seeds = app.main_screen.seeds
+        assert seeds.border_subtitle == "3 of 3 used"
+        await pilot.press("space")  # unmark the highlighted seed
+        assert seeds.border_subtitle == "2 of 3 used"
+        assert sum(1 for s in app_store.list_seeds() if s["selected"]) == 2
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        assert len(app_store.list_seeds()) == 2
+
+
+async def test_an_invalid_setting_is_explained_next_to_it_and_blocks_the_run(app_store, prompts, real_backend):
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        app.main_screen.technique.show_technique("magpie")
+        await wait_for(pilot, lambda: bool(app.main_screen.query("#magpie--assistant_sampling--temperature")))
+        field = app.main_screen.query_one("#magpie--assistant_sampling--temperature", Input)
+        field.value = "9"
+        await pilot.pause()
+        problem = field.parent.children[field.parent.children.index(field) + 1]
+        assert "must be between 0 and 5" in str(problem.render())
+        await pilot.press("ctrl+g")
+        assert not app.running and not app_store.list_runs()
+        field.value = "0.5"
+        await pilot.pause()
+        assert not app.main_screen.query(".field-problem")
+
+
+async def test_a_template_with_a_jinja_error_is_shown_with_its_line_and_not_saved(app_store, prompts, real_backend):
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: bool(app.main_screen.query(".template-source")))
+        editor = app.main_screen.query_one(".template-source", TextArea)
+        editor.focus()
+        editor.text = "Line one\n{{ text "
+        await pilot.press("ctrl+s")
+        problem = shown_text(app, ".template-problem")
+        assert "text_generation.jinja2:2:" in problem and "Not saved" in problem
+        assert not (prompts.user_dir / "text_generation.jinja2").exists()
+        shipped = (prompts.shipped_dir / "text_generation.jinja2").read_text(encoding="utf-8")
+        editor.text = "Answer briefly: {{ text }}"
+        await pilot.press("ctrl+s")
+        assert (prompts.user_dir / "text_generation.jinja2").read_text(encoding="utf-8") == "Answer briefly: {{ text }}"
+        assert (prompts.shipped_dir / "text_generation.jinja2").read_text(encoding="utf-8") == shipped
+        assert "your copy" in shown_text(app, ".origin")
+
+
+async def test_a_template_error_found_at_run_time_is_a_notification_not_a_crash(app_store, prompts, real_backend):
+    app_store.add_seeds([{"text": "A seed"}])
+    (prompts.user_dir / "text_generation.jinja2").write_text("{{ topic }}", encoding="utf-8")
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None)
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert "no such column" in shown_text(app, "#run-stats")
+        assert any("no such column" in message for message in notifications(app))
+        assert app.is_running and not app_store.list_runs()
+
+
+async def test_export_writes_the_accepted_rows_and_warns_before_overwriting(tmp_path, monkeypatch, app_store, prompts, real_backend):
+    monkeypatch.chdir(tmp_path)
+    accepted, _ = add_samples(app_store, "Kept question", "Dropped question")
+    app_store.set_status([accepted], "accepted")
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+e")
+        assert isinstance(app.screen, ExportScreen)
+        assert "1 samples have the statuses chosen" in str(app.screen.query_one("#export-count").render())
+        await pilot.press("ctrl+s")
+        out = tmp_path / "smolgen-messages.jsonl"
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert rows == [{"messages": [{"role": "user", "content": "Kept question"}, {"role": "assistant", "content": "About: Kept question"}]}]
+        assert any("Wrote 1 rows" in message for message in notifications(app))
+        await pilot.press("ctrl+e", "down", "enter")  # alpaca
+        await pilot.press("ctrl+s")
+        assert (tmp_path / "smolgen-alpaca.jsonl").exists()
+        await pilot.press("ctrl+e", "ctrl+s")
+        assert isinstance(app.screen, ConfirmScreen)
+        out.write_text("keep me", encoding="utf-8")
+        await pilot.press("n")
+        assert out.read_text(encoding="utf-8") == "keep me"
+        await pilot.press("ctrl+s", "y")
+        assert out.read_text(encoding="utf-8").count("\n") == 1
+
+
+async def test_a_model_that_fails_to_load_is_reported_and_the_app_stays_up(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend(load_error="broken.gguf: llama.cpp cannot load this model"))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model_error is not None)
+        assert "No model: broken.gguf: llama.cpp cannot load this model" in shown_text(app, "#model-status")
+        app.main_screen.technique.show_technique("magpie")
+        await pilot.pause()
+        await pilot.press("ctrl+g")
+        assert any("No model to run" in message for message in notifications(app))
+        assert app.is_running
+
+
+async def test_the_model_picker_explains_why_a_file_cannot_be_used(tmp_path, app_store, prompts, real_backend):
+    (tmp_path / "notes.gguf").write_text("not a model", encoding="utf-8")
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None)
+        await pilot.press("ctrl+o")
+        picker = app.screen
+        assert isinstance(picker, ModelPickerScreen)
+        await wait_for(pilot, lambda: "Q4_1" in str(picker.query_one("#model-meta").render()), what="the current model's metadata")
+        assert "chat template yes" in str(picker.query_one("#model-meta").render())
+        picker.query_one(Input).value = str(tmp_path / "notes.gguf")
+        await wait_for(pilot, lambda: "Cannot use" in str(picker.query_one("#model-meta").render()))
+        assert "not a GGUF model file" in str(picker.query_one("#model-meta").render())
+        await pilot.press("enter")
+        assert app.screen is picker
+        await pilot.press("escape")
+        assert app.screen is app.main_screen and app.model is not None
+
+
+async def test_help_lists_every_key_and_the_palette_runs_actions(app_store, prompts, real_backend):
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "ctrl+p")
+        await pilot.press(*"Review")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.id == "review", what="the review screen from the palette")
+
+
+async def test_every_technique_tab_builds_its_technique_from_the_defaults(app_store, prompts, real_backend):
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        for entry in app.techniques:
+            app.main_screen.technique.show_technique(entry.key)
+            form = f"#form-{entry.key}"
+            await wait_for(pilot, lambda form=form: bool(app.main_screen.query(form)), what=f"the {entry.title} form")
+            await pilot.pause()
+            technique = app.main_screen.technique.current_tab().technique()
+            assert technique is not None and technique.name == entry.key

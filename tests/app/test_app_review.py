@@ -1,0 +1,108 @@
+"""Review and curation by single keys; every change is in the store file at once."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from textual.widgets import DataTable, TextArea
+
+from tests.app.conftest import make_app, wait_for
+from tui.app.screens.confirm import ConfirmScreen
+from tui.app.screens.edit_sample import EditSampleScreen
+from tui.app.screens.review import ReviewScreen
+from tui.engine.store import SampleStore
+
+
+def add_samples(store, *instructions: str, technique: str = "magpie") -> list[int]:
+    ids = []
+    for instruction in instructions:
+        conversation = [{"role": "user", "content": instruction}, {"role": "assistant", "content": f"About: {instruction}"}]
+        ids.append(store.add_sample({"technique": technique, "instruction": instruction, "response": f"About: {instruction}",
+                                     "conversation": conversation, "flags": [], "tokens": {"prompt": 5, "completion": 12}}))
+    return ids
+
+
+def on_disk(store) -> dict[str, dict]:
+    """The samples a crash right now would leave: a copy of the store's files, opened as a store."""
+    copy_dir = Path(tempfile.mkdtemp())
+    for suffix in ("", ".journal"):
+        source = store.path.with_name(store.path.name + suffix)
+        if source.exists():
+            shutil.copy(source, copy_dir / source.name)
+    with SampleStore(copy_dir / store.path.name) as copy:
+        return {str(s["id"]): s for s in copy.list_samples()}
+
+
+async def test_accept_reject_and_edit_are_written_to_the_store_file(app_store, prompts, real_backend):
+    first, second, third = add_samples(app_store, "What is SmolLM2?", "Explain Magpie.", "Tóm tắt khóa học Smol.")
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        assert isinstance(app.screen, ReviewScreen)
+        await pilot.press("a")  # accept the first, the cursor moves on
+        assert on_disk(app_store)[str(first)]["status"] == "accepted"
+        await pilot.press("r")
+        assert on_disk(app_store)[str(second)]["status"] == "rejected"
+        assert "accepted 1" in app.sub_title and "rejected 1" in app.sub_title
+        await pilot.press("k", "k", "j", "j")
+        assert app.screen.selected_id() == third
+        await pilot.press("e")
+        assert isinstance(app.screen, EditSampleScreen)
+        editor = app.screen.query_one(TextArea)
+        editor.text = "[user]\nTóm tắt khóa học Smol.\n\n[assistant]\nMột khóa học ngắn về mô hình nhỏ."
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, ReviewScreen)
+        stored = on_disk(app_store)[str(third)]
+        assert stored["response"] == "Một khóa học ngắn về mô hình nhỏ."
+        assert stored["original"]["response"] == "About: Tóm tắt khóa học Smol."
+        assert "edited" in app.screen.rows[2].flags
+
+
+async def test_a_broken_edit_is_explained_and_nothing_is_saved(app_store, prompts, real_backend):
+    [sample_id] = add_samples(app_store, "What is SmolLM2?")
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+r", "e")
+        app.screen.query_one(TextArea).text = "no role line"
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, EditSampleScreen)
+        assert "start with [user]" in str(app.screen.query_one("#problem").render())
+        await pilot.press("escape")
+    assert "original" not in app_store.get_sample(sample_id)
+
+
+async def test_bulk_accept_applies_to_what_the_filter_shows_after_confirmation(app_store, prompts, real_backend):
+    add_samples(app_store, "Chain one", "Chain two", technique="chain")
+    [magpie] = add_samples(app_store, "Magpie one")
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+r", "slash")
+        await pilot.press(*"chain")
+        await pilot.press("enter")
+        review = app.screen
+        assert [row.technique for row in review.shown] == ["chain", "chain"]
+        await pilot.press("A")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app_store.status_counts()["accepted"] == 0
+        await pilot.press("A", "y")
+        await wait_for(pilot, lambda: app_store.status_counts()["accepted"] == 2)
+    assert app_store.get_sample(magpie)["status"] == "new"
+
+
+async def test_filters_narrow_the_table_and_the_conversation_is_shown(app_store, prompts, real_backend):
+    first, second = add_samples(app_store, "Alpha question", "Beta question")
+    app_store.set_status([second], "rejected")
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        review = app.screen
+        assert "── assistant ──" in str(review.query_one("#conversation").render())
+        review.query_one("#filter-status").value = "rejected"
+        await pilot.pause()
+        assert review.query_one(DataTable).row_count == 1 and review.selected_id() == second
+        assert "Beta question" in str(review.query_one("#conversation").render())
+        await pilot.press("escape")
+        assert app.screen is app.main_screen

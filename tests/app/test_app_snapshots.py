@@ -1,0 +1,81 @@
+"""SVG snapshots of the main screen, review, help and export at fixed sizes, with a scripted model."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import make_app, wait_for
+from tests.app.fake_backend import FakeBackend
+from tests.app.test_app_review import add_samples
+from tui.engine.prompts import PromptLibrary
+from tui.engine.store import SampleStore
+
+
+@pytest.fixture
+def snapshot_store(tmp_path, monkeypatch):
+    """A store with fixed content, opened from inside its folder so paths show the same everywhere."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-prompts").mkdir()
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        store.add_seeds([{"text": "Generate a question about the Smol Course on small AI models."},
+                         {"text": "Tạo một câu hỏi về Khóa học Smol."}])
+        yield store
+
+
+def snapshot_app(store: SampleStore):
+    return make_app(store, PromptLibrary(store.path.parent / "my-prompts"), FakeBackend())
+
+
+async def model_ready(pilot) -> None:
+    await wait_for(pilot, lambda: pilot.app.model is not None)
+    await pilot.pause()
+
+
+def test_main_screen_after_a_run(snap_compare, snapshot_store):
+    async def generate(pilot):
+        await model_ready(pilot)
+        pilot.app.main_screen.technique.show_technique("magpie")
+        await wait_for(pilot, lambda: bool(pilot.app.main_screen.query("#form-magpie")))
+        pilot.app.main_screen.query_one("#run-num").value = "2"
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in str(pilot.app.main_screen.query_one("#stage").render()))
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 32), run_before=generate)
+
+
+def test_main_screen_at_80x24(snap_compare, snapshot_store):
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=(80, 24), run_before=model_ready)
+
+
+def test_review_screen(snap_compare, snapshot_store):
+    first, second, _, _ = add_samples(snapshot_store, "What is the Smol Course?", "Explain Magpie in one line.",
+                                      "what is the smol course?", "Tóm tắt khóa học Smol.")
+    snapshot_store.set_status([first], "accepted")
+    snapshot_store.set_status([second], "rejected")
+
+    async def review(pilot):
+        await model_ready(pilot)
+        await pilot.press("ctrl+r")
+
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 32), run_before=review)
+
+
+def test_help_screen(snap_compare, snapshot_store):
+    async def show_help(pilot):
+        await model_ready(pilot)
+        await pilot.press("f1")
+
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 32), run_before=show_help)
+
+
+def test_export_dialog(snap_compare, snapshot_store):
+    accepted, _ = add_samples(snapshot_store, "Kept question", "Another question")
+    snapshot_store.set_status([accepted], "accepted")
+
+    async def export(pilot):
+        await model_ready(pilot)
+        await pilot.press("ctrl+e")
+
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 32), run_before=export)

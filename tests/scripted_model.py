@@ -1,0 +1,43 @@
+"""A stand-in for the model that writes fixed texts, for tests where determinism matters more than realism.
+
+It has the interface techniques use (`complete`, `chat`, `turn_stops`, `count_tokens`, `info`), so a
+technique runs through it exactly as through llama.cpp, and it records every prompt it was given.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from tui.engine.model import Completion
+
+Output = str | tuple[str, str]  # a text, or (text, finish reason) to play a call that hit the token cap
+
+
+class ScriptedModel:
+    """Answers each call with the next scripted output, in order."""
+
+    n_threads = 1
+
+    def __init__(self, outputs: list[Output]):
+        self.outputs = list(outputs)
+        self.prompts: list[str] = []
+        self.info = SimpleNamespace(summary=lambda: {"file": "scripted.gguf", "fingerprint": "scripted"})
+
+    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None) -> Completion:
+        self.prompts.append(prompt)
+        if not self.outputs:
+            raise AssertionError(f"the script has no output left for prompt {prompt[-80:]!r}")
+        output = self.outputs.pop(0)
+        text, finish = output if isinstance(output, tuple) else (output, "stop")
+        if on_text is not None:
+            on_text(text)
+        return Completion(text, len(prompt.split()), max(1, len(text.split())), finish, seed, 0.01, prompt=prompt)
+
+    def chat(self, messages, sampling, seed, cancel=None, on_text=None) -> Completion:
+        return self.complete(messages[-1]["content"], sampling, seed, (), cancel, on_text)
+
+    def turn_stops(self) -> tuple[str, ...]:
+        return ("<|im_end|>",)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())

@@ -1,0 +1,198 @@
+"""EvolInstruct: seeded operations, elimination evolving with reasons, parents and children linked."""
+
+import pytest
+
+from tests.conftest import run_smolgen
+from tests.scripted_model import ScriptedModel
+from tui.engine.elimination import eliminate
+from tui.engine.errors import BadInput, TemplateProblem
+from tui.engine.model import Sampling
+from tui.engine.prompts import PromptLibrary
+from tui.engine.runner import run_generation
+from tui.engine.store import SampleStore
+from tui.engine.techniques.base import AnswerSettings, SystemPrompts
+from tui.engine.techniques.evol_instruct import OPERATIONS, EvolInstruct, EvolInstructSettings
+
+PARENT = "Explain how photosynthesis works."
+KNOWN_REASONS = {"unchanged", "copied_template", "refusal", "only_stopwords", "token_cap"}
+
+
+@pytest.mark.parametrize(
+    "evolved, finish, reason",
+    [
+        ("Explain how photosynthesis works in green algae.", "stop", None),
+        ("explain HOW photosynthesis works!", "stop", "unchanged"),
+        ("#Rewritten Prompt#: Explain how photosynthesis works in algae.", "stop", "copied_template"),
+        ("Explain, as the given prompt says, how photosynthesis works.", "stop", "copied_template"),
+        ("I'm sorry, but as an AI I cannot rewrite this.", "stop", "refusal"),
+        ("I cannot " + "stress enough how light matters " * 20, "stop", None),  # a long text is not a refusal
+        ("... and the of it?", "stop", "only_stopwords"),
+        ("", "stop", "only_stopwords"),
+        ("Explain how photosynthesis works in green algae and", "length", "token_cap"),
+    ],
+)
+def test_every_elimination_rule_with_fixed_outputs(evolved, finish, reason):
+    failure = eliminate(PARENT, evolved, finish)
+    assert (failure.reason if failure else None) == reason
+
+
+def test_copying_a_line_of_the_prompt_is_copying_the_template(prompts):
+    prompt = prompts.load("evol_instruct/in_breadth").render(instruction=PARENT)
+    failure = eliminate(PARENT, "How do I make a soft-boiled quail egg with a runny yolk?", "stop", prompt)
+    assert failure.reason == "copied_template" and "quail egg" in failure.message
+    assert eliminate(PARENT, PARENT, "stop", prompt).reason == "unchanged"  # its own line is the parent's
+
+
+def _run(store, outputs, rows, seed=7, prompts=None, **settings):
+    model = ScriptedModel(outputs)
+    summary = run_generation(EvolInstruct(EvolInstructSettings(**settings)), store, model, prompts or PromptLibrary(), len(rows), seed, rows)
+    return summary, model
+
+
+def test_a_failed_evolution_is_recorded_and_its_parent_evolves_next_round(store):
+    summary, model = _run(store, [PARENT, "Explain how photosynthesis works in green algae."], [{"text": PARENT}], num_evolutions=2, store_evolutions=True)
+    failed, kept = store.list_samples(statuses=["failed"]), store.list_samples(statuses=["new"])
+    assert failed[0]["failure"]["reason"] == "unchanged" and failed[0]["evolution"]["round"] == 1
+    assert failed[0]["parent_instruction"] == PARENT
+    assert PARENT in model.prompts[1]  # round 2 rewrites the parent again, not the failed evolution
+    assert [s["instruction"] for s in kept] == ["Explain how photosynthesis works in green algae."]
+    assert kept[0]["parent_instruction"] == PARENT and kept[0]["evolution"]["round"] == 2
+    assert summary.stored == 1 and summary.failures == {"unchanged": 1}
+
+
+def test_every_generation_links_to_its_stored_parent(store):
+    outputs = ["Explain how photosynthesis works in algae.", "Explain how photosynthesis works in algae at night."]
+    _run(store, outputs, [{"text": PARENT}], num_evolutions=2, store_evolutions=True, include_original=True)
+    original, first, second = store.list_samples()
+    assert original["instruction"] == PARENT and original["evolution"]["round"] == 0 and original["parent_id"] is None
+    assert first["parent_id"] == original["id"] and first["parent_instruction"] == PARENT
+    assert second["parent_id"] == first["id"] and second["parent_instruction"] == first["instruction"]
+    assert [g["instruction"] for g in second["evolution"]["lineage"]] == [PARENT, first["instruction"], second["instruction"]]
+
+
+def test_only_the_last_generation_is_kept_by_default(store):
+    outputs = ["Explain how photosynthesis works in algae.", "Explain how photosynthesis works in algae at night."]
+    summary, _ = _run(store, outputs, [{"text": PARENT}], num_evolutions=2)
+    (kept,) = store.list_samples()
+    assert kept["instruction"] == "Explain how photosynthesis works in algae at night." and kept["parent_id"] is None
+    assert kept["parent_instruction"] == "Explain how photosynthesis works in algae."
+    assert [g["round"] for g in kept["evolution"]["lineage"]] == [0, 1, 2]
+    assert len(kept["calls"]) == 2 and summary.completion_tokens == kept["tokens"]["completion"]  # both rounds counted
+
+
+def test_from_store_rows_link_to_the_stored_sample(store):
+    parent_id = store.add_sample({"technique": "magpie", "instruction": PARENT, "conversation": []})
+    from tui.engine.techniques.evol_instruct import rows_from_store
+
+    rows = rows_from_store(store.list_samples())
+    _run(store, ["Explain how photosynthesis works in algae.", "Explain how photosynthesis works in algae."], rows, num_evolutions=2, store_evolutions=True)
+    evolved = store.list_samples(statuses=["new"])[-1]
+    failed = store.list_samples(statuses=["failed"])[-1]
+    assert evolved["parent_id"] == parent_id and failed["parent_id"] == evolved["id"]
+
+
+def test_answer_answers_the_evolved_instruction(store):
+    _run(store, ["Explain how photosynthesis works in algae.", "Algae use light to make sugar."], [{"text": PARENT}], answer=AnswerSettings(enabled=True))
+    (kept,) = store.list_samples()
+    assert kept["response"] == "Algae use light to make sugar." and [m["role"] for m in kept["conversation"]] == ["user", "assistant"]
+
+
+def _operations(store, run_seed, rows=6, **settings):
+    outputs = [f"Evolved instruction number {n} here." for n in range(rows * 4)]  # two rounds, each maybe answered
+    summary, _ = _run(store, outputs, [{"text": f"Instruction {n}."} for n in range(rows)], seed=run_seed, num_evolutions=2, store_evolutions=True, **settings)
+    return [s["evolution"]["operation"] for s in store.list_samples(run_id=summary.run_id)]
+
+
+def test_the_operation_sequence_is_reproducible_under_a_seed(store):
+    first, again, other = _operations(store, 42), _operations(store, 42), _operations(store, 43)
+    assert first == again and first != other
+    assert set(first) <= set(OPERATIONS)
+    assert store.list_runs()[0]["seed"] == 42
+
+
+def test_answering_does_not_shift_the_operation_sequence(store):
+    answering = AnswerSettings(enabled=True, system=SystemPrompts(["You are terse.", "You are thorough."]))
+    assert _operations(store, 42) == _operations(store, 42, answer=answering)
+
+
+def test_operations_are_drawn_from_the_enabled_set_only(store):
+    assert set(_operations(store, 5, operations=("deepening", "in_breadth"))) <= {"deepening", "in_breadth"}
+    with pytest.raises(BadInput, match="--operations shuffle: unknown"):
+        EvolInstructSettings(operations=("shuffle",)).validate()
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_every_operation_template_renders_the_instruction_literally(prompts, operation):
+    prompt = prompts.load(f"evol_instruct/{operation}").render(instruction="Compute {{ 7*7 }} for me.")
+    assert prompt.endswith("Instruction: Compute {{ 7*7 }} for me.\nRewritten instruction:") or prompt.endswith(
+        "Instruction: Compute {{ 7*7 }} for me.\nNew instruction:"
+    )
+    assert "49" not in prompt
+
+
+def test_user_templates_override_and_a_broken_one_names_its_file_and_line(store, tmp_path):
+    (tmp_path / "evol_instruct").mkdir()
+    (tmp_path / "evol_instruct" / "deepening.jinja2").write_text("Deepen: {{ instruction }}\nDeeper:", encoding="utf-8")
+    _, model = _run(store, ["Explain photosynthesis in depth."], [{"text": PARENT}], prompts=PromptLibrary(tmp_path), operations=("deepening",))
+    assert model.prompts[0] == f"Deepen: {PARENT}\nDeeper:"
+    (tmp_path / "evol_instruct" / "_rewrite.jinja2").write_text("Rewrite\n{% block method %}{% endblock %}\n{{ instruction ", encoding="utf-8")
+    with pytest.raises(TemplateProblem, match=r"evol_instruct/_rewrite\.jinja2:3:"):
+        EvolInstruct(EvolInstructSettings(operations=("concretizing",))).check(PromptLibrary(tmp_path), [{"text": PARENT}])
+
+
+STEERING = {  # user templates that make the real model, decoding greedily, fail in one known way
+    "unchanged": "Repeat the instruction exactly.\n\nInstruction: Name a fruit.\nRepeated: Name a fruit.\n\n"
+                 "Instruction: Describe a cat.\nRepeated: Describe a cat.\n\nInstruction: {{ instruction }}\nRepeated:",
+    "copied_template": "Instruction: Name a fruit.\nOutput: #Rewritten Prompt# Name a fruit.\n\n"
+                       "Instruction: Describe a cat.\nOutput: #Rewritten Prompt# Describe a cat.\n\nInstruction: {{ instruction }}\nOutput:",
+    "refusal": "Instruction: Name a fruit.\nReply: Sorry, I cannot help with that.\n\n"
+               "Instruction: Describe a cat.\nReply: Sorry, I cannot help with that.\n\nInstruction: {{ instruction }}\nReply:",
+    "only_stopwords": "Instruction: Name a fruit.\nReply: and the of it\n\n"
+                      "Instruction: Describe a cat.\nReply: and the of it\n\nInstruction: {{ instruction }}\nReply:",
+}
+
+
+@pytest.mark.parametrize("reason", [*STEERING, "token_cap"])
+def test_every_elimination_rule_on_the_real_model(model, store, tmp_path, reason):
+    (tmp_path / "evol_instruct").mkdir()
+    (tmp_path / "evol_instruct" / "deepening.jinja2").write_text(STEERING.get(reason, STEERING["unchanged"]), encoding="utf-8")
+    cap = 2 if reason == "token_cap" else 40
+    technique = EvolInstruct(EvolInstructSettings(operations=("deepening",), evolution_sampling=Sampling(temperature=0, max_tokens=cap)))
+    summary = run_generation(technique, store, model, PromptLibrary(tmp_path), 1, 1, [{"text": "What are the health benefits of green tea?"}])
+    assert summary.failures == {reason: 1}, store.list_samples()
+
+
+def test_real_model_two_rounds_link_children_to_parents(model, prompts, store):
+    rows = [{"text": "Explain how photosynthesis works."}, {"text": "Write a short poem about the sea."}, {"text": "What is the purpose of the Smol Course?"}]
+    technique = EvolInstruct(EvolInstructSettings(num_evolutions=2, store_evolutions=True, include_original=True, evolution_sampling=Sampling(temperature=0.7, repeat_penalty=1.1, max_tokens=48)))
+    summary = run_generation(technique, store, model, prompts, 3, 2024, rows)
+    samples = {s["id"]: s for s in store.list_samples()}
+    evolved = [s for s in samples.values() if s["status"] == "new" and s["evolution"]["round"] > 0]
+    assert evolved, summary.failures
+    for child in evolved:
+        parent = samples[child["parent_id"]]
+        assert parent["instruction"] == child["parent_instruction"] != child["instruction"]
+        assert child["evolution"]["operation"] in OPERATIONS and child["evolution"]["round"] == parent["evolution"]["round"] + 1
+    for failed in (s for s in samples.values() if s["status"] == "failed"):
+        assert failed["failure"]["reason"] in KNOWN_REASONS and samples[failed["parent_id"]]["status"] == "new"
+    assert sum(summary.failures.values()) == summary.failed and summary.stored == len(samples) - summary.failed
+
+
+def test_cli_evol_instruct_from_the_store(tmp_path):
+    (tmp_path / "seeds.txt").write_text("Explain how photosynthesis works.\nWrite a short poem about the sea.\n", encoding="utf-8")
+    first = run_smolgen("generate", "evol-instruct", "--seeds", "seeds.txt", "--include-original",
+                        "--max-tokens", "32", "--seed", "9", "--quiet", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "evol-instruct: 2 seeds" in first.stderr and "finished:" in first.stderr
+    again = run_smolgen("generate", "evol-instruct", "--from-store", "--operations", "concretizing,add-constraints",
+                        "--answer", "--max-tokens", "16", "--seed", "9", "--quiet", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        runs = store.list_runs()
+        second = store.list_samples(run_id=runs[-1]["id"])
+        before = {s["id"] for s in store.list_samples(run_id=runs[0]["id"])}
+    assert runs[-1]["settings"]["operations"] == ["concretizing", "add_constraints"]
+    assert second and all(s["parent_id"] in before for s in second)
+    assert all(s["response"] for s in second if s["status"] == "new")
+    both = run_smolgen("generate", "evol-instruct", "--from-store", "--seeds", "seeds.txt", cwd=tmp_path)
+    assert both.returncode == 2 and "--from-store and --seeds" in both.stderr

@@ -1,0 +1,1 @@
+"""The Textual app: seeds, technique settings and streaming output; review, curation and export by keyboard."""

@@ -1,0 +1,366 @@
+"""The smolgen Textual app: the App, its model and generation workers, and `run_app` for the CLI.
+
+The App receives its backend (the store, the prompt library, a model backend) in its constructor,
+so tests pass a scripted one. The model loads and generates in thread workers; the generating
+thread is the only user of the model while a run lasts, and streams tokens in ~50 ms batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from textual import events, on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest
+from tui.app.commands import SmolgenCommands
+from tui.app.messages import ModelInspected, ModelLoaded, RunEnded, SampleFinished, StageStarted, TextStreamed
+from tui.app.screens.export import ExportScreen
+from tui.app.screens.edit_sample import EditSampleScreen
+from tui.app.screens.help import HelpScreen, HelpSection
+from tui.app.screens.main import MainScreen
+from tui.app.screens.model_picker import ModelPickerScreen
+from tui.app.screens.review import ReviewScreen
+from tui.app.streaming import BatchedObserver
+from tui.app.techniques import TechniqueEntry, available_techniques
+from tui.app.widgets.output_pane import OutputPane
+from tui.app.widgets.seeds_pane import SeedsPane
+from tui.app.widgets.template_editor import TemplateEditor
+from tui.cli_generate import DEFAULT_MAGPIE_NUM
+from tui.engine.errors import SmolgenError
+from tui.engine.model import Model, new_run_seed
+from tui.engine.prompts import PromptLibrary
+from tui.engine.runner import check_run, run_generation
+from tui.engine.store import STATUSES, SampleStore
+from tui.engine.techniques.base import Technique
+
+log = logging.getLogger("smolgen.app")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run the person asked for, checked and ready to start once the model is."""
+
+    title: str
+    technique: Technique
+    num: int
+    run_seed: int
+    rows: list[dict[str, Any]]
+
+
+def status_counts_text(store: SampleStore) -> str:
+    counts = store.status_counts()
+    return " · ".join(f"{status} {counts.get(status, 0)}" for status in STATUSES)
+
+
+class SmolgenApp(App):
+    """Seeds → technique → model → store → review → export, all by keyboard."""
+
+    TITLE = "smolgen"
+    COMMANDS = App.COMMANDS | {SmolgenCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, tooltip="Quit; a run in progress is cancelled first"),
+        Binding("f1,question_mark", "help", "Help", id="app.help", tooltip="List every key"),
+        Binding("ctrl+g", "generate", "Generate", id="app.generate", tooltip="Run the technique shown with the marked seeds"),
+        Binding("ctrl+r", "review", "Review", id="app.review", tooltip="Review, accept, reject and edit samples"),
+        Binding("ctrl+e", "export", "Export", id="app.export", tooltip="Export samples for fine-tuning"),
+        Binding("ctrl+o", "open_model", "Model", id="app.open_model", tooltip="Open another GGUF model"),
+    ]
+
+    def __init__(
+        self,
+        store: SampleStore,
+        prompts: PromptLibrary,
+        backend: ModelBackend | None = None,
+        model_request: ModelRequest | None = None,
+        techniques: tuple[TechniqueEntry, ...] | None = None,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.prompts = prompts
+        self.backend = backend or LlamaBackend()
+        self.model_request = model_request or ModelRequest()
+        self.techniques = techniques or available_techniques()
+        self.cursor_blink = cursor_blink
+        self.model: Model | None = None
+        self.model_error: str | None = None
+        self._pending: RunRequest | None = None
+        self._cancel = threading.Event()
+        self._run_idle = threading.Event()
+        self._run_idle.set()
+        self.samples_changed: Signal[dict[str, Any]] = Signal(self, "samples-changed")
+        self.main_screen = MainScreen(store, prompts, self.techniques)
+
+    # Start and stop --------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.push_screen(self.main_screen)
+        self.show_counts()
+        # Reading the GGUF header is Python work that would compete with the first frame for the GIL.
+        self.call_after_refresh(self.load_model, self.model_request)
+
+    @on(events.DescendantFocus)
+    def steady_cursor(self, event: events.DescendantFocus) -> None:
+        # Snapshots need a cursor that does not blink.
+        if not self.cursor_blink and hasattr(event.widget, "cursor_blink"):
+            event.widget.cursor_blink = False
+
+    @property
+    def running(self) -> bool:
+        return not self._run_idle.is_set()
+
+    def stop_generation(self, timeout: float = 0.0) -> bool:
+        """Cancel a run in progress (it stops within one token); True once no run is going."""
+        self._cancel.set()
+        self._pending = None
+        return self._run_idle.wait(timeout)
+
+    async def action_quit(self) -> None:
+        self.stop_generation()
+        self.exit()
+
+    def show_counts(self) -> None:
+        self.sub_title = status_counts_text(self.store)
+
+    # The model -------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model")
+    def load_model(self, request: ModelRequest) -> None:
+        """Read the file's metadata (shown at once), then load it with llama.cpp."""
+        self.post_message(ModelInspected(self.backend.inspect(request.path)))
+        self.post_message(ModelLoaded(self.backend.load(request)))
+
+    @on(ModelInspected)
+    def model_inspected(self, message: ModelInspected) -> None:
+        self.main_screen.status_bar.model_loading(message.info)
+
+    @on(ModelLoaded)
+    def model_loaded(self, message: ModelLoaded) -> None:
+        self.model, self.model_error = message.model, None
+        self.main_screen.status_bar.model_ready(message.model)
+        self.main_screen.technique.model_loaded(message.model)
+        if self._pending is not None:
+            request, self._pending = self._pending, None
+            self._start(request)
+
+    def model_failed(self, message: str) -> None:
+        self.model, self.model_error = None, message
+        self.main_screen.status_bar.model_failed(message)
+        self.notify(f"The model cannot be used: {message}", severity="error", timeout=10, markup=False)
+        if self._pending is not None:
+            self._pending = None
+            self.main_screen.output.run_failed("No run: the model did not load")
+
+    def action_open_model(self) -> None:
+        if self.running:
+            self.notify("A run is in progress: escape cancels it, then open another model.", severity="warning")
+            return
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.model = None
+                self.model_request = replace(self.model_request, path=path)
+                self.main_screen.status_bar.model_loading(None)
+                self.load_model(self.model_request)
+
+        self.push_screen(ModelPickerScreen(self.backend, self.model.info if self.model else None), chosen)
+
+    # Generation ------------------------------------------------------------------------------
+
+    def action_generate(self) -> None:
+        if self.running or self._pending is not None:
+            self.notify("A run is already going: escape cancels it.", severity="warning")
+            return
+        request = self._run_request()
+        if request is None:
+            return
+        if self.model is None:
+            if self.model_error is not None:
+                self.notify(f"No model to run: {self.model_error} (ctrl+o opens another)", severity="error", markup=False)
+                return
+            self._pending = request
+            self.main_screen.output.waiting(f"{request.title} · waiting for the model; the run starts when it is loaded")
+            return
+        self._start(request)
+
+    def _run_request(self) -> RunRequest | None:
+        """The run the technique pane describes, checked; None (with the reason shown) when it cannot run."""
+        pane = self.main_screen.technique
+        tab = pane.current_tab()
+        technique, options = tab.technique(), pane.run_options()
+        if technique is None or options is None:
+            self.notify("Fix the settings marked in red first.", severity="error")
+            return None
+        num, run_seed = options
+        rows = [seed["row"] for seed in self.store.list_seeds(selected_only=True)] if technique.needs_seeds else []
+        if technique.needs_seeds and not rows:
+            self.notify(f"{tab.entry.title} needs seeds: add one (n), import a file (i) or mark some (space).", severity="error")
+            return None
+        num = num or (len(rows) if technique.needs_seeds else DEFAULT_MAGPIE_NUM)
+        try:
+            check_run(technique, self.prompts, num, rows)
+        except SmolgenError as error:
+            self.notify(str(error), severity="error", timeout=10, markup=False)
+            self.main_screen.output.run_failed(str(error))
+            return None
+        return RunRequest(tab.entry.title, technique, num, run_seed if run_seed is not None else new_run_seed(), rows)
+
+    def _start(self, request: RunRequest) -> None:
+        assert self.model is not None
+        self._cancel = threading.Event()
+        self._run_idle.clear()
+        self.main_screen.output.run_started(request.title, request.num)
+        self.generate(request, self.model, self._cancel)
+        self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
+    def generate(self, request: RunRequest, model: Model, cancel: threading.Event) -> None:
+        """The run, in the one thread that uses the model; each finished sample is stored at once."""
+        worker = get_current_worker()
+        observer = BatchedObserver(self.post_message, cancel, lambda: worker.is_cancelled)
+        try:
+            summary = run_generation(
+                request.technique, self.store, model, self.prompts, request.num, request.run_seed, request.rows, observer, cancel
+            )
+        finally:
+            observer.flush()
+            self._run_idle.set()
+        self.post_message(RunEnded(summary))
+
+    def action_cancel_run(self) -> None:
+        if self._pending is not None:
+            self._pending = None
+            self.main_screen.output.run_failed("The run waiting for the model was cancelled")
+            self.refresh_bindings()
+            return
+        self._cancel.set()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_run":
+            return self.running or self._pending is not None
+        return True
+
+    @on(StageStarted)
+    def stage_started(self, message: StageStarted) -> None:
+        self.main_screen.output.stage_started(message.text)
+
+    @on(TextStreamed)
+    def text_streamed(self, message: TextStreamed) -> None:
+        self.main_screen.output.text_streamed(message.text, message.chunks)
+
+    @on(SampleFinished)
+    def sample_finished(self, message: SampleFinished) -> None:
+        sample = message.sample
+        sample.setdefault("id", self._stored_id(sample))
+        self.main_screen.output.sample_finished(sample, message.done, message.total)
+        self.show_counts()
+        self.samples_changed.publish(sample)
+
+    def _stored_id(self, sample: dict[str, Any]) -> int | None:
+        stored = self.store.list_samples(run_id=sample.get("run_id"))
+        return next((s["id"] for s in stored if s.get("sample_index") == sample.get("sample_index")), None)
+
+    @on(OutputPane.SampleChosen)
+    def finished_sample_chosen(self, message: OutputPane.SampleChosen) -> None:
+        self.action_review(message.sample_id)
+
+    @on(RunEnded)
+    def run_ended(self, message: RunEnded) -> None:
+        summary = message.summary
+        self.main_screen.output.run_ended(summary)
+        self.refresh_bindings()
+        if summary.status == "cancelled":
+            self.notify(f"Run cancelled: {summary.stored} finished samples kept; the sample in progress was discarded.")
+        else:
+            failed = f", {summary.failed} failed" if summary.failed else ""
+            self.notify(f"Run finished: {summary.stored} samples stored{failed}.")
+
+    @on(Worker.StateChanged)
+    def worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker error ends here: shown as a notification or in its pane, never a traceback."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, SmolgenError):
+            message = str(error)
+        else:
+            log.error("worker %s failed", event.worker.name, exc_info=error)
+            message = f"{type(error).__name__}: {error}"
+        if event.worker.group == "model":
+            self.model_failed(message)
+        elif event.worker.group == "generate":
+            self.main_screen.output.run_failed(message)
+            self.refresh_bindings()
+            self.notify(f"The run stopped: {message}", severity="error", timeout=10, markup=False)
+        else:
+            self.notify(message, severity="error", timeout=10, markup=False)
+
+    # Screens -----------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(help_sections()))
+
+    def action_review(self, sample_id: int | None = None) -> None:
+        if isinstance(self.screen, ReviewScreen):
+            return
+        self.push_screen(ReviewScreen(self.store, sample_id))
+
+    def action_export(self) -> None:
+        if not isinstance(self.screen, ExportScreen):
+            self.push_screen(ExportScreen(self.store))
+
+    def action_show_technique(self, key: str) -> None:
+        """Bring the main screen and the technique's tab to the front, ready to say how many samples."""
+        while self.screen is not self.main_screen:
+            self.pop_screen()
+        self.main_screen.technique.show_technique(key)
+        self.main_screen.technique.query_one("#run-num").focus()
+
+
+def help_sections() -> list[HelpSection]:
+    """Every key of the app, from the bindings themselves, and the keys widgets own."""
+    return [
+        ("Everywhere", SmolgenApp.BINDINGS, [("ctrl+p", "Command palette: every action by name, themes")]),
+        ("Main screen", MainScreen.BINDINGS, [("tab / shift+tab", "Next / previous field")]),
+        ("Seeds pane", SeedsPane.BINDINGS, [("space / enter", "Mark or unmark the seed for the next run")]),
+        (
+            "Technique settings",
+            TemplateEditor.BINDINGS,
+            [("← / → on the tabs", "Switch technique"), ("→ in a path field", "Accept the path completion")],
+        ),
+        ("Review", ReviewScreen.BINDINGS, [("↑ / ↓", "Previous / next sample")]),
+        ("Edit sample", EditSampleScreen.BINDINGS, []),
+        ("Export", ExportScreen.BINDINGS, [("enter in the path", "Export")]),
+        ("Model picker", ModelPickerScreen.BINDINGS, [("enter", "Open the model")]),
+    ]
+
+
+def default_prompts_dir() -> Path:
+    """Where the app saves edited templates: $XDG_CONFIG_HOME/smolgen/prompts (~/.config by default)."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "smolgen" / "prompts"
+
+
+def run_app(store_path: Path, model_request: ModelRequest, prompts_dir: Path | None = None) -> int:
+    """Open the store and run the app until the person quits; every finished sample is on disk."""
+    prompts_dir = prompts_dir or default_prompts_dir()
+    prompts_dir.mkdir(parents=True, exist_ok=True)
+    prompts = PromptLibrary(prompts_dir)
+    with SampleStore(store_path) as store:
+        app = SmolgenApp(store, prompts, LlamaBackend(), model_request)
+        try:
+            app.run()
+        finally:
+            # The generating thread stops within one token; let it finish its store write.
+            app.stop_generation(timeout=5.0)
+    return app.return_code or 0

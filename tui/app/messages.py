@@ -1,0 +1,62 @@
+"""App-wide messages: what the model loader and the generating thread tell the UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from tui.engine.model import Model
+from tui.engine.model_file import ModelInfo
+from tui.engine.runner import RunSummary
+
+
+class ModelInspected(Message):
+    """The model file was read and checked; llama.cpp is now loading it."""
+
+    def __init__(self, info: ModelInfo) -> None:
+        super().__init__()
+        self.info = info
+
+
+class ModelLoaded(Message):
+    """The model is ready to generate."""
+
+    def __init__(self, model: Model) -> None:
+        super().__init__()
+        self.model = model
+
+
+class StageStarted(Message):
+    """A model call of the run starts, e.g. "Magpie · turn 1 · user"."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class TextStreamed(Message):
+    """Text the model wrote since the last batch (about 50 ms of tokens)."""
+
+    def __init__(self, text: str, chunks: int) -> None:
+        super().__init__()
+        self.text = text
+        self.chunks = chunks
+
+
+class SampleFinished(Message):
+    """A sample was stored (its status is "failed" when it failed)."""
+
+    def __init__(self, sample: dict[str, Any], done: int, total: int) -> None:
+        super().__init__()
+        self.sample = sample
+        self.done = done
+        self.total = total
+
+
+class RunEnded(Message):
+    """The run is over: finished, or cancelled with every finished sample kept."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__()
+        self.summary = summary

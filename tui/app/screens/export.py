@@ -1,0 +1,129 @@
+"""The export dialog: format, statuses and path; it warns before overwriting and reports rows written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from tui.app.path_suggester import PathSuggester
+from tui.app.screens.confirm import ConfirmScreen
+from tui.app.screens.dialog import Dialog
+from tui.engine.errors import SmolgenError
+from tui.engine.export import FORMATS, ExportResult, export_samples
+from tui.engine.store import REVIEW_STATUSES, SampleStore
+
+FORMAT_LABELS = {
+    "messages": "messages · TRL SFT conversations",
+    "alpaca": "alpaca · instruction / input / output",
+}
+
+
+def default_export_path(store: SampleStore, fmt: str) -> str:
+    """`<store name>-<format>.jsonl` beside the store, relative to the working folder when inside it."""
+    path = store.path.parent / f"{store.path.stem}-{fmt}.jsonl"
+    relative = os.path.relpath(path.resolve(), Path.cwd())
+    return relative if not relative.startswith("..") else str(path)
+
+
+class ExportScreen(Dialog[ExportResult | None]):
+    """Dismissed with what was written, or None when cancelled."""
+
+    DEFAULT_CSS = """
+    ExportScreen .dialog { width: 72; }
+    ExportScreen RadioSet, ExportScreen SelectionList { width: 1fr; height: auto; }
+    ExportScreen .heading { margin-top: 1; text-style: bold; }
+    ExportScreen #export-count { color: $text-muted; }
+    ExportScreen Horizontal { height: auto; align-horizontal: right; }
+    ExportScreen Button { margin-left: 2; }
+    """
+    BINDINGS = [
+        Binding("ctrl+s", "export", "Export", id="export.run", tooltip="Write the file"),
+        Binding("escape", "cancel", "Cancel", id="export.cancel", tooltip="Close without exporting"),
+    ]
+
+    def __init__(self, store: SampleStore) -> None:
+        super().__init__()
+        self.store = store
+        self.format = FORMATS[0]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog") as box:
+            box.border_title = "Export samples"
+            yield Label("Format", classes="heading")
+            with RadioSet(id="export-format"):
+                for fmt in FORMATS:
+                    yield RadioButton(FORMAT_LABELS.get(fmt, fmt), value=fmt == self.format, id=f"format-{fmt}")
+            yield Label("Statuses (space toggles)", classes="heading")
+            yield SelectionList[str](
+                *(Selection(status, status, status == "accepted") for status in REVIEW_STATUSES), id="export-statuses"
+            )
+            yield Label("File (→ completes the path)", classes="heading")
+            yield Input(default_export_path(self.store, self.format), id="export-path", suggester=PathSuggester((".jsonl",)))
+            yield Static("", id="export-count", markup=False)
+            yield Static("", id="problem", classes="problem", markup=False)
+            with Horizontal():
+                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Export (ctrl+s)", id="export", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#export-format", RadioSet).focus()
+        self._show_count()
+
+    def statuses(self) -> list[str]:
+        return list(self.query_one("#export-statuses", SelectionList).selected)
+
+    def _show_count(self) -> None:
+        statuses = self.statuses()
+        count = len(self.store.list_samples(statuses=statuses)) if statuses else 0
+        self.query_one("#export-count", Static).update(f"{count} samples have the statuses chosen")
+
+    @on(RadioSet.Changed, "#export-format")
+    def format_changed(self, event: RadioSet.Changed) -> None:
+        path_input = self.query_one("#export-path", Input)
+        follows_format = path_input.value == default_export_path(self.store, self.format)
+        self.format = (event.pressed.id or "").removeprefix("format-")
+        if follows_format:
+            path_input.value = default_export_path(self.store, self.format)
+
+    @on(SelectionList.SelectedChanged, "#export-statuses")
+    def statuses_changed(self) -> None:
+        self._show_count()
+
+    @on(Input.Submitted, "#export-path")
+    @on(Button.Pressed, "#export")
+    def action_export(self) -> None:
+        statuses = self.statuses()
+        out = Path(os.path.expanduser(self.query_one("#export-path", Input).value.strip()))
+        if not statuses:
+            self._problem("Choose at least one status.")
+        elif not out.name:
+            self._problem("Give the file to write.")
+        elif out.exists() and not out.is_dir():
+            question = f"{out} already exists. Overwrite it?"
+            self.app.push_screen(ConfirmScreen(question, "Overwrite"), lambda yes: self._write(out, statuses) if yes else None)
+        else:
+            self._write(out, statuses)
+
+    def _write(self, out: Path, statuses: list[str]) -> None:
+        try:
+            result = export_samples(self.store.list_samples(statuses=statuses), self.format, out, overwrite=True)
+        except (SmolgenError, OSError) as error:
+            self._problem(str(error))
+            return
+        skipped = f", {result.skipped} skipped (nothing to train on)" if result.skipped else ""
+        self.notify(f"Wrote {result.written} rows ({self.format}, {', '.join(statuses)}) to {result.path}{skipped}", markup=False)
+        self.dismiss(result)
+
+    def _problem(self, text: str) -> None:
+        self.query_one("#problem", Static).update(text)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,83 @@
+"""The main screen: seeds, technique settings and streaming output side by side."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from tui.app.techniques import TechniqueEntry
+from tui.app.widgets.output_pane import OutputPane
+from tui.app.widgets.seeds_pane import SeedsPane
+from tui.app.widgets.status_bar import StatusBar
+from tui.app.widgets.technique_pane import TechniquePane
+from tui.engine.prompts import PromptLibrary
+from tui.engine.store import SampleStore
+
+
+class MainScreen(Screen):
+    """Narrow terminals stack seeds over settings beside the output; wide ones show three columns."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
+    DEFAULT_CSS = """
+    MainScreen #panes { height: 1fr; }
+    MainScreen #left { width: 1fr; }
+    MainScreen #output { width: 1fr; }
+    MainScreen SeedsPane { height: 1fr; }
+    MainScreen TechniquePane { height: 2fr; }
+    MainScreen.-wide #left { width: 2fr; layout: horizontal; }
+    MainScreen.-wide SeedsPane, MainScreen.-wide TechniquePane { height: 1fr; width: 1fr; }
+    MainScreen .pane { border: round $primary-muted; border-title-color: $text; }
+    MainScreen .pane:focus-within { border: round $primary; border-title-style: bold; }
+    """
+    BINDINGS = [
+        Binding("escape", "app.cancel_run", "Cancel run", id="main.cancel", tooltip="Stop the run within one token"),
+        Binding("f2", "focus_pane('seeds')", "Seeds", id="main.focus_seeds", show=False, tooltip="Move to the seeds pane"),
+        Binding("f3", "focus_pane('technique')", "Settings", id="main.focus_settings", show=False, tooltip="Move to the technique settings"),
+        Binding("f4", "focus_pane('output')", "Output", id="main.focus_output", show=False, tooltip="Move to the output pane"),
+    ]
+
+    def __init__(self, store: SampleStore, prompts: PromptLibrary, techniques: tuple[TechniqueEntry, ...]) -> None:
+        super().__init__(id="main")
+        self.store = store
+        self.prompts = prompts
+        self.techniques = techniques
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="panes"):
+            with Vertical(id="left"):
+                yield SeedsPane(self.store, id="seeds", classes="pane")
+                yield TechniquePane(self.techniques, self.prompts, id="technique", classes="pane")
+            yield OutputPane(id="output", classes="pane")
+        yield StatusBar(self.store.path.name, id="status-bar")
+        yield Footer()
+
+    @property
+    def seeds(self) -> SeedsPane:
+        return self.query_one(SeedsPane)
+
+    @property
+    def technique(self) -> TechniquePane:
+        return self.query_one(TechniquePane)
+
+    @property
+    def output(self) -> OutputPane:
+        return self.query_one(OutputPane)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def on_mount(self) -> None:
+        self.seeds.seed_list.focus()
+
+    def action_focus_pane(self, pane: str) -> None:
+        if pane == "seeds":
+            self.seeds.seed_list.focus()
+        elif pane == "technique":
+            self.technique.tabs.query_one("Tabs").focus()
+        else:
+            self.output.query_one("#finished").focus()

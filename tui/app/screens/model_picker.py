@@ -1,0 +1,121 @@
+"""The model picker: a GGUF path with completion, its metadata, or why the file cannot be used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Label, Static
+
+from tui.app.backend import ModelBackend
+from tui.app.path_suggester import PathSuggester
+from tui.app.screens.dialog import Dialog
+from tui.app.widgets.status_bar import describe_model
+from tui.engine.model_file import ModelInfo
+
+
+def describe_file(info: ModelInfo) -> str:
+    """The metadata a person needs to choose a model."""
+    chat = "yes" if info.chat_template else "none: chat techniques and Magpie cannot run"
+    return "\n".join(
+        [
+            describe_model(info),
+            f"architecture  {info.architecture}",
+            f"parameters    {info.parameters:,}",
+            f"size          {info.size_bytes / 1e6:.1f} MB",
+            f"chat template {chat}",
+        ]
+    )
+
+
+class ModelPickerScreen(Dialog[Path | None]):
+    """Dismissed with the path of a usable model, or None when cancelled."""
+
+    DEFAULT_CSS = """
+    ModelPickerScreen #model-meta { height: auto; min-height: 5; margin-top: 1; }
+    ModelPickerScreen #model-meta.-problem { color: $error; }
+    """
+    BINDINGS = [
+        Binding("ctrl+d", "default_model", "Embedded model", id="model_picker.default", tooltip="Back to SmolLM2-135M-Instruct"),
+        Binding("escape", "cancel", "Cancel", id="model_picker.cancel", tooltip="Keep the current model"),
+    ]
+
+    class Inspected(Message):
+        """The file under the path was checked: its metadata, or the problem."""
+
+        def __init__(self, path: Path, info: ModelInfo | None, problem: str | None) -> None:
+            super().__init__()
+            self.path = path
+            self.info = info
+            self.problem = problem
+
+    def __init__(self, backend: ModelBackend, current: ModelInfo | None) -> None:
+        super().__init__()
+        self.backend = backend
+        self.current = current
+        self.usable: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as box:
+            box.border_title = "Open a GGUF model"
+            yield Input(str(self.current.path) if self.current else "", placeholder="path/to/model.gguf", id="model-path",
+                        suggester=PathSuggester((".gguf",)))
+            yield Static("", id="model-meta", markup=False)
+            yield Label("→ completes the path · enter opens · ctrl+d embedded model · escape cancels", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#model-path", Input).focus()
+        self.inspect(self.query_one("#model-path", Input).value)
+
+    @on(Input.Changed, "#model-path")
+    def path_changed(self, event: Input.Changed) -> None:
+        self.usable = None
+        self.inspect(event.value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="inspect")
+    def inspect(self, text: str) -> None:
+        """Check the file off the UI thread (it reads the header and hashes a few MB)."""
+        if not text.strip():
+            return
+        path = Path(text.strip()).expanduser()
+        try:
+            info = self.backend.inspect(path)
+        except Exception as error:  # any failure to read the file is the reason it cannot be used
+            self.post_message(self.Inspected(path, None, str(error)))
+        else:
+            self.post_message(self.Inspected(path, info, None))
+
+    @on(Inspected)
+    def show_inspection(self, message: Inspected) -> None:
+        typed = Path(self.query_one("#model-path", Input).value.strip()).expanduser()
+        if message.path != typed:
+            return  # an answer about a path that has since been edited
+        meta = self.query_one("#model-meta", Static)
+        meta.set_class(message.problem is not None, "-problem")
+        if message.info is not None:
+            self.usable = message.path
+            meta.update(describe_file(message.info))
+        else:
+            meta.update(f"Cannot use this file: {message.problem}")
+
+    @on(Input.Submitted, "#model-path")
+    def open_model(self) -> None:
+        if self.usable is not None:
+            self.dismiss(self.usable)
+        else:
+            self.notify("Choose a file the picker can read (see the message above).", severity="warning")
+
+    def action_default_model(self) -> None:
+        try:
+            path = self.backend.inspect(None).path
+        except Exception as error:  # the embedded model may be missing: say so
+            self.query_one("#model-meta", Static).update(f"Cannot use the embedded model: {error}")
+            return
+        self.query_one("#model-path", Input).value = str(path)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

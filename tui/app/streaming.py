@@ -1,0 +1,61 @@
+"""The run observer of the app: batches streamed tokens into one message about every 50 ms.
+
+One UI update per token would cost the generating thread time and flood the screen; a batch per
+interval keeps the UI responsive and the model at full speed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from textual.message import Message
+
+from tui.app.messages import SampleFinished, StageStarted, TextStreamed
+from tui.engine.runner import RunObserver
+
+BATCH_SECONDS = 0.05
+
+
+class BatchedObserver(RunObserver):
+    """Turns the runner's callbacks (in the generating thread) into batched app messages."""
+
+    def __init__(
+        self,
+        post: Callable[[Message], Any],
+        cancel: threading.Event,
+        is_cancelled: Callable[[], bool] = lambda: False,
+        interval: float = BATCH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._post = post
+        self._cancel = cancel
+        self._is_cancelled = is_cancelled
+        self._interval = interval
+        self._clock = clock
+        self._pending: list[str] = []
+        self._last_flush = clock()
+
+    def stage(self, text: str) -> None:
+        self.flush()
+        self._post(StageStarted(text))
+
+    def text(self, chunk: str) -> None:
+        # The worker may be cancelled by Textual itself (on quit): pass it on to the engine.
+        if self._is_cancelled():
+            self._cancel.set()
+        self._pending.append(chunk)
+        if self._clock() - self._last_flush >= self._interval:
+            self.flush()
+
+    def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
+        self.flush()
+        self._post(SampleFinished(sample, done, total))
+
+    def flush(self) -> None:
+        """Send the text gathered since the last batch, if any."""
+        self._last_flush = self._clock()
+        if self._pending:
+            self._post(TextStreamed("".join(self._pending), len(self._pending)))
+            self._pending = []

@@ -1,0 +1,177 @@
+"""The output pane: the model's text as it streams, the stage, progress, speed, ETA and finished samples."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Label, OptionList, ProgressBar, Static, TextArea
+from textual.widgets.option_list import Option
+
+from tui.app.review_filter import first_line
+from tui.engine.runner import RunSummary
+
+
+RATE_SECONDS = 0.25  # how often the speed and ETA line changes while tokens stream
+
+
+def format_duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class OutputPane(Vertical):
+    """Shows one run at a time; the list of finished samples keeps growing across runs."""
+
+    DEFAULT_CSS = """
+    OutputPane #stage { text-style: bold; color: $accent; height: 1; padding: 0 1; }
+    OutputPane #progress { height: 1; padding: 0 1; }
+    OutputPane #progress Bar { width: 1fr; }
+    OutputPane #run-stats { height: 1; padding: 0 1; color: $text-muted; }
+    OutputPane #stream { height: 2fr; border: none; border-top: solid $primary-muted; padding: 0 1; }
+    OutputPane #finished-title { height: 2; padding: 0 1; color: $text-muted; border-top: solid $primary-muted; }
+    OutputPane #finished { height: 1fr; border: none; }
+    """
+
+    class SampleChosen(Message):
+        """A finished sample was chosen (enter) to open it in review."""
+
+        def __init__(self, sample_id: int) -> None:
+            super().__init__()
+            self.sample_id = sample_id
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.border_title = "Output"
+        self._run_started = 0.0
+        self._call_started = 0.0
+        self._call_chunks = 0
+        self._tokens = 0
+        self._model_seconds = 0.0
+        self._done = 0
+        self._total = 0
+        self._new_sample = True
+        self._rate_shown = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static("Idle · ctrl+g generates with the technique shown", id="stage", markup=False)
+        yield ProgressBar(total=None, show_eta=False, id="progress")
+        yield Static("", id="run-stats", markup=False)
+        # A TextArea appends and wraps only the new text: re-laying out a growing Static every batch
+        # kept the UI thread (and so the GIL) busy enough to slow the model down.
+        yield TextArea("", id="stream", read_only=True, soft_wrap=True, compact=True)
+        yield Label("Finished samples · enter opens one in review", id="finished-title")
+        yield OptionList(id="finished")
+
+    def on_mount(self) -> None:
+        self.query_one("#progress").display = False
+
+    # Both lines have a fixed height: updating them needs no new layout of the screen.
+    def _stage(self, text: str) -> None:
+        self.query_one("#stage", Static).update(text, layout=False)
+
+    def _stats(self, text: str) -> None:
+        self.query_one("#run-stats", Static).update(text, layout=False)
+
+    def waiting(self, text: str) -> None:
+        """Before the run starts (waiting for the model)."""
+        self._stage(text)
+
+    def run_started(self, title: str, total: int) -> None:
+        self._run_started = self._call_started = time.monotonic()
+        self._tokens, self._model_seconds, self._done, self._total = 0, 0.0, 0, total
+        self._call_chunks = 0
+        self._new_sample = True
+        self._stage(f"{title} · starting")
+        progress = self.query_one("#progress", ProgressBar)
+        progress.display = True
+        progress.update(total=total, progress=0)
+        self._stats(f"0/{total} samples")
+        self.stream.load_text("")
+
+    def stage_started(self, text: str) -> None:
+        if self._new_sample:
+            self.stream.load_text("")
+            self._new_sample = False
+        separator = "\n\n" if self.stream.text else ""
+        self._append(f"{separator}── {text} ──\n")
+        self._call_started = time.monotonic()
+        self._call_chunks = 0
+        self._stage(text)
+
+    def text_streamed(self, text: str, chunks: int) -> None:
+        self._append(text)
+        self._call_chunks += chunks
+        if time.monotonic() - self._rate_shown >= RATE_SECONDS:
+            self._show_rate()
+
+    @property
+    def stream(self) -> TextArea:
+        return self.query_one("#stream", TextArea)
+
+    def _append(self, text: str) -> None:
+        stream = self.stream
+        following = stream.scroll_y >= stream.max_scroll_y  # the reader has not scrolled up
+        stream.insert(text, stream.document.end)
+        if following:
+            stream.call_after_refresh(stream.scroll_end, animate=False)
+
+    def _show_rate(self) -> None:
+        live_seconds = time.monotonic() - self._call_started
+        seconds = self._model_seconds + live_seconds
+        rate = (self._tokens + self._call_chunks) / seconds if seconds > 0 else 0.0
+        eta = ""
+        if self._done:
+            per_sample = (time.monotonic() - self._run_started) / self._done
+            eta = f" · ETA {format_duration(per_sample * (self._total - self._done))}"
+        self._stats(f"{self._done}/{self._total} samples · {rate:.1f} tok/s{eta}")
+        self._rate_shown = time.monotonic()
+
+    def sample_finished(self, sample: dict[str, Any], done: int, total: int) -> None:
+        self._done, self._total = done, total
+        self.query_one("#progress", ProgressBar).update(progress=done)
+        if sample.get("status") != "failed":
+            self._tokens += sample["tokens"]["completion"]
+            self._model_seconds += sample["seconds"]
+        self._call_chunks = 0
+        self._call_started = time.monotonic()
+        self._new_sample = True
+        self._show_rate()
+        self.add_finished(sample)
+
+    def add_finished(self, sample: dict[str, Any]) -> None:
+        """Append a sample to the finished list."""
+        if sample.get("status") == "failed":
+            failure = sample.get("failure", {})
+            line = Text(f"#{sample.get('id', '?')} failed ({failure.get('reason')}): {failure.get('message', '')}", style="red")
+        else:
+            flags = f" [{', '.join(sample['flags'])}]" if sample.get("flags") else ""
+            line = Text(f"#{sample.get('id', '?')} {first_line(sample.get('instruction'), 100)}{flags}")
+        finished = self.query_one("#finished", OptionList)
+        finished.add_option(Option(line, id=str(sample.get("id", ""))))
+        finished.highlighted = finished.option_count - 1
+
+    def run_ended(self, summary: RunSummary) -> None:
+        failed = f", {summary.failed} failed" if summary.failed else ""
+        rate = f" · {summary.tokens_per_second:.1f} tok/s" if summary.completion_tokens else ""
+        if summary.status == "cancelled":
+            self._stage("Cancelled · the sample in progress was discarded")
+            self._stats(f"{summary.stored} finished samples kept{failed}{rate}")
+            self._append("\n\n[cancelled: this unfinished sample was discarded]")
+        else:
+            self._stage(f"Finished · {summary.stored} stored{failed}")
+            self._stats(f"{summary.stored + summary.failed}/{summary.total} samples{rate}")
+
+    def run_failed(self, message: str) -> None:
+        self._stage("Stopped by an error")
+        self._stats(message)
+        self.query_one("#progress").display = False
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id and event.option.id.isdigit():
+            self.post_message(self.SampleChosen(int(event.option.id)))

@@ -1,0 +1,149 @@
+"""The seeds pane: the store's seeds, which of them the next run uses, and keys to manage them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from tui.app.review_filter import first_line
+from tui.app.screens.confirm import ConfirmScreen
+from tui.app.screens.seed_editor import SeedEditorScreen
+from tui.app.screens.seed_import import SeedImportScreen
+from tui.engine.errors import BadInput
+from tui.engine.seeds import SeedFile, seed_text
+from tui.engine.store import SampleStore
+
+
+def seed_label(row: dict[str, Any]) -> str:
+    """One line for the list: the seed's main text, or its columns when it has no text."""
+    try:
+        return first_line(seed_text(row), 120)
+    except BadInput:
+        return first_line(", ".join(f"{k}={v}" for k, v in row.items()), 120)
+
+
+class SeedsPane(Vertical):
+    """Lists the seeds; space marks the ones the next run uses; every change is stored at once."""
+
+    DEFAULT_CSS = """
+    SeedsPane SelectionList { height: 1fr; border: none; padding: 0; }
+    SeedsPane #seeds-empty { color: $text-muted; padding: 0 1; height: auto; }
+    """
+    BINDINGS = [
+        Binding("n", "add_seed", "Add seed", id="seeds.add", tooltip="Write a new seed"),
+        Binding("e", "edit_seed", "Edit seed", id="seeds.edit", show=False, tooltip="Edit the highlighted seed"),
+        Binding("d,delete", "delete_seed", "Delete seed", id="seeds.delete", show=False, tooltip="Delete the highlighted seed"),
+        Binding("i", "import_seeds", "Import", id="seeds.import", tooltip="Import a .txt, .jsonl or .csv file"),
+        Binding("t", "toggle_all", "Use all/none", id="seeds.toggle_all", show=False, tooltip="Mark every seed for the next run, or none"),
+    ]
+
+    def __init__(self, store: SampleStore, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store = store
+        self.border_title = "Seeds"
+
+    def compose(self) -> ComposeResult:
+        yield SelectionList[int](id="seed-list")
+        yield Static("No seeds yet: n adds one, i imports a file. Magpie needs none.", id="seeds-empty")
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    @property
+    def seed_list(self) -> SelectionList[int]:
+        return self.query_one("#seed-list", SelectionList)
+
+    def reload(self, highlight: int | None = None) -> None:
+        """Show the store's seeds again, keeping the highlighted one where possible."""
+        seeds = self.store.list_seeds()
+        seed_list = self.seed_list
+        previous = seed_list.highlighted
+        seed_list.clear_options()
+        seed_list.add_options(Selection(Text(seed_label(s["row"])), s["id"], bool(s.get("selected", True))) for s in seeds)
+        seed_list.focus()
+        if seeds:
+            ids = [s["id"] for s in seeds]
+            index = ids.index(highlight) if highlight in ids else min(previous or 0, len(seeds) - 1)
+            seed_list.highlighted = index
+        self.query_one("#seeds-empty").display = not seeds
+        self._show_counts(len(seeds))
+
+    def _show_counts(self, total: int) -> None:
+        selected = len(self.seed_list.selected)
+        self.border_subtitle = f"{selected} of {total} used" if total else ""
+
+    def highlighted_seed(self) -> dict[str, Any] | None:
+        seed_list = self.seed_list
+        if seed_list.highlighted is None or seed_list.option_count == 0:
+            return None
+        seed_id = seed_list.get_option_at_index(seed_list.highlighted).value
+        return next((s for s in self.store.list_seeds() if s["id"] == seed_id), None)
+
+    @on(SelectionList.SelectionToggled, "#seed-list")
+    def seed_toggled(self, event: SelectionList.SelectionToggled) -> None:
+        seed_id = event.selection.value
+        self.store.update_seed(seed_id, selected=seed_id in self.seed_list.selected)
+        self._show_counts(self.seed_list.option_count)
+
+    def action_add_seed(self) -> None:
+        def added(row: dict[str, Any] | None) -> None:
+            if row is not None:
+                [seed_id] = self.store.add_seeds([row], source="app")
+                self.reload(highlight=seed_id)
+
+        self.app.push_screen(SeedEditorScreen(), added)
+
+    def action_edit_seed(self) -> None:
+        seed = self.highlighted_seed()
+        if seed is None:
+            self.notify("No seed to edit: n adds one.", severity="warning")
+            return
+
+        def edited(row: dict[str, Any] | None) -> None:
+            if row is not None:
+                self.store.update_seed(seed["id"], row=row)
+                self.reload(highlight=seed["id"])
+
+        self.app.push_screen(SeedEditorScreen(seed["row"]), edited)
+
+    def action_delete_seed(self) -> None:
+        seed = self.highlighted_seed()
+        if seed is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.store.delete_seeds([seed["id"]])
+                self.reload()
+
+        self.app.push_screen(ConfirmScreen(f"Delete the seed “{seed_label(seed['row'])[:60]}”?", "Delete"), confirmed)
+
+    def action_import_seeds(self) -> None:
+        def imported(seed_file: SeedFile | None) -> None:
+            if seed_file is None:
+                return
+            self.store.add_seeds(seed_file.rows, source=str(seed_file.path))
+            skipped = f"; {len(seed_file.problems)} lines skipped ({seed_file.problems[0]})" if seed_file.problems else ""
+            self.notify(f"Imported {len(seed_file.rows)} seeds from {seed_file.path.name}{skipped}", markup=False)
+            self.reload()
+
+        self.app.push_screen(SeedImportScreen(), imported)
+
+    def action_toggle_all(self) -> None:
+        seed_list = self.seed_list
+        use = len(seed_list.selected) < seed_list.option_count
+        for seed in self.store.list_seeds():
+            if bool(seed.get("selected", True)) != use:
+                self.store.update_seed(seed["id"], selected=use)
+        if use:
+            seed_list.select_all()
+        else:
+            seed_list.deselect_all()
+        self._show_counts(seed_list.option_count)

@@ -1,0 +1,55 @@
+"""The status bar: the model (loading, ready with its metadata, or why it failed) and the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import ProgressBar, Static
+
+from tui.engine.model import Model
+from tui.engine.model_file import ModelInfo
+
+
+def describe_model(info: ModelInfo, n_ctx: int | None = None, n_threads: int | None = None) -> str:
+    """Name · parameters · quantization · context, as the status bar and the picker show it."""
+    context = f"ctx {n_ctx:,}" if n_ctx else f"trained ctx {info.trained_context:,}"
+    threads = f" · {n_threads} thread{'s' if n_threads != 1 else ''}" if n_threads else ""
+    return f"{info.name} · {info.parameters_label} · {info.quantization} · {context}{threads}"
+
+
+class StatusBar(Horizontal):
+    """One line above the footer."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; padding: 0 1; }
+    StatusBar #model-status { width: auto; }
+    StatusBar #model-progress { width: 22; margin-left: 1; }
+    StatusBar #store-status { width: 1fr; text-align: right; color: $text-muted; }
+    StatusBar.-failed #model-status { color: $error; }
+    """
+
+    def __init__(self, store_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store_name = store_name
+
+    def compose(self) -> ComposeResult:
+        yield Static("Model: starting…", id="model-status", markup=False)
+        yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="model-progress")
+        yield Static(self.store_name, id="store-status", markup=False)
+
+    def _model_status(self, text: str, loading: bool, failed: bool = False) -> None:
+        self.query_one("#model-status", Static).update(text)
+        self.query_one("#model-progress").display = loading
+        self.set_class(failed, "-failed")
+
+    def model_loading(self, info: ModelInfo | None) -> None:
+        name = f"{info.name} ({info.size_bytes / 1e6:.0f} MB)" if info else "the model"
+        self._model_status(f"Loading {name}…", loading=True)
+
+    def model_ready(self, model: Model) -> None:
+        self._model_status(describe_model(model.info, model.n_ctx, model.n_threads), loading=False)
+
+    def model_failed(self, message: str) -> None:
+        self._model_status(f"No model: {message} · ctrl+o opens another", loading=False, failed=True)

@@ -1,0 +1,115 @@
+"""The technique settings pane: how many samples and which run seed, then a tab per technique."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Static, TabbedContent, TabPane
+
+from tui.app.techniques import TechniqueEntry
+from tui.cli_generate import DEFAULT_MAGPIE_NUM
+from tui.app.widgets.technique_tab import TechniqueTab
+from tui.engine.errors import BadInput
+from tui.engine.model import Model
+from tui.engine.prompts import PromptLibrary
+
+
+def parse_optional_int(text: str, what: str, minimum: int) -> int | None:
+    """A blank field means "the default"; anything else must be a whole number ≥ minimum."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadInput(f"{what} {text}: must be a whole number") from None
+    if value < minimum:
+        raise BadInput(f"{what} {value}: must be at least {minimum}")
+    return value
+
+
+class TechniquePane(Vertical):
+    """Run options shared by every technique, and one settings tab per technique."""
+
+    DEFAULT_CSS = """
+    TechniquePane #run-options { height: 1; padding: 0 1; }
+    TechniquePane #run-options Label { padding: 0 1 0 0; }
+    TechniquePane #run-options Input { width: 1fr; margin-right: 1; }
+    TechniquePane #run-problem { color: $error; height: auto; padding: 0 1; }
+    TechniquePane TabbedContent { height: 1fr; }
+    TechniquePane TabPane { padding: 0; }
+    """
+
+    def __init__(self, techniques: tuple[TechniqueEntry, ...], prompts: PromptLibrary, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.techniques = techniques
+        self.prompts = prompts
+        self.border_title = "Technique"
+        self.model: Model | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="run-options"):
+            yield Label("Samples")
+            yield Input(id="run-num", type="integer", placeholder="1 per seed", compact=True)
+            yield Label("Seed")
+            yield Input(id="run-seed", type="integer", placeholder="random", compact=True)
+        yield Static("", id="run-problem", markup=False)
+        with TabbedContent(id="technique-tabs"):
+            for entry in self.techniques:
+                yield TabPane(entry.title, id=f"tab-{entry.key}")
+
+    def on_mount(self) -> None:
+        self.query_one("#run-problem").display = False
+        self._show_form(self.techniques[0])
+
+    def _show_form(self, entry: TechniqueEntry) -> None:
+        # A form is built when its tab is first shown: the first frame does not wait for every tab.
+        if not self.query(f"#form-{entry.key}"):
+            self.query_one(f"#tab-{entry.key}", TabPane).mount(TechniqueTab(entry, self.prompts, self.model, id=f"form-{entry.key}"))
+        self._placeholder_for(entry)
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#technique-tabs", TabbedContent)
+
+    def current_entry(self) -> TechniqueEntry:
+        key = (self.tabs.active or f"tab-{self.techniques[0].key}").removeprefix("tab-")
+        return next(entry for entry in self.techniques if entry.key == key)
+
+    def current_tab(self) -> TechniqueTab:
+        return self.query_one(f"#form-{self.current_entry().key}", TechniqueTab)
+
+    def show_technique(self, key: str) -> None:
+        self.tabs.active = f"tab-{key}"
+
+    def run_options(self) -> tuple[int | None, int | None] | None:
+        """(samples, run seed), None for defaults; None overall when one is wrong (the problem is shown)."""
+        problem = self.query_one("#run-problem", Static)
+        try:
+            num = parse_optional_int(self.query_one("#run-num", Input).value, "samples", 1)
+            seed = parse_optional_int(self.query_one("#run-seed", Input).value, "seed", 0)
+        except BadInput as error:
+            problem.update(str(error))
+            problem.display = True
+            return None
+        problem.display = False
+        return num, seed
+
+    @on(Input.Changed, "#run-num, #run-seed")
+    def run_option_changed(self) -> None:
+        self.run_options()
+
+    @on(TabbedContent.TabActivated, "#technique-tabs")
+    def technique_shown(self, event: TabbedContent.TabActivated) -> None:
+        self._show_form(self.current_entry())
+
+    def _placeholder_for(self, entry: TechniqueEntry) -> None:
+        self.query_one("#run-num", Input).placeholder = "1 per seed" if entry.needs_seeds else str(DEFAULT_MAGPIE_NUM)
+
+    def model_loaded(self, model: Model) -> None:
+        self.model = model
+        for tab in self.query(TechniqueTab):
+            tab.model_loaded(model)

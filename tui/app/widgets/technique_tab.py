@@ -1,0 +1,177 @@
+"""One technique's settings: a validated field per engine setting, its template and system prompts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Grid, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
+
+from tui.app.settings_form import FormResult, SettingField, describe_settings, format_value, get_value, read_form
+from tui.app.techniques import TechniqueEntry
+from tui.app.widgets.template_editor import TemplateEditor
+from tui.engine.errors import SmolgenError
+from tui.engine.model import Model
+from tui.engine.prompts import PromptLibrary
+from tui.engine.techniques.base import Technique, system_messages
+
+SYSTEM_HINT = "One prompt per line; put a weight first to draw them unevenly: [3] You are an AI assistant who…"
+
+
+class TechniqueTab(VerticalScroll):
+    """The form of one technique; `technique()` returns it built from the fields, or None if one is wrong."""
+
+    DEFAULT_CSS = """
+    TechniqueTab { padding: 0 1; }
+    TechniqueTab .group { text-style: bold; color: $accent; margin-top: 1; }
+    TechniqueTab Grid { grid-size: 2; grid-columns: 20 1fr; grid-rows: 1; height: auto; }
+    TechniqueTab .field-problem { color: $error; column-span: 2; height: auto; }
+    TechniqueTab .system-prompts { height: 4; }
+    TechniqueTab .hint { color: $text-muted; }
+    TechniqueTab Checkbox { width: 4; }
+    TechniqueTab .pre-query { height: 5; }
+    """
+
+    def __init__(self, entry: TechniqueEntry, prompts: PromptLibrary, model: Model | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.entry = entry
+        self.prompts = prompts
+        self.model = model
+        self.defaults = entry.default_settings()
+        self.fields = describe_settings(self.defaults)
+        self._problems: dict[str, Static] = {}
+
+    def widget_id(self, field: SettingField) -> str:
+        return f"{self.entry.key}--{field.key}"
+
+    def compose(self) -> ComposeResult:
+        grid: list[SettingField] = []
+        group = None
+        for field in self.fields:
+            if field.group != group or field.kind in ("system", "lines", "template"):
+                yield from self._grid(grid)
+                grid = []
+            if field.group != group:
+                group = field.group
+                if group:
+                    yield Label(group, classes="group")
+            if field.kind in ("system", "lines", "template"):
+                yield from self._compose_wide_field(field)
+            else:
+                grid.append(field)
+        yield from self._grid(grid)
+        if self.entry.shows_pre_query:
+            yield Label("Pre-query, from the model's own chat template (read-only)", classes="group")
+            yield TextArea("(shown when the model is loaded)", read_only=True, soft_wrap=True, classes="pre-query", compact=True)
+
+    def _grid(self, fields: list[SettingField]) -> ComposeResult:
+        if fields:
+            with Grid():
+                for field in fields:
+                    yield Label(field.label)
+                    yield self._input_for(field, format_value(field, get_value(self.defaults, field.path)))
+
+    def _compose_wide_field(self, field: SettingField) -> ComposeResult:
+        value = format_value(field, get_value(self.defaults, field.path))
+        widget_id = self.widget_id(field)
+        if field.kind == "template":
+            options = [(name, name) for name in dict.fromkeys([*self.prompts.names(), value])]
+            with Grid():
+                yield Label(field.label)
+                yield Select(options, value=value, allow_blank=False, id=widget_id, compact=True)
+            yield TemplateEditor(self.prompts, value, id=f"{widget_id}--editor")
+            return
+        yield Label(field.label if field.kind == "system" else f"{field.label} (one per line)", classes="group")
+        if field.kind == "system":
+            yield Label(SYSTEM_HINT, classes="hint", markup=False)
+        yield TextArea(value, id=widget_id, soft_wrap=True, classes="system-prompts", compact=True)
+
+    def _input_for(self, field: SettingField, value: Any) -> Widget:
+        widget_id = self.widget_id(field)
+        if field.kind == "bool":
+            return Checkbox("", value, id=widget_id, compact=True)
+        if field.kind == "choice":
+            return Select([(c, c) for c in field.choices], value=value, allow_blank=False, id=widget_id, compact=True)
+        placeholder = "none" if field.optional else ""
+        input_type = {"int": "integer", "float": "number"}.get(field.kind, "text")
+        return Input(value, id=widget_id, type=input_type, placeholder=placeholder, compact=True, select_on_focus=False)
+
+    def on_mount(self) -> None:
+        self.show_pre_query()
+
+    def raw_values(self) -> dict[str, Any]:
+        """What every field's widget holds now."""
+        values: dict[str, Any] = {}
+        for field in self.fields:
+            widget = self.query_one(f"#{self.widget_id(field)}")
+            values[field.key] = widget.text if isinstance(widget, TextArea) else widget.value
+        return values
+
+    def check(self) -> FormResult:
+        """Read the form and show each problem right below its field."""
+        result = read_form(self.entry, self.fields, self.raw_values())
+        for field in self.fields:
+            self._show_problem(field.key, result.problems.get(field.key, ""), self.query_one(f"#{self.widget_id(field)}"))
+        self._show_problem("", result.problems.get("", ""), None)
+        return result
+
+    def _show_problem(self, key: str, text: str, widget: Widget | None) -> None:
+        # Problem lines exist only while there is a problem: a form of many fields mounts faster.
+        shown = self._problems.get(key)
+        if shown is not None and not text:
+            shown.remove()
+            del self._problems[key]
+        elif shown is not None:
+            shown.update(text)
+        elif text:
+            problem = Static(text, classes="field-problem", markup=False)
+            self._problems[key] = problem
+            if widget is None:
+                self.mount(problem)
+            elif isinstance(widget, TextArea):
+                self.mount(problem, after=widget)
+            else:
+                widget.parent.mount(problem, after=widget)
+
+    def technique(self) -> Technique | None:
+        """The technique built from the form, or None when a field is wrong (the problem is shown)."""
+        result = self.check()
+        if result.settings is None:
+            return None
+        return self.entry.build(result.settings)
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    @on(TextArea.Changed, ".system-prompts")
+    def field_changed(self) -> None:
+        if self.is_mounted:
+            self.check()
+            self.show_pre_query()
+
+    @on(Select.Changed)
+    def template_chosen(self, event: Select.Changed) -> None:
+        self.check()
+        editor = self.query(f"#{event.select.id}--editor")
+        if editor and isinstance(event.value, str):
+            editor.first(TemplateEditor).show_template(event.value)
+
+    def model_loaded(self, model: Model) -> None:
+        self.model = model
+        self.show_pre_query()
+
+    def show_pre_query(self) -> None:
+        """Show the pre-query a technique without a prompt template starts from (with the first system prompt)."""
+        views = self.query(".pre-query")
+        if not views or self.model is None:
+            return
+        result = read_form(self.entry, self.fields, self.raw_values())
+        system = getattr(result.settings, "system", None)
+        first = system.prompts[0] if system is not None and system.prompts else None
+        try:
+            text = self.model.chat_template.pre_query(system_messages(first))
+        except SmolgenError as error:
+            text = str(error)
+        views.first(TextArea).load_text(text)

@@ -1,0 +1,212 @@
+"""EvolInstruct: rewrite an instruction into harder ones, round after round, with elimination evolving.
+
+Each round draws an operation from the enabled set with the row's seeded generator (so `--seed`
+replays the same sequence), renders its template in `prompts/evol_instruct/` and lets the model
+complete it. A failed evolution (see `elimination.py`) is stored as a failed sample with its reason
+and the parent stays for the next round. Every evolved sample keeps its parent's text and, when the
+parent is stored, its id, so a reviewer can put the two side by side: an evolution can drift from its
+parent's meaning.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from tui.engine.elimination import eliminate
+from tui.engine.errors import BadInput
+from tui.engine.model import Completion, Sampling
+from tui.engine.prompts import PromptLibrary
+from tui.engine.seeds import seed_text
+from tui.engine.techniques.base import (
+    AnswerSettings,
+    GenerationContext,
+    SampleStream,
+    answer_instruction,
+    build_sample,
+    rejected,
+)
+from tui.engine.techniques.chain import clean_instruction
+
+# The Evol-Instruct paper's five in-depth operations, then in-breadth evolution.
+OPERATIONS = ("add_constraints", "deepening", "concretizing", "increase_reasoning_steps", "complicate_input", "in_breadth")
+TEMPLATE_FOLDER = "evol_instruct"
+# The templates are completion prompts that end on an open "Rewritten instruction:" line; the
+# instruction is that line (a 135M model goes on to comment on its rewrite on the next one).
+_EVOLUTION_STOPS = ("\n",)
+# Rows taken from the store (`--from-store`) carry the stored sample's id under this key.
+SAMPLE_ID_COLUMN = "sample_id"
+
+
+def evolution_sampling() -> Sampling:
+    """Sampling for a rewrite: measured on SmolLM2-135M, see the README."""
+    return Sampling(temperature=0.7, repeat_penalty=1.1, max_tokens=128)
+
+
+@dataclass
+class EvolInstructSettings:
+    num_evolutions: int = 1
+    store_evolutions: bool = False
+    include_original: bool = False
+    operations: tuple[str, ...] = OPERATIONS
+    evolution_sampling: Sampling = field(default_factory=evolution_sampling)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+
+    def validate(self) -> "EvolInstructSettings":
+        if self.num_evolutions < 1:
+            raise BadInput(f"--num-evolutions {self.num_evolutions}: must be at least 1")
+        if not self.operations:
+            raise BadInput("--operations: enable at least one operation")
+        unknown = [op for op in self.operations if op not in OPERATIONS]
+        if unknown:
+            raise BadInput(f"--operations {','.join(unknown)}: unknown; use {', '.join(OPERATIONS)}")
+        self.evolution_sampling.validate()
+        self.answer.sampling.validate()
+        return self
+
+
+@dataclass
+class Generation:
+    """One instruction in a row's line of descent: the original (round 0) or a successful evolution."""
+
+    instruction: str
+    round: int
+    operation: str | None
+    prompt: str | None = None
+    sample_id: int | None = None
+    calls: list[Completion] = field(default_factory=list)  # the evolution calls that led to it, not yet stored
+
+
+def rows_from_store(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Seed rows from stored samples (new or accepted, with an instruction) that link back to them."""
+    return [
+        {"instruction": s["instruction"], SAMPLE_ID_COLUMN: s["id"]}
+        for s in samples
+        if s.get("status") in ("new", "accepted") and s.get("instruction")
+    ]
+
+
+class EvolInstruct:
+    """Harder instructions from each instruction, over `num_evolutions` rounds."""
+
+    name = "evol-instruct"
+    needs_seeds = True
+
+    def __init__(self, settings: EvolInstructSettings | None = None):
+        self.settings = (settings or EvolInstructSettings()).validate()
+
+    def settings_record(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "num_evolutions": s.num_evolutions,
+            "store_evolutions": s.store_evolutions,
+            "include_original": s.include_original,
+            "operations": list(s.operations),
+            "evolution_sampling": s.evolution_sampling.as_dict(),
+            "answer": s.answer.record(),
+        }
+
+    def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            seed_text(row)
+        for operation in self.settings.operations:
+            prompts.load(f"{TEMPLATE_FOLDER}/{operation}").render(instruction="Name a fruit.")
+
+    def generate(self, ctx: GenerationContext, index: int, row: dict[str, Any] | None) -> SampleStream:
+        s = self.settings
+        row = row or {}
+        operations = ctx.rng(index)
+        answers = ctx.rng(index, stream=1)  # answering (or not) leaves the operation sequence as it is
+        call_numbers = itertools.count()
+        parent = Generation(seed_text(row).strip(), 0, None, sample_id=row.get(SAMPLE_ID_COLUMN))
+        lineage = [parent]
+        if s.include_original and parent.sample_id is None:
+            sample = self._kept(ctx, index, row, lineage, answers, call_numbers)
+            sample_id = yield sample
+            parent.sample_id = _kept_id(sample, sample_id)
+        stored = parent  # the nearest generation in the store, the one a new sample links to
+        for round_ in range(1, s.num_evolutions + 1):
+            operation = operations.choice(s.operations)
+            prompt = ctx.prompts.load(f"{TEMPLATE_FOLDER}/{operation}").render(instruction=parent.instruction)
+            ctx.on_stage(f"EvolInstruct · round {round_} · {operation.replace('_', ' ')}")
+            stops = (*ctx.model.turn_stops(), *_EVOLUTION_STOPS)
+            evolved = ctx.model.complete(
+                prompt, s.evolution_sampling, ctx.call_seed(index, next(call_numbers)), stops, ctx.cancel, ctx.on_text
+            )
+            candidate = clean_instruction(evolved.text)
+            failure = eliminate(parent.instruction, candidate, evolved.finish_reason, prompt)
+            if failure is not None:
+                failed = build_sample(
+                    self.name,
+                    [{"role": "user", "content": candidate}],
+                    None,
+                    [evolved],
+                    row,
+                    parent_id=stored.sample_id,
+                    parent_instruction=parent.instruction,
+                    evolution={"round": round_, "operation": operation, "prompt": prompt},
+                )
+                yield rejected(failed, failure.reason, failure.message)
+                continue  # the parent stays in the pool for the next round
+            carried = parent.calls if parent.sample_id is None else []  # not yet counted in a stored sample
+            parent = Generation(candidate, round_, operation, prompt, calls=[*carried, evolved])
+            lineage.append(parent)
+            if s.store_evolutions:
+                sample = self._kept(ctx, index, row, lineage, answers, call_numbers, stored)
+                sample_id = yield sample
+                parent.sample_id = _kept_id(sample, sample_id)
+                parent.calls = []
+                if parent.sample_id is not None:
+                    stored = parent
+        if not s.store_evolutions and parent.round > 0:  # only the last generation is kept
+            yield self._kept(ctx, index, row, lineage, answers, call_numbers, stored)
+
+    def _kept(
+        self,
+        ctx: GenerationContext,
+        index: int,
+        row: dict[str, Any],
+        lineage: list[Generation],
+        rng: random.Random,
+        call_numbers: Iterator[int],
+        stored: Generation | None = None,
+    ) -> dict[str, Any]:
+        """The sample of the last generation of `lineage`, answered when asked, linked to its parent.
+
+        An empty answer makes it a failed sample; the generation still evolves in the next round.
+        """
+        generation = lineage[-1]
+        conversation = [{"role": "user", "content": generation.instruction}]
+        system_prompt, calls = None, list(generation.calls)
+        if self.settings.answer.enabled:
+            ctx.on_stage(f"EvolInstruct · answer · round {generation.round}")
+            conversation, system_prompt, answered = answer_instruction(
+                ctx, generation.instruction, self.settings.answer, rng, ctx.call_seed(index, next(call_numbers))
+            )
+            calls.append(answered)
+        parent = lineage[-2] if len(lineage) > 1 else None
+        sample = build_sample(
+            self.name,
+            conversation,
+            system_prompt,
+            calls,
+            row,
+            parent_id=stored.sample_id if stored is not None else None,
+            parent_instruction=parent.instruction if parent is not None else None,
+            evolution={
+                "round": generation.round,
+                "operation": generation.operation,
+                "prompt": generation.prompt,
+                "lineage": [{"round": g.round, "operation": g.operation, "instruction": g.instruction} for g in lineage],
+            },
+        )
+        if self.settings.answer.enabled and not sample["response"]:
+            return rejected(sample, "empty", "the model wrote an empty answer")
+        return sample
+
+
+def _kept_id(sample: dict[str, Any], sample_id: int) -> int | None:
+    """The id a later generation links to: none when the sample was stored as failed."""
+    return None if sample.get("status") == "failed" else sample_id

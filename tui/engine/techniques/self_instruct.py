@@ -1,0 +1,195 @@
+"""SelfInstruct: from one seed (an instruction or a passage of context) the model writes a list of new
+instructions; the Self-Instruct paper's filters keep those that are new and well formed.
+
+Each instruction of the list becomes its own sample, stored before the next is checked, so the
+near-duplicate check sees the ones just kept. A dropped instruction is stored as a failed sample
+with its reason (too_short, too_long, unservable_keyword, starts_with_punctuation, near_duplicate,
+token_cap) and is never exported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui.engine.errors import BadInput
+from tui.engine.instruction_filters import InstructionFilters, Rejection
+from tui.engine.instruction_parsing import parse_instructions
+from tui.engine.model import Completion, Sampling
+from tui.engine.near_duplicates import NearDuplicateIndex
+from tui.engine.prompts import PromptLibrary
+from tui.engine.seeds import seed_text
+from tui.engine.techniques.base import (
+    AnswerSettings,
+    GenerationContext,
+    SampleStream,
+    answer_instruction,
+    build_sample,
+    rejected,
+)
+
+# distilabel's defaults, from the Self-Instruct paper.
+DEFAULT_CRITERIA = (
+    "Incorporate a diverse range of verbs, avoiding repetition.\n"
+    "Ensure queries are compatible with AI model's text generation functions and are limited to 1-2 sentences.\n"
+    "Design queries to be self-contained and standalone.\n"
+    'Blend interrogative (e.g., "What is the significance of x?") and imperative (e.g., "Detail the process of x.") styles.'
+)
+DEFAULT_APPLICATION = "AI assistant"
+# Room for one instruction of the list; the list's token cap is this times the instructions asked for.
+TOKENS_PER_INSTRUCTION = 48
+# A heading ("# Context", "## Notes") after the list means the model has moved on to something else.
+_LIST_STOPS = ("\n#",)
+_QUOTED = re.compile(r'"([^"\n]{8,})"')
+
+
+def list_sampling(num_instructions: int = 5) -> Sampling:
+    """Sampling for the list, measured on SmolLM2-135M (see the README): at 0.4 it writes one question
+    five times; above 0.9 it drifts into prose; a mild repeat penalty keeps the items apart."""
+    return Sampling(temperature=0.7, repeat_penalty=1.1, max_tokens=TOKENS_PER_INSTRUCTION * num_instructions)
+
+
+@dataclass
+class SelfInstructSettings:
+    template: str = "self_instruct"
+    num_instructions: int = 5
+    criteria_for_query_generation: str = DEFAULT_CRITERIA
+    application_description: str = DEFAULT_APPLICATION
+    filters: InstructionFilters = field(default_factory=InstructionFilters)
+    instruction_sampling: Sampling = field(default_factory=list_sampling)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+
+    def validate(self) -> "SelfInstructSettings":
+        if self.num_instructions < 1:
+            raise BadInput(f"--num-instructions {self.num_instructions}: must be at least 1")
+        self.filters.validate()
+        self.instruction_sampling.validate()
+        self.answer.sampling.validate()
+        return self
+
+
+class SelfInstruct:
+    """Many new instructions from each seed, filtered as in the Self-Instruct paper."""
+
+    name = "self-instruct"
+    needs_seeds = True
+
+    def __init__(self, settings: SelfInstructSettings | None = None):
+        self.settings = (settings or SelfInstructSettings()).validate()
+        self._known = NearDuplicateIndex(self.settings.filters.rouge_threshold)
+
+    def settings_record(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "template": s.template,
+            "num_instructions": s.num_instructions,
+            "criteria_for_query_generation": s.criteria_for_query_generation,
+            "application_description": s.application_description,
+            "filters": s.filters.record(),
+            "instruction_sampling": s.instruction_sampling.as_dict(),
+            "answer": s.answer.record(),
+        }
+
+    def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
+        template = prompts.load(self.settings.template)
+        for row in rows:
+            template.render(**self._variables(row))
+
+    def prepare_run(self, stored: list[dict[str, Any]]) -> None:
+        """Index the store's instructions: a new one too close to any of them is not new."""
+        self._known = NearDuplicateIndex(self.settings.filters.rouge_threshold)
+        if self.settings.filters.check_near_duplicates:
+            self._known.add_all((s["instruction"], s["id"]) for s in stored if s.get("instruction"))
+
+    def _variables(self, row: dict[str, Any] | None) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "num_instructions": s.num_instructions,
+            "criteria_for_query_generation": s.criteria_for_query_generation,
+            "application_description": s.application_description,
+            "input": seed_text(row or {}),
+        }
+
+    def generate(self, ctx: GenerationContext, index: int, row: dict[str, Any] | None) -> SampleStream:
+        s = self.settings
+        variables = self._variables(row)
+        prompt = ctx.prompts.load(s.template).render(**variables)
+        ctx.on_stage("SelfInstruct · instructions")
+        stops = (*ctx.model.turn_stops(), *_LIST_STOPS)
+        listed = ctx.model.complete(prompt, s.instruction_sampling, ctx.call_seed(index, 0), stops, ctx.cancel, ctx.on_text)
+        candidates = candidate_instructions(listed, s.num_instructions)
+        if not candidates:  # stored as a failed sample that still accounts for the call's tokens
+            unlisted = build_sample(self.name, [], None, [], row, [listed], source=_source(prompt, listed, None))
+            yield rejected(unlisted, "no_instructions", f"the model's list held no instruction: {listed.text.strip()[:80]!r}")
+            return
+        own_prompt = NearDuplicateIndex(s.filters.rouge_threshold)
+        own_prompt.add_all((line, "its own prompt") for line in parse_instructions(prompt))
+        own_prompt.add_all((quoted, "its own prompt") for quoted in _QUOTED.findall(prompt))  # the criteria's examples
+        rng = ctx.rng(index)
+        uncounted = [listed]  # the list's call is counted once, with the row's first sample
+        for position, (instruction, cut_off) in enumerate(candidates, start=1):
+            counted, uncounted = uncounted, []
+            source = _source(prompt, listed, position)
+            question = [{"role": "user", "content": instruction}]
+            rejection = (
+                Rejection("token_cap", "cut off by the token cap of the list")
+                if cut_off
+                else self._rejection(instruction, own_prompt)
+            )
+            if rejection is not None:
+                yield rejected(
+                    build_sample(self.name, question, None, [], row, counted, source=source), rejection.reason, rejection.message
+                )
+                continue
+            conversation, system_prompt, calls = question, None, []
+            if s.answer.enabled:
+                ctx.on_stage(f"SelfInstruct · answer {position}")
+                conversation, system_prompt, answered = answer_instruction(
+                    ctx, instruction, s.answer, rng, ctx.call_seed(index, position)
+                )
+                calls, counted = [answered], [*counted, answered]
+                if not answered.text.strip():
+                    yield rejected(
+                        build_sample(self.name, question, system_prompt, calls, row, counted, source=source),
+                        "empty",
+                        "the model wrote an empty answer",
+                    )
+                    continue
+            sample_id = yield build_sample(self.name, conversation, system_prompt, calls, row, counted, source=source)
+            self._known.add(instruction, sample_id)
+
+    def _rejection(self, instruction: str, own_prompt: NearDuplicateIndex) -> Rejection | None:
+        """The first filter the instruction fails: the paper's three, then near-duplicates of a line of
+        its own prompt (the seed, the template's example), of a stored instruction or of one just kept."""
+        filters = self.settings.filters
+        rejection = filters.check(instruction)
+        if rejection is not None or not filters.check_near_duplicates:
+            return rejection
+        copied = own_prompt.closest(instruction)
+        if copied is not None:
+            return Rejection("near_duplicate", f"ROUGE-L {copied.score:.2f} with a line of its own prompt: {copied.text!r}")
+        match = self._known.closest(instruction)
+        if match is not None:
+            return Rejection("near_duplicate", f"ROUGE-L {match.score:.2f} with sample {match.key}: {match.text!r}")
+        return None
+
+
+def _source(prompt: str, listed: Completion, position: int | None) -> dict[str, Any]:
+    """Where a sample's instruction came from: the prompt, the model's whole list and its place in it."""
+    return {"prompt": prompt, "raw": listed.text, "call": listed.record(), "position": position}
+
+
+def candidate_instructions(listed: Completion, limit: int) -> list[tuple[str, bool]]:
+    """The instructions of a model's list, each with whether the token cap cut it off.
+
+    When the model hit the cap, its last line stopped mid-way: an instruction parsed from it is
+    marked cut off rather than passed off as complete.
+    """
+    text = listed.text
+    if listed.finish_reason != "length" or text.endswith("\n"):
+        return [(instruction, False) for instruction in parse_instructions(text, limit)]
+    complete, _, last_line = text.rpartition("\n")
+    whole = parse_instructions(complete, limit)
+    cut = parse_instructions(last_line, limit - len(whole)) if len(whole) < limit else []
+    return [(instruction, False) for instruction in whole] + [(instruction, True) for instruction in cut]
