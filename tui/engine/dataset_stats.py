@@ -12,7 +12,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from tui.engine.minhash_clusters import find_clusters
 
 TokenCounter = Callable[[str], int]
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -177,6 +176,8 @@ def compute_stats(
     stats.response_distinct_2 = distinct_n(responses, 2)
     stats.first_words = firsts.most_common(top_words)
     if with_clusters:
+        from tui.engine.minhash_clusters import find_clusters  # datasketch and scipy take a second to import
+
         stats.clusters = find_clusters(instruction_items(samples), duplicate_threshold)
     return stats
 
