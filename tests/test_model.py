@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from tui.engine.errors import GenerationFailed
-from tui.engine.model import Cancelled, Sampling
+from tui.engine.model import Cancelled, Model, Sampling
 
 SHORT = Sampling(max_tokens=12)
 
@@ -82,3 +82,10 @@ def test_bad_sampling_values_are_named():
 
     with pytest.raises(BadInput, match="top_p=0: must be above 0"):
         Sampling(top_p=0).validate()
+
+
+def test_load_reports_progress_up_to_the_whole_model():
+    shares: list[float] = []
+    Model.load(n_ctx=256, n_threads=1, on_progress=shares.append)
+    assert shares and shares[-1] == 1.0 and shares == sorted(shares)
+    Model.load(n_ctx=256, n_threads=1)  # without a listener the defaults are llama.cpp's own again

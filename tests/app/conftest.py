@@ -25,7 +25,7 @@ class LoadedModelBackend:
     def inspect(self, path: Path | None) -> ModelInfo:
         return inspect_model(path if path is not None else default_model_path())
 
-    def load(self, request: ModelRequest) -> Model:
+    def load(self, request: ModelRequest, on_progress=None) -> Model:
         return self.model
 
 

@@ -90,7 +90,9 @@ class FakeBackend:
     def inspect(self, path: Path | None) -> ModelInfo:
         return self.model.info
 
-    def load(self, request: ModelRequest) -> FakeModel:
+    def load(self, request: ModelRequest, on_progress=None) -> FakeModel:
+        if on_progress is not None:
+            on_progress(0.5)
         if self.hold is not None:
             self.hold.wait(10)
         if self.load_error:

@@ -7,7 +7,10 @@ import time
 
 import pytest
 
+from textual.widgets import ProgressBar
+
 from tests.app.conftest import make_app, shown_text, wait_for
+from tests.app.fake_backend import FakeBackend
 from tui.engine.store import SampleStore
 
 pytestmark = pytest.mark.model
@@ -48,9 +51,9 @@ async def test_a_run_asked_for_while_the_model_loads_starts_when_it_is_ready(app
     release = threading.Event()
     load = real_backend.load
 
-    def slow_load(request):
+    def slow_load(request, on_progress=None):
         release.wait(10)
-        return load(request)
+        return load(request, on_progress)
 
     real_backend.load = slow_load
     app = make_app(app_store, prompts, real_backend)
@@ -62,6 +65,18 @@ async def test_a_run_asked_for_while_the_model_loads_starts_when_it_is_ready(app
         release.set()
         await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), what="the run to finish")
     assert len(app_store.list_samples()) == 1
+
+
+async def test_the_status_bar_shows_how_much_of_the_model_is_loaded(app_store, prompts):
+    held = threading.Event()
+    app = make_app(app_store, prompts, FakeBackend(hold=held))  # reports 50 %, then waits
+    async with app.run_test(size=(100, 32)) as pilot:
+        bar = app.main_screen.status_bar.query_one("#model-progress", ProgressBar)
+        await wait_for(pilot, lambda: bar.percentage == 0.5, timeout=10, what="the load progress")
+        assert bar.display and "Loading" in shown_text(app, "#model-status")
+        held.set()
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        assert not bar.display
 
 
 async def test_escape_cancels_within_a_token_and_keeps_finished_samples(app_store, prompts, real_backend):

@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest
 from tui.app.commands import SmolgenCommands
-from tui.app.messages import ModelInspected, ModelLoaded, RunEnded, SampleFinished, StageStarted, TextStreamed
+from tui.app.messages import ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, StageStarted, TextStreamed
 from tui.app.screens.export import ExportScreen
 from tui.app.screens.edit_sample import EditSampleScreen
 from tui.app.screens.help import HelpScreen, HelpSection
@@ -137,11 +137,23 @@ class SmolgenApp(App):
     def load_model(self, request: ModelRequest) -> None:
         """Read the file's metadata (shown at once), then load it with llama.cpp."""
         self.post_message(ModelInspected(self.backend.inspect(request.path)))
-        self.post_message(ModelLoaded(self.backend.load(request)))
+        shown = -1
+
+        def progress(share: float) -> None:
+            nonlocal shown
+            if int(share * 100) != shown:  # llama.cpp reports hundreds of times; the bar moves by whole percents
+                shown = int(share * 100)
+                self.post_message(ModelLoadProgress(share))
+
+        self.post_message(ModelLoaded(self.backend.load(request, progress)))
 
     @on(ModelInspected)
     def model_inspected(self, message: ModelInspected) -> None:
         self.main_screen.status_bar.model_loading(message.info)
+
+    @on(ModelLoadProgress)
+    def model_load_progress(self, message: ModelLoadProgress) -> None:
+        self.main_screen.status_bar.model_load_progress(message.share)
 
     @on(ModelLoaded)
     def model_loaded(self, message: ModelLoaded) -> None:

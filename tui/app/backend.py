@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from tui.engine.model import DEFAULT_CONTEXT, Model
+from tui.engine.model import DEFAULT_CONTEXT, Model, ProgressCallback
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
 
 
@@ -26,8 +26,8 @@ class ModelBackend(Protocol):
         """The file's metadata; ModelFileError explains why a file cannot be used."""
         ...
 
-    def load(self, request: ModelRequest) -> Model:
-        """The loaded model, ready to generate."""
+    def load(self, request: ModelRequest, on_progress: ProgressCallback | None = None) -> Model:
+        """The loaded model, ready to generate; `on_progress` hears the loaded share (0.0 to 1.0)."""
         ...
 
 
@@ -37,5 +37,5 @@ class LlamaBackend:
     def inspect(self, path: Path | None) -> ModelInfo:
         return inspect_model(path if path is not None else default_model_path())
 
-    def load(self, request: ModelRequest) -> Model:
-        return Model.load(request.path, n_ctx=request.n_ctx, n_threads=request.n_threads)
+    def load(self, request: ModelRequest, on_progress: ProgressCallback | None = None) -> Model:
+        return Model.load(request.path, n_ctx=request.n_ctx, n_threads=request.n_threads, on_progress=on_progress)

@@ -19,6 +19,14 @@ class ModelInspected(Message):
         self.info = info
 
 
+class ModelLoadProgress(Message):
+    """llama.cpp has loaded this share of the model (0.0 to 1.0)."""
+
+    def __init__(self, share: float) -> None:
+        super().__init__()
+        self.share = share
+
+
 class ModelLoaded(Message):
     """The model is ready to generate."""
 

@@ -126,7 +126,44 @@ def route_llama_logs() -> None:
     llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
 
 
-def _open_llama(info: ModelInfo, **options: object) -> object:
+ProgressCallback = Callable[[float], None]
+_load_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _reporting_load_progress(on_progress: ProgressCallback | None) -> Iterator[None]:
+    """Have llama.cpp report how much of the model is loaded (0.0 to 1.0) while the block runs.
+
+    llama-cpp-python's Llama takes no progress callback, but it builds its model parameters from
+    `llama_model_default_params()`; during the load that function hands out parameters carrying ours.
+    """
+    if on_progress is None:
+        yield
+        return
+    import llama_cpp.llama_cpp as low
+
+    @low.llama_progress_callback
+    def report(progress: float, _user_data: ctypes.c_void_p) -> bool:
+        with contextlib.suppress(Exception):  # an exception must not cross into C
+            on_progress(progress)
+        return True  # go on loading
+
+    defaults = low.llama_model_default_params
+
+    def params_with_progress() -> object:
+        params = defaults()
+        params.progress_callback = report
+        return params
+
+    with _load_lock:  # one load at a time may swap the defaults
+        low.llama_model_default_params = params_with_progress
+        try:
+            yield
+        finally:
+            low.llama_model_default_params = defaults
+
+
+def _open_llama(info: ModelInfo, on_progress: ProgressCallback | None = None, **options: object) -> object:
     """llama-cpp-python's Llama for a checked file, with its output kept off the terminal."""
     route_llama_logs()
     from llama_cpp import Llama
@@ -135,7 +172,7 @@ def _open_llama(info: ModelInfo, **options: object) -> object:
     # (that would blank a running app); its own Python prints are captured and logged instead.
     captured = io.StringIO()
     try:
-        with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
+        with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured), _reporting_load_progress(on_progress):
             llama = Llama(model_path=str(info.path), verbose=True, **options)
     except (ValueError, RuntimeError) as error:
         raise ModelFileError(f"{info.path}: llama.cpp cannot load this model ({error})") from None
@@ -170,8 +207,12 @@ class Model:
         n_ctx: int = DEFAULT_CONTEXT,
         n_threads: int | None = None,
         n_batch: int = 512,
+        on_progress: ProgressCallback | None = None,
     ) -> "Model":
-        """Open a GGUF (the embedded SmolLM2 by default) after checking the file ourselves."""
+        """Open a GGUF (the embedded SmolLM2 by default) after checking the file ourselves.
+
+        `on_progress` is called from the loading thread with the loaded share, 0.0 to 1.0.
+        """
         info = inspect_model(path if path is not None else default_model_path())
         if n_ctx < 64:
             raise BadInput(f"context={n_ctx}: must be at least 64 tokens")
@@ -179,7 +220,7 @@ class Model:
             n_ctx = min(n_ctx, info.trained_context)
         n_threads = n_threads or physical_cores()
         llama = _open_llama(
-            info, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=n_batch
+            info, on_progress, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=n_batch
         )
         return cls(info, llama, n_ctx, n_threads)
 

@@ -36,7 +36,7 @@ class StatusBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static("Model: starting…", id="model-status", markup=False)
-        yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="model-progress")
+        yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="model-progress")
         yield Static(self.store_name, id="store-status", markup=False)
 
     def _model_status(self, text: str, loading: bool, failed: bool = False) -> None:
@@ -47,6 +47,11 @@ class StatusBar(Horizontal):
     def model_loading(self, info: ModelInfo | None) -> None:
         name = f"{info.name} ({info.size_bytes / 1e6:.0f} MB)" if info else "the model"
         self._model_status(f"Loading {name}…", loading=True)
+        self.query_one("#model-progress", ProgressBar).update(total=None, progress=0)
+
+    def model_load_progress(self, share: float) -> None:
+        """llama.cpp's own count of the weights loaded; the bar pulses until the first report."""
+        self.query_one("#model-progress", ProgressBar).update(total=100, progress=round(share * 100))
 
     def model_ready(self, model: Model) -> None:
         self._model_status(describe_model(model.info, model.n_ctx, model.n_threads), loading=False)
