@@ -16,6 +16,7 @@ from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.bench.run import add_bench_command, cmd_bench
 from tui.cli_stats import add_stats_command, cmd_stats
 from tui.cli_bench_dedup import add_bench_dedup_command, cmd_bench_dedup
+from tui.bench.startup import add_bench_startup_command, cmd_bench_startup
 from tui.cli_generate import add_instruction_technique_flags
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_stats_command(commands)
     add_bench_command(commands)
     add_bench_dedup_command(commands)
+    add_bench_startup_command(commands)
 
     models = commands.add_parser("models", help="the model in use and its metadata")
     models.add_argument("--json", action="store_true", help="print the metadata as JSON")
@@ -129,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "stats": cmd_stats,
             "bench": cmd_bench,
             "bench-dedup": cmd_bench_dedup,
+            "bench-startup": cmd_bench_startup,
         }[command]
         return handler(args)
     except SmolgenError as error:

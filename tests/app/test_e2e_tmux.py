@@ -3,6 +3,7 @@ real model, accept it in review, quit, and read the store file. The screen is po
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -94,3 +95,13 @@ def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
         assert [s["row"]["text"] for s in store.list_seeds()] == ["Generate a question about the Smol Course on small AI models."]
     assert len(samples) >= 1 and {s["technique"] for s in samples} == {"magpie"}
     assert samples[0]["status"] == "accepted" and samples[0]["conversation"][0]["role"] == "user"
+
+
+def test_bench_startup_times_the_first_frame_model_and_quit(tmp_path):
+    from tests.conftest import run_smolgen
+
+    result = run_smolgen("bench-startup", "--repeat", "1", "--json", cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["median_seconds"]
+    assert 0 < figures["first_frame"] <= figures["model_ready"]
+    assert figures["quit"] > 0
