@@ -43,6 +43,14 @@ def test_copying_a_line_of_the_prompt_is_copying_the_template(prompts):
     assert eliminate(PARENT, PARENT, "stop", prompt).reason == "unchanged"  # its own line is the parent's
 
 
+def test_an_evolution_that_takes_up_the_examples_topic_left_its_parent(prompts):
+    template = prompts.load("evol_instruct/in_breadth")
+    prompt, words = template.render(instruction=PARENT), template.example_words(instruction=PARENT)
+    failure = eliminate(PARENT, "How do I poach an egg for a salad of green algae?", "stop", prompt, words)
+    assert failure.reason == "example_topic" and "'egg'" in failure.message
+    assert eliminate(PARENT, "How do diatoms photosynthesise under sea ice?", "stop", prompt, words) is None
+
+
 def _run(store, outputs, rows, seed=7, prompts=None, **settings):
     model = ScriptedModel(outputs)
     summary = run_generation(EvolInstruct(EvolInstructSettings(**settings)), store, model, prompts or PromptLibrary(), len(rows), seed, rows)

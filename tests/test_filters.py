@@ -102,3 +102,19 @@ def test_benchmark_command_prints_its_figures(tmp_path):
     assert "against 500 stored instructions" in result.stdout and "median" in result.stdout and "p95" in result.stdout
     bad = run_smolgen("bench-dedup", "--size", "0", cwd=tmp_path, timeout=60)
     assert bad.returncode == 2 and "--size 0" in bad.stderr
+
+
+def test_an_instruction_on_the_worked_examples_topic_is_not_about_its_seed(prompts):
+    from tui.engine.instruction_filters import borrowed_example_word
+
+    template = prompts.load("self_instruct")
+    variables = {"num_instructions": 3, "criteria_for_query_generation": "", "application_description": "", "input": "x"}
+    words = template.example_words(**variables)
+    assert "bees" in words
+    seed = "Synthetic data can be made by prompting a model well."
+    leaked = borrowed_example_word("How do bees make honey from pollen?", seed, words)
+    assert leaked.reason == "example_topic" and "'honey'" in leaked.message
+    assert borrowed_example_word("How is synthetic data made?", seed, words) is None
+    # A seed about bees may ask about bees.
+    assert borrowed_example_word("How do bees make honey?", "Bees make honey from nectar.", words) is None
+    assert InstructionFilters().without(["example-topic"]).check_example_topic is False

@@ -47,3 +47,15 @@ def test_unknown_template_and_missing_folder_are_clear(tmp_path):
         PromptLibrary().load("nope")
     with pytest.raises(TemplateProblem, match="prompts folder not found"):
         PromptLibrary(tmp_path / "missing")
+
+
+def test_example_words_are_read_from_the_template_and_checked(tmp_path):
+    (tmp_path / "mine.jinja2").write_text('{% set example_words = ["Honey", "bees"] %}Seed: {{ text }}')
+    (tmp_path / "plain.jinja2").write_text("Seed: {{ text }}")
+    (tmp_path / "wrong.jinja2").write_text('{% set example_words = "honey" %}{{ text }}')
+    library = PromptLibrary(tmp_path)
+    assert library.load("mine").example_words(text="t") == ("honey", "bees")
+    assert library.load("mine").render(text="t") == "Seed: t"
+    assert library.load("plain").example_words(text="t") == ()
+    with pytest.raises(TemplateProblem, match=r"wrong.jinja2: example_words must be a list"):
+        library.load("wrong").example_words(text="t")

@@ -45,7 +45,7 @@ def add_instruction_technique_flags(gen: argparse.ArgumentParser) -> None:
     gen.add_argument("--application-description", metavar="TEXT",
                      help='self-instruct: the AI application (default "AI assistant")')
     gen.add_argument("--no-filter", action="append", default=[], metavar="NAME",
-                     help="self-instruct: switch a filter off: length, keywords, punctuation, near-duplicates (repeatable)")
+                     help="self-instruct: switch a filter off: length, keywords, punctuation, near-duplicates, example-topic (repeatable)")
     gen.add_argument("--rouge-threshold", type=float, metavar="X",
                      help="self-instruct: ROUGE-L above X is a near-duplicate (default 0.7)")
     gen.add_argument("--num-evolutions", type=int, metavar="N", help="evol-instruct: rounds of evolution (default 1)")

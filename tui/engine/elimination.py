@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tui.engine.instruction_filters import Rejection
+from tui.engine.instruction_filters import Rejection, borrowed_example_word
 from tui.engine.near_duplicates import rouge_l
 from tui.engine.text_tokens import word_tokens
 
@@ -43,11 +43,15 @@ STOP_WORDS = frozenset(
 )
 
 
-def eliminate(parent: str, evolved: str, finish_reason: str, prompt: str = "") -> Rejection | None:
+def eliminate(
+    parent: str, evolved: str, finish_reason: str, prompt: str = "", example_words: tuple[str, ...] = ()
+) -> Rejection | None:
     """Why the evolution of `parent` into `evolved` failed, or None when it is a real evolution.
 
     `prompt` is the rewriting prompt: an evolution that copies one of its lines (its worked example,
     its rules) copies the template's words as surely as one that writes "#Rewritten Prompt#".
+    `example_words` are the topic words of the prompt's worked example: an evolution that takes them
+    up when its parent does not has left its parent's topic for the example's.
     """
     if finish_reason == "length":
         return Rejection("token_cap", "the model hit the token cap before finishing the instruction")
@@ -66,7 +70,7 @@ def eliminate(parent: str, evolved: str, finish_reason: str, prompt: str = "") -
         return Rejection("copied_template", f"copies a line of the prompt: {copied_line!r}")
     if words == word_tokens(parent):
         return Rejection("unchanged", "the same as its parent once case and punctuation are ignored")
-    return None
+    return borrowed_example_word(evolved, parent, example_words)
 
 
 def _copied_prompt_line(evolved: str, parent: str, prompt: str) -> str | None:

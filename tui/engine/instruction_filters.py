@@ -19,7 +19,7 @@ UNSERVABLE_KEYWORDS = ("image", "images", "graph", "graphs", "picture", "picture
                        "map", "maps", "draw", "plot", "go to")
 # Spanish opens questions and exclamations with punctuation; that is well formed, not an artefact.
 _OPENING_PUNCTUATION_ALLOWED = "¿¡"
-FILTER_NAMES = ("length", "keywords", "punctuation", "near-duplicates")
+FILTER_NAMES = ("length", "keywords", "punctuation", "near-duplicates", "example-topic")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class InstructionFilters:
     check_keywords: bool = True
     check_punctuation: bool = True
     check_near_duplicates: bool = True
+    check_example_topic: bool = True  # ours, not the paper's: see `borrowed_example_word`
     rouge_threshold: float = 0.7
     _keyword_pattern: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -60,6 +61,7 @@ class InstructionFilters:
         self.check_keywords &= "keywords" not in names
         self.check_punctuation &= "punctuation" not in names
         self.check_near_duplicates &= "near-duplicates" not in names
+        self.check_example_topic &= "example-topic" not in names
         return self
 
     def record(self) -> dict:
@@ -68,6 +70,7 @@ class InstructionFilters:
             "keywords": list(self.keywords) if self.check_keywords else None,
             "punctuation": self.check_punctuation,
             "near_duplicates": self.rouge_threshold if self.check_near_duplicates else None,
+            "example_topic": self.check_example_topic,
         }
 
     def check(self, instruction: str) -> Rejection | None:
@@ -98,3 +101,20 @@ def starts_with_punctuation(text: str) -> bool:
     """True when the first character is punctuation (Unicode category P*), Spanish ¿ and ¡ excepted."""
     first = text.lstrip()[:1]
     return bool(first) and unicodedata.category(first).startswith("P") and first not in _OPENING_PUNCTUATION_ALLOWED
+
+
+def borrowed_example_word(text: str, source: str, example_words: tuple[str, ...]) -> Rejection | None:
+    """`text` talks about the prompt's worked example rather than its source (the seed, or the parent
+    instruction): it names one of the example's topic words that the source does not.
+
+    SmolLM2-135M turns a passage about synthetic data into questions about honey bees, the topic of
+    the SelfInstruct template's example; the paper's filters cannot see that.
+    """
+    if not example_words:
+        return None
+    words = set(word_tokens(text))
+    source_words = set(word_tokens(source))
+    borrowed = next((word for word in example_words if word in words and word not in source_words), None)
+    if borrowed is None:
+        return None
+    return Rejection("example_topic", f"mentions {borrowed!r} from the prompt's worked example, which its source does not")

@@ -53,6 +53,18 @@ class PromptTemplate:
         except jinja2.TemplateError as error:
             raise TemplateProblem(f"{_where(error, self.path)}: {_describe(error)}") from None
 
+    def example_words(self, **variables: Any) -> tuple[str, ...]:
+        """The topic words of the template's worked example, when it names them with
+        `{% set example_words = [...] %}`: a small model copies its example's topic, and these let
+        a filter tell such a borrowing from an instruction about the seed."""
+        try:
+            words = getattr(self.template.make_module(variables), "example_words", ())
+        except jinja2.TemplateError as error:
+            raise TemplateProblem(f"{_where(error, self.path)}: {_describe(error)}") from None
+        if isinstance(words, str) or not all(isinstance(word, str) for word in words):
+            raise TemplateProblem(f"{self.path}: example_words must be a list of words, e.g. [\"honey\", \"bees\"]")
+        return tuple(word.casefold() for word in words)
+
 
 class PromptLibrary:
     """Finds templates by name: the user's folder first, then the shipped one."""

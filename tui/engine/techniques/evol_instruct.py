@@ -129,14 +129,17 @@ class EvolInstruct:
         stored = parent  # the nearest generation in the store, the one a new sample links to
         for round_ in range(1, s.num_evolutions + 1):
             operation = operations.choice(s.operations)
-            prompt = ctx.prompts.load(f"{TEMPLATE_FOLDER}/{operation}").render(instruction=parent.instruction)
+            template = ctx.prompts.load(f"{TEMPLATE_FOLDER}/{operation}")
+            prompt = template.render(instruction=parent.instruction)
             ctx.on_stage(f"EvolInstruct · round {round_} · {operation.replace('_', ' ')}")
             stops = (*ctx.model.turn_stops(), *_EVOLUTION_STOPS)
             evolved = ctx.model.complete(
                 prompt, s.evolution_sampling, ctx.call_seed(index, next(call_numbers)), stops, ctx.cancel, ctx.on_text
             )
             candidate = clean_instruction(evolved.text)
-            failure = eliminate(parent.instruction, candidate, evolved.finish_reason, prompt)
+            failure = eliminate(
+                parent.instruction, candidate, evolved.finish_reason, prompt, template.example_words(instruction=parent.instruction)
+            )
             if failure is not None:
                 failed = build_sample(
                     self.name,

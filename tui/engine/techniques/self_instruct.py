@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui.engine.errors import BadInput
-from tui.engine.instruction_filters import InstructionFilters, Rejection
+from tui.engine.instruction_filters import InstructionFilters, Rejection, borrowed_example_word
 from tui.engine.instruction_parsing import parse_instructions
 from tui.engine.model import Completion, Sampling
 from tui.engine.near_duplicates import NearDuplicateIndex
@@ -114,7 +114,9 @@ class SelfInstruct:
     def generate(self, ctx: GenerationContext, index: int, row: dict[str, Any] | None) -> SampleStream:
         s = self.settings
         variables = self._variables(row)
-        prompt = ctx.prompts.load(s.template).render(**variables)
+        template = ctx.prompts.load(s.template)
+        prompt = template.render(**variables)
+        example_words = template.example_words(**variables) if s.filters.check_example_topic else ()
         ctx.on_stage("SelfInstruct · instructions")
         stops = (*ctx.model.turn_stops(), *_LIST_STOPS)
         listed = ctx.model.complete(prompt, s.instruction_sampling, ctx.call_seed(index, 0), stops, ctx.cancel, ctx.on_text)
@@ -136,6 +138,7 @@ class SelfInstruct:
                 Rejection("token_cap", "cut off by the token cap of the list")
                 if cut_off
                 else self._rejection(instruction, own_prompt)
+                or borrowed_example_word(instruction, variables["input"], example_words)
             )
             if rejection is not None:
                 yield rejected(
