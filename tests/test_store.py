@@ -71,6 +71,33 @@ def test_a_large_journal_is_folded_into_the_snapshot(tmp_path, monkeypatch):
         assert len(store.list_samples()) == 10
 
 
+def test_a_bulk_status_change_is_one_journal_line_and_survives_a_reopen(tmp_path, monkeypatch):
+    import tui.engine.store as store_module
+
+    monkeypatch.setattr(store_module, "COMPACT_ON_CLOSE_BELOW_BYTES", 0)  # keep the journal: replay it
+    path = tmp_path / "s.json"
+    with SampleStore(path) as store:
+        ids = [store.add_sample(_sample(f"q{i}")) for i in range(50)]
+        lines_before = len(path.with_name("s.json.journal").read_bytes().splitlines())
+        store.set_status(ids[:40], "accepted")
+        journal = path.with_name("s.json.journal").read_bytes().splitlines()
+        # One fsynced line for the 40 samples, not 40 copies of them: all of it lands, or none.
+        assert len(journal) == lines_before + 1 and json.loads(journal[-1])["op"] == "set"
+    with SampleStore(path) as store:
+        assert store.status_counts() == {"accepted": 40, "new": 10}
+        assert store.get_sample(ids[0])["reviewed"]
+        assert store.add_sample(_sample("next")) == ids[-1] + 1  # ids go on from the largest stored
+
+
+def test_listed_samples_are_copies(store):
+    sample_id = store.add_sample(_sample("Original"))
+    listed = store.list_samples()[0]
+    listed["instruction"] = "changed by a caller"
+    store.get_sample(sample_id)["status"] = "accepted"
+    assert store.get_sample(sample_id)["instruction"] == "Original"
+    assert store.status_counts() == {"new": 1}
+
+
 def test_reopen_keeps_everything(tmp_path):
     path = tmp_path / "s.json"
     with SampleStore(path) as store:

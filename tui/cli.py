@@ -16,6 +16,7 @@ from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.bench.run import add_bench_command, cmd_bench
 from tui.cli_stats import add_stats_command, cmd_stats
 from tui.cli_bench_dedup import add_bench_dedup_command, cmd_bench_dedup
+from tui.bench.store_bench import add_bench_store_command, cmd_bench_store
 from tui.bench.startup import add_bench_startup_command, cmd_bench_startup
 from tui.cli_generate import add_instruction_technique_flags
 from tui.engine.errors import SmolgenError
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_stats_command(commands)
     add_bench_command(commands)
     add_bench_dedup_command(commands)
+    add_bench_store_command(commands)
     add_bench_startup_command(commands)
 
     models = commands.add_parser("models", help="the model in use and its metadata")
@@ -131,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "stats": cmd_stats,
             "bench": cmd_bench,
             "bench-dedup": cmd_bench_dedup,
+            "bench-store": cmd_bench_store,
             "bench-startup": cmd_bench_startup,
         }[command]
         return handler(args)

@@ -6,12 +6,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from textual.widgets import DataTable, TextArea
+from textual.widgets import TextArea
 
 from tests.app.conftest import make_app, wait_for
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.edit_sample import EditSampleScreen
-from tui.app.screens.review import ReviewScreen
+from tui.app.screens.review import ReviewScreen, SampleTable
 from tui.engine.store import SampleStore
 
 
@@ -102,7 +102,65 @@ async def test_filters_narrow_the_table_and_the_conversation_is_shown(app_store,
         assert "── assistant ──" in str(review.query_one("#conversation").render())
         review.query_one("#filter-status").value = "rejected"
         await pilot.pause()
-        assert review.query_one(DataTable).row_count == 1 and review.selected_id() == second
+        assert review.query_one(SampleTable).row_count == 1 and review.selected_id() == second
         assert "Beta question" in str(review.query_one("#conversation").render())
         await pilot.press("escape")
         assert app.screen is app.main_screen
+
+
+async def test_an_evolved_sample_shows_its_parent_beside_the_conversation(app_store, prompts, real_backend):
+    [parent] = add_samples(app_store, "Explain photosynthesis.", technique="evol_instruct")
+    evolved_instruction = "Explain photosynthesis to a ten-year-old, in three steps, without the word 'chlorophyll'."
+    evolved = app_store.add_sample({
+        "technique": "evol_instruct", "instruction": evolved_instruction, "response": "Plants eat light.",
+        "conversation": [{"role": "user", "content": evolved_instruction}, {"role": "assistant", "content": "Plants eat light."}],
+        "parent_id": parent, "parent_instruction": "Explain photosynthesis.",
+        "evolution": {"round": 1, "operation": "constraints"},
+    })
+    [plain] = add_samples(app_store, "What is SmolLM2?")
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        review = app.screen
+        panel, conversation = review.query_one("#parent"), review.query_one("#detail")
+        assert review.selected_id() == parent and not panel.display  # the conversation alone
+        await pilot.press("j")
+        await pilot.pause()
+        assert review.selected_id() == evolved and panel.display
+        # Beside, not above: the same rows of the screen, the parent on the left.
+        assert panel.region.y == conversation.region.y and panel.region.right <= conversation.region.x
+        shown = str(review.query_one("#parent-text").render())
+        assert "Explain photosynthesis." in shown and f"sample #{parent}" in shown and "constraints" in shown
+        assert evolved_instruction[:30] in str(review.query_one("#conversation").render())
+        await pilot.press("j")
+        await pilot.pause()
+        assert review.selected_id() == plain and not panel.display
+
+
+async def test_a_large_store_is_reviewed_through_a_table_that_draws_only_what_is_on_screen(tmp_path, prompts, real_backend):
+    from tui.bench.synthetic import write_synthetic_store
+
+    write_synthetic_store(tmp_path / "big.json", 20_000)
+    with SampleStore(tmp_path / "big.json") as store:
+        app = make_app(store, prompts, real_backend)
+        async with app.run_test(size=(100, 32)) as pilot:
+            await pilot.press("ctrl+r")
+            review = app.screen
+            table = review.query_one(SampleTable)
+            assert "20000 of 20000 samples shown" in str(review.query_one("#shown").render())
+            assert table.virtual_size.height == 20_001  # every row is reachable by scrolling...
+            await pilot.press("end")
+            assert review.selected_id() == 20_000 and table.scroll_offset.y > 19_900  # ...and the end is in view
+            await pilot.press("a")
+            assert on_disk(store)["20000"]["status"] == "accepted"
+            await pilot.press("pageup", "k")
+            assert review.selected_id() < 20_000 - 20
+            await pilot.press("home")
+            assert review.selected_id() == 1 and table.scroll_offset.y == 0
+            await pilot.click(SampleTable, offset=(5, 3))  # the border, the header, then rows 1 and 2
+            assert review.selected_id() == 2
+            review.query_one("#filter-status").value = "accepted"
+            await pilot.pause()
+            accepted = store.status_counts()["accepted"]
+            assert table.row_count == accepted and f"{accepted} of 20000 samples shown" in str(review.query_one("#shown").render())
+            assert all(row.status == "accepted" for row in review.shown)

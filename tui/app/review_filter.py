@@ -1,20 +1,25 @@
-"""What the review table shows: one row per sample, its flags, and the filters a person sets."""
+"""What the review table shows: one row per sample, its flags, and the filters a person sets.
+
+Built for 100,000 samples: a row is made without copying the sample's text, and the text a search
+looks through is put together only when a search first needs it.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from tui.engine.store import paused_gc
 
 ANY = "any"
 NO_FLAG = "none"
-# Keys EvolInstruct may record its parent instruction under, most specific first.
-_PARENT_KEYS = ("parent_instruction", "parent", "evolved_from", "original_instruction")
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReviewRow:
-    """A sample as one line of the review table."""
+    """A sample as one line of the review table; the screen changes `status` in place when a person curates."""
 
     id: int
     technique: str
@@ -22,11 +27,23 @@ class ReviewRow:
     instruction: str
     tokens: int | None
     flags: tuple[str, ...]
-    searchable: str
+    sample: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def searchable(self) -> str:
+        """The instruction and the whole conversation, lower-cased, for the search box."""
+        sample = self.sample
+        instruction = sample.get("instruction") or (sample.get("failure") or {}).get("message", "")
+        conversation = " ".join(m.get("content", "") for m in sample.get("conversation") or [])
+        return f"{instruction}\n{conversation}".lower()
 
 
 def first_line(text: str | None, width: int = 200) -> str:
-    line = next((part.strip() for part in (text or "").splitlines() if part.strip()), "")
+    text = text or ""
+    if text.isprintable():  # no line breaks: the common case, kept off the slow path below
+        line = text.strip()
+    else:
+        line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
@@ -34,32 +51,37 @@ def _normalised(text: str | None) -> str:
     return " ".join((text or "").lower().split())
 
 
-def review_rows(samples: list[dict[str, Any]]) -> list[ReviewRow]:
-    """Rows for the samples; an instruction seen more than once is flagged `duplicate`."""
-    seen = Counter(_normalised(s.get("instruction")) for s in samples if s.get("instruction"))
-    rows = []
-    for sample in samples:
-        flags = list(sample.get("flags") or [])
-        if sample.get("instruction") and seen[_normalised(sample.get("instruction"))] > 1:
-            flags.append("duplicate")
-        if sample.get("edited"):
-            flags.append("edited")
-        failure = sample.get("failure")
-        if failure:
-            flags.append(failure.get("reason", "failed"))
-        instruction = sample.get("instruction") or (failure or {}).get("message", "")
-        conversation = " ".join(m.get("content", "") for m in sample.get("conversation") or [])
-        rows.append(
-            ReviewRow(
-                id=sample["id"],
-                technique=sample.get("technique", "?"),
-                status=sample.get("status", "new"),
-                instruction=first_line(instruction),
-                tokens=(sample.get("tokens") or {}).get("completion"),
-                flags=tuple(dict.fromkeys(flags)),
-                searchable=f"{instruction}\n{conversation}".lower(),
+def review_rows(samples: list[dict[str, Any]], seen: Counter | None = None) -> list[ReviewRow]:
+    """Rows for the samples; an instruction seen more than once is flagged `duplicate`.
+
+    `seen` counts the instructions of rows made earlier (it is updated), so rows can be added one at a time.
+    """
+    seen = Counter() if seen is None else seen
+    with paused_gc():
+        keys = [_normalised(s.get("instruction")) for s in samples]
+        seen.update(keys)
+        rows = []
+        for sample, key in zip(samples, keys):
+            flags = list(sample.get("flags") or ())
+            if key and seen[key] > 1:
+                flags.append("duplicate")
+            if sample.get("edited"):
+                flags.append("edited")
+            failure = sample.get("failure")
+            if failure:
+                flags.append(failure.get("reason", "failed"))
+            instruction = sample.get("instruction") or (failure or {}).get("message", "")
+            rows.append(
+                ReviewRow(
+                    sample["id"],
+                    sample.get("technique", "?"),
+                    sample.get("status", "new"),
+                    first_line(instruction),
+                    (sample.get("tokens") or {}).get("completion"),
+                    tuple(dict.fromkeys(flags)) if flags else (),
+                    sample,
+                )
             )
-        )
     return rows
 
 
@@ -77,11 +99,12 @@ def filter_rows(rows: list[ReviewRow], status: str = ANY, technique: str = ANY, 
 
 
 def parent_of(sample: dict[str, Any]) -> str | None:
-    """The instruction an evolved sample was evolved from, if the sample records one."""
-    for key in _PARENT_KEYS:
-        value = sample.get(key)
-        if isinstance(value, str) and value.strip():
-            return value
-        if isinstance(value, dict) and isinstance(value.get("instruction"), str):
-            return value["instruction"]
-    return None
+    """The instruction an EvolInstruct sample was evolved from (its `parent_instruction`), if any."""
+    value = sample.get("parent_instruction")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def parent_id_of(sample: dict[str, Any]) -> int | None:
+    """The stored sample an evolved one came from (its `parent_id`); None when the parent was not stored."""
+    value = sample.get("parent_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
