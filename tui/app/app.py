@@ -272,14 +272,9 @@ class SmolgenApp(App):
     @on(SampleFinished)
     def sample_finished(self, message: SampleFinished) -> None:
         sample = message.sample
-        sample.setdefault("id", self._stored_id(sample))
         self.main_screen.output.sample_finished(sample, message.done, message.total)
         self.show_counts()
         self.samples_changed.publish(sample)
-
-    def _stored_id(self, sample: dict[str, Any]) -> int | None:
-        stored = self.store.list_samples(run_id=sample.get("run_id"))
-        return next((s["id"] for s in stored if s.get("sample_index") == sample.get("sample_index")), None)
 
     @on(OutputPane.SampleChosen)
     def finished_sample_chosen(self, message: OutputPane.SampleChosen) -> None:

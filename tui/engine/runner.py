@@ -34,7 +34,7 @@ class RunObserver:
         """A chunk of text the model just wrote."""
 
     def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
-        """A sample was stored (its status is "failed" when it failed or a filter rejected it).
+        """A sample was stored under `sample["id"]` (its status is "failed" when it failed or a filter rejected it).
 
         `done` is the number of the row it came from: a row can give several samples.
         """
@@ -102,7 +102,7 @@ def run_generation(
             sample = next(samples, None)
             while sample is not None:
                 sample.update(run_id=run_id, sample_index=index, seed=run_seed, settings=settings, model=model_record)
-                sample_id = store.add_sample(sample)
+                sample["id"] = sample_id = store.add_sample(sample)  # a front end opens the sample by its id
                 observer.sample_done(sample, index + 1, num)
                 sample = _send(samples, sample_id)
         summary.status = "finished"
