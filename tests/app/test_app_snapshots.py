@@ -79,3 +79,15 @@ def test_export_dialog(snap_compare, snapshot_store):
         await pilot.press("ctrl+e")
 
     assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 32), run_before=export)
+
+
+def test_pipeline_tab_with_the_chapter_loaded(snap_compare, snapshot_store):
+    async def load_chapter(pilot):
+        from tests.app.test_app_pipeline import load_builtin, pipeline_tab
+
+        tab = await pipeline_tab(pilot)
+        await load_builtin(pilot, tab, "chapter")
+        await pilot.press("down", "f7")  # the second step's form below, the drawing in view
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 48), run_before=load_chapter)

@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest
 from tui.app.commands import SmolgenCommands
 from tui.app.messages import ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, StageStarted, TextStreamed
+from tui.app.pipeline_run import PipelineRunEnded, PipelineRunObserver, PipelineRunRequest, StepProgress, run_request, run_summary
 from tui.app.screens.export import ExportScreen
 from tui.app.screens.edit_sample import EditSampleScreen
 from tui.app.screens.help import HelpScreen, HelpSection
@@ -32,6 +33,8 @@ from tui.app.screens.review import ReviewScreen
 from tui.app.streaming import BatchedObserver
 from tui.app.techniques import TechniqueEntry, available_techniques
 from tui.app.widgets.output_pane import OutputPane
+from tui.app.widgets.pipeline_step_list import PipelineStepList
+from tui.app.widgets.pipeline_tab import PipelineTab
 from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.template_editor import TemplateEditor
 from tui.cli_generate import DEFAULT_MAGPIE_NUM
@@ -192,7 +195,7 @@ class SmolgenApp(App):
         if self.running or self._pending is not None:
             self.notify("A run is already going: escape cancels it.", severity="warning")
             return
-        request = self._run_request()
+        request = self._pipeline_request() if self.main_screen.technique.pipeline_shown else self._run_request()
         if request is None:
             return
         if self.model is None:
@@ -226,13 +229,47 @@ class SmolgenApp(App):
             return None
         return RunRequest(tab.entry.title, technique, num, run_seed if run_seed is not None else new_run_seed(), rows)
 
-    def _start(self, request: RunRequest) -> None:
+    def _pipeline_request(self) -> PipelineRunRequest | None:
+        """The Pipeline tab's run; "Samples" caps the source's rows (cycled when it asks for more)."""
+        options = self.main_screen.technique.run_options()
+        if options is None:
+            self.notify("Fix the settings marked in red first.", severity="error")
+            return None
+        return self.main_screen.technique.pipeline.run_request(options[0])
+
+    def _start(self, request: RunRequest | PipelineRunRequest) -> None:
         assert self.model is not None
         self._cancel = threading.Event()
         self._run_idle.clear()
-        self.main_screen.output.run_started(request.title, request.num)
-        self.generate(request, self.model, self._cancel)
+        if isinstance(request, PipelineRunRequest):
+            self.main_screen.output.run_started(request.title, request.rows)
+            self.main_screen.technique.pipeline.run_started(request)
+            self.run_pipeline(request, self.model, self._cancel)
+        else:
+            self.main_screen.output.run_started(request.title, request.num)
+            self.generate(request, self.model, self._cancel)
         self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="pipeline")
+    def run_pipeline(self, request: PipelineRunRequest, model: Model, cancel: threading.Event) -> None:
+        """The pipeline, in the one thread that uses the model; the engine caches every step output at once."""
+        worker = get_current_worker()
+        observer = PipelineRunObserver(self.post_message, cancel, lambda: worker.is_cancelled, request.rows)
+        try:
+            summary = run_request(request, self.store, model, self.prompts, observer, cancel)
+        finally:
+            observer.flush()
+            self._run_idle.set()
+        self.post_message(RunEnded(run_summary(summary)))
+        self.post_message(PipelineRunEnded(summary))
+
+    @on(StepProgress)
+    def step_progress(self, message: StepProgress) -> None:
+        self.main_screen.technique.pipeline.run_progress(message.counts)
+
+    @on(PipelineRunEnded)
+    def pipeline_run_ended(self, message: PipelineRunEnded) -> None:
+        self.main_screen.technique.pipeline.run_ended(message.summary)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
     def generate(self, request: RunRequest, model: Model, cancel: threading.Event) -> None:
@@ -304,7 +341,9 @@ class SmolgenApp(App):
             message = f"{type(error).__name__}: {error}"
         if event.worker.group == "model":
             self.model_failed(message)
-        elif event.worker.group == "generate":
+        elif event.worker.group in ("generate", "pipeline"):
+            if event.worker.group == "pipeline":
+                self.main_screen.technique.pipeline.run_failed(message)
             self.main_screen.output.run_failed(message)
             self.refresh_bindings()
             self.notify(f"The run stopped: {message}", severity="error", timeout=10, markup=False)
@@ -344,6 +383,11 @@ def help_sections() -> list[HelpSection]:
             "Technique settings",
             TemplateEditor.BINDINGS,
             [("← / → on the tabs", "Switch technique"), ("→ in a path field", "Accept the path completion")],
+        ),
+        (
+            "Pipeline tab",
+            [*PipelineTab.BINDINGS, *PipelineStepList.BINDINGS],
+            [("enter on a step", "Edit its settings"), ("ctrl+g", "Run the pipeline (escape cancels; a re-run reuses the cache)")],
         ),
         ("Review", ReviewScreen.BINDINGS, [("↑ / ↓", "Previous / next sample")]),
         ("Edit sample", EditSampleScreen.BINDINGS, []),

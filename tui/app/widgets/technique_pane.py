@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
 from tui.app.techniques import TechniqueEntry
 from tui.cli_generate import DEFAULT_MAGPIE_NUM
+from tui.app.widgets.pipeline_tab import PipelineTab
 from tui.app.widgets.technique_tab import TechniqueTab
 from tui.engine.errors import BadInput
 from tui.engine.model import Model
@@ -60,6 +61,8 @@ class TechniquePane(Vertical):
         with TabbedContent(id="technique-tabs"):
             for entry in self.techniques:
                 yield TabPane(entry.title, id=f"tab-{entry.key}")
+            with TabPane("Pipeline", id="tab-pipeline"):
+                yield PipelineTab(self.prompts, id="pipeline")
 
     def on_mount(self) -> None:
         self.query_one("#run-problem").display = False
@@ -77,7 +80,16 @@ class TechniquePane(Vertical):
 
     def current_entry(self) -> TechniqueEntry:
         key = (self.tabs.active or f"tab-{self.techniques[0].key}").removeprefix("tab-")
-        return next(entry for entry in self.techniques if entry.key == key)
+        return next((entry for entry in self.techniques if entry.key == key), self.techniques[0])
+
+    @property
+    def pipeline_shown(self) -> bool:
+        """The Pipeline tab is in front: ctrl+g runs the pipeline instead of a technique."""
+        return self.tabs.active == "tab-pipeline"
+
+    @property
+    def pipeline(self) -> PipelineTab:
+        return self.query_one(PipelineTab)
 
     def current_tab(self) -> TechniqueTab:
         return self.query_one(f"#form-{self.current_entry().key}", TechniqueTab)
@@ -104,6 +116,9 @@ class TechniquePane(Vertical):
 
     @on(TabbedContent.TabActivated, "#technique-tabs")
     def technique_shown(self, event: TabbedContent.TabActivated) -> None:
+        if self.pipeline_shown:
+            self.query_one("#run-num", Input).placeholder = "every row"  # the source's rows, cycled when more
+            return
         self._show_form(self.current_entry())
 
     def _placeholder_for(self, entry: TechniqueEntry) -> None:

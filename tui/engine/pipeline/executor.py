@@ -128,6 +128,7 @@ class _PipelineRun:
             raise BadInput(f"pipeline {self.pipeline.name!r}: the source step {source.name!r} gives no rows")
         if not isinstance(source, GenerationStep):
             self.counts[source.name].rows = len(rows)
+            self.observer.step_progress(source.name, self.counts[source.name])
         self.summary.run_id = self.store.start_run(
             technique="pipeline", pipeline=self.pipeline.name, settings=self.pipeline.config(), use_cache=self.salt == 0
         )
@@ -163,6 +164,7 @@ class _PipelineRun:
         counts = self.counts[step.name]
         for following in step.process(row):
             counts.rows += 1
+            self.observer.step_progress(step.name, counts)
             self._flow(following, rest)
 
     def _generate_then_flow(self, step: GenerationStep, row: Row, rest: list[Step]) -> None:
@@ -228,7 +230,7 @@ class _PipelineRun:
             "seed_row": _visible(row),
             "run_id": self.summary.run_id,
         }
-        self.store.add_sample(failed)
+        failed["id"] = self.store.add_sample(failed)  # the id lets a front end open the sample it is shown
         self.observer.step_progress(step.name, counts)
         self.observer.sample_done(failed, self.summary.stored, 0)
         return None
@@ -261,7 +263,7 @@ class _PipelineRun:
             return
         sample = sample_from_row(row, self.pipeline.name)
         sample.update(run_id=self.summary.run_id, row_signature=row_signature)
-        self.store.add_sample(sample)
+        sample["id"] = self.store.add_sample(sample)
         self.stored_rows.add(row_signature)
         self.summary.stored += 1
         self.observer.sample_done(sample, self.summary.stored, 0)

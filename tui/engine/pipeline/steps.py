@@ -102,7 +102,8 @@ class SourceStep(Step):
         raise NotImplementedError
 
     def rows(self) -> list[Row]:
-        rows = self.load_rows()
+        # Output mappings rename the source's columns too (store seeds' `text` → `instruction`).
+        rows = [self.merge({}, row) for row in self.load_rows()]
         if self.limit is None or not rows:
             return rows
         # A repeated seed gets an index so it is a new row to the cache, not a replay of the first.

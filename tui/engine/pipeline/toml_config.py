@@ -88,17 +88,43 @@ def load_pipeline(
         raise BadInput(f"{path}: needs at least one [[steps]] table")
     if seeds is not None:
         tables = [_seed_file_source(path, tables[0], seeds), *tables[1:]]
-    llm = llm or LlamaCppLLM()
-    with Pipeline(name=str(config.get("name") or path.stem), description=str(config.get("description", ""))) as pipeline:
-        built = [_build_step(path, index, table, llm, max_tokens) for index, table in enumerate(tables)]
-        for before, after in zip(built, built[1:]):
-            before >> after
+    pipeline = build_pipeline({**config, "name": config.get("name") or path.stem, "steps": tables}, path,
+                              llm or LlamaCppLLM(), max_tokens)
     if num is not None:
         if num < 1:
             raise BadInput(f"--num {num}: must be at least 1")
-        built[0].limit = num
+        pipeline.ordered()[0].limit = num
     pipeline.validate()
     return pipeline
+
+
+def build_pipeline(config: dict[str, Any], label: str | Path, llm: LlamaCppLLM | None = None,
+                   max_tokens: int | None = None) -> Pipeline:
+    """The pipeline of parsed TOML tables, chained in order but not yet validated (it can still be drawn).
+
+    Without `llm`, model steps use the one the run is given. Errors start with `label` (a path or a name).
+    """
+    tables = config["steps"]
+    with Pipeline(name=str(config.get("name") or label), description=str(config.get("description", ""))) as pipeline:
+        built = [_build_step(label, index, table, llm, max_tokens) for index, table in enumerate(tables)]
+        for before, after in zip(built, built[1:]):
+            before >> after
+    return pipeline
+
+
+def dump_config(config: dict[str, Any]) -> str:
+    """TOML text that `load_pipeline` reads back; unset (None) values are left out, as TOML has no null."""
+    import tomli_w
+
+    return tomli_w.dumps(_without_none(config))
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def _seed_file_source(path: Path, source: dict[str, Any], seeds: Path) -> dict[str, Any]:
@@ -108,7 +134,8 @@ def _seed_file_source(path: Path, source: dict[str, Any], seeds: Path) -> dict[s
     return {"type": "load_data_from_file", "name": source.get("name", "seeds"), "path": str(seeds), "text_column": text_column}
 
 
-def _build_step(path: Path, index: int, table: dict[str, Any], llm: LlamaCppLLM, max_tokens: int | None) -> steps.Step:
+def _build_step(path: str | Path, index: int, table: dict[str, Any], llm: LlamaCppLLM | None,
+                max_tokens: int | None) -> steps.Step:
     table = dict(table)
     kind = table.pop("type", None)
     label = f"{path}: step {table.get('name') or index + 1}"
