@@ -1,21 +1,96 @@
-"""`smolgen bench` runs end to end on a tiny workload (a smoke run: figures are printed, not asserted)."""
+"""`smolgen bench` and `smolgen bench-batched` run end to end on tiny workloads.
+
+These are smoke runs: the figures are printed, not asserted (a busy CI machine makes them anything);
+what is asserted is that every variant did the work asked of it, with the caps asked for.
+"""
 
 import json
 
+import pytest
+
 from tests.conftest import run_smolgen
+from tui.bench.workloads import SELF_INSTRUCT_LIST, Workload
+
+pytestmark = pytest.mark.model
 
 
-def test_bench_smoke_prints_figures_and_ratios(tmp_path):
-    result = run_smolgen("bench", "--smoke", "--variants", "bare,tuned,engine", "--json", cwd=tmp_path, timeout=600)
+def test_bench_smoke_prints_all_three_ratios_as_numbers(tmp_path):
+    result = run_smolgen("bench", "--smoke", "--json", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report["variants"]) == {"bare", "tuned", "engine"}
+    assert set(report["variants"]) == {"bare", "tuned", "engine", "app"}
+    assert report["workload"]["workloads"] == ["magpie", "chain", "selfinstruct"]
     for figures in report["variants"].values():
         assert figures["tokens_per_second"] > 0 and figures["peak_rss_mb"] > 0
-    assert report["ratios"]["engine_vs_bare"] > 0 and report["ratios"]["engine_vs_tuned"] > 0
-    assert report["ratios"]["app_vs_engine"] is None  # not asked for
+    for name in ("engine_vs_bare", "engine_vs_tuned", "app_vs_engine"):
+        assert isinstance(report["ratios"][name], float) and report["ratios"][name] > 0, name
+    for variant, runs in report["runs"].items():
+        assert [run["workload"] for run in runs] == ["magpie", "chain", "selfinstruct"], variant
 
 
-def test_bench_rejects_unknown_variants(tmp_path):
+def test_app_variant_generates_through_the_app_and_times_it():
+    from tui.bench.app_variant import run_app
+    from tui.engine.model_file import default_model_path
+
+    [measured] = run_app(default_model_path(), [Workload("magpie", items=1, user_tokens=8, answer_tokens=8)], threads=1)
+    assert measured.variant == "app" and measured.samples == 1
+    assert 0 < measured.generated_tokens <= 16  # a user turn and an answer, 8 tokens each at most
+    assert len(measured.first_token_seconds) == 2 and all(s > 0 for s in measured.first_token_seconds)
+    assert measured.store_seconds > 0 and measured.seconds > measured.store_seconds
+
+
+def test_selfinstruct_workload_keeps_the_list_cap_in_bare_and_engine():
+    from tui.bench.workloads import run_bare, run_engine
+    from tui.engine.model_file import default_model_path
+
+    workload = Workload("selfinstruct", items=1, user_tokens=8, answer_tokens=8)
+    [bare] = run_bare(default_model_path(), [workload], tuned=False)
+    [engine] = run_engine(default_model_path(), [workload], threads=1)
+    for measured in (bare, engine):
+        assert 0 < measured.generated_tokens <= SELF_INSTRUCT_LIST * 8 + 1, measured.variant  # +1: a re-tokenized text may split a token
+        assert measured.first_token_seconds and measured.seconds > 0
+    assert engine.store_seconds > 0  # every instruction of the list, kept or dropped, is stored
+
+
+def test_bench_rejects_unknown_variants_and_workloads(tmp_path):
     result = run_smolgen("bench", "--variants", "warp", cwd=tmp_path)
     assert result.returncode == 2 and "unknown variant 'warp'" in result.stderr
+    result = run_smolgen("bench", "--workloads", "magpie,evol", cwd=tmp_path)
+    assert result.returncode == 2 and "unknown workload 'evol'" in result.stderr
+    result = run_smolgen("bench", "--threads", "0", cwd=tmp_path)
+    assert result.returncode == 2 and "--threads must be at least 1" in result.stderr
+
+
+def test_bench_batched_smoke_decodes_every_sequence(tmp_path):
+    result = run_smolgen("bench-batched", "--sequences", "1,2", "--tokens", "4", "--threads", "1", "--json", cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    rows = report["results"]
+    assert [row["sequences"] for row in rows] == [1, 2]
+    for row in rows:
+        assert row["generated_tokens"] == 4 * row["sequences"]  # each sequence writes exactly --tokens
+        assert row["tokens_per_second"] > 0 and row["prompt_tokens"] >= row["sequences"]
+        assert row["sample_turn"].strip()
+    assert rows[0]["vs_one"] == 1.0 and rows[1]["vs_one"] > 0
+
+
+def test_bench_batched_quantized_copy_is_made_once_and_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the embedded model is Q4_1: Q4_0 is another type
+    args = ("bench-batched", "--quantize", "q4_0", "--sequences", "1", "--tokens", "2", "--threads", "1", "--json")
+    first = run_smolgen(*args, cwd=tmp_path, timeout=300)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["quantization"] == "Q4_0"
+    [copy] = (tmp_path / "cache" / "smolgen" / "models").iterdir()
+    assert report["model"] == str(copy)
+    made = copy.stat().st_mtime_ns
+    again = run_smolgen(*args, cwd=tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert copy.stat().st_mtime_ns == made  # reused, not made again
+
+
+def test_bench_batched_rejects_bad_widths(tmp_path):
+    result = run_smolgen("bench-batched", "--sequences", "1,two", cwd=tmp_path)
+    assert result.returncode == 2 and "--sequences '1,two'" in result.stderr and "Traceback" not in result.stderr
+    result = run_smolgen("bench-batched", "--sequences", "0", cwd=tmp_path)
+    assert result.returncode == 2 and "at least 1" in result.stderr

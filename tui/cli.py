@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.bench.run import add_bench_command, cmd_bench
+from tui.bench.batched import add_bench_batched_command, cmd_bench_batched
 from tui.cli_stats import add_stats_command, cmd_stats
 from tui.cli_bench_dedup import add_bench_dedup_command, cmd_bench_dedup
 from tui.bench.store_bench import add_bench_store_command, cmd_bench_store
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_pipeline_commands(commands)
     add_stats_command(commands)
     add_bench_command(commands)
+    add_bench_batched_command(commands)
     add_bench_dedup_command(commands)
     add_bench_store_command(commands)
     add_bench_startup_command(commands)
@@ -132,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "draw": cmd_draw,
             "stats": cmd_stats,
             "bench": cmd_bench,
+            "bench-batched": cmd_bench_batched,
             "bench-dedup": cmd_bench_dedup,
             "bench-store": cmd_bench_store,
             "bench-startup": cmd_bench_startup,

@@ -1,7 +1,8 @@
 """`smolgen bench`: time the same work through a bare loop, a tuned loop, the engine and the app.
 
-Every (variant, workload) pair runs in a fresh process, alternating variants within each repetition,
-so the machine's drift touches them alike; figures are medians over the repetitions.
+Every variant runs in a fresh process per repetition (the model loads once there, outside the clock,
+then the workloads run in turn), alternating the variants' order between repetitions so the
+machine's drift touches them alike; figures are medians over the repetitions.
 """
 
 from __future__ import annotations
@@ -16,64 +17,98 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tui.bench.workloads import Workload
-from tui.engine.errors import BadInput
+from tui.bench.workloads import WORKLOADS, Workload
+from tui.engine.errors import BadInput, SmolgenError
 
 VARIANTS = ("bare", "tuned", "engine", "app")
+# Sized for about a minute on a quiet 2-core machine (~50 generated tok/s): 4 variants x 3 repetitions
+# is 12 processes, each ~1.5 s of start-up and model load (off the clock) plus ~4.5 s of work: one item
+# of each workload, at most 24 + 32 tokens for Magpie and the chain, a list of 3 x 24 for SelfInstruct,
+# whose 225-token prompt alone takes ~1.5 s to read. Three repetitions is the fewest whose median
+# drops an outlier; raise --items first for steadier figures.
+DEFAULT_ITEMS, DEFAULT_REPEAT, DEFAULT_USER_TOKENS, DEFAULT_ANSWER_TOKENS = 1, 3, 24, 32
 
 
 def add_bench_command(commands: Any) -> None:
-    bench = commands.add_parser("bench", help="time generation: bare llama-cpp-python loops vs the engine vs the app")
+    bench = commands.add_parser(
+        "bench",
+        help="time generation: bare llama-cpp-python loops vs the engine vs the app",
+        description="Time the same generation work done four ways on one model: Magpie samples, instruction → response "
+        "rows and SelfInstruct seeds. The defaults take about a minute on a quiet 2-core machine: each variant runs "
+        "in a fresh process per repetition (start-up and model load are off the clock), does one item of each "
+        "workload with short caps, and three repetitions give medians that drop one outlier. For steadier "
+        "figures raise --items (each item adds ~5 s per process) before the caps.",
+    )
     bench.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
-    bench.add_argument("--items", type=int, default=3, metavar="N", help="samples per workload (default 3)")
-    bench.add_argument("--repeat", type=int, default=3, metavar="R", help="repetitions; figures are medians (default 3)")
-    bench.add_argument("--user-tokens", type=int, default=48, metavar="N", help="cap of a user turn or instruction (default 48)")
-    bench.add_argument("--answer-tokens", type=int, default=64, metavar="N", help="cap of an answer (default 64)")
-    bench.add_argument("--workloads", default="magpie,chain", help="comma-separated: magpie, chain (default both)")
-    bench.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated: {', '.join(VARIANTS)}")
-    bench.add_argument("--smoke", action="store_true", help="a tiny run that only checks everything works (CI)")
+    bench.add_argument("--items", type=int, default=DEFAULT_ITEMS, metavar="N",
+                       help=f"Magpie samples, chain rows and SelfInstruct seeds per workload and repetition (default {DEFAULT_ITEMS}: "
+                       "each is two or more model calls, and three workloads x four variants x three repetitions add up)")
+    bench.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, metavar="R",
+                       help=f"repetitions, each variant in a fresh process, their order reversed every other time; figures are "
+                       f"medians (default {DEFAULT_REPEAT}, the fewest whose median drops an outlier)")
+    bench.add_argument("--user-tokens", type=int, default=DEFAULT_USER_TOKENS, metavar="N",
+                       help=f"cap of a Magpie user turn, a chain instruction and each instruction of a SelfInstruct list of 3 "
+                       f"(default {DEFAULT_USER_TOKENS}: room for a one-sentence question)")
+    bench.add_argument("--answer-tokens", type=int, default=DEFAULT_ANSWER_TOKENS, metavar="N",
+                       help=f"cap of an answer (default {DEFAULT_ANSWER_TOKENS}: answers usually run to the cap, so this sets "
+                       "most of the decoding time)")
+    bench.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated: {', '.join(WORKLOADS)} (default all)")
+    bench.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated: {', '.join(VARIANTS)} (default all)")
+    bench.add_argument("--threads", type=int, metavar="N",
+                       help="CPU threads of the tuned, engine and app variants (default: the physical cores, as the app; "
+                       "the bare loop keeps llama-cpp-python's default)")
+    bench.add_argument("--smoke", action="store_true",
+                       help="a tiny run that only checks everything works (CI): 1 item, 1 repetition, 8-token caps, 1 thread")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from tui.engine.model_file import default_model_path, inspect_model
 
-    model_path = inspect_model(args.model or default_model_path()).path
     if args.smoke:
         args.items, args.repeat, args.user_tokens, args.answer_tokens = 1, 1, 8, 8
+        # Two threads on a busy CI core wait on each other far longer than one works alone.
+        args.threads = args.threads or 1
     workloads = [_workload(kind, args) for kind in args.workloads.split(",") if kind]
     variants = [v for v in args.variants.split(",") if v]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise BadInput(f"--variants: unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
-    if args.items < 1 or args.repeat < 1:
-        raise BadInput("--items and --repeat must be at least 1")
+    if not workloads or not variants:
+        raise BadInput("--workloads and --variants need at least one name each")
+    if min(args.items, args.repeat, args.user_tokens, args.answer_tokens, 1 if args.threads is None else args.threads) < 1:
+        raise BadInput("--items, --repeat, --user-tokens, --answer-tokens and --threads must be at least 1")
+    model_path = inspect_model(args.model or default_model_path()).path
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for repetition in range(args.repeat):
-        for workload in workloads:
-            order = variants if repetition % 2 == 0 else list(reversed(variants))
-            for variant in order:
-                runs[variant].append(_run_in_subprocess(variant, workload, model_path))
-                if not args.json:
-                    last = runs[variant][-1]
-                    print(f"  rep {repetition + 1} {workload.kind:<7} {variant:<7} {last['tokens_per_second']:7.1f} tok/s", file=sys.stderr)
+        order = variants if repetition % 2 == 0 else list(reversed(variants))
+        for variant in order:
+            measured = _run_in_subprocess(variant, workloads, model_path, args.threads)
+            runs[variant].extend(measured)
+            if not args.json:
+                for record in measured:
+                    print(f"  rep {repetition + 1} {record['workload']:<12} {variant:<7} {record['tokens_per_second']:7.1f} tok/s", file=sys.stderr)
     report = summarise(runs, workloads, model_path, args)
     print(json.dumps(report) if args.json else render(report))
     return 0
 
 
 def _workload(kind: str, args: argparse.Namespace) -> Workload:
-    if kind not in ("magpie", "chain"):
-        raise BadInput(f"--workloads: unknown workload {kind!r}; choose from magpie, chain")
+    if kind not in WORKLOADS:
+        raise BadInput(f"--workloads: unknown workload {kind!r}; choose from {', '.join(WORKLOADS)}")
     return Workload(kind, args.items, args.user_tokens, args.answer_tokens)
 
 
-def _run_in_subprocess(variant: str, workload: Workload, model_path: Path) -> dict[str, Any]:
-    command = [sys.executable, "-m", "tui.bench.worker", variant, json.dumps(asdict(workload)), str(model_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+def _run_in_subprocess(variant: str, workloads: list[Workload], model_path: Path, threads: int | None) -> list[dict[str, Any]]:
+    workloads_json = json.dumps([asdict(w) for w in workloads])
+    command = [sys.executable, "-m", "tui.bench.worker", variant, workloads_json, str(model_path), str(threads or 0)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        raise SmolgenError(f"bench variant {variant} did not finish within 30 minutes") from None
     if result.returncode != 0:
         tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BadInput(f"bench variant {variant} on {workload.kind} failed: {tail}")
+        raise SmolgenError(f"bench variant {variant} failed: {tail}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -103,7 +138,8 @@ def summarise(runs: dict[str, list[dict[str, Any]]], workloads: list[Workload], 
         "model": str(model_path),
         "machine": {"cpus": _cpu_count(), "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
         "workload": {"workloads": [w.kind for w in workloads], "items": args.items, "repeat": args.repeat,
-                     "user_tokens": args.user_tokens, "answer_tokens": args.answer_tokens},
+                     "user_tokens": args.user_tokens, "answer_tokens": args.answer_tokens,
+                     "threads": args.threads or "physical cores"},
         "variants": per_variant,
         "ratios": {
             "engine_vs_bare": ratio("engine", "bare"),

@@ -1,4 +1,8 @@
-"""One benchmark variant on one workload, in its own process; prints one JSON line."""
+"""One benchmark variant on a list of workloads, in its own process; prints one JSON line.
+
+The model loads once, outside every timed window; the workloads then run one after another.
+Errors are one line on stderr (the parent shows the last line), exit status 1.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,29 @@ import json
 import sys
 from pathlib import Path
 
-from tui.bench.workloads import Workload, run_bare, run_engine
+from tui.bench.workloads import Measurement, Workload, run_bare, run_engine
+from tui.engine.errors import SmolgenError
+
+
+def measure(variant: str, workloads: list[Workload], model_path: Path, threads: int | None) -> list[Measurement]:
+    if variant in ("bare", "tuned"):
+        return run_bare(model_path, workloads, variant == "tuned", threads)
+    if variant == "engine":
+        return run_engine(model_path, workloads, threads)
+    from tui.bench.app_variant import run_app
+
+    return run_app(model_path, workloads, threads)
 
 
 def main(argv: list[str]) -> int:
-    variant, workload_json, model_path = argv
-    workload = Workload(**json.loads(workload_json))
-    path = Path(model_path)
-    if variant in ("bare", "tuned"):
-        measurement = run_bare(path, workload, tuned=variant == "tuned")
-    elif variant == "engine":
-        measurement = run_engine(path, workload)
-    else:
-        from tui.bench.app_variant import run_app
-
-        measurement = run_app(path, workload)
-    print(json.dumps(measurement.record()))
+    variant, workloads_json, model_path, threads = argv
+    workloads = [Workload(**fields) for fields in json.loads(workloads_json)]
+    try:
+        measurements = measure(variant, workloads, Path(model_path), int(threads) or None)
+    except Exception as error:  # the parent reports it as one line, never a traceback
+        print(str(error) if isinstance(error, SmolgenError) else f"{type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps([m.record() for m in measurements]))
     return 0
 
 

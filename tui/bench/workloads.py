@@ -4,8 +4,13 @@
 (b) `tuned`: the same loop with the best settings found (threads = physical cores, a context big
     enough for every prompt, the chat prompt rendered once per call by the library's own handler).
 (c) `engine`: smolgen's engine headless (`run_generation` into a temporary store).
-(d) `app`: the app's generation path, in a headless Textual app.
-Each variant runs in its own process, so peak memory is its own.
+(d) `app`: the app's generation path, in a headless Textual app (`tui/bench/app_variant.py`).
+Each variant runs in its own process, so peak memory is its own; it loads the model once, before
+any clock starts, and then does every workload in turn.
+
+Samples are what a person gets: a Magpie conversation, a chain row, and for SelfInstruct each
+instruction of the model's list (the bare loops count the list's lines; the engine and the app count
+those its filters keep, so their samples/min can be lower for the same tokens).
 """
 
 from __future__ import annotations
@@ -27,15 +32,30 @@ SEED_PROMPTS = [
     "Generate a question about binary search trees.",
     "Generate a question about the water cycle.",
 ]
+# SelfInstruct seeds: short passages of context, so the prompt is mostly the template itself.
+SELF_INSTRUCT_SEEDS = [
+    "Plants use sunlight, water and carbon dioxide to make sugar, and give off oxygen as they do.",
+    "A binary search tree keeps smaller keys to the left of each node and larger keys to the right.",
+    "Sourdough rises thanks to wild yeast and lactic bacteria living in a fermented flour paste.",
+    "The water cycle moves water between oceans, air and land through evaporation, rain and rivers.",
+]
+WORKLOADS = ("magpie", "chain", "selfinstruct")
+# Instructions asked of each SelfInstruct seed; the list may hold one `user_tokens` cap per instruction.
+SELF_INSTRUCT_LIST = 3
 
 
 @dataclass
 class Workload:
-    kind: str  # "magpie" or "chain"
-    items: int
-    user_tokens: int  # cap of a Magpie user turn or a chain instruction
+    kind: str  # one of WORKLOADS
+    items: int  # Magpie samples, chain rows or SelfInstruct seeds
+    user_tokens: int  # cap of a Magpie user turn, a chain instruction or one instruction of a SelfInstruct list
     answer_tokens: int
     seed: int = 1234
+
+    @property
+    def list_tokens(self) -> int:
+        """Cap of a SelfInstruct list, the engine's rule: room for each instruction asked for."""
+        return SELF_INSTRUCT_LIST * self.user_tokens
 
 
 @dataclass
@@ -62,7 +82,7 @@ class Measurement:
         return data
 
 
-def _peak_rss_mb() -> float:
+def process_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -82,18 +102,45 @@ class _Stream:
         return "".join(parts)
 
 
-def run_bare(model_path: Path, workload: Workload, tuned: bool) -> Measurement:
-    """Variants (a) and (b): a plain loop over llama-cpp-python's completion and chat calls."""
+def seed_prompts(workload: Workload) -> list[str]:
+    """The text the engine sends for each seed row, from the shipped templates and their defaults,
+    so the bare loops send exactly the same."""
+    from tui.engine.prompts import PromptLibrary
+    from tui.engine.techniques.self_instruct import DEFAULT_APPLICATION, DEFAULT_CRITERIA
+
+    prompts = PromptLibrary()
+    if workload.kind == "chain":
+        return [prompts.load("chain_instruction").render(**row) for row in seed_rows(workload)]
+    return [
+        prompts.load("self_instruct").render(
+            num_instructions=SELF_INSTRUCT_LIST,
+            criteria_for_query_generation=DEFAULT_CRITERIA,
+            application_description=DEFAULT_APPLICATION,
+            input=row["text"],
+        )
+        for row in seed_rows(workload)
+    ]
+
+
+def run_bare(model_path: Path, workloads: list[Workload], tuned: bool, threads: int | None = None) -> list[Measurement]:
+    """Variants (a) and (b): a plain loop over llama-cpp-python's completion and chat calls.
+
+    `threads` applies to the tuned loop only: the bare one keeps every library default."""
     from llama_cpp import Llama
 
     from tui.engine.model import physical_cores
 
-    options: dict[str, Any] = {"seed": workload.seed, "verbose": False}
+    options: dict[str, Any] = {"seed": workloads[0].seed, "verbose": False}
     if tuned:
-        options.update(n_threads=physical_cores(), n_threads_batch=physical_cores(), n_ctx=2048)
+        threads = threads or physical_cores()
+        options.update(n_threads=threads, n_threads_batch=threads, n_ctx=2048)
     with contextlib.redirect_stderr(io.StringIO()):
         llm = Llama(model_path=str(model_path), **options)
-    measurement = Measurement("tuned" if tuned else "bare", workload.kind)
+    return [_bare_workload(llm, workload, "tuned" if tuned else "bare") for workload in workloads]
+
+
+def _bare_workload(llm: Any, workload: Workload, variant: str) -> Measurement:
+    measurement = Measurement(variant, workload.kind)
 
     def chat(messages: list[dict[str, str]], max_tokens: int, **sampling: Any) -> str:
         started = time.perf_counter()
@@ -106,11 +153,11 @@ def run_bare(model_path: Path, workload: Workload, tuned: bool) -> Measurement:
         measurement.generated_tokens += len(llm.tokenize(text.encode("utf-8"), add_bos=False))
         return text
 
-    def complete(prompt: str, max_tokens: int, **sampling: Any) -> str:
+    def complete(prompt: str, max_tokens: int, stop: tuple[str, ...] = ("<|im_end|>",), **sampling: Any) -> str:
         started = time.perf_counter()
         stream = _Stream(started)
         text = stream.text(
-            llm(prompt, max_tokens=max_tokens, stream=True, stop=["<|im_end|>"], **sampling),
+            llm(prompt, max_tokens=max_tokens, stream=True, stop=list(stop), **sampling),
             lambda c: c["choices"][0]["text"],
         )
         measurement.first_token_seconds.append(stream.first or 0.0)
@@ -118,19 +165,26 @@ def run_bare(model_path: Path, workload: Workload, tuned: bool) -> Measurement:
         return text
 
     pre_query = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\n"
+    # Rendering a template is not model work: done before the clock starts.
+    prompts = seed_prompts(workload)
     started = time.perf_counter()
     for index in range(workload.items):
+        llm.set_seed(workload.seed + index)
         if workload.kind == "magpie":
-            llm.set_seed(workload.seed + index)
             question = complete(pre_query, workload.user_tokens, temperature=1.0, top_p=1.0, top_k=0, min_p=0.0)
             chat([{"role": "user", "content": question.strip()}], workload.answer_tokens, temperature=0.7)
-        else:
-            seed_prompt = SEED_PROMPTS[index % len(SEED_PROMPTS)]
-            instruction = chat([{"role": "user", "content": seed_prompt}], workload.user_tokens, temperature=0.8)
+            measurement.samples += 1
+        elif workload.kind == "chain":
+            instruction = chat([{"role": "user", "content": prompts[index]}], workload.user_tokens, temperature=0.8)
             chat([{"role": "user", "content": instruction.strip()}], workload.answer_tokens, temperature=0.7)
-        measurement.samples += 1
+            measurement.samples += 1
+        else:
+            listed = complete(
+                prompts[index], workload.list_tokens, ("<|im_end|>", "\n#"), temperature=0.7, repeat_penalty=1.1
+            )
+            measurement.samples += min(SELF_INSTRUCT_LIST, sum(1 for line in listed.splitlines() if line.strip()))
     measurement.seconds = time.perf_counter() - started
-    measurement.peak_rss_mb = _peak_rss_mb()
+    measurement.peak_rss_mb = process_peak_rss_mb()
     return measurement
 
 
@@ -139,49 +193,55 @@ def technique_for(workload: Workload) -> Any:
     from tui.engine.model import Sampling
     from tui.engine.techniques.chain import ChainSettings, InstructionResponse
     from tui.engine.techniques.magpie import Magpie, MagpieSettings, user_turn_sampling
+    from tui.engine.techniques.self_instruct import SelfInstruct, SelfInstructSettings, list_sampling
 
     answer = Sampling(temperature=0.7, max_tokens=workload.answer_tokens)
     if workload.kind == "magpie":
         user = user_turn_sampling()
         user.max_tokens = workload.user_tokens
         return Magpie(MagpieSettings(user_sampling=user, assistant_sampling=answer))
+    if workload.kind == "selfinstruct":
+        listing = list_sampling(SELF_INSTRUCT_LIST)
+        listing.max_tokens = workload.list_tokens
+        return SelfInstruct(SelfInstructSettings(num_instructions=SELF_INSTRUCT_LIST, instruction_sampling=listing))
     return InstructionResponse(
         ChainSettings(instruction_sampling=Sampling(temperature=0.8, max_tokens=workload.user_tokens), response_sampling=answer)
     )
 
 
 def seed_rows(workload: Workload) -> list[dict[str, str]]:
-    return [{"text": SEED_PROMPTS[i % len(SEED_PROMPTS)]} for i in range(workload.items)] if workload.kind == "chain" else []
+    seeds = {"chain": SEED_PROMPTS, "selfinstruct": SELF_INSTRUCT_SEEDS}.get(workload.kind)
+    return [{"text": seeds[i % len(seeds)]} for i in range(workload.items)] if seeds else []
 
 
-class _TimedStore:
+class TimedStore:
     """Adds up the time spent writing samples (the target: under 2% of a run)."""
 
     def __init__(self, store: Any, measurement: Measurement):
-        self._store, self._measurement = store, measurement
+        self._store, self.measurement = store, measurement
 
     def add_sample(self, sample: dict[str, Any]) -> int:
         started = time.perf_counter()
         try:
             return self._store.add_sample(sample)
         finally:
-            self._measurement.store_seconds += time.perf_counter() - started
+            self.measurement.store_seconds += time.perf_counter() - started
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
 
-def run_engine(model_path: Path, workload: Workload) -> Measurement:
+def run_engine(model_path: Path, workloads: list[Workload], threads: int | None = None) -> list[Measurement]:
     """Variant (c): smolgen's engine, headless, storing every sample as a real run does."""
     from tui.engine.model import Model
     from tui.engine.prompts import PromptLibrary
     from tui.engine.runner import RunObserver, run_generation
     from tui.engine.store import SampleStore
 
-    model = Model.load(model_path)
-    measurement = Measurement("engine", workload.kind)
-
     class FirstTokens(RunObserver):
+        def __init__(self, measurement: Measurement):
+            self.measurement = measurement
+
         def stage(self, text: str) -> None:
             self.started = time.perf_counter()
             self.seen = False
@@ -189,16 +249,23 @@ def run_engine(model_path: Path, workload: Workload) -> Measurement:
         def text(self, chunk: str) -> None:
             if not self.seen:
                 self.seen = True
-                measurement.first_token_seconds.append(time.perf_counter() - self.started)
+                self.measurement.first_token_seconds.append(time.perf_counter() - self.started)
 
+    model = Model.load(model_path, n_threads=threads)
+    measurements = []
+
+    # One store for the whole process, as a person's store holds every run.
     with tempfile.TemporaryDirectory() as folder, SampleStore(Path(folder) / "bench.json") as store:
-        started = time.perf_counter()
-        summary = run_generation(
-            technique_for(workload), _TimedStore(store, measurement), model, PromptLibrary(), workload.items,
-            workload.seed, seed_rows(workload), FirstTokens(),
-        )
-        measurement.seconds = time.perf_counter() - started
-    measurement.samples = summary.stored
-    measurement.generated_tokens = summary.completion_tokens
-    measurement.peak_rss_mb = _peak_rss_mb()
-    return measurement
+        for workload in workloads:
+            measurement = Measurement("engine", workload.kind)
+            started = time.perf_counter()
+            summary = run_generation(
+                technique_for(workload), TimedStore(store, measurement), model, PromptLibrary(), workload.items,
+                workload.seed, seed_rows(workload), FirstTokens(measurement),
+            )
+            measurement.seconds = time.perf_counter() - started
+            measurement.samples = summary.stored
+            measurement.generated_tokens = summary.completion_tokens
+            measurement.peak_rss_mb = process_peak_rss_mb()
+            measurements.append(measurement)
+    return measurements
