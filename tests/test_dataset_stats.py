@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.conftest import run_smolgen
-from tui.engine.dataset_stats import compare, compute_stats, distinct_n, first_word, is_question
+from tui.engine.dataset_stats import compare, compute_stats, distinct_n, first_word, is_question, words
 from tui.engine.minhash_clusters import find_clusters
 
 
@@ -103,3 +103,26 @@ def test_cli_stats_and_run_comparison_on_real_samples(tmp_path):
     assert compared["runs"] == [1, 2] and compared["figures"]["samples"] == [3, 3]
     missing = run_smolgen("stats", "--run", "9", cwd=tmp_path)
     assert missing.returncode == 2 and "--run 9: " in missing.stderr
+
+
+def test_words_fast_path_finds_the_regex_words():
+    import re
+
+    for text in ("Don't fine-tune_x  ?? 3.5 times\tTODAY.", "Mục đích của Khóa học Smol là gì?", "KELVIN \u212a sign", ""):
+        assert words(text) == re.findall(r"\w+", text.lower())
+
+
+def test_histogram_bins_have_whole_equal_widths():
+    stats = compute_stats([_sample(i, "Write a poem.", lengths={"instruction": length, "response": 3})
+                           for i, length in enumerate([3, 4, 4, 9, 50])])
+    assert stats.instruction_tokens.bins(most=4) == [(3, 4), (15, 0), (27, 0), (39, 1)]  # width 12 = ceil(48 / 4)
+    assert stats.response_tokens.bins() == [(3, 5)]
+    assert compute_stats([]).instruction_tokens.bins() == []
+
+
+def test_many_exact_copies_make_one_cluster_and_a_search_can_be_stopped():
+    items = [(i, "Write a poem about the sea.") for i in range(300)] + [(i + 300, text) for i, text in enumerate(DISTINCT)]
+    assert find_clusters(items) == [sorted(range(300), key=str)]
+    assert find_clusters(items, should_stop=lambda: True) == []
+    with pytest.raises(ValueError, match="threshold=0"):
+        find_clusters(items, 0)

@@ -17,6 +17,7 @@ from tui.bench.run import add_bench_command, cmd_bench
 from tui.bench.batched import add_bench_batched_command, cmd_bench_batched
 from tui.cli_stats import add_stats_command, cmd_stats
 from tui.cli_bench_dedup import add_bench_dedup_command, cmd_bench_dedup
+from tui.bench.stats_screen import add_bench_stats_command, cmd_bench_stats
 from tui.bench.store_bench import add_bench_store_command, cmd_bench_store
 from tui.bench.startup import add_bench_startup_command, cmd_bench_startup
 from tui.cli_generate import add_instruction_technique_flags
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_command(commands)
     add_bench_batched_command(commands)
     add_bench_dedup_command(commands)
+    add_bench_stats_command(commands)
     add_bench_store_command(commands)
     add_bench_startup_command(commands)
 
@@ -136,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "bench": cmd_bench,
             "bench-batched": cmd_bench_batched,
             "bench-dedup": cmd_bench_dedup,
+            "bench-stats": cmd_bench_stats,
             "bench-store": cmd_bench_store,
             "bench-startup": cmd_bench_startup,
         }[command]

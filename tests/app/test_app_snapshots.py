@@ -91,3 +91,24 @@ def test_pipeline_tab_with_the_chapter_loaded(snap_compare, snapshot_store):
         await pilot.pause()
 
     assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 48), run_before=load_chapter)
+
+
+def test_stats_screen(snap_compare, snapshot_store):
+    from tests.app.test_app_stats import add
+
+    first, second = snapshot_store.start_run(technique="magpie"), snapshot_store.start_run(technique="chain")
+    for index, (instruction, run, status) in enumerate([
+        ("What is the Smol Course?", first, "accepted"), ("what is the smol course ?", first, "new"),
+        ("Explain Magpie in one line.", first, "rejected"), ("Tóm tắt khóa học Smol.", second, "new"),
+        ("List three uses of a small model.", second, "accepted"), ("How does EvolInstruct deepen a prompt?", second, "new"),
+    ]):
+        add(snapshot_store, instruction, technique="magpie" if run == first else "chain", run_id=run, status=status,
+            lengths={"instruction": 4 + index, "response": 10 + 3 * index}, flags=["truncated"] if index == 2 else [])
+
+    async def stats(pilot):
+        await model_ready(pilot)
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "clusters_shown_at", None) is not None)
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 32), run_before=stats)

@@ -30,6 +30,7 @@ from tui.app.screens.help import HelpScreen, HelpSection
 from tui.app.screens.main import MainScreen
 from tui.app.screens.model_picker import ModelPickerScreen
 from tui.app.screens.review import ReviewScreen
+from tui.app.screens.stats import StatsScreen
 from tui.app.streaming import BatchedObserver
 from tui.app.techniques import TechniqueEntry, available_techniques
 from tui.app.widgets.output_pane import OutputPane
@@ -75,6 +76,7 @@ class SmolgenApp(App):
         Binding("ctrl+g", "generate", "Generate", id="app.generate", tooltip="Run the technique shown with the marked seeds"),
         Binding("ctrl+r", "review", "Review", id="app.review", tooltip="Review, accept, reject and edit samples"),
         Binding("ctrl+e", "export", "Export", id="app.export", tooltip="Export samples for fine-tuning"),
+        Binding("ctrl+t", "stats", "Stats", id="app.stats", tooltip="Dataset quality: counts, lengths, diversity, near-duplicates, runs compared"),
         Binding("ctrl+o", "open_model", "Model", id="app.open_model", tooltip="Open another GGUF model"),
     ]
 
@@ -361,6 +363,10 @@ class SmolgenApp(App):
             return
         self.push_screen(ReviewScreen(self.store, sample_id))
 
+    def action_stats(self) -> None:
+        if not isinstance(self.screen, StatsScreen):
+            self.push_screen(StatsScreen(self.store))
+
     def action_export(self) -> None:
         if not isinstance(self.screen, ExportScreen):
             self.push_screen(ExportScreen(self.store))
@@ -390,6 +396,7 @@ def help_sections() -> list[HelpSection]:
             [("enter on a step", "Edit its settings"), ("ctrl+g", "Run the pipeline (escape cancels; a re-run reuses the cache)")],
         ),
         ("Review", ReviewScreen.BINDINGS, [("↑ / ↓", "Previous / next sample")]),
+        ("Stats", StatsScreen.BINDINGS, [("enter on a cluster", "Review just that cluster"), ("enter in the threshold", "Find clusters again")]),
         ("Edit sample", EditSampleScreen.BINDINGS, []),
         ("Export", ExportScreen.BINDINGS, [("enter in the path", "Export")]),
         ("Model picker", ModelPickerScreen.BINDINGS, [("enter", "Open the model")]),

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable
 
 TokenCounter = Callable[[str], int]
 _WORD = re.compile(r"\w+", re.UNICODE)
+_ASCII_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_ASCII_NON_WORD = bytes(c if c in _ASCII_WORD else ord(" ") for c in range(256))
 # Words that open a question in English; any language's question mark counts too.
 _QUESTION_OPENERS = {
     "what", "how", "why", "when", "where", "who", "whom", "whose", "which", "can", "could", "is", "are", "am",
@@ -25,27 +27,50 @@ FLAG_NAMES = ("duplicate", "truncated", "refused", "failed-evolution", "empty")
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (Unicode aware, so Vietnamese words count as words)."""
-    return _WORD.findall(text.lower())
+    lowered = text.lower()
+    if lowered.isascii():
+        # Same words as the regex, three times faster: most responses are ASCII and long.
+        return lowered.encode("ascii").translate(_ASCII_NON_WORD).decode("ascii").split()
+    return _WORD.findall(lowered)
+
+
+class DistinctCounter:
+    """Distinct-n accumulated one tokenised text at a time, so each text is split into words only once."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.total = 0
+        self.unique: set[Any] = set()
+
+    def add(self, tokens: list[str]) -> None:
+        if self.n == 1:
+            self.unique.update(tokens)
+        elif self.n == 2:  # the common case, without the general case's generator
+            self.unique.update(zip(tokens, tokens[1:]))
+        else:
+            self.unique.update(zip(*(tokens[i:] for i in range(self.n))))
+        self.total += max(0, len(tokens) - self.n + 1)
+
+    @property
+    def value(self) -> float:
+        return len(self.unique) / self.total if self.total else 0.0
 
 
 def distinct_n(texts: Iterable[str], n: int) -> float:
     """Distinct-n (Li et al., 2016): unique n-grams over all n-grams in the texts; 0 when there are none."""
-    total, unique = 0, set()
+    counter = DistinctCounter(n)
     for text in texts:
-        tokens = words(text)
-        grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-        total += len(grams)
-        unique.update(grams)
-    return len(unique) / total if total else 0.0
+        counter.add(words(text))
+    return counter.value
 
 
 def is_question(text: str) -> bool:
     """A question ends with a question mark (in any script) or opens with an interrogative word."""
-    stripped = text.strip()
-    if stripped.endswith(("?", "？", "؟")):
-        return True
-    first = words(stripped[:40])
-    return bool(first) and first[0] in _QUESTION_OPENERS
+    return _asks(text, words(text.strip()[:40]))
+
+
+def _asks(text: str, tokens: list[str]) -> bool:
+    return text.rstrip().endswith(("?", "？", "؟")) or (bool(tokens) and tokens[0] in _QUESTION_OPENERS)
 
 
 def first_word(text: str) -> str | None:
@@ -58,6 +83,15 @@ class Histogram:
     """Token lengths and a summary of them."""
 
     values: list[int] = field(default_factory=list)
+
+    def bins(self, most: int = 20) -> list[tuple[int, int]]:
+        """(first length of the bin, samples in it) for at most `most` bins of equal whole widths."""
+        if not self.values:
+            return []
+        low, high = min(self.values), max(self.values)
+        width = max(1, -(-(high - low + 1) // most))  # whole tokens, so no bin straddles a length
+        counts = Counter((int(value) - low) // width for value in self.values)
+        return [(low + index * width, counts[index]) for index in range((high - low) // width + 1)]
 
     def record(self) -> dict[str, Any]:
         if not self.values:
@@ -139,13 +173,12 @@ def compute_stats(
 ) -> DatasetStats:
     """All figures for `samples`; token lengths use recorded ones, else `count_tokens`, else words.
 
-    Near-duplicate clusters are the slow part (seconds at 10,000 samples): a screen can ask for the
+    Near-duplicate clusters are the slow part (about a second at 10,000 samples): a screen can ask for the
     rest first with `with_clusters=False` and fill them in later with `find_clusters`.
     """
     stats = DatasetStats(samples=len(samples))
     counter = count_tokens or (lambda text: len(words(text)))
-    instructions: list[str] = []
-    responses: list[str] = []
+    distinct_1, distinct_2, response_distinct_2 = DistinctCounter(1), DistinctCounter(2), DistinctCounter(2)
     firsts: Counter = Counter()
     for sample in samples:
         stats.by_technique[sample.get("technique", "?")] += 1
@@ -159,24 +192,26 @@ def compute_stats(
         lengths = sample.get("lengths") or {}
         instruction, response = sample.get("instruction"), sample.get("response")
         if instruction:
-            instructions.append(instruction)
+            # Split once: distinct-n, the first word and the question test all read the same words.
+            tokens = words(instruction)
+            distinct_1.add(tokens)
+            distinct_2.add(tokens)
             stats.instruction_tokens.values.append(lengths.get("instruction") or counter(instruction))
-            word = first_word(instruction)
-            if word:
-                firsts[word] += 1
-            if is_question(instruction):
+            if tokens:
+                firsts[tokens[0]] += 1
+            if _asks(instruction, tokens):
                 stats.questions += 1
             else:
                 stats.imperatives += 1
         if response:
-            responses.append(response)
+            response_distinct_2.add(words(response))
             stats.response_tokens.values.append(lengths.get("response") or counter(response))
-    stats.distinct_1 = distinct_n(instructions, 1)
-    stats.distinct_2 = distinct_n(instructions, 2)
-    stats.response_distinct_2 = distinct_n(responses, 2)
+    stats.distinct_1 = distinct_1.value
+    stats.distinct_2 = distinct_2.value
+    stats.response_distinct_2 = response_distinct_2.value
     stats.first_words = firsts.most_common(top_words)
     if with_clusters:
-        from tui.engine.minhash_clusters import find_clusters  # datasketch and scipy take a second to import
+        from tui.engine.minhash_clusters import find_clusters  # datasketch and scipy load only when clusters are asked for
 
         stats.clusters = find_clusters(instruction_items(samples), duplicate_threshold)
     return stats
