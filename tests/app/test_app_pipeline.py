@@ -139,7 +139,7 @@ async def test_every_step_kind_can_be_added_and_edited(app_store, prompts):
         for kind, _, _ in STEP_CHOICES:
             await pilot.press("end")
             await add_step(pilot, kind)
-            await wait_for(pilot, lambda: [form.kind for form in tab.query(PipelineStepForm)] == [kind], what=f"the {kind} form")
+            await wait_for(pilot, lambda kind=kind: [form.kind for form in tab.query(PipelineStepForm)] == [kind], what=f"the {kind} form")
             assert tab.draft.steps[tab.selected]["type"] == kind
         assert len(tab.draft.steps) == 2 + len(STEP_CHOICES)
         # What the engine refuses is said, naming step and file, and nothing was raised.
