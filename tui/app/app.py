@@ -312,8 +312,11 @@ class SmolgenApp(App):
     def sample_finished(self, message: SampleFinished) -> None:
         sample = message.sample
         self.main_screen.output.sample_finished(sample, message.done, message.total)
-        self.show_counts()
         self.samples_changed.publish(sample)
+
+    @on(OutputPane.FinishedShown)
+    def finished_shown(self) -> None:
+        self.show_counts()
 
     @on(OutputPane.SampleChosen)
     def finished_sample_chosen(self, message: OutputPane.SampleChosen) -> None:

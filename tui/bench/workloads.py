@@ -164,21 +164,31 @@ def _bare_workload(llm: Any, workload: Workload, variant: str) -> Measurement:
         measurement.generated_tokens += len(llm.tokenize(text.encode("utf-8"), add_bos=False))
         return text
 
+    from tui.engine.model import derive_seed
+    from tui.engine.techniques.chain import clean_instruction
+
     pre_query = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\n"
     # Rendering a template is not model work: done before the clock starts.
     prompts = seed_prompts(workload)
     started = time.perf_counter()
     for index in range(workload.items):
-        llm.set_seed(workload.seed + index)
+        # The engine's per-call seeds and the text it passes on, so every variant samples the same
+        # tokens and tokens per second compare the same work.
+        seeds = (derive_seed(workload.seed, index, call) for call in range(2))
         if workload.kind == "magpie":
+            llm.set_seed(next(seeds))
             question = complete(pre_query, workload.user_tokens, temperature=1.0, top_p=1.0, top_k=0, min_p=0.0)
+            llm.set_seed(next(seeds))
             chat([{"role": "user", "content": question.strip()}], workload.answer_tokens, temperature=0.7)
             measurement.samples += 1
         elif workload.kind == "chain":
+            llm.set_seed(next(seeds))
             instruction = chat([{"role": "user", "content": prompts[index]}], workload.user_tokens, temperature=0.8)
-            chat([{"role": "user", "content": instruction.strip()}], workload.answer_tokens, temperature=0.7)
+            llm.set_seed(next(seeds))
+            chat([{"role": "user", "content": clean_instruction(instruction)}], workload.answer_tokens, temperature=0.7)
             measurement.samples += 1
         else:
+            llm.set_seed(next(seeds))
             listed = complete(
                 prompts[index], workload.list_tokens, ("<|im_end|>", "\n#"), temperature=0.7, repeat_penalty=1.1
             )

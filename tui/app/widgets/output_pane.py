@@ -9,14 +9,19 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Label, OptionList, ProgressBar, Static, TextArea
+from textual.widgets import Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
+
+from tui.app.widgets.stream_view import StreamView
 
 from tui.app.review_filter import first_line
 from tui.engine.runner import RunSummary
 
 
 RATE_SECONDS = 0.25  # how often the speed and ETA line changes while tokens stream
+# How often the finished list (and the header's counts) change while a run goes: each change lays
+# out the whole screen again, which takes the UI thread tens of milliseconds away from the model.
+FINISHED_SECONDS = 1.0
 
 
 def format_duration(seconds: float) -> str:
@@ -38,6 +43,9 @@ class OutputPane(Vertical):
     OutputPane #finished { height: 1fr; border: none; }
     """
 
+    class FinishedShown(Message):
+        """Finished samples were added to the list (the app shows the store's counts again)."""
+
     class SampleChosen(Message):
         """A finished sample was chosen (enter) to open it in review."""
 
@@ -57,14 +65,16 @@ class OutputPane(Vertical):
         self._total = 0
         self._new_sample = True
         self._rate_shown = 0.0
+        self._finished_pending: list[Option] = []
+        self._finished_shown = 0.0
+        self._finished_timer: Any = None
 
     def compose(self) -> ComposeResult:
         yield Static("Idle · ctrl+g generates with the technique shown", id="stage", markup=False)
         yield ProgressBar(total=None, show_eta=False, id="progress")
         yield Static("", id="run-stats", markup=False)
-        # A TextArea appends and wraps only the new text: re-laying out a growing Static every batch
-        # kept the UI thread (and so the GIL) busy enough to slow the model down.
-        yield TextArea("", id="stream", read_only=True, soft_wrap=True, compact=True)
+        # Appending to it costs next to nothing, so the UI thread leaves the cores to the model.
+        yield StreamView(id="stream")
         yield Label("Finished samples · enter opens one in review", id="finished-title")
         yield OptionList(id="finished")
 
@@ -92,11 +102,11 @@ class OutputPane(Vertical):
         progress.display = True
         progress.update(total=total, progress=0)
         self._stats(f"0/{total} samples")
-        self.stream.load_text("")
+        self.stream.clear()
 
     def stage_started(self, text: str) -> None:
         if self._new_sample:
-            self.stream.load_text("")
+            self.stream.clear()
             self._new_sample = False
         separator = "\n\n" if self.stream.text else ""
         self._append(f"{separator}── {text} ──\n")
@@ -111,15 +121,11 @@ class OutputPane(Vertical):
             self._show_rate()
 
     @property
-    def stream(self) -> TextArea:
-        return self.query_one("#stream", TextArea)
+    def stream(self) -> StreamView:
+        return self.query_one("#stream", StreamView)
 
     def _append(self, text: str) -> None:
-        stream = self.stream
-        following = stream.scroll_y >= stream.max_scroll_y  # the reader has not scrolled up
-        stream.insert(text, stream.document.end)
-        if following:
-            stream.call_after_refresh(stream.scroll_end, animate=False)
+        self.stream.append(text)
 
     def _show_rate(self) -> None:
         live_seconds = time.monotonic() - self._call_started
@@ -145,18 +151,34 @@ class OutputPane(Vertical):
         self.add_finished(sample)
 
     def add_finished(self, sample: dict[str, Any]) -> None:
-        """Append a sample to the finished list."""
+        """Append a sample to the finished list, at once or with others within FINISHED_SECONDS."""
         if sample.get("status") == "failed":
             failure = sample.get("failure", {})
             line = Text(f"#{sample.get('id', '?')} failed ({failure.get('reason')}): {failure.get('message', '')}", style="red")
         else:
             flags = f" [{', '.join(sample['flags'])}]" if sample.get("flags") else ""
             line = Text(f"#{sample.get('id', '?')} {first_line(sample.get('instruction'), 100)}{flags}")
+        self._finished_pending.append(Option(line, id=str(sample.get("id", ""))))
+        if self._finished_timer is None:
+            delay = max(0.01, self._finished_shown + FINISHED_SECONDS - time.monotonic())  # a timer of 0 s divides by zero
+            self._finished_timer = self.set_timer(delay, self.show_finished)
+
+    def show_finished(self) -> None:
+        """Add the samples finished since the last time to the list, in one layout of the screen."""
+        if self._finished_timer is not None:
+            self._finished_timer.stop()
+            self._finished_timer = None
+        self._finished_shown = time.monotonic()
+        if not self._finished_pending:
+            return
         finished = self.query_one("#finished", OptionList)
-        finished.add_option(Option(line, id=str(sample.get("id", ""))))
+        finished.add_options(self._finished_pending)
+        self._finished_pending = []
         finished.highlighted = finished.option_count - 1
+        self.post_message(self.FinishedShown())
 
     def run_ended(self, summary: RunSummary) -> None:
+        self.show_finished()
         failed = f", {summary.failed} failed" if summary.failed else ""
         rate = f" · {summary.tokens_per_second:.1f} tok/s" if summary.completion_tokens else ""
         if summary.status == "cancelled":
@@ -168,6 +190,7 @@ class OutputPane(Vertical):
             self._stats(f"{summary.stored + summary.failed}/{summary.total} samples{rate}")
 
     def run_failed(self, message: str) -> None:
+        self.show_finished()
         self._stage("Stopped by an error")
         self._stats(message)
         self.query_one("#progress").display = False

@@ -1,0 +1,32 @@
+"""The streamed-text view: wraps at its width, appends to the last paragraph, follows the end."""
+
+from textual.app import App, ComposeResult
+
+from tui.app.widgets.stream_view import StreamView
+
+
+class StreamApp(App):
+    def compose(self) -> ComposeResult:
+        yield StreamView(id="stream")
+
+
+async def test_appends_wrap_follow_the_end_and_clear():
+    app = StreamApp()
+    async with app.run_test(size=(21, 5)) as pilot:  # 20 columns of text beside a 1-column scroll bar
+        view = app.query_one(StreamView)
+        view.append("one two three four five six")
+        view.append(" seven\nsecond paragraph")
+        await pilot.pause()
+        assert view.text == "one two three four five six seven\nsecond paragraph"
+        assert [line.text.rstrip() for line in view._lines] == ["one two three four", "five six seven", "second paragraph"]
+        for _ in range(10):
+            view.append("\nmore")
+        await pilot.pause()
+        assert view.scroll_offset.y == len(view._lines) - 5  # the last line is at the bottom
+        view.scroll_to(y=0, animate=False)
+        view.append(" text")
+        await pilot.pause()
+        assert view.scroll_offset.y == 0  # scrolled up by the reader: it stays there
+        view.clear()
+        await pilot.pause()
+        assert view.text == "" and view.virtual_size.height == 1
