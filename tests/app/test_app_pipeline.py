@@ -274,3 +274,24 @@ async def test_marked_seeds_are_the_source_of_a_new_pipeline(app_store, prompts)
     samples = app_store.list_samples()
     assert [s["columns"]["text"] for s in samples] == ["Ask about LoRA.", "Ask about SFT."]
     assert all(s["instruction"] and s["response"] and s["pipeline"] == "my-pipeline" for s in samples)
+
+
+@pytest.mark.model
+async def test_the_longer_evol_chain_runs_in_the_app_with_the_real_model(app_store, prompts, real_backend):
+    app = make_app(app_store, prompts, real_backend)
+    async with app.run_test(size=(100, 40)) as pilot:
+        tab = await pipeline_tab(pilot)
+        await load_builtin(pilot, tab, "evol-chain")
+        assert step_names(tab) == ["load_seeds", "self_instruct", "one_per_row", "evolve", "respond"]
+        await edit_step(pilot, tab, 4, max_tokens="16")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in shown_text(app, "#pipeline-status"), timeout=300, what="the run")
+    kept = app_store.list_samples(statuses=["new"])
+    runs = app_store.list_runs()
+    steps = runs[0]["summary"]["steps"]
+    assert steps["one_per_row"]["rows"] >= 1  # SelfInstruct kept at least one instruction
+    assert steps["evolve"]["generated"] + steps["evolve"]["failed"] == steps["one_per_row"]["rows"]
+    assert len(kept) == steps["respond"]["generated"]
+    for sample in kept:
+        assert sample["pipeline"] == "evol-chain" and sample["instruction"] and sample["response"]
+        assert sample["columns"]["evolution"][0]["round"] == 0
