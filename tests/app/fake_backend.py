@@ -7,15 +7,12 @@ import threading
 from pathlib import Path
 
 from tui.app.backend import ModelRequest
+from tui.bench.null_backend import CHATML  # the ChatML template, as SmolLM2 writes it
 from tui.engine.chat_template import ChatTemplate, Message
 from tui.engine.errors import ModelFileError
 from tui.engine.model import Cancelled, Completion, Sampling, TextCallback
 from tui.engine.model_file import ModelInfo
 
-CHATML = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 REPLIES = (
     "What is the purpose of the Smol Course?",
     "The Smol Course teaches how to train and use small language models on modest hardware.",

@@ -21,12 +21,13 @@ from tui.bench.workloads import WORKLOADS, Workload
 from tui.engine.errors import BadInput, SmolgenError
 
 VARIANTS = ("bare", "tuned", "engine", "app")
-# Sized for about a minute on a quiet 2-core machine (~50 generated tok/s): 4 variants x 3 repetitions
-# is 12 processes, each ~1.5 s of start-up and model load (off the clock) plus ~4.5 s of work: one item
+# Sized for about a minute on a quiet 2-core machine (~50 generated tok/s): 4 variants x 2 repetitions
+# is 8 processes, each ~2 s of start-up and model load (off the clock) plus ~6 s of work: two items
 # of each workload, at most 24 + 32 tokens for Magpie and the chain, a list of 3 x 24 for SelfInstruct,
-# whose 225-token prompt alone takes ~1.5 s to read. Three repetitions is the fewest whose median
-# drops an outlier; raise --items first for steadier figures.
-DEFAULT_ITEMS, DEFAULT_REPEAT, DEFAULT_USER_TOKENS, DEFAULT_ANSWER_TOKENS = 1, 3, 24, 32
+# whose 225-token prompt alone takes ~1.5 s to read. Items matter more than repetitions: the variants'
+# samplers write answers of different lengths, and with one item that alone moved a ratio by 10%;
+# for the README's table, --items 8 --repeat 3 (about 5 minutes).
+DEFAULT_ITEMS, DEFAULT_REPEAT, DEFAULT_USER_TOKENS, DEFAULT_ANSWER_TOKENS = 2, 2, 24, 32
 
 
 def add_bench_command(commands: Any) -> None:
@@ -35,17 +36,17 @@ def add_bench_command(commands: Any) -> None:
         help="time generation: bare llama-cpp-python loops vs the engine vs the app",
         description="Time the same generation work done four ways on one model: Magpie samples, instruction → response "
         "rows and SelfInstruct seeds. The defaults take about a minute on a quiet 2-core machine: each variant runs "
-        "in a fresh process per repetition (start-up and model load are off the clock), does one item of each "
-        "workload with short caps, and three repetitions give medians that drop one outlier. For steadier "
-        "figures raise --items (each item adds ~5 s per process) before the caps.",
+        "in a fresh process per repetition (start-up and model load are off the clock) and does two items of each "
+        "workload with short caps. For steadier figures raise --items (each item adds ~3 s per process) before "
+        "--repeat: the README's table is --items 8 --repeat 3.",
     )
     bench.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
     bench.add_argument("--items", type=int, default=DEFAULT_ITEMS, metavar="N",
                        help=f"Magpie samples, chain rows and SelfInstruct seeds per workload and repetition (default {DEFAULT_ITEMS}: "
-                       "each is two or more model calls, and three workloads x four variants x three repetitions add up)")
+                       "each is two or more model calls, and three workloads x four variants x two repetitions add up)")
     bench.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, metavar="R",
                        help=f"repetitions, each variant in a fresh process, their order reversed every other time; figures are "
-                       f"medians (default {DEFAULT_REPEAT}, the fewest whose median drops an outlier)")
+                       f"medians (default {DEFAULT_REPEAT}; 3 or more lets the median drop an outlier)")
     bench.add_argument("--user-tokens", type=int, default=DEFAULT_USER_TOKENS, metavar="N",
                        help=f"cap of a Magpie user turn, a chain instruction and each instruction of a SelfInstruct list of 3 "
                        f"(default {DEFAULT_USER_TOKENS}: room for a one-sentence question)")
