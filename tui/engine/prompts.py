@@ -54,16 +54,21 @@ class PromptTemplate:
             raise TemplateProblem(f"{_where(error, self.path)}: {_describe(error)}") from None
 
     def example_words(self, **variables: Any) -> tuple[str, ...]:
-        """The topic words of the template's worked example, when it names them with
-        `{% set example_words = [...] %}`: a small model copies its example's topic, and these let
-        a filter tell such a borrowing from an instruction about the seed."""
+        """The topic words of the template's worked example (see `render_with_example_words`)."""
+        return self.render_with_example_words(**variables)[1]
+
+    def render_with_example_words(self, **variables: Any) -> tuple[str, tuple[str, ...]]:
+        """The rendered text and, in the same rendering, the topic words of the template's worked
+        example when it names them with `{% set example_words = [...] %}`: a small model copies its
+        example's topic, and these let a filter tell such a borrowing from an instruction about the seed."""
         try:
-            words = getattr(self.template.make_module(variables), "example_words", ())
+            module = self.template.make_module(variables)
         except jinja2.TemplateError as error:
             raise TemplateProblem(f"{_where(error, self.path)}: {_describe(error)}") from None
+        words = getattr(module, "example_words", ())
         if isinstance(words, str) or not all(isinstance(word, str) for word in words):
             raise TemplateProblem(f"{self.path}: example_words must be a list of words, e.g. [\"honey\", \"bees\"]")
-        return tuple(word.casefold() for word in words)
+        return str(module).strip(), tuple(word.casefold() for word in words)
 
 
 class PromptLibrary:

@@ -130,16 +130,14 @@ class EvolInstruct:
         for round_ in range(1, s.num_evolutions + 1):
             operation = operations.choice(s.operations)
             template = ctx.prompts.load(f"{TEMPLATE_FOLDER}/{operation}")
-            prompt = template.render(instruction=parent.instruction)
+            prompt, example_words = template.render_with_example_words(instruction=parent.instruction)
             ctx.on_stage(f"EvolInstruct · round {round_} · {operation.replace('_', ' ')}")
             stops = (*ctx.model.turn_stops(), *_EVOLUTION_STOPS)
             evolved = ctx.model.complete(
                 prompt, s.evolution_sampling, ctx.call_seed(index, next(call_numbers)), stops, ctx.cancel, ctx.on_text
             )
             candidate = clean_instruction(evolved.text)
-            failure = eliminate(
-                parent.instruction, candidate, evolved.finish_reason, prompt, template.example_words(instruction=parent.instruction)
-            )
+            failure = eliminate(parent.instruction, candidate, evolved.finish_reason, prompt, example_words)
             if failure is not None:
                 failed = build_sample(
                     self.name,

@@ -114,9 +114,9 @@ class SelfInstruct:
     def generate(self, ctx: GenerationContext, index: int, row: dict[str, Any] | None) -> SampleStream:
         s = self.settings
         variables = self._variables(row)
-        template = ctx.prompts.load(s.template)
-        prompt = template.render(**variables)
-        example_words = template.example_words(**variables) if s.filters.check_example_topic else ()
+        prompt, example_words = ctx.prompts.load(s.template).render_with_example_words(**variables)
+        if not s.filters.check_example_topic:
+            example_words = ()
         ctx.on_stage("SelfInstruct · instructions")
         stops = (*ctx.model.turn_stops(), *_LIST_STOPS)
         listed = ctx.model.complete(prompt, s.instruction_sampling, ctx.call_seed(index, 0), stops, ctx.cancel, ctx.on_text)
