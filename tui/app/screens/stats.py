@@ -60,13 +60,6 @@ class Selection:
             return None
         return ("new", "accepted") if self.status == KEPT else (self.status,)
 
-    def apply(self, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        wanted = self.statuses()
-        return [
-            s for s in samples
-            if (self.run_id is None or s.get("run_id") == self.run_id) and (wanted is None or s.get("status", "new") in wanted)
-        ]
-
 
 def kept_sample(cluster: list[int], samples: dict[int, SampleSummary]) -> int:
     """The sample "keep one, reject the rest" keeps: accepted before new, then the oldest."""
@@ -246,7 +239,7 @@ class StatsScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="stats-figures")
     def compute_figures(self, selection: Selection) -> None:
         worker = get_current_worker()
-        samples = selection.apply(self.store.list_samples(statuses=selection.statuses()))
+        samples = self.store.list_samples(statuses=selection.statuses(), run_id=selection.run_id)
         runs = sorted({run["id"] for run in self.store.list_runs()} | {s["run_id"] for s in samples if s.get("run_id") is not None})
         # Words stand in for tokens only where a sample has no recorded lengths (an edited one): the model
         # may be generating on another thread, and the figures must not wait for it.
@@ -279,8 +272,8 @@ class StatsScreen(Screen):
 
         worker = get_current_worker()
         run_a, run_b, status = key
-        samples = Selection(status=status).apply(self.store.list_samples())
-        halves = [[s for s in samples if s.get("run_id") == run] for run in (run_a, run_b)]
+        statuses = Selection(status=status).statuses()
+        halves = [self.store.list_samples(statuses=statuses, run_id=run) for run in (run_a, run_b)]
         left, right = (compute_stats(half, with_clusters=False) for half in halves)
         if worker.is_cancelled:
             return
@@ -298,7 +291,8 @@ class StatsScreen(Screen):
     def _samples_arrived(self) -> None:
         self._refresh_timer = None
         self.refresh_figures()
-        self.request_comparison(restart=False)
+        if self.query_one(TabbedContent).active == "compare":  # otherwise it catches up when shown
+            self.request_comparison(restart=False)
 
     # Showing results ---------------------------------------------------------------------------
 
@@ -475,6 +469,8 @@ class StatsScreen(Screen):
     async def tab_shown(self, event: TabbedContent.TabActivated) -> None:
         tab = event.pane.id or ""
         await self._build_tab(tab)
+        if tab == "compare":
+            self.request_comparison(restart=False)  # samples may have arrived while another tab showed
         focus = {"clusters": "#cluster-table", "compare": "#compare-table"}.get(tab)
         if focus:
             self.query_one(focus).focus()
