@@ -20,7 +20,7 @@ from tui.cli_bench_dedup import add_bench_dedup_command, cmd_bench_dedup
 from tui.bench.stats_screen import add_bench_stats_command, cmd_bench_stats
 from tui.bench.store_bench import add_bench_store_command, cmd_bench_store
 from tui.bench.startup import add_bench_startup_command, cmd_bench_startup
-from tui.cli_generate import add_instruction_technique_flags
+from tui.cli_flags import add_instruction_technique_flags
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore

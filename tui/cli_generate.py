@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from tui.cli_flags import DEFAULT_MAGPIE_NUM, TECHNIQUE_FLAGS
 from tui.engine.errors import BadInput
 from tui.engine.model import Model, Sampling, new_run_seed
 from tui.engine.prompts import PromptLibrary
@@ -21,39 +22,6 @@ from tui.engine.techniques.evol_instruct import EvolInstruct, EvolInstructSettin
 from tui.engine.techniques.magpie import Magpie, MagpieSettings
 from tui.engine.techniques.self_instruct import TOKENS_PER_INSTRUCTION, SelfInstruct, SelfInstructSettings
 from tui.engine.techniques.text_generation import TextGeneration, TextGenerationSettings
-
-DEFAULT_MAGPIE_NUM = 5
-# Flags of one or two techniques: (attribute, flag, the techniques that take it).
-_TECHNIQUE_FLAGS = (
-    ("answer", "--answer", ("self-instruct", "evol-instruct")),
-    ("num_instructions", "--num-instructions", ("self-instruct",)),
-    ("application_description", "--application-description", ("self-instruct",)),
-    ("no_filter", "--no-filter", ("self-instruct",)),
-    ("rouge_threshold", "--rouge-threshold", ("self-instruct",)),
-    ("num_evolutions", "--num-evolutions", ("evol-instruct",)),
-    ("store_evolutions", "--store-evolutions", ("evol-instruct",)),
-    ("include_original", "--include-original", ("evol-instruct",)),
-    ("operations", "--operations", ("evol-instruct",)),
-    ("from_store", "--from-store", ("evol-instruct",)),
-)
-
-
-def add_instruction_technique_flags(gen: argparse.ArgumentParser) -> None:
-    """The flags of `generate self-instruct` and `generate evol-instruct`."""
-    gen.add_argument("--answer", action="store_true", help="self-instruct, evol-instruct: also answer each kept instruction")
-    gen.add_argument("--num-instructions", type=int, metavar="N", help="self-instruct: instructions asked per seed (default 5)")
-    gen.add_argument("--application-description", metavar="TEXT",
-                     help='self-instruct: the AI application (default "AI assistant")')
-    gen.add_argument("--no-filter", action="append", default=[], metavar="NAME",
-                     help="self-instruct: switch a filter off: length, keywords, punctuation, near-duplicates, example-topic (repeatable)")
-    gen.add_argument("--rouge-threshold", type=float, metavar="X",
-                     help="self-instruct: ROUGE-L above X is a near-duplicate (default 0.7)")
-    gen.add_argument("--num-evolutions", type=int, metavar="N", help="evol-instruct: rounds of evolution (default 1)")
-    gen.add_argument("--store-evolutions", action="store_true", help="evol-instruct: keep every generation, not only the last")
-    gen.add_argument("--include-original", action="store_true", help="evol-instruct: store the original instruction too")
-    gen.add_argument("--operations", metavar="OP,OP,...", help="evol-instruct: the operations drawn from (default all six)")
-    gen.add_argument("--from-store", action="store_true", help="evol-instruct: evolve the store's new and accepted instructions")
-
 
 class TerminalObserver(RunObserver):
     """Streams tokens to stdout under a header per model call, and a progress line per sample."""
@@ -163,7 +131,7 @@ def _evol_instruct(args: argparse.Namespace, system: SystemPrompts, answer: Samp
 
 
 def _check_technique_flags(args: argparse.Namespace) -> None:
-    for attribute, flag, techniques in _TECHNIQUE_FLAGS:
+    for attribute, flag, techniques in TECHNIQUE_FLAGS:
         if args.technique not in techniques and getattr(args, attribute) not in (None, False, []):
             raise BadInput(f"{flag}: only for {' and '.join(techniques)}, not {args.technique}")
     if args.from_store and args.seeds is not None:

@@ -38,7 +38,7 @@ from tui.app.widgets.pipeline_step_list import PipelineStepList
 from tui.app.widgets.pipeline_tab import PipelineTab
 from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.template_editor import TemplateEditor
-from tui.cli_generate import DEFAULT_MAGPIE_NUM
+from tui.cli_flags import DEFAULT_MAGPIE_NUM
 from tui.engine.errors import SmolgenError
 from tui.engine.model import Model, new_run_seed
 from tui.engine.prompts import PromptLibrary

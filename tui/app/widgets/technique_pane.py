@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
 from tui.app.techniques import TechniqueEntry
-from tui.cli_generate import DEFAULT_MAGPIE_NUM
+from tui.cli_flags import DEFAULT_MAGPIE_NUM
 from tui.app.widgets.pipeline_tab import PipelineTab
 from tui.app.widgets.technique_tab import TechniqueTab
 from tui.engine.errors import BadInput

@@ -270,17 +270,9 @@ class _PipelineRun:
 
 
 def _all_samples(result: Any) -> list[Row]:
-    """Every sample a technique made for a row: one dict, or a stream that is sent no store ids."""
-    if isinstance(result, dict):
-        return [result]
-    samples = []
-    try:
-        sample = next(result)
-        while True:
-            samples.append(sample)
-            sample = result.send(None)  # a pipeline stores rows, not each intermediate sample
-    except StopIteration:
-        return samples
+    """Every sample a technique made for a row: one dict, or a stream that is sent no store ids
+    (a pipeline stores rows, not each intermediate sample)."""
+    return [result] if isinstance(result, dict) else list(result)
 
 
 def _seed(key: str, salt: int) -> int:
