@@ -30,3 +30,22 @@ async def test_appends_wrap_follow_the_end_and_clear():
         view.clear()
         await pilot.pause()
         assert view.text == "" and view.virtual_size.height == 1
+
+
+async def test_appending_piece_by_piece_wraps_as_wrapping_the_whole_text_at_once():
+    """An append re-wraps only the last wrapped line: the result must not depend on how the text arrived."""
+    pieces = ["The", " quick brown", " fox jum", "ps over", " the lazy dog", "  ", "and keeps", " going\n\n",
+              "averyveryverylongwordthatdoesnotfit", "inonelineatall", " then a short one", "\nlast", " line  ", "end"]
+    app = StreamApp()
+    async with app.run_test(size=(21, 8)) as pilot:
+        view = app.query_one(StreamView)
+        for piece in pieces:
+            view.append(piece)
+        await pilot.pause()
+        streamed = [line.text for line in view._lines]
+        shown = [view.render_line(y).text.rstrip() for y in range(8)]
+        view.clear()
+        view.append("".join(pieces))
+        await pilot.pause()
+        assert streamed == [line.text for line in view._lines]
+        assert shown[-1] == "last line  end" and shown == [view.render_line(y).text.rstrip() for y in range(8)]

@@ -17,6 +17,7 @@ from typing import Any
 from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.reactive import Reactive
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -69,6 +70,9 @@ class SmolgenApp(App):
     """Seeds → technique → model → store → review → export, all by keyboard."""
 
     TITLE = "smolgen"
+    # The store's counts by status, shown by each screen's header (which watches it). App's own
+    # sub_title repaints the whole screen on each change, once a second during a run.
+    sub_title: Reactive[str] = Reactive("", compute=False, repaint=False)
     COMMANDS = App.COMMANDS | {SmolgenCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, tooltip="Quit; a run in progress is cancelled first"),

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer
 
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.output_pane import OutputPane
@@ -15,6 +15,7 @@ from tui.app.widgets.status_bar import StatusBar
 from tui.app.widgets.technique_pane import TechniquePane
 from tui.engine.prompts import PromptLibrary
 from tui.engine.store import SampleStore
+from tui.app.widgets.header import SmolgenHeader
 
 
 class MainScreen(Screen):
@@ -46,7 +47,7 @@ class MainScreen(Screen):
         self.techniques = techniques
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SmolgenHeader()
         with Horizontal(id="panes"):
             with Vertical(id="left"):
                 yield SeedsPane(self.store, id="seeds", classes="pane")

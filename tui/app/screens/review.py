@@ -20,20 +20,20 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, Header, Input, Select, Static
+from textual.widgets import Footer, Input, Select, Static
 
 from tui.app.review_filter import ANY, NO_FLAG, ReviewRow, filter_rows, parent_id_of, parent_of, review_rows
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.edit_sample import EditSampleScreen
 from tui.app.techniques import technique_title
+from tui.app.widgets.cursor_view import CursorView, cursor_bindings
 from tui.engine.chat_template import Message as ChatMessage
 from tui.engine.store import STATUSES, SampleStore
+from tui.app.widgets.header import SmolgenHeader
 
 STATUS_STYLES = {"new": "", "accepted": "green", "rejected": "red", "failed": "dim red"}
 COLUMNS = ("ID", "Technique", "Status", "Instruction", "Tok", "Flags")
@@ -56,7 +56,7 @@ def parent_text(sample: dict[str, Any]) -> Text | None:
     return text
 
 
-class SampleTable(ScrollView, can_focus=True):
+class SampleTable(CursorView):
     """The review table: one line per row of a list it is given, drawn only while on screen."""
 
     DEFAULT_CSS = """
@@ -79,14 +79,7 @@ class SampleTable(ScrollView, can_focus=True):
     }
     """
     COMPONENT_CLASSES = {"sample-table--header", "sample-table--even-row", "sample-table--cursor"}
-    BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False, id="review.table.up", tooltip="Previous sample"),
-        Binding("down", "cursor(1)", "Down", show=False, id="review.table.down", tooltip="Next sample"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="review.table.page_up", tooltip="A screenful back"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="review.table.page_down", tooltip="A screenful on"),
-        Binding("home", "cursor_to(0)", "First", show=False, id="review.table.first", tooltip="First sample"),
-        Binding("end", "cursor_to(-1)", "Last", show=False, id="review.table.last", tooltip="Last sample"),
-    ]
+    BINDINGS = cursor_bindings("review.table", "sample")
 
     class RowHighlighted(Message):
         """The cursor moved to another row (or the rows were replaced)."""
@@ -100,10 +93,11 @@ class SampleTable(ScrollView, can_focus=True):
         def control(self) -> "SampleTable":
             return self.table
 
+    HEADER_LINES = 1
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows: list[ReviewRow] = []
-        self.cursor_row = 0
         self._widths: dict[str, int] = {}
 
     @property
@@ -133,53 +127,12 @@ class SampleTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, len(self.rows) + 1)
         self.refresh()
 
-    def refresh_row(self, index: int) -> None:
-        """Draw a row again after the screen changed it in place."""
-        self.refresh_line(index + 1)
-
-    def move_cursor(self, row: int) -> None:
-        if not self.rows:
-            return
-        row = max(0, min(row, len(self.rows) - 1))
-        if row == self.cursor_row:
-            return
-        previous, self.cursor_row = self.cursor_row, row
-        self.refresh_row(previous)
-        self.refresh_row(row)
-        self._scroll_cursor_into_view()
+    def cursor_moved(self, row: int) -> None:
         self.post_message(self.RowHighlighted(self, row))
-
-    def _scroll_cursor_into_view(self) -> None:
-        visible = max(1, self.scrollable_content_region.height - 1)  # lines under the header
-        top = round(self.scroll_offset.y)
-        if self.cursor_row < top:
-            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
-        elif self.cursor_row >= top + visible:
-            self.scroll_to(y=self.cursor_row - visible + 1, animate=False, immediate=True)
-
-    def action_cursor(self, step: int) -> None:
-        self.move_cursor(self.cursor_row + step)
-
-    def action_page(self, direction: int) -> None:
-        self.move_cursor(self.cursor_row + direction * max(1, self.scrollable_content_region.height - 2))
-
-    def action_cursor_to(self, row: int) -> None:
-        self.move_cursor(row if row >= 0 else len(self.rows) - 1)
-
-    def on_click(self, event: Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is not None and offset.y > 0:
-            self.move_cursor(round(self.scroll_offset.y) + offset.y - 1)
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.rows) + 1)
         self._scroll_cursor_into_view()
-
-    def on_focus(self) -> None:
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -294,7 +247,7 @@ class ReviewScreen(Screen):
         self._choices: dict[str, list[str]] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SmolgenHeader()
         with Horizontal(id="filters"):
             yield Select([(s, s) for s in STATUSES], prompt="any status", id="filter-status", compact=True)
             yield Select([], prompt="any technique", id="filter-technique", compact=True)

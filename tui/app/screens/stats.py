@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Footer, Input, Label, Select, Static, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
@@ -37,6 +37,7 @@ from tui.app.widgets.stats_figures import (
 )
 from tui.engine.dataset_stats import DatasetStats, compare, compute_stats, instruction_items
 from tui.engine.store import STATUSES, SampleStore
+from tui.app.widgets.header import SmolgenHeader
 
 REFRESH_SECONDS = 0.5
 DEFAULT_THRESHOLD = 0.7
@@ -146,7 +147,7 @@ class StatsScreen(Screen):
         self._built_tabs: set[str] = set()
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SmolgenHeader()
         with Horizontal(id="stats-filters"):
             yield Select([], prompt="any run", id="stats-run", compact=True)
             yield Select([(s, s) for s in (*STATUSES, KEPT)], prompt="any status", id="stats-status", compact=True)

@@ -2,17 +2,20 @@
 
 The UI thread shares two cores with llama.cpp, so every millisecond it spends on a batch of tokens
 is taken from the model. A TextArea re-measured and re-rendered its whole view for each batch (15%
-of the model's speed in `smolgen bench`); here an append re-wraps only the last paragraph, and a
-frame only copies the wrapped lines that are on screen.
+of the model's speed in `smolgen bench`); here an append re-wraps only the last wrapped line, only
+the lines that changed are redrawn, and a drawn line is kept until its text or style changes.
 """
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.events import Resize
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from tui.app.widgets.cursor_view import grow_quietly
 
 
 class StreamView(ScrollView, can_focus=True):
@@ -25,17 +28,23 @@ class StreamView(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._paragraphs: list[str] = [""]
-        self._first_line: list[int] = [0]  # the wrapped line each paragraph starts on
         self._lines: list[Strip] = []
+        # Greedy wrapping never changes a line once a later one exists, so an append re-wraps the
+        # last paragraph from its last line on: that line's index and where its text starts.
+        self._tail_line = 0
+        self._tail_offset = 0
         self._width = 0
+        # Each line cropped to the width and styled, as drawn: a frame mostly draws lines drawn before.
+        self._drawn: dict[int, Strip] = {}
+        self._drawn_style: Style | None = None
 
     @property
     def text(self) -> str:
         return "\n".join(self._paragraphs)
 
     def clear(self) -> None:
-        self._paragraphs, self._first_line, self._lines = [""], [0], []
-        self._rewrap_from(0)
+        self._paragraphs = [""]
+        self._rewrap_all()
         self.scroll_to(y=0, animate=False)
         self.refresh()
 
@@ -43,13 +52,16 @@ class StreamView(ScrollView, can_focus=True):
         if not text:
             return
         following = self.scroll_offset.y >= self._bottom()  # the reader has not scrolled up
-        changed = len(self._paragraphs) - 1
+        first_changed = self._tail_line
         head, *rest = text.split("\n")
         self._paragraphs[-1] += head
-        self._paragraphs.extend(rest)
-        first_line = self._first_line[changed]
-        self._rewrap_from(changed)
-        self.refresh_lines(first_line, len(self._lines) - first_line)
+        self._rewrap_tail()
+        for paragraph in rest:
+            self._paragraphs.append(paragraph)
+            self._tail_line, self._tail_offset = len(self._lines), 0
+            self._rewrap_tail()
+        self._size_changed()
+        self.refresh_lines(first_changed, len(self._lines) - first_changed)
         if following:
             self.scroll_to(y=self._bottom(), animate=False)
 
@@ -57,36 +69,60 @@ class StreamView(ScrollView, can_focus=True):
         """The scroll position that shows the last line of text at the bottom."""
         return max(0, len(self._lines) - self.scrollable_content_region.height)
 
-    def _rewrap_from(self, paragraph: int) -> None:
-        """Wrap the paragraphs from this one on again (all of them after a resize or a clear)."""
-        del self._lines[self._first_line[paragraph] :]
-        del self._first_line[paragraph:]
-        for text in self._paragraphs[paragraph:]:
-            self._first_line.append(len(self._lines))
-            self._lines.extend(self._wrap(text))
-        size = Size(self._width, len(self._lines))
-        if size != self.virtual_size:
-            # Setting `virtual_size` lays out the whole screen again (35 ms, every new line); the text's
-            # size changes nothing around it, so only the scroll bar is told. The bar is always shown
-            # (overflow-y: scroll), so its gutter never changes either.
-            self.set_reactive(ScrollView.virtual_size, size)
-            self._scroll_update(size)
-            self.refresh()
+    def _rewrap_tail(self) -> None:
+        """Wrap the last paragraph again from its last wrapped line on."""
+        for index in range(self._tail_line, len(self._lines)):
+            self._drawn.pop(index, None)
+        del self._lines[self._tail_line :]
+        tail = self._paragraphs[-1][self._tail_offset :]
+        wrapped = self._wrap(tail)
+        self._lines.extend(strip for strip, _ in wrapped)
+        last = wrapped[-1][1]
+        # The last line's text ends the tail unless wrapping trimmed spaces off it: then wrap it all next time.
+        if len(wrapped) > 1 and tail.endswith(last):
+            self._tail_offset += len(tail) - len(last)
+            self._tail_line = len(self._lines) - 1
 
-    def _wrap(self, paragraph: str) -> list[Strip]:
-        if not paragraph or self._width < 1:
-            return [Strip.blank(0)]
+    def _rewrap_all(self) -> None:
+        """Wrap every paragraph again (after a resize or a clear)."""
+        self._lines, self._drawn = [], {}
+        for paragraph in self._paragraphs:
+            self._tail_line, self._tail_offset = len(self._lines), 0
+            self._lines.extend(strip for strip, _ in self._wrap(paragraph))
+        self._size_changed()
+        self.refresh()
+
+    def _size_changed(self) -> None:
+        grow_quietly(self, Size(self._width, len(self._lines)))
+
+    def _wrap(self, text: str) -> list[tuple[Strip, str]]:
+        """The wrapped lines of a text, each as a strip and as its plain text."""
+        if not text or self._width < 1:
+            return [(Strip.blank(0), "")]
         console = self.app.console
-        return [Strip(line.render(console)) for line in Text(paragraph).wrap(console, self._width, overflow="fold")]
+        return [(Strip(line.render(console)), line.plain) for line in Text(text).wrap(console, self._width, overflow="fold")]
 
     def on_resize(self, event: Resize) -> None:
         width = self.scrollable_content_region.width
         if width != self._width:
             self._width = width
-            self._rewrap_from(0)
+            self._rewrap_all()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The style comes from the CSS of every ancestor: work it out once per frame, not per line.
+        style = self.rich_style
+        if style != self._drawn_style:
+            self._drawn_style = style
+            self._drawn.clear()
+        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width
-        strip = self._lines[index] if index < len(self._lines) else Strip.blank(0)
-        return strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
+        strip = self._drawn.get(index)
+        if strip is None:
+            style = self._drawn_style
+            line = self._lines[index] if index < len(self._lines) else Strip.blank(0)
+            strip = line.crop_extend(0, self.scrollable_content_region.width, style).apply_style(style)
+            if index < len(self._lines):
+                self._drawn[index] = strip
+        return strip

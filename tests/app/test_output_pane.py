@@ -1,0 +1,75 @@
+"""The output pane during a run: what it redraws, and its list of finished samples (scripted model)."""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+
+from tests.app.conftest import make_app, shown_text, wait_for
+from tests.app.fake_backend import FakeBackend, FakeModel
+from tui.app.screens.review import ReviewScreen
+from tui.app.widgets import output_pane
+from tui.app.widgets.finished_list import FinishedList
+
+LONG_REPLY = " ".join(f"word{n}" for n in range(120))  # wraps over several lines of the stream
+
+
+async def _run(pilot, samples: int) -> None:
+    app = pilot.app
+    app.main_screen.technique.show_technique("magpie")
+    await wait_for(pilot, lambda: bool(app.main_screen.query("#run-num")), what="the Magpie form")
+    app.main_screen.query_one("#run-num").value = str(samples)
+    await pilot.pause()
+    await pilot.press("ctrl+g")
+    await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), what="the run to finish")
+    await pilot.pause()
+
+
+async def test_a_longer_run_lays_out_and_repaints_the_screen_no_more_often(app_store, prompts, monkeypatch):
+    """Streamed text, finished samples and the header's counts are drawn in place: a layout of the screen
+    or a repaint of all of it costs tens of milliseconds, taken from the model while a run goes."""
+    monkeypatch.setattr(output_pane, "FINISHED_SECONDS", 0.02)  # the list and counts change with every sample
+    backend = FakeBackend(FakeModel(("Tell me about bees?", LONG_REPLY), word_delay=0.002))
+    app = make_app(app_store, prompts, backend)
+    counts = {"layouts": 0, "full repaints": 0}
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        screen = app.main_screen
+        layout, full_update = Screen._refresh_layout, screen._compositor.render_full_update
+
+        def counted_layout(*args, **kwargs):
+            counts["layouts"] += 1
+            return layout(screen, *args, **kwargs)
+
+        def counted_full_update(*args, **kwargs):
+            counts["full repaints"] += 1
+            return full_update(*args, **kwargs)
+
+        monkeypatch.setattr(screen, "_refresh_layout", counted_layout)
+        monkeypatch.setattr(screen._compositor, "render_full_update", counted_full_update)
+        await _run(pilot, 1)  # the first run also lays out the Magpie form it shows
+        counts.update({key: 0 for key in counts})
+        await _run(pilot, 1)
+        one_sample = dict(counts)
+        counts.update({key: 0 for key in counts})
+        await _run(pilot, 6)
+        assert counts == one_sample, f"one sample: {one_sample}, six samples: {counts}"
+        assert len(app.main_screen.query_one(FinishedList).lines) == 8
+        assert "new 8" in app.sub_title
+    assert len(app_store.list_samples()) == 8
+
+
+async def test_enter_on_a_finished_sample_opens_it_in_review(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await _run(pilot, 3)
+        finished = app.main_screen.query_one(FinishedList)
+        assert [sample_id for sample_id, _ in finished.lines] == [1, 2, 3]
+        assert finished.cursor_row == 2  # it follows the newest sample
+        finished.focus()
+        await pilot.press("k", "k", "j")
+        assert finished.cursor_row == 1
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="the review screen")
+        await pilot.pause()
+        assert app.screen.selected_id() == 2
