@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from tui.app.cropped_compositor import CroppedCompositor
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.output_pane import OutputPane
 from tui.app.widgets.seeds_pane import SeedsPane
@@ -42,6 +43,7 @@ class MainScreen(Screen):
 
     def __init__(self, store: SampleStore, prompts: PromptLibrary, techniques: tuple[TechniqueEntry, ...]) -> None:
         super().__init__(id="main")
+        self._compositor = CroppedCompositor()  # a run's frames draw only what changed (see the module)
         self.store = store
         self.prompts = prompts
         self.techniques = techniques

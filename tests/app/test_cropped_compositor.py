@@ -1,0 +1,65 @@
+"""The main screen's compositor draws a partial update from fewer widgets, and the update is the same."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual._compositor import Compositor
+from textual.geometry import Region
+
+from tests.app.conftest import make_app, wait_for
+from tests.app.fake_backend import FakeBackend
+from tui.app.cropped_compositor import CroppedCompositor
+from tui.app.widgets.stream_view import StreamView
+
+
+def _update(compositor: Compositor, regions: list[Region], compositor_class: type = CroppedCompositor) -> tuple[list, int]:
+    """What a partial update of `regions`, drawn the way `compositor_class` draws, puts on screen
+    (each updated span's cells as (y, x, strip)), and how many widgets were drawn for it."""
+    crop = Region.from_union(regions).intersection(compositor.size.region)
+    spans = list(compositor._regions_to_spans(regions))
+    drawn = 0
+    get_renders = partial(compositor_class._get_renders, compositor)
+
+    def counted(crop):
+        nonlocal drawn
+        for render in get_renders(crop):
+            drawn += 1
+            yield render
+
+    compositor._get_renders = counted
+    try:
+        chops = compositor._render_chops(crop, {y for y, _, _ in spans}.__contains__)
+    finally:
+        del compositor._get_renders
+    shown = []
+    for y, x1, x2 in spans:
+        for (x, strip), end in zip(chops[y].items(), compositor.cuts[y][1:]):
+            if strip is not None and x < x2 and end > x1:
+                shown.append((y, max(x, x1), strip.crop(max(x, x1) - x, min(end, x2) - x)))
+    return shown, drawn
+
+
+async def test_a_partial_update_is_what_textual_draws_from_fewer_widgets(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        stream = app.main_screen.query_one(StreamView)
+        stream.append("Some streamed text that wraps over more than one line of the output pane, " * 3)
+        await pilot.pause()
+        compositor = app.main_screen._compositor
+        assert isinstance(compositor, CroppedCompositor)
+        last_line = Region(stream.region.x, stream.region.bottom - 1, stream.region.width, 1)
+        cases = [
+            [stream.region],  # the stream scrolled
+            [last_line],  # a token added to the last line
+            [last_line, app.main_screen.query_one("#run-stats").region],  # and the speed line, further up
+            [Region(0, 0, 120, 40)],  # everything
+            [Region(10, 5, 70, 12), Region(50, 30, 60, 3)],  # across panes and borders
+        ]
+        for regions in cases:
+            ours, drawn = _update(compositor, regions)
+            textual, textual_drawn = _update(compositor, regions, Compositor)
+            assert ours == textual, f"update of {regions} differs"
+            assert drawn <= textual_drawn
+        assert _update(compositor, [last_line])[1] <= 6  # the stream, its scroll bar and what holds it
