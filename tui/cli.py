@@ -20,6 +20,7 @@ from tui.cli_bench_dedup import add_bench_dedup_command, cmd_bench_dedup
 from tui.bench.stats_screen import add_bench_stats_command, cmd_bench_stats
 from tui.bench.store_bench import add_bench_store_command, cmd_bench_store
 from tui.bench.startup import add_bench_startup_command, cmd_bench_startup
+from tui.bench.ui_cost import add_bench_ui_command, cmd_bench_ui
 from tui.cli_flags import add_instruction_technique_flags
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_stats_command(commands)
     add_bench_store_command(commands)
     add_bench_startup_command(commands)
+    add_bench_ui_command(commands)
 
     models = commands.add_parser("models", help="the model in use and its metadata")
     models.add_argument("--json", action="store_true", help="print the metadata as JSON")
@@ -141,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "bench-stats": cmd_bench_stats,
             "bench-store": cmd_bench_store,
             "bench-startup": cmd_bench_startup,
+            "bench-ui": cmd_bench_ui,
         }[command]
         return handler(args)
     except SmolgenError as error:

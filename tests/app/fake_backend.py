@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 from pathlib import Path
 
 from tui.app.backend import ModelRequest
-from tui.bench.null_backend import CHATML  # the ChatML template, as SmolLM2 writes it
-from tui.engine.chat_template import ChatTemplate, Message
+from tui.bench.null_backend import CHATML, PacedModel  # ChatML, as SmolLM2 writes it
+from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import ModelFileError
-from tui.engine.model import Cancelled, Completion, Sampling, TextCallback
 from tui.engine.model_file import ModelInfo
 
 REPLIES = (
@@ -35,45 +33,15 @@ def fake_info() -> ModelInfo:
     )
 
 
-class FakeModel:
+class FakeModel(PacedModel):
     """Answers every call with the next scripted reply; each word is one streamed token."""
 
-    n_ctx = 2048
     n_threads = 2
 
     def __init__(self, replies: tuple[str, ...] = REPLIES, word_delay: float = 0.0):
+        super().__init__(replies, word_delay)
         self.info = fake_info()
         self.chat_template = ChatTemplate(CHATML, self.info.bos_token, self.info.eos_token, origin="fake chat template")
-        self._replies = itertools.cycle(replies)
-        self._word_delay = word_delay
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def turn_stops(self) -> tuple[str, ...]:
-        return ("<|im_end|>",)
-
-    def complete(
-        self,
-        prompt: str,
-        sampling: Sampling,
-        seed: int,
-        stop: tuple[str, ...] = (),
-        cancel: threading.Event | None = None,
-        on_text: TextCallback | None = None,
-    ) -> Completion:
-        text = next(self._replies)
-        words = text.split(" ")
-        for index, word in enumerate(words):
-            if cancel is not None and cancel.wait(self._word_delay):
-                raise Cancelled()
-            if on_text is not None:
-                on_text(word if index == 0 else f" {word}")
-        return Completion(text, len(prompt) // 4, len(words), "stop", seed, len(words) / 50, 0.01, prompt)
-
-    def chat(self, messages: list[Message], sampling: Sampling, seed: int, cancel=None, on_text=None) -> Completion:
-        prompt = self.chat_template.render(messages, add_generation_prompt=True)
-        return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text)
 
 
 class FakeBackend:

@@ -26,13 +26,13 @@ class BatchedObserver(RunObserver):
         post: Callable[[Message], Any],
         cancel: threading.Event,
         is_cancelled: Callable[[], bool] = lambda: False,
-        interval: float = BATCH_SECONDS,
+        interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._post = post
         self._cancel = cancel
         self._is_cancelled = is_cancelled
-        self._interval = interval
+        self._interval = BATCH_SECONDS if interval is None else interval  # read now: `smolgen bench-ui` varies it
         self._clock = clock
         self._pending: list[str] = []
         self._last_flush = clock()

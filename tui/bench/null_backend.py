@@ -1,12 +1,15 @@
-"""A stand-in model backend for timing the app's screens headless: it loads at once and never generates."""
+"""Stand-in model backends for timing the app headless: one that never generates, one that writes at a set pace."""
 
 from __future__ import annotations
 
+import itertools
+import threading
 from pathlib import Path
 
 from tui.app.backend import ModelRequest
-from tui.engine.chat_template import ChatTemplate
+from tui.engine.chat_template import ChatTemplate, Message
 from tui.engine.errors import ModelFileError
+from tui.engine.model import Cancelled, Completion, Sampling
 from tui.engine.model_file import ModelInfo
 
 CHATML = (
@@ -53,13 +56,40 @@ class NullModel:
 
 
 class NullBackend:
-    """Hands out one NullModel, instantly."""
+    """Hands out one model (a NullModel unless given another), instantly."""
 
-    def __init__(self) -> None:
-        self.model = NullModel()
+    def __init__(self, model: NullModel | None = None) -> None:
+        self.model = model or NullModel()
 
     def inspect(self, path: Path | None) -> ModelInfo:
         return self.model.info
 
     def load(self, request: ModelRequest, on_progress: object = None) -> NullModel:
         return self.model
+
+
+class PacedModel(NullModel):
+    """Writes fixed replies word by word (one word a token), `word_delay` seconds apart, sleeping in
+    between: the app sees a model as fast as a real one, and the process's CPU time is then almost
+    all the app's own. It reports the pace it was given (50 words a second when not paced)."""
+
+    def __init__(self, replies: tuple[str, ...], word_delay: float = 0.0) -> None:
+        super().__init__()
+        self._replies = itertools.cycle(replies)
+        self._word_delay = word_delay
+        self._rate = 1.0 / word_delay if word_delay else 50.0
+
+    def complete(self, prompt: str, sampling: Sampling, seed: int, stop: tuple[str, ...] = (), cancel=None, on_text=None) -> Completion:
+        text = next(self._replies)
+        words = text.split(" ")
+        wait = (cancel or threading.Event()).wait
+        for index, word in enumerate(words):
+            if wait(self._word_delay):
+                raise Cancelled()
+            if on_text is not None:
+                on_text(word if index == 0 else f" {word}")
+        return Completion(text, len(prompt) // 4, len(words), "stop", seed, len(words) / self._rate, 1 / self._rate, prompt)
+
+    def chat(self, messages: list[Message], sampling: Sampling, seed: int, cancel=None, on_text=None) -> Completion:
+        prompt = self.chat_template.render(messages, add_generation_prompt=True)
+        return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text)
