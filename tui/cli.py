@@ -21,7 +21,7 @@ from tui.bench.stats_screen import add_bench_stats_command, cmd_bench_stats
 from tui.bench.store_bench import add_bench_store_command, cmd_bench_store
 from tui.bench.startup import add_bench_startup_command, cmd_bench_startup
 from tui.bench.ui_cost import add_bench_ui_command, cmd_bench_ui
-from tui.cli_flags import add_instruction_technique_flags
+from tui.cli_flags import add_instruction_technique_flags, add_parallel_flag
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, metavar="S", help="make the run reproducible (default: a fresh random seed, recorded)")
     gen.add_argument("--quiet", action="store_true", help="do not stream tokens, print only progress and the summary")
     add_instruction_technique_flags(gen)
+    add_parallel_flag(gen)
     _add_store(gen)
     _add_model(gen)
 

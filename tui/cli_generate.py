@@ -26,8 +26,8 @@ from tui.engine.techniques.text_generation import TextGeneration, TextGeneration
 class TerminalObserver(RunObserver):
     """Streams tokens to stdout under a header per model call, and a progress line per sample."""
 
-    def __init__(self, out: TextIO, err: TextIO, stream_tokens: bool):
-        self.out, self.err, self.stream_tokens = out, err, stream_tokens
+    def __init__(self, out: TextIO, err: TextIO, stream_tokens: bool, parallel: bool = False):
+        self.out, self.err, self.stream_tokens, self.parallel = out, err, stream_tokens, parallel
         self.started = time.perf_counter()
         self.tokens = 0
         self.model_seconds = 0.0
@@ -52,7 +52,9 @@ class TerminalObserver(RunObserver):
             if sample.get("instruction"):
                 line += f" · {_one_line(sample['instruction'])}"
         else:
-            rate = self.tokens / self.model_seconds if self.model_seconds else 0.0
+            # Rows generated at once overlap: their rate is the tokens over the time since the start.
+            seconds = time.perf_counter() - self.started if self.parallel else self.model_seconds
+            rate = self.tokens / seconds if seconds else 0.0
             flags = f" [{', '.join(sample['flags'])}]" if sample.get("flags") else ""
             line = f"stored{flags} · {rate:.1f} tok/s"
         if self.stream_tokens:
@@ -173,17 +175,19 @@ def run_generate_command(args: argparse.Namespace) -> int:
         elif technique.needs_seeds and not rows:
             rows = [seed["row"] for seed in store.list_seeds(selected_only=True)]
         num = args.num if args.num is not None else (len(rows) if technique.needs_seeds else DEFAULT_MAGPIE_NUM)
-        check_run(technique, prompts, num, rows)  # bad input is reported before the model loads
+        check_run(technique, prompts, num, rows, args.parallel)  # bad input is reported before the model loads
         model = Model.load(args.model, n_ctx=args.context, n_threads=args.threads)
         run_seed = args.seed if args.seed is not None else new_run_seed()
         unit = "seeds" if isinstance(technique, (SelfInstruct, EvolInstruct)) else "samples"  # several samples each
+        parallel = f", {args.parallel} rows at once" if args.parallel > 1 else ""
         print(
             f"{technique.name}: {num} {unit} with {model.info.name} ({model.info.parameters_label}, "
-            f"{model.info.quantization}), {model.n_threads} threads, seed {run_seed}, store {args.store}",
+            f"{model.info.quantization}), {model.n_threads} threads{parallel}, seed {run_seed}, store {args.store}",
             file=sys.stderr,
         )
-        observer = TerminalObserver(sys.stdout, sys.stderr, stream_tokens=not args.quiet)
-        summary = run_generation(technique, store, model, prompts, num, run_seed, rows, observer)
+        # Several rows at once have no single stream of tokens to show.
+        observer = TerminalObserver(sys.stdout, sys.stderr, not args.quiet and args.parallel == 1, args.parallel > 1)
+        summary = run_generation(technique, store, model, prompts, num, run_seed, rows, observer, parallel=args.parallel)
     failures = ", ".join(f"{n} {reason}" for reason, n in summary.failures.items())
     print(
         f"run {summary.run_id} {summary.status}: {summary.stored} stored, {summary.failed} failed"

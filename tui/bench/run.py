@@ -20,7 +20,11 @@ from typing import Any
 from tui.bench.workloads import WORKLOADS, Workload
 from tui.engine.errors import BadInput, SmolgenError
 
-VARIANTS = ("bare", "tuned", "engine", "app")
+VARIANTS = ("bare", "tuned", "engine", "app", "parallel")
+# `parallel` (the engine with --parallel S) is asked for by name: it pays only with many items, and
+# the default bench must stay about a minute.
+DEFAULT_VARIANTS = ("bare", "tuned", "engine", "app")
+DEFAULT_PARALLEL = 8
 # Sized for about a minute on a quiet 2-core machine (~50 generated tok/s): 4 variants x 2 repetitions
 # is 8 processes, each ~2 s of start-up and model load (off the clock) plus ~6 s of work: two items
 # of each workload, at most 24 + 32 tokens for Magpie and the chain, a list of 3 x 24 for SelfInstruct,
@@ -54,7 +58,11 @@ def add_bench_command(commands: Any) -> None:
                        help=f"cap of an answer (default {DEFAULT_ANSWER_TOKENS}: answers usually run to the cap, so this sets "
                        "most of the decoding time)")
     bench.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated: {', '.join(WORKLOADS)} (default all)")
-    bench.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated: {', '.join(VARIANTS)} (default all)")
+    bench.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                       help=f"comma-separated: {', '.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)}; parallel is the "
+                       "engine with --parallel S rows at once, and is worth timing only with --items of S or more)")
+    bench.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, metavar="S",
+                       help=f"rows at once in the parallel variant (default {DEFAULT_PARALLEL})")
     bench.add_argument("--threads", type=int, metavar="N",
                        help="CPU threads of the tuned, engine and app variants (default: the physical cores, as the app; "
                        "the bare loop keeps llama-cpp-python's default)")
@@ -79,12 +87,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise BadInput("--workloads and --variants need at least one name each")
     if min(args.items, args.repeat, args.user_tokens, args.answer_tokens, 1 if args.threads is None else args.threads) < 1:
         raise BadInput("--items, --repeat, --user-tokens, --answer-tokens and --threads must be at least 1")
+    if "parallel" in variants:
+        from tui.engine.batched_model import check_parallel
+
+        check_parallel(args.parallel)
     model_path = inspect_model(args.model or default_model_path()).path
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for repetition in range(args.repeat):
         order = variants if repetition % 2 == 0 else list(reversed(variants))
         for variant in order:
-            measured = _run_in_subprocess(variant, workloads, model_path, args.threads)
+            measured = _run_in_subprocess(variant, workloads, model_path, args.threads, args.parallel)
             runs[variant].extend(measured)
             if not args.json:
                 for record in measured:
@@ -100,9 +112,11 @@ def _workload(kind: str, args: argparse.Namespace) -> Workload:
     return Workload(kind, args.items, args.user_tokens, args.answer_tokens)
 
 
-def _run_in_subprocess(variant: str, workloads: list[Workload], model_path: Path, threads: int | None) -> list[dict[str, Any]]:
+def _run_in_subprocess(
+    variant: str, workloads: list[Workload], model_path: Path, threads: int | None, parallel: int = DEFAULT_PARALLEL
+) -> list[dict[str, Any]]:
     workloads_json = json.dumps([asdict(w) for w in workloads])
-    command = [sys.executable, "-m", "tui.bench.worker", variant, workloads_json, str(model_path), str(threads or 0)]
+    command = [sys.executable, "-m", "tui.bench.worker", variant, workloads_json, str(model_path), str(threads or 0), str(parallel)]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     except subprocess.TimeoutExpired:
@@ -140,12 +154,14 @@ def summarise(runs: dict[str, list[dict[str, Any]]], workloads: list[Workload], 
         "machine": {"cpus": _cpu_count(), "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
         "workload": {"workloads": [w.kind for w in workloads], "items": args.items, "repeat": args.repeat,
                      "user_tokens": args.user_tokens, "answer_tokens": args.answer_tokens,
-                     "threads": args.threads or "physical cores"},
+                     "threads": args.threads or "physical cores",
+                     **({"parallel": args.parallel} if "parallel" in runs else {})},
         "variants": per_variant,
         "ratios": {
             "engine_vs_bare": ratio("engine", "bare"),
             "engine_vs_tuned": ratio("engine", "tuned"),
             "app_vs_engine": ratio("app", "engine"),
+            "parallel_vs_engine": ratio("parallel", "engine"),
         },
         "runs": runs,
     }

@@ -5,6 +5,7 @@
     enough for every prompt, the chat prompt rendered once per call by the library's own handler).
 (c) `engine`: smolgen's engine headless (`run_generation` into a temporary store).
 (d) `app`: the app's generation path, in a headless Textual app (`tui/bench/app_variant.py`).
+(e) `parallel`: the engine with `--parallel S`: S rows at once, decoded in one llama.cpp batch.
 Each variant runs in its own process, so peak memory is its own; it loads the model once, before
 any clock starts, and then does every workload in turn.
 
@@ -241,8 +242,8 @@ class TimedStore:
         return getattr(self._store, name)
 
 
-def run_engine(model_path: Path, workloads: list[Workload], threads: int | None = None) -> list[Measurement]:
-    """Variant (c): smolgen's engine, headless, storing every sample as a real run does."""
+def run_engine(model_path: Path, workloads: list[Workload], threads: int | None = None, parallel: int = 1) -> list[Measurement]:
+    """Variant (c), or (e) with `parallel` > 1: smolgen's engine, headless, storing every sample as a real run does."""
     from tui.engine.model import Model
     from tui.engine.prompts import PromptLibrary
     from tui.engine.runner import RunObserver, run_generation
@@ -261,17 +262,23 @@ def run_engine(model_path: Path, workloads: list[Workload], threads: int | None 
                 self.seen = True
                 self.measurement.first_token_seconds.append(time.perf_counter() - self.started)
 
+        def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
+            if parallel > 1:  # no streamed text: each call records when its first token came
+                self.measurement.first_token_seconds += [
+                    call["first_token_seconds"] for call in sample.get("calls", ()) if call["first_token_seconds"] is not None
+                ]
+
     model = Model.load(model_path, n_threads=threads)
     measurements = []
 
     # One store for the whole process, as a person's store holds every run.
     with tempfile.TemporaryDirectory() as folder, SampleStore(Path(folder) / "bench.json") as store:
         for workload in workloads:
-            measurement = Measurement("engine", workload.kind)
+            measurement = Measurement("parallel" if parallel > 1 else "engine", workload.kind)
             started = time.perf_counter()
             summary = run_generation(
                 technique_for(workload), TimedStore(store, measurement), model, PromptLibrary(), workload.items,
-                workload.seed, seed_rows(workload), FirstTokens(measurement),
+                workload.seed, seed_rows(workload), FirstTokens(measurement), parallel=parallel,
             )
             measurement.seconds = time.perf_counter() - started
             measurement.samples = summary.stored

@@ -2,7 +2,8 @@
 
 Like simonw/llm, the whole seam is small: `Model.stream()` yields text chunks for a prompt string and
 leaves a `Completion` with token counts, timings and the finish reason. `Model.chat()` renders the
-model's own chat template and streams the same way. One Model must be used by one thread at a time.
+model's own chat template and streams the same way. One Model must be used by one thread at a time;
+`batched_model.BatchedModel` decodes the calls of several threads together on the same weights.
 """
 
 from __future__ import annotations
@@ -189,7 +190,28 @@ def load_tokenizer(path: str | Path | None = None) -> Callable[[str], int]:
     return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
 
-class Model:
+class ChatModel:
+    """Chat and the texts that end a turn, for any model with `complete()` and `chat_template`:
+    `Model` (one sequence at a time) and `BatchedModel` (several at once) share them."""
+
+    def chat(
+        self,
+        messages: list[Message],
+        sampling: Sampling,
+        seed: int,
+        cancel: threading.Event | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Completion:
+        """The assistant's next message after `messages`, rendered with the model's chat template."""
+        prompt = self.chat_template.render(messages, add_generation_prompt=True)
+        return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text)
+
+    def turn_stops(self) -> tuple[str, ...]:
+        """Texts that end a turn in this model's template (used when completing a raw prompt)."""
+        return tuple(dict.fromkeys(s for s in (self.chat_template.end_of_turn(), self.info.eos_token) if s))
+
+
+class Model(ChatModel):
     """A loaded GGUF model and its chat template."""
 
     def __init__(self, info: ModelInfo, llama: object, n_ctx: int, n_threads: int):
@@ -239,12 +261,21 @@ class Model:
         """Tokens in `text` as plain text (no BOS, special tokens not parsed)."""
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def _tokenize(self, text: str) -> list[int]:
+    def tokenize_prompt(self, text: str) -> list[int]:
+        """The tokens a completion of `text` starts from (special tokens parsed, BOS when needed)."""
         # A rendered chat prompt already starts with BOS when the template writes it.
         add_bos = bool(self._llama.add_bos_token()) if hasattr(self._llama, "add_bos_token") else True
         if self.info.bos_token and text.startswith(self.info.bos_token):
             add_bos = False
         return self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def token_bytes(self, token: int) -> bytes:
+        """A generated token's bytes (a character may be split across tokens)."""
+        return self._llama.detokenize([token], special=False)
+
+    def native(self) -> tuple[object, object]:
+        """llama.cpp's own model and vocabulary pointers, for a context of one's own (see batched_model.py)."""
+        return self._llama._model.model, self._llama._model.vocab
 
     def stream(
         self,
@@ -273,23 +304,6 @@ class Model:
                 on_text(chunk)
         return stream.result
 
-    def chat(
-        self,
-        messages: list[Message],
-        sampling: Sampling,
-        seed: int,
-        cancel: threading.Event | None = None,
-        on_text: TextCallback | None = None,
-    ) -> Completion:
-        """The assistant's next message after `messages`, rendered with the model's chat template."""
-        prompt = self.chat_template.render(messages, add_generation_prompt=True)
-        return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text)
-
-    def turn_stops(self) -> tuple[str, ...]:
-        """Texts that end a turn in this model's template (used when completing a raw prompt)."""
-        return tuple(dict.fromkeys(s for s in (self.chat_template.end_of_turn(), self.info.eos_token) if s))
-
-
 class CompletionStream:
     """Iterates over the text chunks of one completion; `.result` is set when it ends."""
 
@@ -312,21 +326,11 @@ class CompletionStream:
 
         llama = model._llama
         started = time.perf_counter()
-        tokens = model._tokenize(self.prompt)
-        room = model.n_ctx - len(tokens)
-        if room < 1:
-            raise GenerationFailed(
-                "context_overflow",
-                f"the prompt has {len(tokens)} tokens but the context holds {model.n_ctx}; shorten the seed or template",
-            )
-        limit = min(self.sampling.max_tokens, room)
+        tokens = model.tokenize_prompt(self.prompt)
+        limit = generation_limit(len(tokens), model.n_ctx, self.sampling.max_tokens)
         llama.set_seed(self.seed)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         vocab = llama._model.vocab
-        text, pending = "", ""
-        holdback = max((len(s) for s in self.stop), default=1) - 1
-        produced = 0
-        finish = "length"
+        assembled = TokenText(self.stop, limit)
         first_token_at = None
         generator = llama.generate(
             tokens,
@@ -343,37 +347,85 @@ class CompletionStream:
                 if first_token_at is None:
                     first_token_at = time.perf_counter() - started
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
-                    finish = "stop"
+                    assembled.end_of_turn()
                     break
-                produced += 1
-                pending += decoder.decode(llama.detokenize([token], special=False))
-                hit = _find_stop(pending, self.stop)
-                if hit is not None:
-                    pending = pending[:hit]
-                    finish = "stop"
-                    break
-                emit = pending[: len(pending) - holdback] if holdback else pending
+                emit = assembled.add(llama.detokenize([token], special=False))
                 if emit:
-                    text += emit
-                    pending = pending[len(emit):]
                     yield emit
-                if produced >= limit:
+                if assembled.done:
                     break
         finally:
             generator.close()
-        # Bytes of a character cut off by the token cap are dropped rather than shown as U+FFFD.
-        if pending:
-            text += pending
-            yield pending
-        self.result = Completion(
-            text=text,
-            prompt_tokens=len(tokens),
-            completion_tokens=produced,
-            finish_reason=finish,
-            seed=self.seed,
+        rest = assembled.flush()
+        if rest:
+            yield rest
+        self.result = assembled.completion(self.prompt, len(tokens), self.seed, started, first_token_at)
+
+
+def generation_limit(prompt_tokens: int, n_ctx: int, max_tokens: int) -> int:
+    """Tokens a completion may generate: its cap, or the context's room after the prompt if smaller."""
+    room = n_ctx - prompt_tokens
+    if room < 1:
+        raise GenerationFailed(
+            "context_overflow",
+            f"the prompt has {prompt_tokens} tokens but the context holds {n_ctx}; shorten the seed or template",
+        )
+    return min(max_tokens, room)
+
+
+class TokenText:
+    """A completion's text as its tokens arrive: UTF-8 characters split across tokens, stop strings
+    (text that could still begin one is held back), the token cap and the finish reason."""
+
+    def __init__(self, stop: tuple[str, ...], limit: int):
+        self.stop = stop
+        self.limit = limit
+        self.text = ""
+        self.produced = 0
+        self.finish = "length"
+        self.done = False
+        self._pending = ""
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._holdback = max((len(s) for s in stop), default=1) - 1
+
+    def end_of_turn(self) -> None:
+        """The model ended its turn (an end-of-generation token, not counted)."""
+        self.finish, self.done = "stop", True
+
+    def add(self, piece: bytes) -> str:
+        """Take one generated token's bytes; returns the text now safe to show ("" while held back)."""
+        self.produced += 1
+        self._pending += self._decoder.decode(piece)
+        hit = _find_stop(self._pending, self.stop)
+        if hit is not None:
+            self._pending = self._pending[:hit]
+            self.finish, self.done = "stop", True
+            return ""
+        emit = self._pending[: len(self._pending) - self._holdback] if self._holdback else self._pending
+        if emit:
+            self.text += emit
+            self._pending = self._pending[len(emit):]
+        if self.produced >= self.limit:
+            self.done = True
+        return emit
+
+    def flush(self) -> str:
+        """The held-back rest once the completion ended. Bytes of a character cut off by the token cap
+        are dropped rather than shown as U+FFFD."""
+        rest, self._pending = self._pending, ""
+        self.text += rest
+        return rest
+
+    def completion(self, prompt: str, prompt_tokens: int, seed: int, started: float, first_token_at: float | None) -> Completion:
+        return Completion(
+            text=self.text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=self.produced,
+            finish_reason=self.finish,
+            seed=seed,
             seconds=time.perf_counter() - started,
             first_token_seconds=first_token_at,
-            prompt=self.prompt,
+            prompt=prompt,
         )
 
 

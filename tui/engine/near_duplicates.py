@@ -66,12 +66,13 @@ class NearDuplicateIndex:
         sequence = [self._word_ids.setdefault(word, len(self._word_ids)) for word in word_tokens(text)]
         entry = len(self._texts)
         words = frozenset(sequence)
-        for word in words:
-            self._postings[word].append(entry)
         self._sequences.append(sequence)
         self._word_sets.append(words)
-        self._texts.append(text)
         self._keys.append(key)
+        self._texts.append(text)
+        # Postings last: a `closest()` in another thread (a --parallel run) finds only complete entries.
+        for word in words:
+            self._postings[word].append(entry)
 
     def add_all(self, items: Iterable[tuple[str, Any]]) -> None:
         """Index many (text, key) pairs."""

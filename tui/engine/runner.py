@@ -8,6 +8,7 @@ the cancel and drops the one in progress.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -78,11 +79,16 @@ def run_generation(
     rows: list[dict[str, Any]] | None = None,
     observer: RunObserver | None = None,
     cancel: threading.Event | None = None,
+    parallel: int = 1,
 ) -> RunSummary:
-    """Generate `num` samples, cycling through `rows` for techniques that need seeds."""
+    """Generate `num` samples, cycling through `rows` for techniques that need seeds.
+
+    With `parallel` > 1, that many rows are generated at once and their model calls decoded together
+    (`tui/engine/parallel_run.py`): headless only, the observer gets no stages and no streamed text.
+    """
     observer = observer or RunObserver()
     rows = rows or []
-    check_run(technique, prompts, num, rows)
+    check_run(technique, prompts, num, rows, parallel)
     if isinstance(technique, ReadsStoredSamples):
         technique.prepare_run(store.list_samples(statuses=REVIEW_STATUSES))
     settings = technique.settings_record()
@@ -91,20 +97,20 @@ def run_generation(
         technique=technique.name, settings=settings, seed=run_seed, model=model_record, num=num, threads=model.n_threads
     )
     summary = RunSummary(run_id=run_id, total=num)
-    ctx = GenerationContext(model, prompts, run_seed, cancel, observer.text, observer.stage)
+    stored = SampleWriter(store, observer, num, run_id, {"seed": run_seed, "settings": settings, "model": model_record})
     started = time.perf_counter()
     try:
-        for index in range(num):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            row = rows[index % len(rows)] if rows else None
-            samples = _row_samples(technique, ctx, index, row, summary)
-            sample = next(samples, None)
-            while sample is not None:
-                sample.update(run_id=run_id, sample_index=index, seed=run_seed, settings=settings, model=model_record)
-                sample["id"] = sample_id = store.add_sample(sample)  # a front end opens the sample by its id
-                observer.sample_done(sample, index + 1, num)
-                sample = _send(samples, sample_id)
+        if parallel > 1:
+            from tui.engine.parallel_run import run_rows_in_parallel
+
+            run_rows_in_parallel(technique, model, prompts, run_seed, rows, cancel, parallel, stored, summary)
+        else:
+            ctx = GenerationContext(model, prompts, run_seed, cancel, observer.text, observer.stage)
+            for index in range(num):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                row = rows[index % len(rows)] if rows else None
+                store_row(row_samples(technique, ctx, index, row, summary), stored, index)
         summary.status = "finished"
     except Cancelled:
         summary.status = "cancelled"
@@ -117,16 +123,42 @@ def run_generation(
     return summary
 
 
-def check_run(technique: Technique, prompts: PromptLibrary, num: int, rows: list[dict[str, Any]]) -> None:
+class SampleWriter:
+    """Stores a row's samples as they come, stamped with the run's provenance, and tells the observer.
+
+    `lock` serialises the store and the observer when several rows are generated at once.
+    """
+
+    def __init__(self, store: SampleStore, observer: RunObserver, num: int, run_id: int, stamp: dict[str, Any]):
+        self.store, self.observer, self.num, self.run_id, self.stamp = store, observer, num, run_id, stamp
+        self.lock: threading.Lock | contextlib.nullcontext = contextlib.nullcontext()
+
+
+def store_row(samples: SampleStream, stored: SampleWriter, index: int) -> None:
+    """Store each sample of a row before the next is made; a technique's stream gets each one's id back."""
+    sample = next(samples, None)
+    while sample is not None:
+        sample.update(run_id=stored.run_id, sample_index=index, **stored.stamp)
+        with stored.lock:
+            sample["id"] = sample_id = stored.store.add_sample(sample)  # a front end opens the sample by its id
+            stored.observer.sample_done(sample, index + 1, stored.num)
+        sample = _send(samples, sample_id)
+
+
+def check_run(technique: Technique, prompts: PromptLibrary, num: int, rows: list[dict[str, Any]], parallel: int = 1) -> None:
     """Everything that can be checked before the model is loaded: the count, the seeds, the templates."""
     if num < 1:
         raise BadInput(f"--num {num}: must be at least 1")
+    if parallel != 1:
+        from tui.engine.batched_model import check_parallel
+
+        check_parallel(parallel)
     if technique.needs_seeds and not rows:
         raise BadInput(f"{technique.name}: needs seeds; pass --seeds FILE or import some with `smolgen seeds import FILE`")
     technique.check(prompts, rows)
 
 
-def _row_samples(
+def row_samples(
     technique: Technique, ctx: GenerationContext, index: int, row: dict[str, Any] | None, summary: RunSummary
 ) -> SampleStream:
     """The samples of one row as they are finished; a failure ends the row with one failed sample.
