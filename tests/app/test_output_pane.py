@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from textual.screen import Screen
 
 from tests.app.conftest import make_app, shown_text, wait_for
@@ -12,7 +10,6 @@ from tui.app.screens.review import ReviewScreen
 from tui.app.widgets import output_pane
 from tui.app.widgets.finished_list import FinishedList
 
-RUN_MESSAGES = {"StageStarted", "TextStreamed", "SampleFinished", "RunEnded"}
 LONG_REPLY = " ".join(f"word{n}" for n in range(120))  # wraps over several lines of the stream
 
 
@@ -76,24 +73,3 @@ async def test_enter_on_a_finished_sample_opens_it_in_review(app_store, prompts)
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="the review screen")
         await pilot.pause()
         assert app.screen.selected_id() == 2
-
-
-async def test_the_generating_thread_never_wakes_the_ui_thread(app_store, prompts, monkeypatch):
-    """A message posted from another thread wakes the event loop, and the generating thread then waits for
-    the GIL while the UI draws: the run's messages go to a mailbox the UI thread empties on its own clock."""
-    app = make_app(app_store, prompts, FakeBackend(FakeModel(word_delay=0.002)))
-    posted: list[tuple[str, bool]] = []
-    post_message = app.post_message
-
-    def recorded(message):
-        posted.append((type(message).__name__, threading.current_thread() is threading.main_thread()))
-        return post_message(message)
-
-    monkeypatch.setattr(app, "post_message", recorded)
-    async with app.run_test(size=(100, 32)) as pilot:
-        await wait_for(pilot, lambda: app.model is not None, what="the model")
-        await _run(pilot, 3)
-    run_messages = [(name, on_ui_thread) for name, on_ui_thread in posted if name in RUN_MESSAGES]
-    assert {name for name, _ in run_messages} == RUN_MESSAGES
-    assert all(on_ui_thread for _, on_ui_thread in run_messages), run_messages
-    assert [name for name, _ in run_messages].count("SampleFinished") == 3 and run_messages[-1][0] == "RunEnded"

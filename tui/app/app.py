@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest
 from tui.app.commands import SmolgenCommands
-from tui.app.messages import ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, RunFailed, SampleFinished, StageStarted, TextStreamed
+from tui.app.messages import ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, StageStarted, TextStreamed
 from tui.app.pipeline_run import PipelineRunEnded, PipelineRunObserver, PipelineRunRequest, StepProgress, run_request, run_summary
 from tui.app.screens.export import ExportScreen
 from tui.app.screens.edit_sample import EditSampleScreen
@@ -32,7 +32,7 @@ from tui.app.screens.main import MainScreen
 from tui.app.screens.model_picker import ModelPickerScreen
 from tui.app.screens.review import ReviewScreen
 from tui.app.screens.stats import StatsScreen
-from tui.app.streaming import BATCH_SECONDS, BatchedObserver, Mailbox
+from tui.app.streaming import BatchedObserver
 from tui.app.techniques import TechniqueEntry, available_techniques
 from tui.app.widgets.output_pane import OutputPane
 from tui.app.widgets.pipeline_step_list import PipelineStepList
@@ -106,14 +106,12 @@ class SmolgenApp(App):
         self._cancel = threading.Event()
         self._run_idle = threading.Event()
         self._run_idle.set()
-        self._mailbox = Mailbox()  # the run's messages, collected by `_deliver_run_messages`
         self.samples_changed: Signal[dict[str, Any]] = Signal(self, "samples-changed")
         self.main_screen = MainScreen(store, prompts, self.techniques)
 
     # Start and stop --------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self._mailbox_timer = self.set_interval(BATCH_SECONDS, self._deliver_run_messages, pause=True)
         self.push_screen(self.main_screen)
         self.show_counts()
         # Reading the GGUF header is Python work that would compete with the first frame for the GIL.
@@ -249,7 +247,6 @@ class SmolgenApp(App):
         assert self.model is not None
         self._cancel = threading.Event()
         self._run_idle.clear()
-        self._mailbox_timer.resume()
         if isinstance(request, PipelineRunRequest):
             self.main_screen.output.run_started(request.title, request.rows)
             self.main_screen.technique.pipeline.run_started(request)
@@ -263,14 +260,14 @@ class SmolgenApp(App):
     def run_pipeline(self, request: PipelineRunRequest, model: Model, cancel: threading.Event) -> None:
         """The pipeline, in the one thread that uses the model; the engine caches every step output at once."""
         worker = get_current_worker()
-        observer = PipelineRunObserver(self._mailbox.put, cancel, lambda: worker.is_cancelled, request.rows)
+        observer = PipelineRunObserver(self.post_message, cancel, lambda: worker.is_cancelled, request.rows)
         try:
             summary = run_request(request, self.store, model, self.prompts, observer, cancel)
         finally:
             observer.flush()
             self._run_idle.set()
-        self._mailbox.put(PipelineRunEnded(summary))
-        self._mailbox.put(RunEnded(run_summary(summary)))  # the last message of a run: delivery pauses after it
+        self.post_message(RunEnded(run_summary(summary)))
+        self.post_message(PipelineRunEnded(summary))
 
     @on(StepProgress)
     def step_progress(self, message: StepProgress) -> None:
@@ -284,7 +281,7 @@ class SmolgenApp(App):
     def generate(self, request: RunRequest, model: Model, cancel: threading.Event) -> None:
         """The run, in the one thread that uses the model; each finished sample is stored at once."""
         worker = get_current_worker()
-        observer = BatchedObserver(self._mailbox.put, cancel, lambda: worker.is_cancelled)
+        observer = BatchedObserver(self.post_message, cancel, lambda: worker.is_cancelled)
         try:
             summary = run_generation(
                 request.technique, self.store, model, self.prompts, request.num, request.run_seed, request.rows, observer, cancel
@@ -292,11 +289,7 @@ class SmolgenApp(App):
         finally:
             observer.flush()
             self._run_idle.set()
-        self._mailbox.put(RunEnded(summary))
-
-    def _deliver_run_messages(self) -> None:
-        """Take what the run sent since the last time (every BATCH_SECONDS while a run goes)."""
-        self._mailbox.deliver(self.post_message)
+        self.post_message(RunEnded(summary))
 
     def action_cancel_run(self) -> None:
         if self._pending is not None:
@@ -335,8 +328,6 @@ class SmolgenApp(App):
 
     @on(RunEnded)
     def run_ended(self, message: RunEnded) -> None:
-        if not self.running:  # the run's last message (unless another run has started since)
-            self._mailbox_timer.pause()
         summary = message.summary
         self.main_screen.output.run_ended(summary)
         self.refresh_bindings()
@@ -360,20 +351,13 @@ class SmolgenApp(App):
         if event.worker.group == "model":
             self.model_failed(message)
         elif event.worker.group in ("generate", "pipeline"):
-            self._mailbox.deliver(self.post_message)  # what the run sent before the error comes first
-            self.post_message(RunFailed(message, event.worker.group))
+            if event.worker.group == "pipeline":
+                self.main_screen.technique.pipeline.run_failed(message)
+            self.main_screen.output.run_failed(message)
+            self.refresh_bindings()
+            self.notify(f"The run stopped: {message}", severity="error", timeout=10, markup=False)
         else:
             self.notify(message, severity="error", timeout=10, markup=False)
-
-    @on(RunFailed)
-    def run_failed(self, message: RunFailed) -> None:
-        if not self.running:
-            self._mailbox_timer.pause()
-        if message.group == "pipeline":
-            self.main_screen.technique.pipeline.run_failed(message.message)
-        self.main_screen.output.run_failed(message.message)
-        self.refresh_bindings()
-        self.notify(f"The run stopped: {message.message}", severity="error", timeout=10, markup=False)
 
     # Screens -----------------------------------------------------------------------------------
 

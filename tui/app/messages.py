@@ -68,12 +68,3 @@ class RunEnded(Message):
     def __init__(self, summary: RunSummary) -> None:
         super().__init__()
         self.summary = summary
-
-
-class RunFailed(Message):
-    """The run stopped on an error; the messages the run sent before it were delivered first."""
-
-    def __init__(self, message: str, group: str) -> None:
-        super().__init__()
-        self.message = message
-        self.group = group  # the worker group: "generate" or "pipeline"

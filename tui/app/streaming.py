@@ -1,20 +1,13 @@
-"""The run observer of the app: batches streamed tokens into one message about every 50 ms, and the
-mailbox the UI thread collects the run's messages from.
+"""The run observer of the app: batches streamed tokens into one message about every 50 ms.
 
 One UI update per token would cost the generating thread time and flood the screen; a batch per
-interval keeps the UI responsive and the model at full speed. The generating thread never wakes the
-UI thread itself: posting a Textual message from another thread writes to the event loop's wake-up
-pipe, the UI thread takes the GIL at once to handle it, and the generating thread, back from that
-write, waits for the GIL while the UI draws (measured: 9% of the model's speed). Messages go to a
-`Mailbox` instead, which the UI thread empties on its own clock, mostly while llama.cpp is decoding
-without the GIL.
+interval keeps the UI responsive and the model at full speed.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from typing import Any, Callable
 
 from textual.message import Message
@@ -66,18 +59,3 @@ class BatchedObserver(RunObserver):
         if self._pending:
             self._post(TextStreamed("".join(self._pending), len(self._pending)))
             self._pending = []
-
-
-class Mailbox:
-    """Messages put by the generating thread (no system call, no wake-up), delivered by the UI thread."""
-
-    def __init__(self) -> None:
-        self._messages: deque[Message] = deque()
-
-    def put(self, message: Message) -> None:
-        self._messages.append(message)  # deque appends and pops are thread-safe
-
-    def deliver(self, post: Callable[[Message], Any]) -> None:
-        """Hand every message put so far to `post`, in order (call it from the UI thread)."""
-        while self._messages:
-            post(self._messages.popleft())
