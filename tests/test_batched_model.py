@@ -5,13 +5,17 @@ sample is complete and stored like a sequential run's, and that caps, stops and 
 """
 
 import json
+import os
+import signal
+import subprocess
 import threading
+import time
 from dataclasses import replace
 
 import llama_cpp
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import SMOLGEN, run_smolgen
 from tui.engine.batched_model import BatchedModel
 from tui.engine.errors import GenerationFailed
 from tui.engine.model import Sampling
@@ -138,3 +142,23 @@ def test_bench_times_the_parallel_variant_on_request(tmp_path):
     assert set(report["variants"]) == {"engine", "parallel"} and report["workload"]["parallel"] == 2
     assert report["ratios"]["parallel_vs_engine"] > 0 and report["ratios"]["app_vs_engine"] is None
     assert [run["workload"] for run in report["runs"]["parallel"]] == ["magpie"]
+
+
+def test_ctrl_c_during_a_parallel_run_stops_it_in_one_line_and_keeps_what_was_stored(tmp_path):
+    command = [*SMOLGEN, "generate", "magpie", "--num", "40", "--parallel", "3", "--max-tokens", "12", "--quiet", "--seed", "5"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 120
+    progress = 0
+    while progress < 2 and time.monotonic() < deadline:  # interrupt once two samples were stored
+        progress += process.stderr.readline().startswith("[")
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=30) == 130
+    assert "Traceback" not in rest
+    assert rest.strip().splitlines()[-1] == "smolgen: interrupted; every finished sample is in the store"
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        samples = store.list_samples()
+        [run] = store.list_runs()
+    assert 2 <= len(samples) < 40 and run["status"] == "interrupted"
+    assert all(len(sample["conversation"]) == 2 for sample in samples if sample["status"] != "failed")
