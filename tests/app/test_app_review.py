@@ -89,6 +89,10 @@ async def test_bulk_accept_applies_to_what_the_filter_shows_after_confirmation(a
         assert app_store.status_counts()["accepted"] == 0
         await pilot.press("A", "y")
         await wait_for(pilot, lambda: app_store.status_counts()["accepted"] == 2)
+        await pilot.pause()
+        # The rows shown change in place and stay until the filter changes, as after `a`.
+        assert [row.status for row in review.shown] == ["accepted", "accepted"]
+        assert "accepted 2" in app.sub_title
     assert app_store.get_sample(magpie)["status"] == "new"
 
 

@@ -392,20 +392,25 @@ class ReviewScreen(Screen):
         table.move_cursor(table.cursor_row + step)
 
     def action_bulk(self, status: str) -> None:
-        ids = [row.id for row in self.shown if row.status != "failed"]
-        if not ids:
+        changed = [row for row in self.shown if row.status != "failed"]
+        if not changed:
             self.notify("No sample shown to change.", severity="warning")
             return
         verb = {"accepted": "Accept", "rejected": "Reject"}[status]
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.store.set_status(ids, status)
+                self.store.set_status([row.id for row in changed], status)
+                # The shown rows change in place and stay until the filter changes, as with `a` and `r`
+                # (reading every sample again took a second at 100,000).
+                for row in changed:
+                    row.status = self.samples[row.id]["status"] = status
+                self.query_one("#samples", SampleTable).refresh()
+                self.show_selected()
                 self.app.show_counts()
-                self.reload()
-                self.notify(f"{verb}ed {len(ids)} samples.")
+                self.notify(f"{verb}ed {len(changed)} samples.")
 
-        self.app.push_screen(ConfirmScreen(f"{verb} all {len(ids)} samples the current filter shows?", verb), confirmed)
+        self.app.push_screen(ConfirmScreen(f"{verb} all {len(changed)} samples the current filter shows?", verb), confirmed)
 
     def action_edit(self) -> None:
         sample_id = self.selected_id()
