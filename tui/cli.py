@@ -101,26 +101,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_store(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+def _add_store(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """`default` replaces every option's own default (the app's top-level options pass SUPPRESS)."""
+    parser.add_argument("--store", type=Path, default=_or(default, DEFAULT_STORE), metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
 
 
-def _add_model(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")
-    parser.add_argument("--context", type=int, default=4096, metavar="N", help="context size in tokens (capped at the model's)")
+def _add_model(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    parser.add_argument("--model", type=Path, default=_or(default, None), metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    parser.add_argument("--threads", type=int, default=_or(default, None), metavar="N", help="CPU threads (default: the physical cores)")
+    parser.add_argument("--context", type=int, default=_or(default, 4096), metavar="N", help="context size in tokens (capped at the model's)")
 
 
 def _add_app_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
-    def value(fallback: Any) -> Any:
-        return fallback if default is None else default
-
-    parser.add_argument("--store", type=Path, default=value(DEFAULT_STORE), metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
-    parser.add_argument("--model", type=Path, default=value(None), metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--threads", type=int, default=value(None), metavar="N", help="CPU threads (default: the physical cores)")
-    parser.add_argument("--context", type=int, default=value(4096), metavar="N", help="context size in tokens (capped at the model's)")
-    parser.add_argument("--prompts", type=Path, default=value(None), metavar="DIR",
+    _add_store(parser, default)
+    _add_model(parser, default)
+    parser.add_argument("--prompts", type=Path, default=_or(default, None), metavar="DIR",
                         help="where the app saves edited templates (default ~/.config/smolgen/prompts)")
+
+
+def _or(default: Any, fallback: Any) -> Any:
+    return fallback if default is None else default
 
 
 def main(argv: Sequence[str] | None = None) -> int:
