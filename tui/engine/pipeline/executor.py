@@ -25,7 +25,7 @@ from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, S
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import RunObserver
 from tui.engine.store import REVIEW_STATUSES, SampleStore
-from tui.engine.techniques.base import GenerationContext
+from tui.engine.techniques.base import GenerationContext, ReadsStoredSamples
 
 log = logging.getLogger("smolgen.pipeline")
 
@@ -246,7 +246,7 @@ class _PipelineRun:
         """One technique per step and run, so state such as SelfInstruct's duplicate index spans rows."""
         if step.name not in self._techniques:
             technique = step.technique()
-            if hasattr(technique, "prepare_run"):
+            if isinstance(technique, ReadsStoredSamples):
                 technique.prepare_run(self.store.list_samples(statuses=REVIEW_STATUSES))
             self._techniques[step.name] = technique
         return self._techniques[step.name]
