@@ -191,3 +191,22 @@ def test_kill_9_leaves_a_valid_store_with_every_finished_sample(tmp_path):
         with SampleStore(path) as store:  # valid JSON, and the lock died with the process
             instructions = {s["instruction"] for s in store.list_samples()}
         assert {f"q{i}" for i in range(confirmed + 1)} <= instructions
+
+
+def test_status_counts_are_kept_up_to_date_not_recounted(store, monkeypatch):
+    ids = [store.add_sample(_sample(f"q{i}")) for i in range(6)]
+    store.add_sample({**_sample("broken"), "status": "failed"})
+    assert store.status_counts() == {"new": 6, "failed": 1}  # counted once, here
+    reads = []
+    records = store._records
+    monkeypatch.setattr(store, "_records", lambda table: reads.append(table) or records(table))
+    store.set_status(ids[:3], "accepted")
+    store.set_status(ids[2:4], "rejected")
+    store.add_sample(_sample("late"))
+    reads.clear()
+    assert store.status_counts() == {"new": 3, "accepted": 2, "rejected": 2, "failed": 1}
+    assert reads == []  # the app asks every second of a run: no pass over every sample
+    counted = {}
+    for sample in store.list_samples():
+        counted[sample["status"]] = counted.get(sample["status"], 0) + 1
+    assert store.status_counts() == counted

@@ -328,6 +328,8 @@ class SampleStore:
         self._runs = self._db.table("runs")
         self._cache = self._db.table("cache")
         self._cache_ids = {doc["signature"]: int(key) for key, doc in self._records("cache").items() if "signature" in doc}
+        # Samples by status, counted once and then kept up to date: the app shows them every second of a run.
+        self._status_counts: Counter | None = None
 
     def _records(self, table: str) -> dict[str, Any]:
         """The raw records of a table by string id; never handed out, only copied from."""
@@ -429,8 +431,11 @@ class SampleStore:
     @_locked
     def add_sample(self, sample: dict[str, Any]) -> int:
         """Write one finished sample; it is on disk when this returns."""
-        sample_id = self._samples.insert({"status": "new", "created": now_iso(), **sample})
+        doc = {"status": "new", "created": now_iso(), **sample}
+        sample_id = self._samples.insert(doc)
         self._put(self._samples, [sample_id])
+        if self._status_counts is not None:
+            self._status_counts[doc["status"]] += 1
         return sample_id
 
     @_locked
@@ -465,7 +470,11 @@ class SampleStore:
         records = self._records("samples")
         ids = [sample_id for sample_id in sample_ids if str(sample_id) in records]
         if ids:
+            before = Counter(records[str(sample_id)].get("status", "new") for sample_id in ids)
             self._set_fields(self._samples, ids, {"status": status, "reviewed": now_iso()})
+            if self._status_counts is not None:
+                self._status_counts.subtract(before)
+                self._status_counts[status] += len(ids)
 
     @_locked
     def edit_sample(self, sample_id: int, conversation: list[dict[str, str]]) -> None:
@@ -509,7 +518,9 @@ class SampleStore:
 
     @_locked
     def status_counts(self) -> Counter:
-        return Counter(doc.get("status", "new") for doc in self._records("samples").values())
+        if self._status_counts is None:
+            self._status_counts = Counter(doc.get("status", "new") for doc in self._records("samples").values())
+        return +self._status_counts  # a copy, without statuses no sample has any more
 
 
 def _with_id(key: str | int, doc: dict[str, Any]) -> dict[str, Any]:
