@@ -13,6 +13,7 @@ from tui.app.app import help_sections
 from tui.app.pipeline_dialogs import PipelineLoadScreen, PipelineSaveScreen, StepKindScreen
 from tui.app.pipeline_draft import STEP_CHOICES
 from tui.app.widgets.pipeline_step_form import PipelineStepForm
+from tui.app.widgets import pipeline_tab as pipeline_tab_module
 from tui.app.widgets.pipeline_tab import PipelineTab
 from tui.engine.pipeline.toml_config import load_pipeline
 
@@ -295,3 +296,29 @@ async def test_the_longer_evol_chain_runs_in_the_app_with_the_real_model(app_sto
     for sample in kept:
         assert sample["pipeline"] == "evol-chain" and sample["instruction"] and sample["response"]
         assert sample["columns"]["evolution"][0]["round"] == 0
+
+
+async def test_typing_in_a_step_form_is_checked_once_the_keys_pause_and_before_a_run(app_store, prompts, monkeypatch):
+    monkeypatch.setattr(pipeline_tab_module, "CHECK_AFTER_SECONDS", 1.0)  # a slow machine's Pilot keys stay within it
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 40)) as pilot:
+        tab = await pipeline_tab(pilot)
+        await load_builtin(pilot, tab, "chapter")
+        await pilot.press("down")  # generate_instruction
+        await wait_for(pilot, lambda: [form.index for form in tab.query(PipelineStepForm)] == [1], what="the step's form")
+        checks = []
+        checked = tab.draft.checked
+        monkeypatch.setattr(tab.draft, "checked", lambda: checks.append(1) or checked())
+        field = tab.query_one("#step-field-temperature")
+        field.focus()
+        field.value = ""
+        await pilot.press("end", "9", ".", "5")  # a change posted per key
+        await pilot.pause()
+        assert checks == [] and tab.draft.steps[1]["temperature"] == 9.5  # the draft has the edit at once
+        await wait_for(pilot, lambda: checks, timeout=5, what="the check after the pause")
+        await pilot.pause(1.2)
+        assert checks == [1] and "temperature=9.5" in (tab.problem or "")
+        field.value = ""
+        await pilot.press("end", "1")
+        assert tab.run_request(None) is not None  # a run catches up with the last key at once
+        assert tab.problem is None

@@ -8,6 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, OptionList, Static
 
 from tui.app.pipeline_dialogs import PipelineLoadScreen, PipelineSaveScreen, StepKindScreen
@@ -20,6 +21,9 @@ from tui.engine.errors import BadInput
 from tui.engine.pipeline.executor import PipelineSummary, StepCounts
 from tui.engine.pipeline.graph import Pipeline
 from tui.engine.prompts import PromptLibrary
+
+# A step form's edits are checked by the engine once typing pauses this long.
+CHECK_AFTER_SECONDS = 0.15
 
 
 def summary_text(summary: PipelineSummary) -> str:
@@ -66,6 +70,7 @@ class PipelineTab(VerticalScroll):
         self.selected = 0
         self.pipeline: Pipeline | None = None
         self.problem: str | None = None
+        self._check_timer: Timer | None = None
         self.running = False
         self._run_pipeline: Pipeline | None = None
 
@@ -190,9 +195,19 @@ class PipelineTab(VerticalScroll):
 
     @on(PipelineStepForm.Changed)
     def step_changed(self, event: PipelineStepForm.Changed) -> None:
+        # Typing posts a change per key: the list, the engine's check and the drawing (a layout of the
+        # screen each) follow once the keys pause. Running or saving first catches up (`_checked_now`).
         self.draft.steps[event.index] = event.table
-        self.step_list.show_steps(self.draft.steps, self.selected)
-        self._check()
+        if self._check_timer is not None:
+            self._check_timer.stop()
+        self._check_timer = self.set_timer(CHECK_AFTER_SECONDS, self._checked_now)
+
+    def _checked_now(self) -> None:
+        if self._check_timer is not None:
+            self._check_timer.stop()
+            self._check_timer = None
+            self.step_list.show_steps(self.draft.steps, self.selected)
+            self._check()
 
     @on(Input.Changed, "#pipeline-name")
     def name_changed(self, event: Input.Changed) -> None:
@@ -211,6 +226,8 @@ class PipelineTab(VerticalScroll):
             self.step_list.focus()
 
     def action_save(self) -> None:
+        self._checked_now()
+
         def saved(path: Any) -> None:
             if path is not None:
                 self._status(f"Saved {self.draft.name} to {path} · smolgen run {path}")
@@ -237,6 +254,7 @@ class PipelineTab(VerticalScroll):
 
     def run_request(self, limit: int | None) -> PipelineRunRequest | None:
         """The run of the pipeline shown, or None when it cannot run (the engine's reason is shown)."""
+        self._checked_now()
         if self.pipeline is None or self.problem is not None:
             self.notify(f"The pipeline cannot run: {self.problem}", severity="error", timeout=10, markup=False)
             return None
