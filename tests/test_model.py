@@ -1,5 +1,6 @@
 """The model layer against the real embedded SmolLM2-135M-Instruct."""
 
+import logging
 import threading
 
 import pytest
@@ -89,3 +90,12 @@ def test_load_reports_progress_up_to_the_whole_model():
     Model.load(n_ctx=256, n_threads=1, on_progress=shares.append)
     assert shares and shares[-1] == 1.0 and shares == sorted(shares)
     Model.load(n_ctx=256, n_threads=1)  # without a listener the defaults are llama.cpp's own again
+
+
+def test_llama_cpp_logs_at_its_own_levels(caplog):
+    """ggml's info lines are INFO and its per-token chatter DEBUG: a healthy load warns of nothing."""
+    with caplog.at_level(logging.DEBUG, logger="smolgen.llama"):
+        Model.load(n_ctx=512, n_threads=1)
+    levels = {record.levelno for record in caplog.records if record.name == "smolgen.llama"}
+    assert logging.INFO in levels and logging.DEBUG in levels
+    assert max(levels) < logging.WARNING, [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING][:3]

@@ -108,6 +108,9 @@ def physical_cores() -> int:
 _log_callback = None
 
 
+GGML_LOG_CONTINUE = 5
+
+
 def route_llama_logs() -> None:
     """Send llama.cpp's own logging to Python logging, so nothing scribbles on the terminal."""
     global _log_callback
@@ -115,13 +118,17 @@ def route_llama_logs() -> None:
         return
     import llama_cpp
 
-    levels = {0: logging.CRITICAL, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR, 4: logging.DEBUG, 5: logging.DEBUG}
+    # ggml's levels (ggml.h): 1 debug, 2 info, 3 warning, 4 error; 5 continues the previous message.
+    levels = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
+    previous = [logging.DEBUG]
 
     @llama_cpp.llama_log_callback
     def forward(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+        python_level = previous[0] if level == GGML_LOG_CONTINUE else levels.get(level, logging.DEBUG)
+        previous[0] = python_level
         message = text.decode("utf-8", errors="replace").rstrip()
         if message:
-            log.log(levels.get(level, logging.DEBUG), message)
+            log.log(python_level, message)
 
     _log_callback = forward  # keep a reference: llama.cpp holds only the C pointer
     llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
