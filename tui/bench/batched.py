@@ -87,8 +87,10 @@ def cmd_bench_batched(args: argparse.Namespace) -> int:
         path = quantized_copy(info, args.quantize, threads)
         if not args.json:
             print(f"{args.quantize.upper()} copy of {info.path.name} ({info.quantization}): {path}")
-    figures = measure_batched(path, sequences, args.tokens, threads, args.seed)
-    report = _report(path, figures, args, threads)
+    if path != info.path:
+        info = inspect_model(path)  # the copy is timed, and reported
+    figures = measure_batched(info, sequences, args.tokens, threads, args.seed)
+    report = _report(info, figures, args, threads)
     print(json.dumps(report) if args.json else _render(report))
     return 0
 
@@ -143,19 +145,19 @@ def quantized_copy(info: Any, kind: str, threads: int) -> Path:
     return target
 
 
-def measure_batched(model_path: Path, sequences: list[int], tokens: int, threads: int, seed: int) -> list[BatchedFigure]:
+def measure_batched(info: Any, sequences: list[int], tokens: int, threads: int, seed: int) -> list[BatchedFigure]:
     """Load the model once, then time each batch width in a fresh context of its own."""
     import llama_cpp
 
     from tui.engine.chat_template import ChatTemplate
+    from tui.engine.batched_model import max_parallel
     from tui.engine.model import route_llama_logs
-    from tui.engine.model_file import inspect_model
 
-    info = inspect_model(model_path)
+    model_path = info.path
     if not info.chat_template:
         raise BadInput(f"bench-batched: {info.path.name} has no chat template, so it has no Magpie pre-query")
     pre_query = ChatTemplate(info.chat_template, info.bos_token, info.eos_token, origin=info.path.name).pre_query([])
-    widest = llama_cpp.llama_max_parallel_sequences()
+    widest = max_parallel()
     if max(sequences) > widest:
         raise BadInput(f"bench-batched: --sequences {max(sequences)}: this llama.cpp holds at most {widest} sequences")
     route_llama_logs()
@@ -305,10 +307,7 @@ def _decode(context: Any, batch: Any, width: int) -> None:
         raise SmolgenError(f"bench-batched: llama_decode failed for S={width} (status {status})")
 
 
-def _report(path: Path, figures: list[BatchedFigure], args: argparse.Namespace, threads: int) -> dict[str, Any]:
-    from tui.engine.model_file import inspect_model
-
-    info = inspect_model(path)
+def _report(info: Any, figures: list[BatchedFigure], args: argparse.Namespace, threads: int) -> dict[str, Any]:
     baseline = figures[0].tokens_per_second
     rows = []
     for figure in figures:
@@ -322,7 +321,7 @@ def _report(path: Path, figures: list[BatchedFigure], args: argparse.Namespace, 
         )
         rows.append(row)
     return {
-        "model": str(path),
+        "model": str(info.path),
         "quantization": info.quantization,
         "size_mb": round(info.size_bytes / 1e6, 1),
         "threads": threads,

@@ -7,9 +7,9 @@ import threading
 from pathlib import Path
 
 from tui.app.backend import ModelRequest
-from tui.engine.chat_template import ChatTemplate, Message
+from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import ModelFileError
-from tui.engine.model import Cancelled, Completion, Sampling
+from tui.engine.model import Cancelled, ChatModel, Completion, Sampling
 from tui.engine.model_file import ModelInfo
 
 CHATML = (
@@ -90,6 +90,4 @@ class PacedModel(NullModel):
                 on_text(word if index == 0 else f" {word}")
         return Completion(text, len(prompt) // 4, len(words), "stop", seed, len(words) / self._rate, 1 / self._rate, prompt)
 
-    def chat(self, messages: list[Message], sampling: Sampling, seed: int, cancel=None, on_text=None) -> Completion:
-        prompt = self.chat_template.render(messages, add_generation_prompt=True)
-        return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text)
+    chat = ChatModel.chat  # the chat template rendered, then `complete` (NullModel's chat refuses)

@@ -280,7 +280,7 @@ class _Scheduler:
             raise SmolgenError(f"llama_decode failed (status {status}) on a batch of {count} tokens in {len(planned)} sequences")
         stats.widest_step = max(stats.widest_step, len(planned))
         for request, chunk, output in planned:
-            if request.text.produced == 0 and request.first_token_at is None:
+            if request.first_token_at is None:
                 stats.prompt_tokens += len(chunk)
             self.cached[request.sequence].extend(chunk)
             request.position += len(chunk)

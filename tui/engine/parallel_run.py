@@ -43,7 +43,6 @@ def run_rows_in_parallel(
     halt = threading.Event()  # the user's cancel or a worker's error: every worker and every call stops
     next_row = iter(range(stored.num))
     take = threading.Lock()
-    stored.lock = threading.Lock()  # one store write and one observer call at a time
     errors: list[BaseException] = []
     counts = [RunSummary(summary.run_id, summary.total) for _ in range(parallel)]  # one per worker: no shared counters
     started = time.perf_counter()

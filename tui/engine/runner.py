@@ -97,7 +97,7 @@ def run_generation(
         technique=technique.name, settings=settings, seed=run_seed, model=model_record, num=num, threads=model.n_threads
     )
     summary = RunSummary(run_id=run_id, total=num)
-    stored = SampleWriter(store, observer, num, run_id, {"seed": run_seed, "settings": settings, "model": model_record})
+    stored = SampleWriter(store, observer, num, run_id, {"seed": run_seed, "settings": settings, "model": model_record}, parallel)
     started = time.perf_counter()
     try:
         if parallel > 1:
@@ -129,9 +129,9 @@ class SampleWriter:
     `lock` serialises the store and the observer when several rows are generated at once.
     """
 
-    def __init__(self, store: SampleStore, observer: RunObserver, num: int, run_id: int, stamp: dict[str, Any]):
+    def __init__(self, store: SampleStore, observer: RunObserver, num: int, run_id: int, stamp: dict[str, Any], parallel: int):
         self.store, self.observer, self.num, self.run_id, self.stamp = store, observer, num, run_id, stamp
-        self.lock: threading.Lock | contextlib.nullcontext = contextlib.nullcontext()
+        self.lock: threading.Lock | contextlib.nullcontext = threading.Lock() if parallel > 1 else contextlib.nullcontext()
 
 
 def store_row(samples: SampleStream, stored: SampleWriter, index: int) -> None:

@@ -470,7 +470,7 @@ class SampleStore:
         records = self._records("samples")
         ids = [sample_id for sample_id in sample_ids if str(sample_id) in records]
         if ids:
-            before = Counter(records[str(sample_id)].get("status", "new") for sample_id in ids)
+            before = [records[str(sample_id)].get("status", "new") for sample_id in ids]
             self._set_fields(self._samples, ids, {"status": status, "reviewed": now_iso()})
             if self._status_counts is not None:
                 self._status_counts.subtract(before)
