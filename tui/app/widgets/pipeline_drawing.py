@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
+
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
@@ -31,9 +33,19 @@ class PipelineDrawing(ScrollableContainer):
     def show(self, pipeline: Pipeline | None, counts: dict[str, StepCounts] | None = None, problem: str = "") -> None:
         """Draw `pipeline`, with each step's counts when given (steps not reached yet count zero)."""
         if pipeline is None:
-            self.text = problem
+            text = problem
         else:
             if counts is not None:
                 counts = {step.name: counts.get(step.name, StepCounts()) for step in pipeline.ordered()}
-            self.text = draw_text(pipeline, counts)
-        self.query_one(Static).update(self.text)
+            text = draw_text(pipeline, counts)
+        if text == self.text:
+            return
+        # Counts change with every row of a run: the screen is laid out again only if the drawing's size changed.
+        layout = _size(text) != _size(self.text)
+        self.text = text
+        self.query_one(Static).update(text, layout=layout)
+
+
+def _size(text: str) -> tuple[int, int]:
+    lines = text.splitlines()
+    return len(lines), max(map(cell_len, lines), default=0)
