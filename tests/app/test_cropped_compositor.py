@@ -16,8 +16,6 @@ from tui.app.widgets.stream_view import StreamView
 def _update(compositor: Compositor, regions: list[Region], compositor_class: type = CroppedCompositor) -> tuple[list, int]:
     """What a partial update of `regions`, drawn the way `compositor_class` draws, puts on screen
     (each updated span's cells as (y, x, strip)), and how many widgets were drawn for it."""
-    crop = Region.from_union(regions).intersection(compositor.size.region)
-    spans = list(compositor._regions_to_spans(regions))
     drawn = 0
     get_renders = partial(compositor_class._get_renders, compositor)
 
@@ -28,13 +26,14 @@ def _update(compositor: Compositor, regions: list[Region], compositor_class: typ
             yield render
 
     compositor._get_renders = counted
+    compositor._dirty_regions = set(regions)
     try:
-        chops = compositor._render_chops(crop, {y for y, _, _ in spans}.__contains__)
+        update = compositor_class.render_partial_update(compositor)
     finally:
         del compositor._get_renders
     shown = []
-    for y, x1, x2 in spans:
-        for (x, strip), end in zip(chops[y].items(), compositor.cuts[y][1:]):
+    for y, x1, x2 in update.spans:
+        for (x, strip), end in zip(update.chops[y].items(), compositor.cuts[y][1:]):
             if strip is not None and x < x2 and end > x1:
                 shown.append((y, max(x, x1), strip.crop(max(x, x1) - x, min(end, x2) - x)))
     return shown, drawn
@@ -50,16 +49,20 @@ async def test_a_partial_update_is_what_textual_draws_from_fewer_widgets(app_sto
         compositor = app.main_screen._compositor
         assert isinstance(compositor, CroppedCompositor)
         last_line = Region(stream.region.x, stream.region.bottom - 1, stream.region.width, 1)
+        stage, finished = (app.main_screen.query_one(name).region for name in ("#stage", "#finished"))
         cases = [
             [stream.region],  # the stream scrolled
             [last_line],  # a token added to the last line
             [last_line, app.main_screen.query_one("#run-stats").region],  # and the speed line, further up
             [Region(0, 0, 120, 40)],  # everything
             [Region(10, 5, 70, 12), Region(50, 30, 60, 3)],  # across panes and borders
+            [stage, finished],  # a sample finished: the lines above and below the stream
+            [Region(stream.region.x - 2, stream.region.y + 2, 4, 3)],  # the pane's border and the stream's edge
         ]
         for regions in cases:
             ours, drawn = _update(compositor, regions)
             textual, textual_drawn = _update(compositor, regions, Compositor)
             assert ours == textual, f"update of {regions} differs"
             assert drawn <= textual_drawn
-        assert _update(compositor, [last_line])[1] <= 6  # the stream, its scroll bar and what holds it
+        assert _update(compositor, [last_line])[1] <= 2  # the stream and its scroll bar; what holds them is hidden
+        assert _update(compositor, [stage, finished])[1] <= 3  # not the stream between them

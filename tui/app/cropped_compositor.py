@@ -12,23 +12,70 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from textual._compositor import Compositor
+from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
 from textual.strip import Strip
 
 
 class CroppedCompositor(Compositor):
+    _updated: list[Region] = []  # the regions of the partial update being drawn
+
+    def render_partial_update(self) -> ChopsUpdate | None:
+        self._updated = list(self._dirty_regions)  # Textual only hands on their bounding box
+        try:
+            return super().render_partial_update()
+        finally:
+            self._updated = []
+
     def _get_renders(self, crop: Region | None = None) -> Iterable[tuple[Region, Region, list[Strip]]]:
-        if crop is None:  # a full update: everything, as Textual does it
+        if crop is None or not self._updated:  # a full update: everything, as Textual does it
             yield from super()._get_renders(crop)
             return
-        top, bottom = crop.y, crop.bottom
+        # The updated regions themselves, not the box around them: a frame that changes the stage
+        # line at the top of the output pane and the finished list at its foot draws neither the
+        # stream between them nor the widgets behind it.
+        updated = [part for part in (region.intersection(crop) for region in self._updated) if part]
+        drawn: list[Region] = []  # the parts of the update drawn so far, by widgets in front
         for widget, (region, clip) in self.visible_widgets.items():  # front to back: the first chop of a cut wins
             shown = region.intersection(clip)
-            if not shown.overlaps(crop):
+            # Hidden where it meets the update by widgets in front (the stream hides the panes that
+            # hold it): each chop of the update's spans is theirs already, since widgets' edges are the cuts.
+            parts = [part for part in (shown.intersection(u) for u in updated) if part and not _covered(part, drawn)]
+            if not parts:
                 continue
-            # Only the update's lines: a chop must start at a cut (a widget's edge), so never cut columns.
-            x, y, width, height = shown
-            first, last = max(y, top), min(y + height, bottom)
-            shown = Region(x, first, width, last - first)
-            yield region, shown, widget.render_lines(Region(x - region.x, first - region.y, width, last - first))
+            drawn += parts
+            # Only the lines of the update it shows in; a chop must start at a cut (a widget's edge), so never cut columns.
+            first, last = min(part.y for part in parts), max(part.bottom for part in parts)
+            x, width = shown.x, shown.width
+            yield region, Region(x, first, width, last - first), widget.render_lines(
+                Region(x - region.x, first - region.y, width, last - first)
+            )
+
+
+def _covered(area: Region, covers: list[Region]) -> bool:
+    """Whether the regions in `covers` together cover all of `area`."""
+    overlaps = [cover.intersection(area) for cover in covers]
+    overlaps = [overlap for overlap in overlaps if overlap]
+    if sum(overlap.area for overlap in overlaps) < area.area:  # cheap, and true of most widgets a frame meets
+        return False
+    pieces = [area]
+    for cover in overlaps:
+        pieces = [rest for piece in pieces for rest in _without(piece, cover)]
+        if not pieces:
+            return True
+    return False
+
+
+def _without(piece: Region, cover: Region) -> list[Region]:
+    """`piece` less `cover`, as up to four regions (above, below, left and right of the overlap)."""
+    overlap = piece.intersection(cover)
+    if not overlap:
+        return [piece]
+    x, y, width, height = piece
+    rest = [
+        Region(x, y, width, overlap.y - y),
+        Region(x, overlap.bottom, width, piece.bottom - overlap.bottom),
+        Region(x, overlap.y, overlap.x - x, overlap.height),
+        Region(overlap.right, overlap.y, piece.right - overlap.right, overlap.height),
+    ]
+    return [r for r in rest if r]
