@@ -49,3 +49,17 @@ async def test_appending_piece_by_piece_wraps_as_wrapping_the_whole_text_at_once
         await pilot.pause()
         assert streamed == [line.text for line in view._lines]
         assert shown[-1] == "last line  end" and shown == [view.render_line(y).text.rstrip() for y in range(8)]
+
+
+async def test_text_added_to_the_last_line_repaints_that_line_only_not_the_scroll_bar():
+    """Drawing the scroll bar costs more than a line of text: it is repainted when lines are added."""
+    app = StreamApp()
+    async with app.run_test(size=(21, 5)) as pilot:
+        view = app.query_one(StreamView)
+        view.append("one two three four five six seven eight nine ten eleven twelve")
+        await pilot.pause()
+        compositor = app.screen._compositor
+        view.append(" x")  # fits on the last line
+        compositor.update_widgets({view, view.vertical_scrollbar})
+        bar = view.vertical_scrollbar.region
+        assert compositor._dirty_regions and not any(region.overlaps(bar) for region in compositor._dirty_regions)
