@@ -73,3 +73,17 @@ async def test_enter_on_a_finished_sample_opens_it_in_review(app_store, prompts)
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="the review screen")
         await pilot.pause()
         assert app.screen.selected_id() == 2
+
+
+async def test_no_progress_bar_animates_when_idle(app_store, prompts):
+    """A progress bar without a total pulses 15 times a second, hidden or not: an idle app woke for it."""
+    from textual.widgets._progress_bar import Bar
+
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await pilot.pause()
+        bars = list(app.main_screen.query(Bar))
+        assert len(bars) == 2 and all(bar.auto_refresh is None for bar in bars)
+        await _run(pilot, 1)
+        assert all(bar.auto_refresh is None for bar in app.main_screen.query(Bar))

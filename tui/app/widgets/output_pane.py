@@ -71,7 +71,8 @@ class OutputPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Idle · ctrl+g generates with the technique shown", id="stage", markup=False)
-        yield ProgressBar(total=None, show_eta=False, id="progress")
+        # A total from the start: a bar without one animates, 15 wake-ups a second even while hidden.
+        yield ProgressBar(total=1, show_eta=False, id="progress")
         yield Static("", id="run-stats", markup=False)
         # Appending to it costs next to nothing, so the UI thread leaves the cores to the model.
         yield self._stream

@@ -41,7 +41,10 @@ class StatusBar(Horizontal):
 
     def _model_status(self, text: str, loading: bool, failed: bool = False) -> None:
         self.query_one("#model-status", Static).update(text)
-        self.query_one("#model-progress").display = loading
+        progress = self.query_one("#model-progress", ProgressBar)
+        progress.display = loading
+        if not loading:  # a bar without a total animates, 15 wake-ups a second even while hidden
+            progress.update(total=1, progress=1)
         self.set_class(failed, "-failed")
 
     def model_loading(self, info: ModelInfo | None) -> None:
