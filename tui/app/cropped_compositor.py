@@ -38,6 +38,8 @@ class CroppedCompositor(Compositor):
         drawn: list[Region] = []  # the parts of the update drawn so far, by widgets in front
         for widget, (region, clip) in self.visible_widgets.items():  # front to back: the first chop of a cut wins
             shown = region.intersection(clip)
+            if not shown.overlaps(crop):  # most widgets: one test instead of one per updated region
+                continue
             # Hidden where it meets the update by widgets in front (the stream hides the panes that
             # hold it): each chop of the update's spans is theirs already, since widgets' edges are the cuts.
             parts = [part for part in (shown.intersection(u) for u in updated) if part and not _covered(part, drawn)]
