@@ -63,3 +63,30 @@ async def test_text_added_to_the_last_line_repaints_that_line_only_not_the_scrol
         compositor.update_widgets({view, view.vertical_scrollbar})
         bar = view.vertical_scrollbar.region
         assert compositor._dirty_regions and not any(region.overlaps(bar) for region in compositor._dirty_regions)
+
+
+async def test_its_scroll_bar_redraws_only_changed_cells_and_draws_what_textuals_would():
+    from textual.geometry import Region
+    from textual.widget import Widget
+
+    from tui.app.widgets.line_cached_scroll_bar import LineCachedScrollBar
+
+    app = StreamApp()
+    async with app.run_test(size=(21, 8)) as pilot:
+        view = app.query_one(StreamView)
+        bar = view.vertical_scrollbar
+        assert isinstance(bar, LineCachedScrollBar)
+        whole = Region(0, 0, bar.size.width, bar.size.height)
+
+        def textuals() -> list:
+            bar._styles_cache.clear()
+            return Widget.render_lines(bar, whole)
+
+        states = [lambda i=i: view.append(f"line {i}\n") for i in range(30)]
+        states += [lambda: view.scroll_to(y=3, animate=False), lambda: setattr(bar, "mouse_over", True),
+                   lambda: setattr(bar, "mouse_over", False), view.clear]
+        for change in states:
+            change()
+            await pilot.pause()
+            assert bar.render_lines(whole) == textuals()
+            assert bar.render_lines(Region(0, 2, 1, 3)) == textuals()[2:5]

@@ -13,9 +13,11 @@ from rich.text import Text
 from textual.events import Resize
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from tui.app.widgets.cursor_view import grow_quietly
+from tui.app.widgets.line_cached_scroll_bar import use_line_cached_scroll_bar
 
 
 class StreamView(ScrollView, can_focus=True):
@@ -64,6 +66,10 @@ class StreamView(ScrollView, can_focus=True):
         self.refresh_lines(first_changed, len(self._lines) - first_changed)
         if following:
             self.scroll_to(y=self._bottom(), animate=False)
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        return use_line_cached_scroll_bar(self)
 
     def refresh_lines(self, y_start: int, line_count: int = 1) -> None:
         # Textual's version repaints the scroll bar's column too, and drawing the bar costs more than
