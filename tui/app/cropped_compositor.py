@@ -1,11 +1,13 @@
 """A compositor that draws, for a partial update, only the part of each widget inside the update.
 
 Textual's compositor (8.x) renders every widget whose clip (its container's visible area) meets the
-updated region, and whole: for one new line of streamed text it drew the header, footer, status bar,
-every pane and container at full height, ~15 widgets a frame. At 20 frames a second that was most
-of the UI thread's work during a run, and on two cores it is taken from llama.cpp. Here a widget is
-drawn only if it shows inside the update, and only its lines there; the chops Textual builds from
-them are the same ones it would use, since it only reads the updated spans.
+box around the updated regions, and whole: for one new line of streamed text it drew the header,
+footer, status bar, every pane and container at full height, ~15 widgets a frame. At 20 frames a
+second that was most of the UI thread's work during a run, and on two cores it is taken from
+llama.cpp. Here a widget is drawn only if it meets one of the updated regions themselves and is not
+hidden there by widgets in front of it, and only its lines there; the chops Textual builds from them
+are the same ones it would use, since it only reads the updated spans
+(`tests/app/test_cropped_compositor.py` compares the two).
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from textual.strip import Strip
 
 
 class CroppedCompositor(Compositor):
-    _updated: list[Region] = []  # the regions of the partial update being drawn
+    _updated: tuple[Region, ...] = ()  # the regions of the partial update being drawn
 
     def render_partial_update(self) -> ChopsUpdate | None:
-        self._updated = list(self._dirty_regions)  # Textual only hands on their bounding box
+        self._updated = tuple(self._dirty_regions)  # Textual hands _get_renders only the box around them
         try:
             return super().render_partial_update()
         finally:
-            self._updated = []
+            self._updated = ()
 
     def _get_renders(self, crop: Region | None = None) -> Iterable[tuple[Region, Region, list[Strip]]]:
         if crop is None or not self._updated:  # a full update: everything, as Textual does it
