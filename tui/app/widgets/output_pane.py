@@ -38,7 +38,7 @@ class OutputPane(Vertical):
     OutputPane #progress Bar { width: 1fr; }
     OutputPane #run-stats { height: 1; padding: 0 1; color: $text-muted; }
     OutputPane #stream { height: 2fr; border: none; border-top: solid $primary-muted; padding: 0 1; }
-    OutputPane #finished-title { height: 2; padding: 0 1; color: $text-muted; border-top: solid $primary-muted; }
+    OutputPane #finished-title { width: 1fr; height: 2; padding: 0 1; color: $text-muted; border-top: solid $primary-muted; }
     OutputPane #finished { height: 1fr; }
     """
 
