@@ -90,3 +90,21 @@ async def test_its_scroll_bar_redraws_only_changed_cells_and_draws_what_textuals
             await pilot.pause()
             assert bar.render_lines(whole) == textuals()
             assert bar.render_lines(Region(0, 2, 1, 3)) == textuals()[2:5]
+
+
+async def test_it_keeps_following_the_end_when_the_terminal_is_resized():
+    app = StreamApp()
+    async with app.run_test(size=(41, 6)) as pilot:
+        view = app.query_one(StreamView)
+        view.append(" ".join(f"word{n}" for n in range(80)))
+        await pilot.pause()
+        assert view.scroll_offset.y == view._bottom() > 0
+        await pilot.resize_terminal(25, 6)  # narrower: more lines, so the end is further down
+        await pilot.pause()
+        assert view.scroll_offset.y == view._bottom()
+        assert view.render_line(5).text.strip().endswith("word79")
+        view.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        await pilot.resize_terminal(41, 6)
+        await pilot.pause()
+        assert view.scroll_offset.y == 0  # scrolled up by the reader: it stays there

@@ -36,6 +36,7 @@ class StreamView(ScrollView, can_focus=True):
         self._tail_line = 0
         self._tail_offset = 0
         self._width = 0
+        self._height = 0
         # Each line cropped to the width and styled, as drawn: a frame mostly draws lines drawn before.
         self._drawn: dict[int, Strip] = {}
         self._drawn_style: Style | None = None
@@ -114,10 +115,14 @@ class StreamView(ScrollView, can_focus=True):
         return [(Strip(line.render(console)), line.plain) for line in Text(text).wrap(console, self._width, overflow="fold")]
 
     def on_resize(self, event: Resize) -> None:
-        width = self.scrollable_content_region.width
+        width, height = self.scrollable_content_region.size
+        following = self.scroll_offset.y >= len(self._lines) - self._height  # at the end before the resize
+        self._height = height
         if width != self._width:
             self._width = width
             self._rewrap_all()
+        if following:  # the text is wrapped anew, so the end moved
+            self.scroll_to(y=self._bottom(), animate=False)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # The style comes from the CSS of every ancestor: work it out once per frame, not per line.
