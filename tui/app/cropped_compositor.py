@@ -19,6 +19,13 @@ from textual.geometry import Region
 from textual.strip import Strip
 
 
+# More updated regions than this are drawn as the box around them, as Textual does.
+MAX_REGIONS = 4
+# A part hidden by widgets in front is hidden by one drawn just before (a container's children come
+# just before it, front to back): looking further back cost a big update more than it saved.
+RECENT = 8
+
+
 class CroppedCompositor(Compositor):
     _updated: tuple[Region, ...] = ()  # the regions of the partial update being drawn
 
@@ -37,6 +44,8 @@ class CroppedCompositor(Compositor):
         # line at the top of the output pane and the finished list at its foot draws neither the
         # stream between them nor the widgets behind it.
         updated = [part for part in (region.intersection(crop) for region in self._updated) if part]
+        if len(updated) > MAX_REGIONS:  # many small regions (a scrolled list): each widget's parts would cost more than they save
+            updated = [crop]
         drawn: list[Region] = []  # the parts of the update drawn so far, by widgets in front
         for widget, (region, clip) in self.visible_widgets.items():  # front to back: the first chop of a cut wins
             shown = region.intersection(clip)
@@ -44,7 +53,7 @@ class CroppedCompositor(Compositor):
                 continue
             # Hidden where it meets the update by widgets in front (the stream hides the panes that
             # hold it): each chop of the update's spans is theirs already, since widgets' edges are the cuts.
-            parts = [part for part in (shown.intersection(u) for u in updated) if part and not _covered(part, drawn)]
+            parts = [part for part in (shown.intersection(u) for u in updated) if part and not _covered(part, drawn[-RECENT:])]
             if not parts:
                 continue
             drawn += parts
