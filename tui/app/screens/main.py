@@ -6,12 +6,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from tui.app.cropped_compositor import CroppedCompositor
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.output_pane import OutputPane
 from tui.app.widgets.seeds_pane import SeedsPane
+from tui.app.widgets.quiet_footer import QuietFooter
 from tui.app.widgets.status_bar import StatusBar
 from tui.app.widgets.technique_pane import TechniquePane
 from tui.engine.prompts import PromptLibrary
@@ -35,7 +35,9 @@ class MainScreen(Screen):
     MainScreen .pane:focus-within { border: round $primary; border-title-style: bold; }
     """
     BINDINGS = [
-        Binding("escape", "app.cancel_run", "Cancel run", id="main.cancel", tooltip="Stop the run within one token"),
+        # Not in the footer: the run's speed line says "esc cancels", so a run starting or ending changes no
+        # key there (composing the footer anew lays the screen out twice, time taken from the model).
+        Binding("escape", "app.cancel_run", "Cancel run", id="main.cancel", show=False, tooltip="Stop the run within one token"),
         Binding("f2", "focus_pane('seeds')", "Seeds", id="main.focus_seeds", show=False, tooltip="Move to the seeds pane"),
         Binding("f3", "focus_pane('technique')", "Settings", id="main.focus_settings", show=False, tooltip="Move to the technique settings"),
         Binding("f4", "focus_pane('output')", "Output", id="main.focus_output", show=False, tooltip="Move to the output pane"),
@@ -56,7 +58,7 @@ class MainScreen(Screen):
                 yield TechniquePane(self.techniques, self.prompts, id="technique", classes="pane")
             yield OutputPane(id="output", classes="pane")
         yield StatusBar(self.store.path.name, id="status-bar")
-        yield Footer()
+        yield QuietFooter()
 
     @property
     def seeds(self) -> SeedsPane:

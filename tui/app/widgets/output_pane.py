@@ -21,6 +21,7 @@ RATE_SECONDS = 0.25  # how often the speed and ETA line changes while tokens str
 # How often the finished list and the header's counts change while a run goes: each change wakes the
 # UI thread and draws, time taken from the model on two cores.
 FINISHED_SECONDS = 1.0
+CANCEL_HINT = " · esc cancels"  # the footer does not show the key (see MainScreen.BINDINGS)
 
 
 def format_duration(seconds: float) -> str:
@@ -102,7 +103,7 @@ class OutputPane(Vertical):
         progress = self.query_one("#progress", ProgressBar)
         progress.display = True
         progress.update(total=total, progress=0)
-        self._stats(f"0/{total} samples")
+        self._stats(f"0/{total} samples{CANCEL_HINT}")
         self.stream.clear()
 
     def stage_started(self, text: str) -> None:
@@ -136,7 +137,7 @@ class OutputPane(Vertical):
         if self._done:
             per_sample = (time.monotonic() - self._run_started) / self._done
             eta = f" · ETA {format_duration(per_sample * (self._total - self._done))}"
-        self._stats(f"{self._done}/{self._total} samples · {rate:.1f} tok/s{eta}")
+        self._stats(f"{self._done}/{self._total} samples · {rate:.1f} tok/s{eta}{CANCEL_HINT}")
         self._rate_shown = time.monotonic()
 
     def sample_finished(self, sample: dict[str, Any], done: int, total: int) -> None:
