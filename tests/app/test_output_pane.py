@@ -87,3 +87,29 @@ async def test_no_progress_bar_animates_when_idle(app_store, prompts):
         assert len(bars) == 2 and all(bar.auto_refresh is None for bar in bars)
         await _run(pilot, 1)
         assert all(bar.auto_refresh is None for bar in app.main_screen.query(Bar))
+
+
+async def test_the_finished_list_redraws_its_cursor_line_when_the_cursor_or_the_focus_moves(app_store, prompts):
+    """Its lines are kept as drawn (a new sample scrolls them all): the cursor's look must still follow."""
+    from rich.text import Text
+
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        finished = app.main_screen.query_one(FinishedList)
+        finished.add([(1, Text("#1 first")), (2, Text("#2 second"))])
+        await pilot.pause()
+
+        def background(row: int):
+            strip = app.main_screen._compositor.render_strips()[finished.region.y + row]
+            return strip.crop(finished.region.x, finished.region.x + 1)._segments[0].style.bgcolor
+
+        cursor = lambda: finished.get_component_rich_style("finished-list--cursor").bgcolor  # noqa: E731
+        blurred = cursor()
+        assert finished.cursor_row == 1 and background(1) == blurred != background(0)
+        finished.focus()
+        await pilot.pause()
+        assert cursor() != blurred and background(1) == cursor()
+        await pilot.press("k")
+        await pilot.pause()
+        assert background(0) == cursor() and background(1) != cursor()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from tui.app.widgets.cursor_view import CursorView, cursor_bindings, grow_quietly
+from tui.app.widgets.line_cached_scroll_bar import use_line_cached_scroll_bar
 
 
 class FinishedList(CursorView):
@@ -45,6 +47,9 @@ class FinishedList(CursorView):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.lines: list[tuple[int | None, Text]] = []
+        # Each line as drawn, by (index, has the cursor): a new line scrolls the others, drawn before.
+        self._drawn: dict[tuple[int, bool], Strip] = {}
+        self._drawn_for: tuple[object, ...] = ()
 
     @property
     def row_count(self) -> int:
@@ -64,12 +69,33 @@ class FinishedList(CursorView):
             if sample_id is not None:
                 self.post_message(self.Chosen(sample_id))
 
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        return use_line_cached_scroll_bar(self)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The styles come from the CSS of every ancestor: work them out once per frame, not per line.
+        self._check_looks()
+        return super().render_lines(crop)
+
+    def _check_looks(self) -> None:
+        looks = (self.scrollable_content_region.width, self.rich_style, self.get_component_rich_style("finished-list--cursor"))
+        if looks != self._drawn_for:
+            self._drawn_for = looks
+            self._drawn.clear()
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        if not self._drawn_for:  # called on its own, not from render_lines
+            self._check_looks()
+        width, base_style, cursor_style = self._drawn_for
         index = round(self.scroll_offset.y) + y
         if index >= len(self.lines):
-            return Strip.blank(width, self.rich_style)
-        style = self.get_component_rich_style("finished-list--cursor") if index == self.cursor_row else self.rich_style
-        text = self.lines[index][1].copy()
-        text.truncate(width, overflow="ellipsis")
-        return Strip(text.render(self.app.console)).crop_extend(0, width, style).apply_style(style)
+            return Strip.blank(width, base_style)
+        key = (index, index == self.cursor_row)
+        strip = self._drawn.get(key)
+        if strip is None:
+            style = cursor_style if key[1] else base_style
+            text = self.lines[index][1].copy()
+            text.truncate(width, overflow="ellipsis")
+            strip = self._drawn[key] = Strip(text.render(self.app.console)).crop_extend(0, width, style).apply_style(style)
+        return strip
