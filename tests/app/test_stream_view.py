@@ -1,6 +1,12 @@
 """The streamed-text view: wraps at its width, appends to the last paragraph, follows the end."""
 
+from typing import Callable
+
+from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.screen import Screen
+from textual.strip import Strip
+from textual.widgets import Static
 
 from tui.app.widgets.stream_view import StreamView
 
@@ -51,18 +57,75 @@ async def test_appending_piece_by_piece_wraps_as_wrapping_the_whole_text_at_once
         assert shown[-1] == "last line  end" and shown == [view.render_line(y).text.rstrip() for y in range(8)]
 
 
-async def test_text_added_to_the_last_line_repaints_that_line_only_not_the_scroll_bar():
-    """Drawing the scroll bar costs more than a line of text: it is repainted when lines are added."""
+def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
+    return [(char, segment.style) for segment in strip for char in segment.text]
+
+
+def _drawn_at_once(app: App, action: Callable[[], object]) -> list:
+    """The updates `action` writes to the screen as it runs, without waiting for a frame."""
+    drawn: list = []
+    app._display = lambda screen, update: drawn.append(update)
+    try:
+        action()
+    finally:
+        del app._display
+    return drawn
+
+
+async def test_text_added_to_the_last_line_is_drawn_at_once_as_a_frame_would_draw_it():
+    """A frame costs ~1 ms of the UI thread for each streamed batch, taken from the model on two cores:
+    a batch that only lengthens the last line is drawn straight away, without the scroll bar's column."""
     app = StreamApp()
     async with app.run_test(size=(21, 5)) as pilot:
         view = app.query_one(StreamView)
+        view.styles.padding = (0, 1)  # as in the output pane
         view.append("one two three four five six seven eight nine ten eleven twelve")
         await pilot.pause()
-        compositor = app.screen._compositor
-        view.append(" x")  # fits on the last line
-        compositor.update_widgets({view, view.vertical_scrollbar})
+        drawn = _drawn_at_once(app, lambda: view.append(" x"))  # fits on the last line
+        assert len(drawn) == 1 and not view._repaint_required  # drawn, and no frame asked for
+        screen = app.screen._compositor.render_strips()
+        last = len(view._lines) - 1
+        assert screen[last].text.rstrip() == " twelve x"
         bar = view.vertical_scrollbar.region
-        assert compositor._dirty_regions and not any(region.overlaps(bar) for region in compositor._dirty_regions)
+        for y, x1, x2 in drawn[0].spans:
+            assert y == last and x2 <= bar.x
+            assert _cells(drawn[0].chops[y][x1]) == _cells(screen[y].crop(x1, x2))
+
+
+class CoveredStreamApp(App):
+    CSS = "Screen { layers: below above; } #cover { layer: above; offset: 0 4; width: 5; height: 1; }"
+
+    def compose(self) -> ComposeResult:
+        yield StreamView(id="stream")
+        yield Static("cover", id="cover")
+
+
+async def test_new_lines_covered_lines_and_hidden_screens_are_left_to_a_frame():
+    app = CoveredStreamApp()
+    async with app.run_test(size=(21, 5)) as pilot:
+        view = app.query_one(StreamView)
+        view.append("one")
+        await pilot.pause()
+        assert not _drawn_at_once(app, lambda: view.append(" two three four five"))  # a new line: the scroll range changes
+        assert view._repaint_required
+        view.append("\n" * 5 + "six")
+        await pilot.pause()
+        assert not _drawn_at_once(app, lambda: view.append(" 7"))  # on the last line, under the cover
+        assert view._repaint_required
+        await pilot.pause()
+        view.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        assert not _drawn_at_once(app, lambda: view.append(" 8"))  # scrolled out of sight: nothing to draw
+        assert not view._repaint_required
+        view.scroll_end(animate=False)
+        app.query_one("#cover").display = False
+        await app.push_screen(Screen())
+        await pilot.pause()
+        assert not _drawn_at_once(app, lambda: view.append(" 9"))  # its screen is not the one shown
+        app.pop_screen()
+        await pilot.pause()
+        assert len(_drawn_at_once(app, lambda: view.append(" 10"))) == 1
+        assert app.screen._compositor.render_strips()[4].text.rstrip() == "six 7 8 9 10"
 
 
 async def test_its_scroll_bar_redraws_only_changed_cells_and_draws_what_textuals_would():

@@ -16,6 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
+from tui.app.direct_paint import paint_lines
 from tui.app.widgets.cursor_view import grow_quietly
 from tui.app.widgets.line_cached_scroll_bar import use_line_cached_scroll_bar
 
@@ -55,7 +56,7 @@ class StreamView(ScrollView, can_focus=True):
         if not text:
             return
         following = self.scroll_offset.y >= self._bottom()  # the reader has not scrolled up
-        first_changed = self._tail_line
+        first_changed, line_count = self._tail_line, len(self._lines)
         head, *rest = text.split("\n")
         self._paragraphs[-1] += head
         self._rewrap_tail()
@@ -63,8 +64,12 @@ class StreamView(ScrollView, can_focus=True):
             self._paragraphs.append(paragraph)
             self._tail_line, self._tail_offset = len(self._lines), 0
             self._rewrap_tail()
+        changed = self._content_lines(first_changed, len(self._lines) - first_changed)
+        # Most batches only lengthen the last line: nothing moves, so it is drawn at once, without a frame.
+        if len(self._lines) == line_count and paint_lines(self, changed):
+            return
         self._size_changed()
-        self.refresh_lines(first_changed, len(self._lines) - first_changed)
+        self.refresh(changed)
         if following:
             self.scroll_to(y=self._bottom(), animate=False)
 
@@ -73,9 +78,12 @@ class StreamView(ScrollView, can_focus=True):
         return use_line_cached_scroll_bar(self)
 
     def refresh_lines(self, y_start: int, line_count: int = 1) -> None:
-        # Textual's version repaints the scroll bar's column too, though the bar changes only as lines
-        # are added (then it is refreshed itself): each streamed batch drew it again for nothing.
-        self.refresh(Region(0, y_start - self.scroll_offset.y, self.scrollable_content_region.width, line_count))
+        self.refresh(self._content_lines(y_start, line_count))
+
+    def _content_lines(self, y_start: int, line_count: int) -> Region:
+        # Not the scroll bar's column, unlike Textual's refresh_lines: the bar changes only as lines
+        # are added (then it is refreshed itself), and each streamed batch drew it again for nothing.
+        return Region(0, y_start - self.scroll_offset.y, self.scrollable_content_region.width, line_count)
 
     def _bottom(self) -> int:
         """The scroll position that shows the last line of text at the bottom."""
