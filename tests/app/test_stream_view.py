@@ -4,6 +4,7 @@ from typing import Callable
 
 from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Static
@@ -129,7 +130,6 @@ async def test_new_lines_covered_lines_and_hidden_screens_are_left_to_a_frame():
 
 
 async def test_its_scroll_bar_redraws_only_changed_cells_and_draws_what_textuals_would():
-    from textual.geometry import Region
     from textual.widget import Widget
 
     from tui.app.widgets.line_cached_scroll_bar import LineCachedScrollBar
@@ -171,3 +171,18 @@ async def test_it_keeps_following_the_end_when_the_terminal_is_resized():
         await pilot.resize_terminal(41, 6)
         await pilot.pause()
         assert view.scroll_offset.y == 0  # scrolled up by the reader: it stays there
+
+
+async def test_a_clear_draws_again_only_the_rows_that_showed_text():
+    """Each sample starts with a clear; the blank rows below the text need no drawing."""
+    app = StreamApp()
+    async with app.run_test(size=(21, 8)) as pilot:
+        view = app.query_one(StreamView)
+        view.append("one two three four five six")  # two lines
+        await pilot.pause()
+        view.clear()
+        compositor = app.screen._compositor
+        compositor.update_widgets({view})
+        assert compositor._dirty_regions == {Region(0, 0, 20, 2)}
+        await pilot.pause()
+        assert [line.text.strip() for line in compositor.render_strips()] == [""] * 8

@@ -47,10 +47,13 @@ class StreamView(ScrollView, can_focus=True):
         return "\n".join(self._paragraphs)
 
     def clear(self) -> None:
+        # Each sample starts with a clear: only the lines that showed text are drawn again, not the rows
+        # below them, blank already (unless the view scrolls back to its top, which draws it all).
+        shown = max(1, min(len(self._lines) - self.scroll_offset.y, self.scrollable_content_region.height))
         self._paragraphs = [""]
-        self._rewrap_all()
+        self._rewrap_all(repaint=False)
         self.scroll_to(y=0, animate=False)
-        self.refresh()
+        self.refresh(self._content_lines(self.scroll_offset.y, shown))
 
     def append(self, text: str) -> None:
         if not text:
@@ -103,14 +106,15 @@ class StreamView(ScrollView, can_focus=True):
             self._tail_offset += len(tail) - len(last)
             self._tail_line = len(self._lines) - 1
 
-    def _rewrap_all(self) -> None:
+    def _rewrap_all(self, repaint: bool = True) -> None:
         """Wrap every paragraph again (after a resize or a clear)."""
         self._lines, self._drawn = [], {}
         for paragraph in self._paragraphs:
             self._tail_line, self._tail_offset = len(self._lines), 0
             self._lines.extend(strip for strip, _ in self._wrap(paragraph))
         self._size_changed()
-        self.refresh()
+        if repaint:
+            self.refresh()
 
     def _size_changed(self) -> None:
         grow_quietly(self, Size(self._width, len(self._lines)))
@@ -142,11 +146,11 @@ class StreamView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
+        if index >= len(self._lines):
+            index = -1  # every row below the text is the same blank line
         strip = self._drawn.get(index)
         if strip is None:
             style = self._drawn_style
-            line = self._lines[index] if index < len(self._lines) else Strip.blank(0)
-            strip = line.crop_extend(0, self.scrollable_content_region.width, style).apply_style(style)
-            if index < len(self._lines):
-                self._drawn[index] = strip
+            line = self._lines[index] if index >= 0 else Strip.blank(0)
+            strip = self._drawn[index] = line.crop_extend(0, self.scrollable_content_region.width, style).apply_style(style)
         return strip
