@@ -17,7 +17,9 @@ from tui.app.widgets.stream_view import StreamView
 from tui.engine.runner import RunSummary
 
 
-RATE_SECONDS = 0.25  # how often the speed and ETA line changes while tokens stream
+# How often the speed and ETA line changes while tokens stream: figures that change once a second can be
+# read, and each change is a frame taken from the model.
+RATE_SECONDS = 1.0
 # How often the finished list and the header's counts change while a run goes: each change wakes the
 # UI thread and draws, time taken from the model on two cores.
 FINISHED_SECONDS = 1.0
