@@ -10,8 +10,8 @@ from textual.screen import Screen
 from tui.app.cropped_compositor import CroppedCompositor
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.output_pane import OutputPane
-from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.quiet_footer import QuietFooter
+from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.status_bar import StatusBar
 from tui.app.widgets.technique_pane import TechniquePane
 from tui.engine.prompts import PromptLibrary
