@@ -146,8 +146,10 @@ def test_bench_times_the_parallel_variant_on_request(tmp_path):
 
 def test_ctrl_c_during_a_parallel_run_stops_it_in_one_line_and_keeps_what_was_stored(tmp_path):
     command = [*SMOLGEN, "generate", "magpie", "--num", "40", "--parallel", "3", "--max-tokens", "12", "--quiet", "--seed", "5"]
+    # A shell's background job starts with SIGINT ignored, and Python keeps it so: hand the child the default.
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     progress = 0
     while progress < 2 and time.monotonic() < deadline:  # interrupt once two samples were stored
