@@ -2,6 +2,7 @@
 
 from typing import Callable
 
+import pytest
 from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.geometry import Region
@@ -73,13 +74,16 @@ def _drawn_at_once(app: App, action: Callable[[], object]) -> list:
     return drawn
 
 
-async def test_text_added_to_the_last_line_is_drawn_at_once_as_a_frame_would_draw_it():
+@pytest.mark.parametrize("tint", [None, "red 30%"])  # a tint: drawn through Textual's styles cache
+async def test_text_added_to_the_last_line_is_drawn_at_once_as_a_frame_would_draw_it(tint):
     """A frame costs ~1 ms of the UI thread for each streamed batch, taken from the model on two cores:
     a batch that only lengthens the last line is drawn straight away, without the scroll bar's column."""
     app = StreamApp()
     async with app.run_test(size=(21, 5)) as pilot:
         view = app.query_one(StreamView)
         view.styles.padding = (0, 1)  # as in the output pane
+        if tint:
+            view.styles.tint = tint
         view.append("one two three four five six seven eight nine ten eleven twelve")
         await pilot.pause()
         drawn = _drawn_at_once(app, lambda: view.append(" x"))  # fits on the last line
