@@ -9,7 +9,7 @@ from textual.geometry import Region
 
 from tests.app.conftest import make_app, wait_for
 from tests.app.fake_backend import FakeBackend
-from tui.app.cropped_compositor import CroppedCompositor
+from tui.app.cropped_compositor import CroppedCompositor, merge_regions
 from tui.app.widgets.stream_view import StreamView
 
 
@@ -50,6 +50,8 @@ async def test_a_partial_update_is_what_textual_draws_from_fewer_widgets(app_sto
         assert isinstance(compositor, CroppedCompositor)
         last_line = Region(stream.region.x, stream.region.bottom - 1, stream.region.width, 1)
         stage, finished = (app.main_screen.query_one(name).region for name in ("#stage", "#finished"))
+        status = [app.main_screen.query_one(name).region for name in ("#stage", "#progress", "#run-stats", "#finished")]
+        title = Region(0, 0, 120, 1)
         cases = [
             [stream.region],  # the stream scrolled
             [last_line],  # a token added to the last line
@@ -58,6 +60,7 @@ async def test_a_partial_update_is_what_textual_draws_from_fewer_widgets(app_sto
             [Region(10, 5, 70, 12), Region(50, 30, 60, 3)],  # across panes and borders
             [stage, finished],  # a sample finished: the lines above and below the stream
             [Region(stream.region.x - 2, stream.region.y + 2, 4, 3)],  # the pane's border and the stream's edge
+            status + [title],  # a sample finished: the output pane's status lines and the header's counts
         ]
         for regions in cases:
             ours, drawn = _update(compositor, regions)
@@ -66,3 +69,14 @@ async def test_a_partial_update_is_what_textual_draws_from_fewer_widgets(app_sto
             assert drawn <= textual_drawn
         assert _update(compositor, [last_line])[1] <= 2  # the stream and its scroll bar; what holds them is hidden
         assert _update(compositor, [stage, finished])[1] <= 3  # not the stream between them
+        # More regions than it draws one by one: neighbours are merged (the output pane's lines into
+        # one box, the header another), not everything into one box over the screen, which drew ~45 widgets.
+        assert _update(compositor, status + [title])[1] <= 12
+
+
+def test_regions_are_merged_neighbours_first():
+    header, low, mid, high = Region(0, 0, 100, 1), Region(60, 2, 40, 1), Region(60, 4, 40, 1), Region(60, 30, 40, 2)
+    assert merge_regions([header, low], 4) == [header, low]
+    assert sorted(merge_regions([header, low, mid, high], 3)) == sorted([header, Region(60, 2, 40, 3), high])
+    # Then the merge that adds the least area: the header with the two lines near it, not those with the far one.
+    assert sorted(merge_regions([header, low, mid, high], 2)) == sorted([Region(0, 0, 100, 5), high])

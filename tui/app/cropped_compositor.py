@@ -44,8 +44,10 @@ class CroppedCompositor(Compositor):
         # line at the top of the output pane and the finished list at its foot draws neither the
         # stream between them nor the widgets behind it.
         updated = [part for part in (region.intersection(crop) for region in self._updated) if part]
-        if len(updated) > MAX_REGIONS:  # many small regions (a scrolled list): each widget's parts would cost more than they save
-            updated = [crop]
+        # Many small regions (a scrolled list, a sample's end updating a dozen status widgets) cost
+        # more one by one than they save: they are merged into a few boxes, neighbours first, so the
+        # output pane's widgets become one box and the header another, not one box over the screen.
+        updated = merge_regions(updated, MAX_REGIONS)
         drawn: list[Region] = []  # the parts of the update drawn so far, by widgets in front
         for widget, (region, clip) in self.visible_widgets.items():  # front to back: the first chop of a cut wins
             shown = region.intersection(clip)
@@ -63,6 +65,19 @@ class CroppedCompositor(Compositor):
             yield region, Region(x, first, width, last - first), widget.render_lines(
                 Region(x - region.x, first - region.y, width, last - first)
             )
+
+
+def merge_regions(regions: list[Region], limit: int) -> list[Region]:
+    """At most `limit` regions covering `regions`: the pair whose joint box adds least is merged first."""
+    boxes = list(regions)
+    while len(boxes) > limit:
+        _, i, j = min(
+            (boxes[i].union(boxes[j]).area - boxes[i].area - boxes[j].area, i, j)
+            for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+        )
+        merged = boxes[i].union(boxes[j])
+        boxes = [box for k, box in enumerate(boxes) if k not in (i, j)] + [merged]
+    return boxes
 
 
 def _covered(area: Region, covers: list[Region]) -> bool:
