@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from textual._compositor import ChopsUpdate
 from textual.geometry import Region
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -46,7 +47,9 @@ def paint_lines(widget: Widget, lines: Region) -> bool:
             return False  # a toast, a menu or a dialog is in front of these lines
     local = area.translate(-region.offset)
     widget._styles_cache.set_dirty(local)  # its copy of these lines is out of date now
-    strips = _content_strips(widget, local) if _content_is_drawn_as_is(widget, local) else widget.render_lines(local)
+    # A scroll view draws its content line by line (render_line); others, such as a scroll bar, are whole renders.
+    as_is = isinstance(widget, ScrollView) and _content_is_drawn_as_is(widget, local)
+    strips = _content_strips(widget, local) if as_is else widget.render_lines(local)
     ys = area.line_range
     update = ChopsUpdate(
         {y: {area.x: strip} for y, strip in zip(ys, strips)},  # type: ignore[arg-type]  # indexed by y, as the screen's list

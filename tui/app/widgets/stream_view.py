@@ -36,6 +36,8 @@ class StreamView(ScrollView, can_focus=True):
         # last paragraph from its last line on: that line's index and where its text starts.
         self._tail_line = 0
         self._tail_offset = 0
+        # The text area's size (without padding and scroll bar), worked out once a batch: each time
+        # costs about as much as drawing the batch.
         self._width = 0
         self._height = 0
         # Each line cropped to the width and styled, as drawn: a frame mostly draws lines drawn before.
@@ -49,7 +51,7 @@ class StreamView(ScrollView, can_focus=True):
     def clear(self) -> None:
         # Each sample starts with a clear: only the lines that showed text are drawn again, not the rows
         # below them, blank already (unless the view scrolls back to its top, which draws it all).
-        shown = max(1, min(len(self._lines) - self.scroll_offset.y, self.scrollable_content_region.height))
+        shown = max(1, min(len(self._lines) - self.scroll_offset.y, self._height))
         self._paragraphs = [""]
         self._rewrap_all(repaint=False)
         self.scroll_to(y=0, animate=False)
@@ -58,6 +60,7 @@ class StreamView(ScrollView, can_focus=True):
     def append(self, text: str) -> None:
         if not text:
             return
+        self._fit()
         following = self.scroll_offset.y >= self._bottom()  # the reader has not scrolled up
         first_changed, line_count = self._tail_line, len(self._lines)
         head, *rest = text.split("\n")
@@ -71,10 +74,36 @@ class StreamView(ScrollView, can_focus=True):
         # Most batches only lengthen the last line: nothing moves, so it is drawn at once, without a frame.
         if len(self._lines) == line_count and paint_lines(self, changed):
             return
+        if len(self._lines) != line_count and self._grow_at_once(changed, following):
+            return
         self._size_changed()
         self.refresh(changed)
         if following:
             self.scroll_to(y=self._bottom(), animate=False)
+
+    def _grow_at_once(self, changed: Region, following: bool) -> bool:
+        """After new lines, draw the view and its scroll bar at once rather than in a frame (~1.5 ms).
+
+        The scroll range, the bar and (when following the end) the scroll position change quietly, so
+        nothing asks for a frame; if either cannot be drawn now, it is refreshed as usual.
+        """
+        bar = self.vertical_scrollbar
+        if not self.show_vertical_scrollbar or not bar.display:
+            return False
+        size = Size(self._width, len(self._lines))
+        self.set_reactive(ScrollView.virtual_size, size)
+        bar.set_reactive(ScrollBar.window_virtual_size, size.height)
+        if following and self._bottom() != self.scroll_offset.y:
+            bottom = float(self._bottom())
+            self.set_reactive(ScrollView.scroll_y, bottom)
+            self.set_reactive(ScrollView.scroll_target_y, bottom)
+            bar.set_reactive(ScrollBar.position, bottom)
+            changed = self._content_lines(self.scroll_offset.y, self._height)  # every row moved
+        if not paint_lines(self, changed):
+            self.refresh(changed)
+        if not paint_lines(bar, Region(0, 0, *bar.size)):
+            bar.refresh()
+        return True
 
     @property
     def vertical_scrollbar(self) -> ScrollBar:
@@ -86,11 +115,11 @@ class StreamView(ScrollView, can_focus=True):
     def _content_lines(self, y_start: int, line_count: int) -> Region:
         # Not the scroll bar's column, unlike Textual's refresh_lines: the bar changes only as lines
         # are added (then it is refreshed itself), and each streamed batch drew it again for nothing.
-        return Region(0, y_start - self.scroll_offset.y, self.scrollable_content_region.width, line_count)
+        return Region(0, y_start - self.scroll_offset.y, self._width, line_count)
 
     def _bottom(self) -> int:
         """The scroll position that shows the last line of text at the bottom."""
-        return max(0, len(self._lines) - self.scrollable_content_region.height)
+        return max(0, len(self._lines) - self._height)
 
     def _rewrap_tail(self) -> None:
         """Wrap the last paragraph again from its last wrapped line on."""
@@ -127,16 +156,25 @@ class StreamView(ScrollView, can_focus=True):
         return [(Strip(line.render(console)), line.plain) for line in Text(text).wrap(console, self._width, overflow="fold")]
 
     def on_resize(self, event: Resize) -> None:
+        self._fit()
+
+    def _fit(self) -> bool:
+        """Take the text area's size again (on a resize, or padding changed); True if it changed."""
         width, height = self.scrollable_content_region.size
-        following = self.scroll_offset.y >= len(self._lines) - self._height  # at the end before the resize
+        if (width, height) == (self._width, self._height):
+            return False
+        following = self.scroll_offset.y >= len(self._lines) - self._height  # at the end before the change
         self._height = height
         if width != self._width:
             self._width = width
             self._rewrap_all()
         if following:  # the text is wrapped anew, so the end moved
             self.scroll_to(y=self._bottom(), animate=False)
+        return True
 
     def render_lines(self, crop: Region) -> list[Strip]:
+        if self.scrollable_content_region.size != (self._width, self._height):  # no Resize comes when only padding changes
+            self.call_after_refresh(self._fit)
         # The style comes from the CSS of every ancestor: work it out once per frame, not per line.
         style = self.rich_style
         if style != self._drawn_style:
@@ -152,5 +190,5 @@ class StreamView(ScrollView, can_focus=True):
         if strip is None:
             style = self._drawn_style
             line = self._lines[index] if index >= 0 else Strip.blank(0)
-            strip = self._drawn[index] = line.crop_extend(0, self.scrollable_content_region.width, style).apply_style(style)
+            strip = self._drawn[index] = line.crop_extend(0, self._width, style).apply_style(style)
         return strip
