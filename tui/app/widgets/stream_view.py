@@ -8,6 +8,8 @@ the lines that changed are redrawn, and a drawn line is kept until its text or s
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.events import Resize
@@ -36,8 +38,8 @@ class StreamView(ScrollView, can_focus=True):
         # last paragraph from its last line on: that line's index and where its text starts.
         self._tail_line = 0
         self._tail_offset = 0
-        # The text area's size (without padding and scroll bar), worked out once a batch: each time
-        # costs about as much as drawing the batch.
+        # The text area's size (without padding and scroll bar), kept from the last resize or frame:
+        # working it out for each batch cost about as much as drawing the batch.
         self._width = 0
         self._height = 0
         # Each line cropped to the width and styled, as drawn: a frame mostly draws lines drawn before.
@@ -60,7 +62,6 @@ class StreamView(ScrollView, can_focus=True):
     def append(self, text: str) -> None:
         if not text:
             return
-        self._fit()
         following = self.scroll_offset.y >= self._bottom()  # the reader has not scrolled up
         first_changed, line_count = self._tail_line, len(self._lines)
         head, *rest = text.split("\n")
@@ -127,6 +128,10 @@ class StreamView(ScrollView, can_focus=True):
             self._drawn.pop(index, None)
         del self._lines[self._tail_line :]
         tail = self._paragraphs[-1][self._tail_offset :]
+        # Most batches leave the tail short enough for its line: that line is what Rich's wrap would make.
+        if tail.isprintable() and 0 < (width := cell_len(tail)) <= self._width:
+            self._lines.append(Strip([Segment(tail)], width))
+            return
         wrapped = self._wrap(tail)
         self._lines.extend(strip for strip, _ in wrapped)
         last = wrapped[-1][1]
@@ -138,9 +143,10 @@ class StreamView(ScrollView, can_focus=True):
     def _rewrap_all(self, repaint: bool = True) -> None:
         """Wrap every paragraph again (after a resize or a clear)."""
         self._lines, self._drawn = [], {}
-        for paragraph in self._paragraphs:
-            self._tail_line, self._tail_offset = len(self._lines), 0
+        for paragraph in self._paragraphs[:-1]:
             self._lines.extend(strip for strip, _ in self._wrap(paragraph))
+        self._tail_line, self._tail_offset = len(self._lines), 0
+        self._rewrap_tail()  # the last paragraph, minding where its last line starts
         self._size_changed()
         if repaint:
             self.refresh()
