@@ -206,16 +206,23 @@ async def test_it_keeps_following_the_end_when_the_terminal_is_resized():
         assert view.scroll_offset.y == 0  # scrolled up by the reader: it stays there
 
 
-async def test_a_clear_draws_again_only_the_rows_that_showed_text():
-    """Each sample starts with a clear; the blank rows below the text need no drawing."""
+async def test_a_clear_draws_at_once_only_the_rows_that_showed_text():
+    """Each sample starts with a clear: drawn at once, without a frame, and not the rows below the
+    text, blank already; after a scrolled run it goes back to the top and draws every row."""
     app = StreamApp()
     async with app.run_test(size=(21, 8)) as pilot:
         view = app.query_one(StreamView)
-        view.append("one two three four five six")  # two lines
-        await pilot.pause()
-        view.clear()
-        compositor = app.screen._compositor
-        compositor.update_widgets({view})
-        assert compositor._dirty_regions == {Region(0, 0, 20, 2)}
-        await pilot.pause()
-        assert [line.text.strip() for line in compositor.render_strips()] == [""] * 8
+        bar = view.vertical_scrollbar
+        for text, rows in [("one two three four five six", {0, 1}), ("\n".join(f"line {n}" for n in range(20)), set(range(8)))]:
+            view.append(text)
+            await pilot.pause()
+            drawn = _drawn_at_once(app, view.clear)
+            assert not view._repaint_required and not bar._repaint_required
+            assert {y for update in drawn for y, x1, _x2 in update.spans if x1 < bar.region.x} == rows
+            assert view.scroll_offset.y == 0 and view.virtual_size.height == 1
+            app.screen._compositor._dirty_regions.clear()
+            screen = app.screen._compositor.render_strips()  # what a frame draws now
+            assert [line.crop(0, bar.region.x).text.strip() for line in screen] == [""] * 8
+            for update in drawn:
+                for y, x1, x2 in update.spans:
+                    assert _cells(update.chops[y][x1]) == _cells(screen[y].crop(x1, x2))

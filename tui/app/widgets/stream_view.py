@@ -53,11 +53,14 @@ class StreamView(ScrollView, can_focus=True):
     def clear(self) -> None:
         # Each sample starts with a clear: only the lines that showed text are drawn again, not the rows
         # below them, blank already (unless the view scrolls back to its top, which draws it all).
-        shown = max(1, min(len(self._lines) - self.scroll_offset.y, self._height))
+        shown = Region(0, 0, self._width, max(1, min(len(self._lines) - self.scroll_offset.y, self._height)))
         self._paragraphs = [""]
         self._rewrap_all(repaint=False)
+        if self._redraw_at_once(shown, top=0):
+            return
+        self._size_changed()
         self.scroll_to(y=0, animate=False)
-        self.refresh(self._content_lines(self.scroll_offset.y, shown))
+        self.refresh(shown)
 
     def append(self, text: str) -> None:
         if not text:
@@ -75,18 +78,19 @@ class StreamView(ScrollView, can_focus=True):
         # Most batches only lengthen the last line: nothing moves, so it is drawn at once, without a frame.
         if len(self._lines) == line_count and paint_lines(self, changed):
             return
-        if len(self._lines) != line_count and self._grow_at_once(changed, following):
+        if len(self._lines) != line_count and self._redraw_at_once(changed, top=self._bottom() if following else None):
             return
         self._size_changed()
         self.refresh(changed)
         if following:
             self.scroll_to(y=self._bottom(), animate=False)
 
-    def _grow_at_once(self, changed: Region, following: bool) -> bool:
-        """After new lines, draw the view and its scroll bar at once rather than in a frame (~1.5 ms).
+    def _redraw_at_once(self, changed: Region, top: int | None) -> bool:
+        """After lines were added or cleared, draw the view and its scroll bar at once, not in a frame (~1.5 ms).
 
-        The scroll range, the bar and (when following the end) the scroll position change quietly, so
-        nothing asks for a frame; if either cannot be drawn now, it is refreshed as usual.
+        `changed` is the rows to draw (view coordinates), `top` the line to scroll to (None: stay). The
+        scroll range, the bar and the scroll position change quietly, so nothing asks for a frame; if
+        either cannot be drawn now, it is refreshed as usual.
         """
         bar = self.vertical_scrollbar
         if not self.show_vertical_scrollbar or not bar.display:
@@ -94,12 +98,11 @@ class StreamView(ScrollView, can_focus=True):
         size = Size(self._width, len(self._lines))
         self.set_reactive(ScrollView.virtual_size, size)
         bar.set_reactive(ScrollBar.window_virtual_size, size.height)
-        if following and self._bottom() != self.scroll_offset.y:
-            bottom = float(self._bottom())
-            self.set_reactive(ScrollView.scroll_y, bottom)
-            self.set_reactive(ScrollView.scroll_target_y, bottom)
-            bar.set_reactive(ScrollBar.position, bottom)
-            changed = self._content_lines(self.scroll_offset.y, self._height)  # every row moved
+        if top is not None and top != self.scroll_offset.y:
+            self.set_reactive(ScrollView.scroll_y, float(top))
+            self.set_reactive(ScrollView.scroll_target_y, float(top))
+            bar.set_reactive(ScrollBar.position, float(top))
+            changed = Region(0, 0, self._width, self._height)  # every row moved
         if not paint_lines(self, changed):
             self.refresh(changed)
         if not paint_lines(bar, Region(0, 0, *bar.size)):
@@ -147,8 +150,8 @@ class StreamView(ScrollView, can_focus=True):
             self._lines.extend(strip for strip, _ in self._wrap(paragraph))
         self._tail_line, self._tail_offset = len(self._lines), 0
         self._rewrap_tail()  # the last paragraph, minding where its last line starts
-        self._size_changed()
         if repaint:
+            self._size_changed()
             self.refresh()
 
     def _size_changed(self) -> None:
