@@ -1,4 +1,5 @@
-"""App test fixtures: a store and prompts folder per test, the real model loaded once, a wait helper."""
+"""App test fixtures: a store and prompts folder per test, the real model loaded once, a wait helper,
+and what a widget draws at once (without a frame)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from rich.style import Style
+from textual.app import App
+from textual.strip import Strip
 
 from tui.app.app import SmolgenApp
 from tui.app.backend import ModelRequest
@@ -75,3 +79,18 @@ def shown_text(app: SmolgenApp, selector: str) -> str:
 def notifications(app: SmolgenApp) -> list[str]:
     """The messages of the notifications shown so far."""
     return [notification.message for notification in app._notifications]
+
+
+def cells(strip: Strip) -> list[tuple[str, Style | None]]:
+    return [(char, segment.style) for segment in strip for char in segment.text]
+
+
+def drawn_at_once(app: App, action: Callable[[], object]) -> list:
+    """The updates `action` writes to the screen as it runs, without waiting for a frame."""
+    drawn: list = []
+    app._display = lambda screen, update: drawn.append(update)
+    try:
+        action()
+    finally:
+        del app._display
+    return drawn

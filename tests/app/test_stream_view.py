@@ -1,15 +1,12 @@
 """The streamed-text view: wraps at its width, appends to the last paragraph, follows the end."""
 
-from typing import Callable
-
 import pytest
-from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.screen import Screen
-from textual.strip import Strip
 from textual.widgets import Static
 
+from tests.app.conftest import cells, drawn_at_once
 from tui.app.widgets.stream_view import StreamView
 
 
@@ -60,21 +57,6 @@ async def test_appending_piece_by_piece_wraps_as_wrapping_the_whole_text_at_once
         assert shown[-1] == "last line  end" and shown == [view.render_line(y).text.rstrip() for y in range(8)]
 
 
-def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
-    return [(char, segment.style) for segment in strip for char in segment.text]
-
-
-def _drawn_at_once(app: App, action: Callable[[], object]) -> list:
-    """The updates `action` writes to the screen as it runs, without waiting for a frame."""
-    drawn: list = []
-    app._display = lambda screen, update: drawn.append(update)
-    try:
-        action()
-    finally:
-        del app._display
-    return drawn
-
-
 @pytest.mark.parametrize("tint", [None, "red 30%"])  # a tint: drawn through Textual's styles cache
 async def test_text_added_to_the_last_line_is_drawn_at_once_as_a_frame_would_draw_it(tint):
     """A frame costs ~1 ms of the UI thread for each streamed batch, taken from the model on two cores:
@@ -88,7 +70,7 @@ async def test_text_added_to_the_last_line_is_drawn_at_once_as_a_frame_would_dra
         view.append("one two three four five six seven eight nine ten eleven twelve")
         await pilot.pause()  # a frame: the view sees the padding, and wraps again inside it
         await pilot.pause()
-        drawn = _drawn_at_once(app, lambda: view.append(" x"))  # fits on the last line
+        drawn = drawn_at_once(app, lambda: view.append(" x"))  # fits on the last line
         assert len(drawn) == 1 and not view._repaint_required  # drawn, and no frame asked for
         screen = app.screen._compositor.render_strips()
         last = len(view._lines) - 1
@@ -96,7 +78,7 @@ async def test_text_added_to_the_last_line_is_drawn_at_once_as_a_frame_would_dra
         bar = view.vertical_scrollbar.region
         for y, x1, x2 in drawn[0].spans:
             assert y == last and x2 <= bar.x
-            assert _cells(drawn[0].chops[y][x1]) == _cells(screen[y].crop(x1, x2))
+            assert cells(drawn[0].chops[y][x1]) == cells(screen[y].crop(x1, x2))
 
 
 @pytest.mark.parametrize("following", [True, False])
@@ -114,7 +96,7 @@ async def test_new_lines_are_drawn_at_once_with_the_scroll_bar_as_a_frame_would_
             view.scroll_to(y=2, animate=False)
             await pilot.pause()
         top = view.scroll_offset.y
-        drawn = _drawn_at_once(app, lambda: view.append(" and more words, wrapped to new lines\nlast"))
+        drawn = drawn_at_once(app, lambda: view.append(" and more words, wrapped to new lines\nlast"))
         bar = view.vertical_scrollbar
         assert drawn and not view._repaint_required and not bar._repaint_required  # no frame asked for
         assert view.virtual_size.height == len(view._lines) == 15
@@ -125,7 +107,7 @@ async def test_new_lines_are_drawn_at_once_with_the_scroll_bar_as_a_frame_would_
         painted = {(y, x1): update.chops[y][x1] for update in drawn for y, x1, _x2 in update.spans}
         assert {x1 for _y, x1 in painted} == ({view.content_region.x, bar.region.x} if following else {bar.region.x})
         for (y, x1), strip in painted.items():
-            assert _cells(strip) == _cells(screen[y].crop(x1, x1 + strip.cell_length))
+            assert cells(strip) == cells(screen[y].crop(x1, x1 + strip.cell_length))
 
 
 class CoveredStreamApp(App):
@@ -144,21 +126,21 @@ async def test_new_lines_covered_lines_and_hidden_screens_are_left_to_a_frame():
         await pilot.pause()
         view.append("\n" * 5 + "six")
         await pilot.pause()
-        assert not _drawn_at_once(app, lambda: view.append(" 7"))  # on the last line, under the cover
+        assert not drawn_at_once(app, lambda: view.append(" 7"))  # on the last line, under the cover
         assert view._repaint_required
         await pilot.pause()
         view.scroll_to(y=0, animate=False)
         await pilot.pause()
-        assert not _drawn_at_once(app, lambda: view.append(" 8"))  # scrolled out of sight: nothing to draw
+        assert not drawn_at_once(app, lambda: view.append(" 8"))  # scrolled out of sight: nothing to draw
         assert not view._repaint_required
         view.scroll_end(animate=False)
         app.query_one("#cover").display = False
         await app.push_screen(Screen())
         await pilot.pause()
-        assert not _drawn_at_once(app, lambda: view.append(" 9"))  # its screen is not the one shown
+        assert not drawn_at_once(app, lambda: view.append(" 9"))  # its screen is not the one shown
         app.pop_screen()
         await pilot.pause()
-        assert len(_drawn_at_once(app, lambda: view.append(" 10"))) == 1
+        assert len(drawn_at_once(app, lambda: view.append(" 10"))) == 1
         assert app.screen._compositor.render_strips()[4].text.rstrip() == "six 7 8 9 10"
 
 
@@ -216,7 +198,7 @@ async def test_a_clear_draws_at_once_only_the_rows_that_showed_text():
         for text, rows in [("one two three four five six", {0, 1}), ("\n".join(f"line {n}" for n in range(20)), set(range(8)))]:
             view.append(text)
             await pilot.pause()
-            drawn = _drawn_at_once(app, view.clear)
+            drawn = drawn_at_once(app, view.clear)
             assert not view._repaint_required and not bar._repaint_required
             assert {y for update in drawn for y, x1, _x2 in update.spans if x1 < bar.region.x} == rows
             assert view.scroll_offset.y == 0 and view.virtual_size.height == 1
@@ -225,4 +207,4 @@ async def test_a_clear_draws_at_once_only_the_rows_that_showed_text():
             assert [line.crop(0, bar.region.x).text.strip() for line in screen] == [""] * 8
             for update in drawn:
                 for y, x1, x2 in update.spans:
-                    assert _cells(update.chops[y][x1]) == _cells(screen[y].crop(x1, x2))
+                    assert cells(update.chops[y][x1]) == cells(screen[y].crop(x1, x2))

@@ -9,10 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Label, ProgressBar
 
 from tui.app.review_filter import first_line
 from tui.app.widgets.finished_list import FinishedList
+from tui.app.widgets.status_line import StatusLine
 from tui.app.widgets.stream_view import StreamView
 from tui.engine.runner import RunSummary
 
@@ -73,10 +74,10 @@ class OutputPane(Vertical):
         self._stream = StreamView(id="stream")  # kept: every streamed batch appends to it
 
     def compose(self) -> ComposeResult:
-        yield Static("Idle · ctrl+g generates with the technique shown", id="stage", markup=False)
+        yield StatusLine("Idle · ctrl+g generates with the technique shown", id="stage")
         # A total from the start: a bar without one animates, 15 wake-ups a second even while hidden.
         yield ProgressBar(total=1, show_eta=False, id="progress")
-        yield Static("", id="run-stats", markup=False)
+        yield StatusLine("", id="run-stats")
         # Appending to it costs next to nothing, so the UI thread leaves the cores to the model.
         yield self._stream
         yield Label("Finished samples · enter opens one in review", id="finished-title")
@@ -85,12 +86,12 @@ class OutputPane(Vertical):
     def on_mount(self) -> None:
         self.query_one("#progress").display = False
 
-    # Both lines have a fixed height: updating them needs no new layout of the screen.
+    # Both lines change several times a second during a run: each draws itself at once, without a frame.
     def _stage(self, text: str) -> None:
-        self.query_one("#stage", Static).update(text, layout=False)
+        self.query_one("#stage", StatusLine).update(text)
 
     def _stats(self, text: str) -> None:
-        self.query_one("#run-stats", Static).update(text, layout=False)
+        self.query_one("#run-stats", StatusLine).update(text)
 
     def waiting(self, text: str) -> None:
         """Before the run starts (waiting for the model)."""

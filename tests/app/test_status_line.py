@@ -1,0 +1,40 @@
+"""The output pane's stage and speed lines: a change is drawn at once, as a frame would draw it."""
+
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+from tests.app.conftest import cells, drawn_at_once
+from tui.app.widgets.status_line import StatusLine
+
+
+class LinesApp(App):
+    CSS = "StatusLine { padding: 0 1; color: red; text-style: bold; } #cover { offset: 0 -1; width: 4; height: 1; }"
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine("Idle", id="first")
+        yield StatusLine("", id="second")
+        yield Static("", id="gap")
+
+
+async def test_a_change_is_drawn_at_once_as_a_frame_would_draw_it():
+    app = LinesApp()
+    async with app.run_test(size=(20, 4)) as pilot:
+        line = app.query_one("#first", StatusLine)
+        await pilot.pause()
+        drawn = drawn_at_once(app, lambda: line.update("Magpie · turn 1 · assistant"))
+        assert len(drawn) == 1 and not line._repaint_required  # no frame asked for
+        assert line.render() == line.text == "Magpie · turn 1 · assistant"
+        assert not drawn_at_once(app, lambda: line.update("Magpie · turn 1 · assistant"))  # unchanged: nothing drawn
+        app.screen._compositor._dirty_regions.clear()
+        screen = app.screen._compositor.render_strips()  # what a frame draws now
+        assert screen[0].text == " Magpie · turn 1 ·… "  # cut to the width, inside the padding
+        for y, x1, x2 in drawn[0].spans:
+            assert y == 0 and cells(drawn[0].chops[y][x1]) == cells(screen[y].crop(x1, x2))
+        await pilot.pause()
+        await app.mount(Static("over", id="cover"), after="#second")  # covers the second line
+        await pilot.pause()
+        second = app.query_one("#second", StatusLine)
+        assert not drawn_at_once(app, lambda: second.update("0/3 samples"))  # hidden in part: a frame draws it
+        assert second._repaint_required
+        await pilot.pause()
+        assert app.screen._compositor.render_strips()[1].text.startswith("over")
