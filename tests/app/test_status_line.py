@@ -1,14 +1,14 @@
-"""The output pane's stage and speed lines: a change is drawn at once, as a frame would draw it."""
+"""The output pane's stage, progress and speed lines: a change is drawn at once, as a frame would draw it."""
 
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from tests.app.conftest import cells, drawn_at_once
-from tui.app.widgets.status_line import StatusLine
+from tui.app.widgets.status_line import ProgressLine, StatusLine
 
 
 class LinesApp(App):
-    CSS = "StatusLine { padding: 0 1; color: red; text-style: bold; } #cover { offset: 0 -1; width: 4; height: 1; }"
+    CSS = "StatusLine { padding: 0 1; color: red; text-style: bold; }  #cover { offset: 0 -1; width: 4; height: 1; }"
 
     def compose(self) -> ComposeResult:
         yield StatusLine("Idle", id="first")
@@ -38,3 +38,29 @@ async def test_a_change_is_drawn_at_once_as_a_frame_would_draw_it():
         assert second._repaint_required
         await pilot.pause()
         assert app.screen._compositor.render_strips()[1].text.startswith("over")
+
+
+class ProgressApp(App):
+    CSS = "ProgressLine { padding: 0 1; }"
+
+    def compose(self) -> ComposeResult:
+        yield ProgressLine(id="progress")
+
+
+async def test_progress_is_drawn_at_once_as_a_bar_and_a_percentage():
+    app = ProgressApp()
+    async with app.run_test(size=(22, 2)) as pilot:
+        progress = app.query_one(ProgressLine)
+        progress.update(total=3, progress=0)
+        await pilot.pause()
+        for done, shown in [(1, "━" * 5 + "╺" + "━" * 9 + "  33%"), (3, "━" * 15 + " 100%")]:
+            drawn = drawn_at_once(app, lambda: progress.update(progress=done))
+            assert len(drawn) == 1 and not progress._repaint_required  # no frame asked for
+            app.screen._compositor._dirty_regions.clear()
+            screen = app.screen._compositor.render_strips()  # what a frame draws now
+            assert screen[0].text == f" {shown} "
+            for y, x1, x2 in drawn[0].spans:
+                assert cells(drawn[0].chops[y][x1]) == cells(screen[y].crop(x1, x2))
+        colours = {segment.style.color for segment in screen[0] if segment.text.startswith("━")}
+        assert colours == {progress.get_component_rich_style("progress-line--complete").color}  # done: the success colour
+        assert not drawn_at_once(app, lambda: progress.update(progress=3))  # unchanged: nothing drawn

@@ -9,11 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Label, ProgressBar
+from textual.widgets import Label
 
 from tui.app.review_filter import first_line
 from tui.app.widgets.finished_list import FinishedList
-from tui.app.widgets.status_line import StatusLine
+from tui.app.widgets.status_line import ProgressLine, StatusLine
 from tui.app.widgets.stream_view import StreamView
 from tui.engine.runner import RunSummary
 
@@ -39,7 +39,6 @@ class OutputPane(Vertical):
     DEFAULT_CSS = """
     OutputPane #stage { text-style: bold; color: $accent; height: 1; padding: 0 1; }
     OutputPane #progress { height: 1; padding: 0 1; }
-    OutputPane #progress Bar { width: 1fr; }
     OutputPane #run-stats { height: 1; padding: 0 1; color: $text-muted; }
     OutputPane #stream { height: 2fr; border: none; border-top: solid $primary-muted; padding: 0 1; }
     OutputPane #finished-title { width: 1fr; height: 2; padding: 0 1; color: $text-muted; border-top: solid $primary-muted; }
@@ -75,8 +74,7 @@ class OutputPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield StatusLine("Idle · ctrl+g generates with the technique shown", id="stage")
-        # A total from the start: a bar without one animates, 15 wake-ups a second even while hidden.
-        yield ProgressBar(total=1, show_eta=False, id="progress")
+        yield ProgressLine(id="progress")
         yield StatusLine("", id="run-stats")
         # Appending to it costs next to nothing, so the UI thread leaves the cores to the model.
         yield self._stream
@@ -103,7 +101,7 @@ class OutputPane(Vertical):
         self._call_chunks = 0
         self._new_sample = True
         self._stage(f"{title} · starting")
-        progress = self.query_one("#progress", ProgressBar)
+        progress = self.query_one("#progress", ProgressLine)
         progress.display = True
         progress.update(total=total, progress=0)
         self._stats(f"0/{total} samples{CANCEL_HINT}")
@@ -145,7 +143,7 @@ class OutputPane(Vertical):
 
     def sample_finished(self, sample: dict[str, Any], done: int, total: int) -> None:
         self._done, self._total = done, total
-        self.query_one("#progress", ProgressBar).update(progress=done)
+        self.query_one("#progress", ProgressLine).update(progress=done)
         if sample.get("status") != "failed":
             self._tokens += sample["tokens"]["completion"]
             self._model_seconds += sample["seconds"]
