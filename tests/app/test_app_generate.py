@@ -40,7 +40,8 @@ async def test_generate_one_magpie_sample_streams_and_stores_it(app_store, promp
         assert "Magpie · turn 1 · user" in streamed and "Magpie · turn 1 · assistant" in streamed
         assert "── Magpie · turn 1 · assistant ──" in app.main_screen.output.stream.text
         assert "1/1 samples" in shown_text(app, "#run-stats") and "tok/s" in shown_text(app, "#run-stats")
-        assert "new 1" in app.sub_title
+        # The header's counts follow the finished list, a message later than the stage line.
+        await wait_for(pilot, lambda: "new 1" in app.sub_title, what="the header's counts")
     [sample] = app_store.list_samples()
     assert sample["technique"] == "magpie" and sample["seed"] == 11
     assert [m["role"] for m in sample["conversation"]] == ["user", "assistant"]
