@@ -1,7 +1,8 @@
 """`smolgen bench` and `smolgen bench-batched` run end to end on tiny workloads.
 
 These are smoke runs: the figures are printed, not asserted (a busy CI machine makes them anything);
-what is asserted is that every variant did the work asked of it, with the caps asked for.
+what is asserted is that every variant did the work asked of it, with the caps asked for, and how
+the ratios are worked out from the repetitions.
 """
 
 import json
@@ -94,3 +95,23 @@ def test_bench_batched_rejects_bad_widths(tmp_path):
     assert result.returncode == 2 and "--sequences '1,two'" in result.stderr and "Traceback" not in result.stderr
     result = run_smolgen("bench-batched", "--sequences", "0", cwd=tmp_path)
     assert result.returncode == 2 and "at least 1" in result.stderr
+
+
+def test_ratios_pair_the_variants_of_each_repetition():
+    """The variants of one repetition run back to back: their ratio is free of the machine's drift
+    between repetitions, which a ratio of the two medians mixes in."""
+    import argparse
+    from pathlib import Path
+
+    from tui.bench.run import summarise
+
+    def run(tokens_per_second: float) -> dict:
+        return {"workload": "magpie", "samples": 2, "generated_tokens": tokens_per_second * 10, "seconds": 10.0,
+                "first_token_seconds": 0.1, "peak_rss_mb": 300.0, "store_seconds": 0.01}
+
+    runs = {"engine": [run(50), run(60), run(40)], "app": [run(60), run(45), run(38)]}
+    args = argparse.Namespace(items=2, repeat=3, user_tokens=24, answer_tokens=32, threads=None)
+    report = summarise(runs, [Workload("magpie", 2, 24, 32)], Path("model.gguf"), args)
+    assert report["variants"]["app"]["tokens_per_second"] / report["variants"]["engine"]["tokens_per_second"] == 0.9
+    assert report["ratios"]["app_vs_engine"] == 0.95  # the median of 1.2, 0.75 and 0.95
+    assert report["ratios"]["engine_vs_bare"] is None

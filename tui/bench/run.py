@@ -2,7 +2,8 @@
 
 Every variant runs in a fresh process per repetition (the model loads once there, outside the clock,
 then the workloads run in turn), alternating the variants' order between repetitions so the
-machine's drift touches them alike; figures are medians over the repetitions.
+machine's drift touches them alike; figures are medians over the repetitions, and a ratio of two
+variants is the median of their ratios within each repetition.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ def _run_in_subprocess(
 def summarise(runs: dict[str, list[dict[str, Any]]], workloads: list[Workload], model_path: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Medians per variant over repetitions (all workloads of a repetition pooled), and the ratios."""
     per_variant: dict[str, dict[str, float]] = {}
+    pooled_by_variant: dict[str, list[dict[str, float]]] = {}
     for variant, measurements in runs.items():
         reps = [measurements[i : i + len(workloads)] for i in range(0, len(measurements), len(workloads))]
         pooled = []
@@ -143,11 +145,16 @@ def summarise(runs: dict[str, list[dict[str, Any]]], workloads: list[Workload], 
                 "store_share": sum(m["store_seconds"] for m in rep) / seconds if seconds else 0.0,
             })
         per_variant[variant] = {key: round(statistics.median(p[key] for p in pooled), 4) for key in pooled[0]}
+        pooled_by_variant[variant] = pooled
 
     def ratio(a: str, b: str) -> float | None:
-        if a in per_variant and b in per_variant and per_variant[b]["tokens_per_second"]:
-            return round(per_variant[a]["tokens_per_second"] / per_variant[b]["tokens_per_second"], 3)
-        return None
+        """The median over repetitions of a's tok/s over b's in the same repetition: the two ran back to
+        back, so the machine's drift touches both (a ratio of the two medians mixes repetitions)."""
+        if a not in pooled_by_variant or b not in pooled_by_variant:
+            return None
+        pairs = [x["tokens_per_second"] / y["tokens_per_second"]
+                 for x, y in zip(pooled_by_variant[a], pooled_by_variant[b]) if y["tokens_per_second"]]
+        return round(statistics.median(pairs), 3) if pairs else None
 
     return {
         "model": str(model_path),
@@ -185,7 +192,7 @@ def render(report: dict[str, Any]) -> str:
             f"{figures['first_token_seconds']:>15.3f}{figures['peak_rss_mb']:>9.0f}{100 * figures['store_share']:>9.2f}"
         )
     ratios = report["ratios"]
-    lines.append("ratios (generated tokens per second): " + ", ".join(
+    lines.append("ratios (generated tokens per second, median of each repetition's ratio): " + ", ".join(
         f"{name} {value:.3f}" if value is not None else f"{name} n/a" for name, value in ratios.items()
     ))
     return "\n".join(lines)
