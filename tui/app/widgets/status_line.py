@@ -60,7 +60,7 @@ class StatusLine(OneLine):
         return self._text
 
     def line_text(self, width: int) -> Text:
-        return Text(self._text, no_wrap=True, overflow="ellipsis", end="")
+        return Text(self._text, end="")  # OneLine cuts it to the width
 
 
 class ProgressLine(OneLine):

@@ -56,11 +56,7 @@ class StreamView(ScrollView, can_focus=True):
         shown = Region(0, 0, self._width, max(1, min(len(self._lines) - self.scroll_offset.y, self._height)))
         self._paragraphs = [""]
         self._rewrap_all(repaint=False)
-        if self._redraw_at_once(shown, top=0):
-            return
-        self._size_changed()
-        self.scroll_to(y=0, animate=False)
-        self.refresh(shown)
+        self._redraw(shown, top=0)
 
     def append(self, text: str) -> None:
         if not text:
@@ -76,14 +72,20 @@ class StreamView(ScrollView, can_focus=True):
             self._rewrap_tail()
         changed = self._content_lines(first_changed, len(self._lines) - first_changed)
         # Most batches only lengthen the last line: nothing moves, so it is drawn at once, without a frame.
-        if len(self._lines) == line_count and paint_lines(self, changed):
+        if len(self._lines) == line_count:
+            if not paint_lines(self, changed):
+                self.refresh(changed)
             return
-        if len(self._lines) != line_count and self._redraw_at_once(changed, top=self._bottom() if following else None):
+        self._redraw(changed, top=self._bottom() if following else None)
+
+    def _redraw(self, changed: Region, top: int | None) -> None:
+        """Show new or cleared lines: at once if it can be, else in the next frame."""
+        if self._redraw_at_once(changed, top):
             return
         self._size_changed()
         self.refresh(changed)
-        if following:
-            self.scroll_to(y=self._bottom(), animate=False)
+        if top is not None:
+            self.scroll_to(y=top, animate=False)
 
     def _redraw_at_once(self, changed: Region, top: int | None) -> bool:
         """After lines were added or cleared, draw the view and its scroll bar at once, not in a frame (~1.5 ms).
@@ -167,11 +169,11 @@ class StreamView(ScrollView, can_focus=True):
     def on_resize(self, event: Resize) -> None:
         self._fit()
 
-    def _fit(self) -> bool:
-        """Take the text area's size again (on a resize, or padding changed); True if it changed."""
+    def _fit(self) -> None:
+        """Take the text area's size again (on a resize, or padding changed)."""
         width, height = self.scrollable_content_region.size
         if (width, height) == (self._width, self._height):
-            return False
+            return
         following = self.scroll_offset.y >= len(self._lines) - self._height  # at the end before the change
         self._height = height
         if width != self._width:
@@ -179,7 +181,6 @@ class StreamView(ScrollView, can_focus=True):
             self._rewrap_all()
         if following:  # the text is wrapped anew, so the end moved
             self.scroll_to(y=self._bottom(), animate=False)
-        return True
 
     def render_lines(self, crop: Region) -> list[Strip]:
         if self.scrollable_content_region.size != (self._width, self._height):  # no Resize comes when only padding changes
