@@ -19,6 +19,10 @@ from tui.bench.workloads import Measurement, TimedStore, Workload, process_peak_
 
 MODEL_TIMEOUT = 300.0
 RUN_TIMEOUT = 1200.0
+# How often the wait for a run's end looks whether the app stopped: it runs on the UI thread, inside
+# the timed window, so it wakes rarely (every 50 ms it was a tenth of the UI thread's work).
+WATCH_SECONDS = 1.0
+SETTLE_SECONDS = 0.5
 
 
 def run_app(model_path: Path, workloads: list[Workload], threads: int | None = None) -> list[Measurement]:
@@ -89,6 +93,8 @@ async def _drive(model_path: Path, workloads: list[Workload], threads: int | Non
             if time.monotonic() > deadline:
                 raise SmolgenError(f"the app did not load the model within {MODEL_TIMEOUT:.0f} s")
             await pilot.pause(0.02)
+        # A person starts a run a moment after the model is ready, not while the screen still shows it.
+        await pilot.pause(SETTLE_SECONDS)
         for workload in workloads:
             technique = technique_for(workload)
             entry = next((e for e in app.techniques if e.key == technique.name), None)
@@ -124,6 +130,6 @@ async def _run_end(app: Any, watch: _RunWatch, workload: Workload) -> None:
             app.stop_generation(timeout=5.0)
             raise SmolgenError(f"the app's {workload.kind} run did not end within {RUN_TIMEOUT:.0f} s")
         try:
-            await asyncio.wait_for(watch.ended.wait(), 0.05)
+            await asyncio.wait_for(watch.ended.wait(), WATCH_SECONDS)
         except asyncio.TimeoutError:
             pass
