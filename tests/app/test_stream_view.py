@@ -110,6 +110,34 @@ async def test_new_lines_are_drawn_at_once_with_the_scroll_bar_as_a_frame_would_
             assert cells(strip) == cells(screen[y].crop(x1, x1 + strip.cell_length))
 
 
+@pytest.mark.parametrize("change", ["padding", "tint", "theme"])
+async def test_lines_drawn_at_once_follow_a_change_of_style(change):
+    """What a direct paint needs from the styles (padding, effects, colours) is worked out once and
+    kept in Textual's per-widget cache, which a style change empties: the next batch is drawn as the
+    frame after the change would draw it, not as before."""
+    app = StreamApp()
+    async with app.run_test(size=(21, 5)) as pilot:
+        view = app.query_one(StreamView)
+        view.append("one")
+        await pilot.pause()
+        assert len(drawn_at_once(app, lambda: view.append(" two"))) == 1  # the plan is made and kept
+        if change == "padding":
+            view.styles.padding = (0, 3)
+        elif change == "tint":
+            view.styles.tint = "red 40%"
+        else:
+            app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        await pilot.pause()
+        drawn = drawn_at_once(app, lambda: view.append(" three"))
+        assert len(drawn) == 1
+        app.screen._compositor._dirty_regions.clear()
+        screen = app.screen._compositor.render_strips()  # what a frame draws now
+        assert screen[0].text.strip() == "one two three"
+        for y, x1, x2 in drawn[0].spans:
+            assert cells(drawn[0].chops[y][x1]) == cells(screen[y].crop(x1, x2))
+
+
 class CoveredStreamApp(App):
     CSS = "Screen { layers: below above; } #cover { layer: above; offset: 0 4; width: 5; height: 1; }"
 
