@@ -58,6 +58,25 @@ async def test_a_longer_run_lays_out_and_repaints_the_screen_no_more_often(app_s
     assert len(app_store.list_samples()) == 8
 
 
+async def test_the_first_run_lays_nothing_out_and_its_progress_bar_keeps_its_line(app_store, prompts, monkeypatch):
+    """The progress bar is a blank line until a run starts (showing a hidden bar laid the screen out
+    twice, ~60 ms taken from the model), and blank again after a run stopped by an error."""
+    app = make_app(app_store, prompts, FakeBackend(FakeModel(("Tell me about bees?", "Bees make honey."))))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        app.main_screen.technique.show_technique("magpie")
+        await wait_for(pilot, lambda: bool(app.main_screen.query("#run-num")), what="the Magpie form")
+        await pilot.pause(0.2)
+        assert shown_text(app, "#progress") == ""
+        layouts = []
+        monkeypatch.setattr(app.main_screen, "_refresh_layout", lambda *args, **kwargs: layouts.append(args))
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), what="the run to finish")
+        assert layouts == [] and shown_text(app, "#progress").endswith(" 100%")
+        app.main_screen.output.run_failed("the model file went away")
+        assert shown_text(app, "#progress") == ""
+
+
 async def test_enter_on_a_finished_sample_opens_it_in_review(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:

@@ -81,9 +81,6 @@ class OutputPane(Vertical):
         yield Label("Finished samples · enter opens one in review", id="finished-title")
         yield FinishedList(id="finished")
 
-    def on_mount(self) -> None:
-        self.query_one("#progress").display = False
-
     # Both lines change several times a second during a run: each draws itself at once, without a frame.
     def _stage(self, text: str) -> None:
         self.query_one("#stage", StatusLine).update(text)
@@ -101,9 +98,7 @@ class OutputPane(Vertical):
         self._call_chunks = 0
         self._new_sample = True
         self._stage(f"{title} · starting")
-        progress = self.query_one("#progress", ProgressLine)
-        progress.display = True
-        progress.update(total=total, progress=0)
+        self.query_one("#progress", ProgressLine).update(total=total, progress=0)
         self._stats(f"0/{total} samples{CANCEL_HINT}")
         self.stream.clear()
 
@@ -194,7 +189,7 @@ class OutputPane(Vertical):
         self.show_finished()
         self._stage("Stopped by an error")
         self._stats(message)
-        self.query_one("#progress").display = False
+        self.query_one("#progress", ProgressLine).clear()
 
     def on_finished_list_chosen(self, event: FinishedList.Chosen) -> None:
         event.stop()
