@@ -11,7 +11,8 @@ def test_bench_ui_reports_the_ui_threads_share_frames_and_layouts(tmp_path):
     report = json.loads(result.stdout)
     assert report["samples"] == 2 and report["batch_seconds"] == 0.05  # the app's own
     assert 0 < report["ui_share"] < 1 and report["ui_cpu_seconds"] > 0
-    assert report["frames"] >= 5  # the text reached the screen in batches, not once at the end
+    assert report["updates"] >= 10  # the text reached the screen in batches, not once at the end
+    assert report["frames"] < report["updates"]  # most batches are drawn at once, without a frame
     assert report["layouts"] <= 4  # the run's start and end; nothing per sample or per batch
 
 

@@ -4,7 +4,8 @@ On a 2-core laptop llama.cpp wants both cores, so every millisecond the UI threa
 taken from the model: this is the app's whole share of `smolgen bench`'s app/engine gap, measured
 without the model's noise. A headless app runs Magpie on a paced stand-in model (it sleeps between
 words, at the real model's speed) and the main thread's CPU time over the run is divided by the
-run's wall time. Frames and layouts of the screen during the run are counted too.
+run's wall time. Frames and layouts of the screen during the run are counted too, and every update
+written to the terminal (a frame, or lines a widget drew at once without one).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class UiCost:
     ui_cpu_seconds: float
     frames: int
     layouts: int
+    updates: int
 
     @property
     def ui_share(self) -> float:
@@ -69,10 +71,12 @@ def cmd_bench_ui(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record))
         return 0
-    per_frame = 1000 * cost.ui_cpu_seconds / cost.frames if cost.frames else 0.0
+    per_update = 1000 * cost.ui_cpu_seconds / cost.updates if cost.updates else 0.0
     print(f"{cost.samples} Magpie samples at {cost.words_per_second:g} words/s, text batched every {1000 * cost.batch_seconds:g} ms")
     print(f"UI thread: {cost.ui_cpu_seconds:.2f} s of CPU in {cost.wall_seconds:.2f} s = {100 * cost.ui_share:.1f}% of a core")
-    print(f"frames {cost.frames} ({cost.frames / cost.wall_seconds:.1f}/s, ~{per_frame:.1f} ms of UI CPU each) · layouts of the screen {cost.layouts}")
+    print(f"frames {cost.frames} ({cost.frames / cost.wall_seconds:.1f}/s) · layouts of the screen {cost.layouts}")
+    print(f"updates written to the terminal {cost.updates} ({cost.updates / cost.wall_seconds:.1f}/s, ~{per_update:.2f} ms of UI CPU each): "
+          "frames, and lines drawn at once without one")
     return 0
 
 
@@ -104,7 +108,7 @@ async def _drive(folder: Path, samples: int, rate: float, answer: str, batch_sec
                 while app.model is None:
                     await pilot.pause(0.02)
                 await pilot.pause(0.3)  # the first frames and layouts of the screen are not the run's
-                counts = _count_frames(app.main_screen)
+                counts = _count_drawing(app, app.main_screen)
                 entry = next(e for e in app.techniques if e.key == "magpie")
                 technique = technique_for(Workload("magpie", samples, 64, len(answer.split())))
                 cpu, wall = time.thread_time(), time.perf_counter()
@@ -115,13 +119,13 @@ async def _drive(folder: Path, samples: int, rate: float, answer: str, batch_sec
                 raise SmolgenError(f"bench-ui: the run stored {len(store.list_samples())} of {samples} samples")
     finally:
         streaming.BATCH_SECONDS = streaming_interval
-    return UiCost(samples, rate, batch_seconds, wall, cpu, counts["frames"], counts["layouts"])
+    return UiCost(samples, rate, batch_seconds, wall, cpu, counts["frames"], counts["layouts"], counts["updates"])
 
 
-def _count_frames(screen: Any) -> dict[str, int]:
-    """Count the screen's frames (compositor updates) and layouts from now on."""
-    counts = {"frames": 0, "layouts": 0}
-    refresh, layout = screen._compositor_refresh, screen._refresh_layout
+def _count_drawing(app: Any, screen: Any) -> dict[str, int]:
+    """Count the screen's frames (compositor updates), layouts and updates written to the terminal from now on."""
+    counts = {"frames": 0, "layouts": 0, "updates": 0}
+    refresh, layout, display = screen._compositor_refresh, screen._refresh_layout, app._display
 
     def counted_refresh(*args: Any, **kwargs: Any) -> Any:
         counts["frames"] += 1
@@ -131,5 +135,9 @@ def _count_frames(screen: Any) -> dict[str, int]:
         counts["layouts"] += 1
         return layout(*args, **kwargs)
 
-    screen._compositor_refresh, screen._refresh_layout = counted_refresh, counted_layout
+    def counted_display(*args: Any, **kwargs: Any) -> Any:
+        counts["updates"] += 1
+        return display(*args, **kwargs)
+
+    screen._compositor_refresh, screen._refresh_layout, app._display = counted_refresh, counted_layout, counted_display
     return counts
