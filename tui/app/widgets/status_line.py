@@ -66,7 +66,7 @@ class StatusLine(OneLine):
 class ProgressLine(OneLine):
     """Samples done over total: Textual's progress bar drawn as one widget, with its percentage.
 
-    Blank while there is no run (total 0): it keeps its line, so a run's start lays nothing out
+    Blank while there is no run (total 0): it keeps its line, so showing it at a run's start lays nothing out
     (showing a hidden bar laid the screen out twice, ~60 ms of the UI thread).
     """
 
