@@ -17,7 +17,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tui.engine.errors import BadInput, SmolgenError
 
@@ -125,19 +125,14 @@ async def _drive(folder: Path, samples: int, rate: float, answer: str, batch_sec
 def _count_drawing(app: Any, screen: Any) -> dict[str, int]:
     """Count the screen's frames (compositor updates), layouts and updates written to the terminal from now on."""
     counts = {"frames": 0, "layouts": 0, "updates": 0}
-    refresh, layout, display = screen._compositor_refresh, screen._refresh_layout, app._display
-
-    def counted_refresh(*args: Any, **kwargs: Any) -> Any:
-        counts["frames"] += 1
-        return refresh(*args, **kwargs)
-
-    def counted_layout(*args: Any, **kwargs: Any) -> Any:
-        counts["layouts"] += 1
-        return layout(*args, **kwargs)
-
-    def counted_display(*args: Any, **kwargs: Any) -> Any:
-        counts["updates"] += 1
-        return display(*args, **kwargs)
-
-    screen._compositor_refresh, screen._refresh_layout, app._display = counted_refresh, counted_layout, counted_display
+    for owner, method, key in [(screen, "_compositor_refresh", "frames"), (screen, "_refresh_layout", "layouts"), (app, "_display", "updates")]:
+        setattr(owner, method, _counted(getattr(owner, method), counts, key))
     return counts
+
+
+def _counted(call: Callable[..., Any], counts: dict[str, int], key: str) -> Callable[..., Any]:
+    def counted_call(*args: Any, **kwargs: Any) -> Any:
+        counts[key] += 1
+        return call(*args, **kwargs)
+
+    return counted_call
