@@ -175,3 +175,20 @@ async def test_every_technique_tab_builds_its_technique_from_the_defaults(app_st
             await pilot.pause()
             technique = app.main_screen.technique.current_tab().technique()
             assert technique is not None and technique.name == entry.key
+
+
+async def test_keys_typed_faster_than_the_app_reads_them_land_in_the_field_tab_moved_to(app_store, prompts):
+    """One read from the terminal can hold "4<tab>1000": tab must move the focus before the digits after it
+    are handed to a widget (Textual alone moves it only once tab has bubbled up, too late for them)."""
+    from textual import events
+
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        app.action_show_technique("magpie")
+        await pilot.pause()
+        samples, seed = app.main_screen.query_one("#run-num", Input), app.main_screen.query_one("#run-seed", Input)
+        typed = [("4", "4"), ("tab", "\t"), *[(digit, digit) for digit in "1000"], ("shift+tab", None)]
+        for key, character in typed:  # queued at once, as the driver does with one read
+            app.post_message(events.Key(key, character))
+        await wait_for(pilot, lambda: app.focused is samples and seed.value == "1000", timeout=5, what="1000 in Seed")
+        assert samples.value == "4"

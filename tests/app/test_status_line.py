@@ -54,7 +54,7 @@ async def test_progress_is_drawn_at_once_as_a_bar_and_a_percentage():
         progress.update(total=3, progress=0)
         await pilot.pause()
         for done, shown in [(1, "━" * 5 + "╺" + "━" * 9 + "  33%"), (3, "━" * 15 + " 100%")]:
-            drawn = drawn_at_once(app, lambda: progress.update(progress=done))
+            drawn = drawn_at_once(app, lambda done=done: progress.update(progress=done))
             assert len(drawn) == 1 and not progress._repaint_required  # no frame asked for
             app.screen._compositor._dirty_regions.clear()
             screen = app.screen._compositor.render_strips()  # what a frame draws now

@@ -16,9 +16,11 @@ from typing import Any
 
 from textual import events, on, work
 from textual.app import App
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.reactive import Reactive
 from textual.signal import Signal
+from textual.widgets import TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest
@@ -82,6 +84,11 @@ class SmolgenApp(App):
         Binding("ctrl+e", "export", "Export", id="app.export", tooltip="Export samples for fine-tuning"),
         Binding("ctrl+t", "stats", "Stats", id="app.stats", tooltip="Dataset quality: counts, lengths, diversity, near-duplicates, runs compared"),
         Binding("ctrl+o", "open_model", "Model", id="app.open_model", tooltip="Open another GGUF model"),
+        # Textual moves the focus for tab only once the key has bubbled up from the focused widget, and
+        # keys read meanwhile still go to that widget: "4<tab>1000" typed fast (or sent by tmux) put
+        # 41000 in the first field. Taken first here, tab moves the focus before the next key is read.
+        Binding("tab", "move_focus(1)", show=False, priority=True),
+        Binding("shift+tab", "move_focus(-1)", show=False, priority=True),
     ]
 
     def __init__(
@@ -377,6 +384,15 @@ class SmolgenApp(App):
     def action_export(self) -> None:
         if not isinstance(self.screen, ExportScreen):
             self.push_screen(ExportScreen(self.store))
+
+    def action_move_focus(self, direction: int) -> None:
+        focused = self.focused
+        if isinstance(focused, TextArea) and focused.tab_behavior == "indent":
+            raise SkipAction()  # a text area that indents with tab keeps it
+        if direction > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
 
     def action_show_technique(self, key: str) -> None:
         """Bring the main screen and the technique's tab to the front, ready to say how many samples."""
