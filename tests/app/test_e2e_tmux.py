@@ -5,55 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
-import time
-import uuid
-from pathlib import Path
 
 import pytest
 
+from tui.bench.tmux import Terminal
 from tui.engine.store import SampleStore
 
 pytestmark = [pytest.mark.model, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
-
-
-class Terminal:
-    """A detached tmux session of fixed size running one command."""
-
-    def __init__(self, command: list[str], cwd: Path, width: int = 100, height: int = 32):
-        self.name = f"smolgen-e2e-{uuid.uuid4().hex[:8]}"
-        # COLUMNS and LINES: a pane started from a test runner may not report its size to the app.
-        size = [f"COLUMNS={width}", f"LINES={height}"]
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), "-c", str(cwd),
-                        "env", *size, *command], check=True)
-        # A tmux server started elsewhere may impose its own default size.
-        subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(width), "-y", str(height)], check=True)
-
-    def screen(self) -> str:
-        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
-        return result.stdout
-
-    def wait_for(self, text: str, timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def type(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
-
-    def alive(self) -> bool:
-        return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
 def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
@@ -84,10 +43,7 @@ def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
         terminal.keys("a")
         terminal.wait_for("accepted 1")
         terminal.keys("C-q")
-        deadline = time.monotonic() + 10
-        while terminal.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not terminal.alive(), "smolgen did not exit"
+        terminal.wait_gone(timeout=10)
     finally:
         terminal.close()
     with SampleStore(store_path) as store:
@@ -105,3 +61,25 @@ def test_bench_startup_times_the_first_frame_model_and_quit(tmp_path):
     figures = json.loads(result.stdout)["median_seconds"]
     assert 0 < figures["first_frame"] <= figures["model_ready"]
     assert figures["quit"] > 0
+
+
+def test_bench_terminal_runs_the_same_magpie_samples_in_the_app_and_the_cli(tmp_path):
+    from tests.conftest import run_smolgen
+
+    result = run_smolgen("bench-terminal", "--samples", "1", "--repeat", "1", "--threads", "1", "--json", cwd=tmp_path, timeout=240)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["same_samples"] is True  # the app was driven to the CLI's samples and seed
+    (repetition,) = report["repetitions"]
+    for variant in ("app", "cli"):
+        assert repetition[variant]["completion_tokens"] > 0 and repetition[variant]["tokens_per_second"] > 0
+    assert repetition["app"]["completion_tokens"] == repetition["cli"]["completion_tokens"]
+    assert 0.5 < report["median"]["app_vs_cli"] < 2
+
+
+def test_bench_terminal_explains_bad_figures(tmp_path):
+    from tests.conftest import run_smolgen
+
+    result = run_smolgen("bench-terminal", "--samples", "0", cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["smolgen: --samples, --repeat and --threads must be at least 1"]

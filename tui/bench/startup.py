@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from tui.bench.tmux import Terminal, require_tmux
 from tui.engine.errors import BadInput
 
 POLL_SECONDS = 0.005
@@ -33,8 +31,7 @@ def add_bench_startup_command(commands: Any) -> None:
 
 
 def cmd_bench_startup(args: argparse.Namespace) -> int:
-    if shutil.which("tmux") is None:
-        raise BadInput("bench-startup: tmux is not installed (apt-get install tmux)")
+    require_tmux("bench-startup")
     if args.repeat < 1:
         raise BadInput("--repeat must be at least 1")
     runs = [time_one_start(args.model) for _ in range(args.repeat)]
@@ -50,49 +47,18 @@ def cmd_bench_startup(args: argparse.Namespace) -> int:
 
 
 def time_one_start(model: Path | None = None) -> dict[str, float]:
-    session = f"smolgen-bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "tui", "--store", str(Path(folder) / "smolgen.json")]
         if model is not None:
             command += ["--model", str(model)]
-        # A config folder of its own, so templates a person saved do not change what is timed.
-        # COLUMNS and LINES: a pane started from another program may not report its size to the app.
-        env_command = ["env", f"XDG_CONFIG_HOME={folder}", "COLUMNS=100", "LINES=30", *command]
         start = time.perf_counter()
-        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", *env_command], check=True)
-        try:
-            first_frame = _wait(session, lambda screen: "Seeds" in screen and "Quit" in screen) - start
-            model_ready = _wait(session, lambda screen: " ctx " in screen) - start
+        # A config folder of its own, so templates a person saved do not change what is timed.
+        with Terminal(command, width=100, height=30, env={"XDG_CONFIG_HOME": folder}) as terminal:
+            first_frame = terminal.wait_until(lambda screen: "Seeds" in screen and "Quit" in screen, "first frame",
+                                              TIMEOUT_SECONDS, POLL_SECONDS) - start
+            model_ready = terminal.wait_until(lambda screen: " ctx " in screen, "model in the status bar",
+                                              TIMEOUT_SECONDS, POLL_SECONDS) - start
             quit_pressed = time.perf_counter()
-            subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
-            gone = _wait_gone(session) - quit_pressed
-        finally:
-            subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+            terminal.keys("C-q")
+            gone = terminal.wait_gone(TIMEOUT_SECONDS, POLL_SECONDS) - quit_pressed
     return {"first_frame": first_frame, "model_ready": model_ready, "quit": gone}
-
-
-def _screen(session: str) -> str | None:
-    result = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True)
-    return result.stdout if result.returncode == 0 else None
-
-
-def _wait(session: str, seen: Callable[[str], bool]) -> float:
-    deadline = time.perf_counter() + TIMEOUT_SECONDS
-    while time.perf_counter() < deadline:
-        screen = _screen(session)
-        if screen is None:
-            raise BadInput("bench-startup: the app exited before its first frame (try `smolgen` by hand)")
-        if seen(screen):
-            return time.perf_counter()
-        time.sleep(POLL_SECONDS)
-    raise BadInput(f"bench-startup: nothing after {TIMEOUT_SECONDS:.0f} s; the last screen was:\n{_screen(session)}")
-
-
-def _wait_gone(session: str) -> float:
-    """The moment the app's process ended (its tmux session closes with it)."""
-    deadline = time.perf_counter() + TIMEOUT_SECONDS
-    while time.perf_counter() < deadline:
-        if subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode != 0:
-            return time.perf_counter()
-        time.sleep(POLL_SECONDS)
-    raise BadInput(f"bench-startup: the app did not quit within {TIMEOUT_SECONDS:.0f} s of ctrl+q")
