@@ -20,6 +20,7 @@ from tui.cli_bench_dedup import add_bench_dedup_command, cmd_bench_dedup
 from tui.bench.stats_screen import add_bench_stats_command, cmd_bench_stats
 from tui.bench.store_bench import add_bench_store_command, cmd_bench_store
 from tui.bench.startup import add_bench_startup_command, cmd_bench_startup
+from tui.bench.terminal import add_bench_terminal_command, cmd_bench_terminal
 from tui.bench.ui_cost import add_bench_ui_command, cmd_bench_ui
 from tui.cli_flags import add_instruction_technique_flags, add_parallel_flag
 from tui.engine.errors import SmolgenError
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_stats_command(commands)
     add_bench_store_command(commands)
     add_bench_startup_command(commands)
+    add_bench_terminal_command(commands)
     add_bench_ui_command(commands)
 
     models = commands.add_parser("models", help="the model in use and its metadata")
@@ -144,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "bench-stats": cmd_bench_stats,
             "bench-store": cmd_bench_store,
             "bench-startup": cmd_bench_startup,
+            "bench-terminal": cmd_bench_terminal,
             "bench-ui": cmd_bench_ui,
         }[command]
         return handler(args)
