@@ -1,19 +1,24 @@
 """`smolgen bench-terminal`: the same Magpie run in the app and in the headless CLI, in a real terminal.
 
-Each repetition starts both as a person would, each a fresh process in its own tmux session of the
-same size: `smolgen generate magpie --num N --seed S` (it streams its tokens to the terminal, as it
-does by default), and `smolgen` with the Magpie tab chosen from the command palette, the same samples
-and seed typed into the run options, and ctrl+g. Their order alternates between repetitions. The
-figures are read from each one's store afterwards, the run record both write: completion tokens
-over the seconds inside model calls (the tok/s each shows a person) and over the run's wall time.
-Both runs store the same conversations (the bench checks it), so they did the same work. The screen
-is polled once a second while a run goes, so the polling itself stays out of the figures.
+Each repetition starts every variant as a person would, each a fresh process in its own tmux session
+of the same size:
+- `cli`: `smolgen generate magpie --num N --seed S`, streaming its tokens to the terminal (its default);
+- `cli-file`: the same command with its output sent to a file, so no terminal draws anything: the
+  CLI at its fastest, the strictest reference for the app;
+- `app`: `smolgen` with the Magpie tab chosen from the command palette, the same samples and seed
+  typed into the run options, and ctrl+g.
+Their order reverses every other repetition. The figures are read from each one's store afterwards,
+the run record all write: completion tokens over the seconds inside model calls (the tok/s each shows
+a person) and over the run's wall time. All store the same conversations (the bench checks it), so
+they did the same work. The screen is polled once a second while a run goes, so the polling itself
+stays out of the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import statistics
 import sys
@@ -24,7 +29,8 @@ from typing import Any
 from tui.bench.tmux import Terminal, require_tmux
 from tui.engine.errors import BadInput, SmolgenError
 
-VARIANTS = ("cli", "app")
+VARIANTS = ("cli", "cli-file", "app")
+REFERENCES = ("cli", "cli-file")  # what the app is compared with
 WIDTH, HEIGHT = 120, 40
 STEP_TIMEOUT, RUN_TIMEOUT = 120.0, 1800.0
 # While a run goes, each look at the screen is a tmux client and a redraw: rarely, alike for both.
@@ -62,8 +68,9 @@ def cmd_bench_terminal(args: argparse.Namespace) -> int:
         repetition = compare(runs, seed)
         repetitions.append(repetition)
         if not args.json:
-            print(f"  rep {index + 1} seed {seed}: cli {runs['cli']['tokens_per_second']:.1f} · app "
-                  f"{runs['app']['tokens_per_second']:.1f} tok/s · app/cli {repetition['app_vs_cli']:.3f}", file=sys.stderr)
+            speeds = " · ".join(f"{variant} {runs[variant]['tokens_per_second']:.1f}" for variant in VARIANTS)
+            print(f"  rep {index + 1} seed {seed}: {speeds} tok/s · app/cli {repetition['app_vs_cli']:.3f} · "
+                  f"app/cli-file {repetition['app_vs_cli_file']:.3f}", file=sys.stderr)
     report = summarise(repetitions, args)
     print(json.dumps(report) if args.json else render(report))
     return 0
@@ -80,8 +87,10 @@ def run_variant(variant: str, samples: int, seed: int, model: Path | None, threa
         options += ["--threads", str(threads)] if threads is not None else []
         # A config folder of its own, so templates a person saved do not change what is timed.
         env = {"XDG_CONFIG_HOME": folder}
-        if variant == "cli":
+        if variant in REFERENCES:
             command = [sys.executable, "-m", "tui", "generate", "magpie", "--num", str(samples), "--seed", str(seed), *options]
+            if variant == "cli-file":
+                command = ["sh", "-c", 'exec "$@" > "$0" 2>&1', str(Path(folder) / "cli.log"), *command]
             with Terminal(command, width=WIDTH, height=HEIGHT, env=env) as terminal:
                 terminal.wait_gone(RUN_TIMEOUT, RUN_POLL_SECONDS)
         else:
@@ -123,40 +132,53 @@ def _drive_app(terminal: Terminal, samples: int, seed: int) -> None:
     terminal.wait_gone(STEP_TIMEOUT)
 
 
+def _key(variant: str) -> str:
+    return variant.replace("-", "_")
+
+
 def compare(runs: dict[str, dict[str, Any]], seed: int) -> dict[str, Any]:
-    app, cli = runs["app"], runs["cli"]
-    return {
-        "seed": seed,
-        "same_samples": app.pop("conversations") == cli.pop("conversations"),
-        "app_vs_cli": round(app["tokens_per_second"] / cli["tokens_per_second"], 4),
-        "app_vs_cli_wall": round(app["wall_tokens_per_second"] / cli["wall_tokens_per_second"], 4),
-        **runs,
-    }
+    conversations = [runs[variant].pop("conversations") for variant in VARIANTS]
+    app = runs["app"]
+    ratios = {}
+    for reference in REFERENCES:
+        ratios[f"app_vs_{_key(reference)}"] = round(app["tokens_per_second"] / runs[reference]["tokens_per_second"], 4)
+        ratios[f"app_vs_{_key(reference)}_wall"] = round(app["wall_tokens_per_second"] / runs[reference]["wall_tokens_per_second"], 4)
+    return {"seed": seed, "same_samples": all(c == conversations[0] for c in conversations), **ratios, **runs}
 
 
 def summarise(repetitions: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    def median(key: str, variant: str | None = None) -> float:
-        return round(statistics.median(r[variant][key] if variant else r[key] for r in repetitions), 3)
-
+    ratio_keys = [key for key in repetitions[0] if key.startswith("app_vs_")]
     return {
         "workload": {"samples": args.samples, "repeat": args.repeat, "first_seed": args.seed,
                      "threads": args.threads or "physical cores", "terminal": f"tmux {WIDTH}x{HEIGHT}"},
         "median": {
-            "cli_tokens_per_second": median("tokens_per_second", "cli"),
-            "app_tokens_per_second": median("tokens_per_second", "app"),
-            "app_vs_cli": median("app_vs_cli"),
-            "app_vs_cli_wall": median("app_vs_cli_wall"),
+            **{f"{_key(v)}_tokens_per_second": round(statistics.median(r[v]["tokens_per_second"] for r in repetitions), 2) for v in VARIANTS},
+            **{key: round(statistics.median(r[key] for r in repetitions), 3) for key in ratio_keys},
         },
+        # How far the median ratio could move with other repetitions like these (a bootstrap, 95%).
+        "interval": {key: median_interval([r[key] for r in repetitions]) for key in ratio_keys if not key.endswith("_wall")},
         "same_samples": all(r["same_samples"] for r in repetitions),
         "repetitions": repetitions,
     }
 
 
+def median_interval(values: list[float], resamples: int = 4000) -> list[float]:
+    """The 2.5th and 97.5th percentiles of the median of `values` resampled with replacement."""
+    draw = random.Random(0)
+    medians = sorted(statistics.median(draw.choices(values, k=len(values))) for _ in range(resamples))
+    return [round(medians[int(0.025 * resamples)], 3), round(medians[int(0.975 * resamples) - 1], 3)]
+
+
 def render(report: dict[str, Any]) -> str:
-    figures, workload = report["median"], report["workload"]
-    same = "the same conversations in both" if report["same_samples"] else "DIFFERENT conversations: not the same run"
-    return (
-        f"{workload['repeat']} repetitions of {workload['samples']} Magpie samples in {workload['terminal']} ({same})\n"
-        f"median tok/s: cli {figures['cli_tokens_per_second']:.1f} · app {figures['app_tokens_per_second']:.1f}\n"
-        f"app/cli (median of each repetition's ratio): model time {figures['app_vs_cli']:.3f} · wall time {figures['app_vs_cli_wall']:.3f}"
-    )
+    figures, workload, interval = report["median"], report["workload"], report["interval"]
+    same = "the same conversations in each" if report["same_samples"] else "DIFFERENT conversations: not the same run"
+    lines = [
+        f"{workload['repeat']} repetitions of {workload['samples']} Magpie samples in {workload['terminal']} ({same})",
+        "median tok/s: " + " · ".join(f"{v} {figures[_key(v) + '_tokens_per_second']:.1f}" for v in VARIANTS),
+    ]
+    for reference in REFERENCES:
+        key = f"app_vs_{_key(reference)}"
+        low, high = interval[key]
+        lines.append(f"app/{reference} (median of each repetition's ratio): {figures[key]:.3f} (95% interval {low:.3f}–{high:.3f}) · "
+                     f"over wall time {figures[key + '_wall']:.3f}")
+    return "\n".join(lines)
