@@ -41,16 +41,16 @@ def add_bench_terminal_command(commands: Any) -> None:
     bench = commands.add_parser(
         "bench-terminal",
         help="tok/s of the same Magpie run in the app and in the headless CLI, in a real terminal (tmux)",
-        description="Run the same Magpie samples (same seed) through `smolgen generate magpie` and through the app, "
-        "each in a fresh tmux session, and compare their tokens per second. About 35 s a repetition on a quiet "
-        "2-core machine with the defaults.",
+        description="Run the same Magpie samples (same seed) through `smolgen generate magpie` (streaming to the "
+        "terminal, and with its output sent to a file) and through the app, each in a fresh tmux session, and compare "
+        "their tokens per second. About a minute a repetition on a quiet 2-core machine with the defaults.",
     )
     bench.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
     bench.add_argument("--samples", type=int, default=4, metavar="N", help="Magpie samples per run (default 4)")
     bench.add_argument("--repeat", type=int, default=6, metavar="R",
-                       help="repetitions, each a new seed, the order of app and CLI alternating; figures are medians (default 6)")
+                       help="repetitions, each a new seed, the order of the runs reversed every other time; figures are medians (default 6)")
     bench.add_argument("--seed", type=int, default=1000, metavar="S", help="seed of the first repetition; the next add 1 (default 1000)")
-    bench.add_argument("--threads", type=int, metavar="N", help="CPU threads of both (default: the physical cores, as both choose)")
+    bench.add_argument("--threads", type=int, metavar="N", help="CPU threads of every run (default: the physical cores, as the app and the CLI choose)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -100,7 +100,8 @@ def run_variant(variant: str, samples: int, seed: int, model: Path | None, threa
             finished = [run for run in store.list_runs() if run.get("summary")]
             conversations = [sample["conversation"] for sample in store.list_samples()]
     if len(finished) != 1 or finished[0]["status"] != "finished":
-        raise SmolgenError(f"bench-terminal: the {variant}'s run did not finish (its store holds {finished or 'no finished run'})")
+        statuses = ", ".join(run["status"] for run in finished) or "no finished run"
+        raise SmolgenError(f"bench-terminal: the {variant} run did not finish (its store holds: {statuses})")
     summary = finished[0]["summary"]
     return {
         "tokens_per_second": summary["tokens_per_second"],
