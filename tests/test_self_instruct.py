@@ -6,7 +6,7 @@ import re
 from tests.conftest import run_smolgen
 from tests.scripted_model import ScriptedModel
 from tui.engine.instruction_filters import InstructionFilters
-from tui.engine.model import Sampling
+from tui.engine.model import Completion, Sampling
 from tui.engine.runner import RunObserver, run_generation
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import AnswerSettings
@@ -106,6 +106,48 @@ def test_each_sample_is_stored_before_the_next_is_checked(store, prompts):
     technique = SelfInstruct(SelfInstructSettings())
     run_generation(technique, store, ScriptedModel(["What is a seed?\n2. Why do seeds matter?"]), prompts, 1, 1, [{"text": "x"}], recorder)
     assert recorder.stored_when_done == [1, 2]
+
+
+def test_rows_run_in_parallel_do_not_both_keep_one_instruction(prompts):
+    """Two rows (as with --parallel) list the same instruction, and both pass the check before either is
+    answered and stored: only one may keep it."""
+    import threading
+
+    from tui.engine.techniques.base import GenerationContext
+
+    both_checked = threading.Barrier(2, timeout=10)
+
+    class TwoRowsModel(ScriptedModel):
+        def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None):
+            return Completion("What is a seed in synthetic data?", 5, 6, "stop", seed, 0.01, prompt=prompt)
+
+        def chat(self, messages, sampling, seed, cancel=None, on_text=None):
+            both_checked.wait()  # each row answers only once both rows have checked the instruction
+            return Completion("A starting point.", 5, 3, "stop", seed, 0.01)
+
+    technique = SelfInstruct(SelfInstructSettings(answer=AnswerSettings(enabled=True)))
+    technique.prepare_run([])
+    ctx = GenerationContext(TwoRowsModel([]), prompts, 7)
+    samples, ids = [], iter(range(1, 100))
+
+    def row(index):
+        stream = technique.generate(ctx, index, {"text": "Seeds steer what a model writes."})
+        sample = next(stream)
+        while True:
+            samples.append(sample)
+            try:
+                sample = stream.send(next(ids))  # as the runner does, once the sample is stored
+            except StopIteration:
+                return
+
+    workers = [threading.Thread(target=row, args=(index,)) for index in (0, 1)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(s.get("status", "new") for s in samples) == ["failed", "new"]
+    (failed,) = [s for s in samples if s.get("status") == "failed"]
+    assert failed["failure"]["reason"] == "near_duplicate" and failed["response"] == "A starting point."
 
 
 def test_template_has_distilabels_variables_and_keeps_seed_text_literal(store, prompts):

@@ -2,7 +2,8 @@
 instructions; the Self-Instruct paper's filters keep those that are new and well formed.
 
 Each instruction of the list becomes its own sample, stored before the next is checked, so the
-near-duplicate check sees the ones just kept. A dropped instruction is stored as a failed sample
+near-duplicate check sees the ones just kept; rows run in parallel see each other's too (a kept
+instruction is checked again and entered in the index in one step, just before it is stored). A dropped instruction is stored as a failed sample
 with its reason (too_short, too_long, unservable_keyword, starts_with_punctuation, near_duplicate,
 token_cap) and is never exported.
 """
@@ -10,6 +11,7 @@ token_cap) and is never exported.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +19,7 @@ from tui.engine.errors import BadInput
 from tui.engine.instruction_filters import InstructionFilters, Rejection, borrowed_example_word
 from tui.engine.instruction_parsing import parse_instructions
 from tui.engine.model import Completion, Sampling
-from tui.engine.near_duplicates import NearDuplicateIndex
+from tui.engine.near_duplicates import NearDuplicate, NearDuplicateIndex
 from tui.engine.prompts import PromptLibrary
 from tui.engine.seeds import seed_text
 from tui.engine.techniques.base import (
@@ -78,6 +80,7 @@ class SelfInstruct:
     def __init__(self, settings: SelfInstructSettings | None = None):
         self.settings = (settings or SelfInstructSettings()).validate()
         self._known = NearDuplicateIndex(self.settings.filters.rouge_threshold)
+        self._known_lock = threading.Lock()  # rows run in parallel (`--parallel`) share the index
 
     def settings_record(self) -> dict[str, Any]:
         s = self.settings
@@ -159,8 +162,12 @@ class SelfInstruct:
                         "the model wrote an empty answer",
                     )
                     continue
-            sample_id = yield build_sample(self.name, conversation, system_prompt, calls, row, counted, source=source)
-            self._known.add(instruction, sample_id)
+            sample = build_sample(self.name, conversation, system_prompt, calls, row, counted, source=source)
+            claim = self._claim(instruction)
+            if isinstance(claim, Rejection):  # a row running alongside kept a near-duplicate meanwhile
+                yield rejected(sample, claim.reason, claim.message)
+                continue
+            claim.sample_id = yield sample
 
     def _rejection(self, instruction: str, own_prompt: NearDuplicateIndex) -> Rejection | None:
         """The first filter the instruction fails: the paper's three, then near-duplicates of a line of
@@ -172,10 +179,39 @@ class SelfInstruct:
         copied = own_prompt.closest(instruction)
         if copied is not None:
             return Rejection("near_duplicate", f"ROUGE-L {copied.score:.2f} with a line of its own prompt: {copied.text!r}")
-        match = self._known.closest(instruction)
-        if match is not None:
-            return Rejection("near_duplicate", f"ROUGE-L {match.score:.2f} with sample {match.key}: {match.text!r}")
+        with self._known_lock:
+            return _near_known(self._known.closest(instruction))
+
+    def _claim(self, instruction: str) -> "_Claim | Rejection":
+        """Check a kept instruction against the index once more and enter it, in one step.
+
+        Rows run in parallel check their instructions, answer them, then store them: without this, two
+        rows could both pass the check before either was stored, and keep the same instruction twice.
+        """
+        claim = _Claim()
+        with self._known_lock:
+            if self.settings.filters.check_near_duplicates:
+                rejection = _near_known(self._known.closest(instruction))
+                if rejection is not None:
+                    return rejection
+            self._known.add(instruction, claim)
+        return claim
+
+
+class _Claim:
+    """A kept instruction's key in the index: the id of its sample once stored."""
+
+    def __init__(self) -> None:
+        self.sample_id: int | None = None
+
+    def __str__(self) -> str:
+        return str(self.sample_id) if self.sample_id is not None else "being stored"
+
+
+def _near_known(match: NearDuplicate | None) -> Rejection | None:
+    if match is None:
         return None
+    return Rejection("near_duplicate", f"ROUGE-L {match.score:.2f} with sample {match.key}: {match.text!r}")
 
 
 def _source(prompt: str, listed: Completion, position: int | None) -> dict[str, Any]:
