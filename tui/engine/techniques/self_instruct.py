@@ -3,9 +3,9 @@ instructions; the Self-Instruct paper's filters keep those that are new and well
 
 Each instruction of the list becomes its own sample, stored before the next is checked, so the
 near-duplicate check sees the ones just kept; rows run in parallel see each other's too (a kept
-instruction is checked again and entered in the index in one step, just before it is stored). A dropped instruction is stored as a failed sample
-with its reason (too_short, too_long, unservable_keyword, starts_with_punctuation, near_duplicate,
-token_cap) and is never exported.
+instruction is checked again and entered in the index in one step, just before it is stored). A
+dropped instruction is stored as a failed sample with its reason (too_short, too_long,
+unservable_keyword, starts_with_punctuation, near_duplicate, token_cap) and is never exported.
 """
 
 from __future__ import annotations
