@@ -134,3 +134,17 @@ def test_tokens_reach_the_ui_in_batches_and_quit_cancels_the_engine():
     worker_cancelled[0] = True
     observer.text("more")
     assert cancel.is_set()
+
+
+def test_a_form_still_being_composed_reads_as_its_defaults(prompts):
+    """The model can load, or ctrl+g come, between a form's compose and its fields' mounting (a grid's
+    fields are mounted after the grid): the form then reads as the defaults it is being built with."""
+    from tui.app.widgets.technique_tab import TechniqueTab
+
+    entry = TECHNIQUES["magpie"]
+    tab = TechniqueTab(entry, prompts)  # none of its fields exist yet
+    fields, defaults = _raw(entry)
+    assert tab.raw_values() == defaults
+    technique = tab.technique()
+    assert technique is not None and technique.settings == entry.default_settings()
+    tab.show_pre_query()  # nothing to show into yet, and nothing raised

@@ -43,6 +43,9 @@ class TechniqueTab(VerticalScroll):
         self.defaults = entry.default_settings()
         self.fields = describe_settings(self.defaults)
         self._problems: dict[str, Static] = {}
+        # Until then the form is being composed (a grid's fields are mounted after the grid): the model
+        # may load, or ctrl+g come, in between, and must not look for fields that are not there yet.
+        self._fields_mounted = False
 
     def widget_id(self, field: SettingField) -> str:
         return f"{self.entry.key}--{field.key}"
@@ -100,10 +103,13 @@ class TechniqueTab(VerticalScroll):
         return Input(value, id=widget_id, type=input_type, placeholder=placeholder, compact=True, select_on_focus=False)
 
     def on_mount(self) -> None:
+        self._fields_mounted = True
         self.show_pre_query()
 
     def raw_values(self) -> dict[str, Any]:
-        """What every field's widget holds now."""
+        """What every field's widget holds now (their defaults while the form is being composed)."""
+        if not self._fields_mounted:
+            return {field.key: format_value(field, get_value(self.defaults, field.path)) for field in self.fields}
         values: dict[str, Any] = {}
         for field in self.fields:
             widget = self.query_one(f"#{self.widget_id(field)}")
@@ -114,7 +120,9 @@ class TechniqueTab(VerticalScroll):
         """Read the form and show each problem right below its field."""
         result = read_form(self.entry, self.fields, self.raw_values())
         for field in self.fields:
-            self._show_problem(field.key, result.problems.get(field.key, ""), self.query_one(f"#{self.widget_id(field)}"))
+            problem = result.problems.get(field.key, "")
+            if problem or field.key in self._problems:
+                self._show_problem(field.key, problem, self.query_one(f"#{self.widget_id(field)}"))
         self._show_problem("", result.problems.get("", ""), None)
         return result
 
@@ -165,8 +173,8 @@ class TechniqueTab(VerticalScroll):
     def show_pre_query(self) -> None:
         """Show the pre-query a technique without a prompt template starts from (with the first system prompt)."""
         views = self.query(".pre-query")
-        if not views or self.model is None:
-            return
+        if not views or self.model is None or not self._fields_mounted:
+            return  # mounting the form shows it
         result = read_form(self.entry, self.fields, self.raw_values())
         system = getattr(result.settings, "system", None)
         first = system.prompts[0] if system is not None and system.prompts else None
