@@ -22,7 +22,7 @@ from tui.bench.store_bench import add_bench_store_command, cmd_bench_store
 from tui.bench.startup import add_bench_startup_command, cmd_bench_startup
 from tui.bench.terminal import add_bench_terminal_command, cmd_bench_terminal
 from tui.bench.ui_cost import add_bench_ui_command, cmd_bench_ui
-from tui.cli_flags import add_instruction_technique_flags, add_parallel_flag
+from tui.cli_flags import add_instruction_technique_flags, add_model_flag, add_parallel_flag
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
@@ -109,7 +109,7 @@ def _add_store(parser: argparse.ArgumentParser, default: Any = None) -> None:
 
 
 def _add_model(parser: argparse.ArgumentParser, default: Any = None) -> None:
-    parser.add_argument("--model", type=Path, default=_or(default, None), metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    add_model_flag(parser, _or(default, None))
     parser.add_argument("--threads", type=int, default=_or(default, None), metavar="N", help="CPU threads (default: the physical cores)")
     parser.add_argument("--context", type=int, default=_or(default, 4096), metavar="N", help="context size in tokens (capped at the model's)")
 

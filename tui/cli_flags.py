@@ -1,11 +1,19 @@
-"""The generate command's technique flags, kept apart from the generation code so that building the
-parser (every `smolgen` command does) imports nothing heavier than argparse."""
+"""The generate command's technique flags and the --model flag of every command that loads a model,
+kept apart from the generation code so that building the parser (every `smolgen` command does)
+imports nothing heavier than argparse."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 DEFAULT_MAGPIE_NUM = 5
+
+
+def add_model_flag(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    parser.add_argument("--model", type=Path, default=default, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+
 # Flags of one or two techniques: (attribute, flag, the techniques that take it).
 TECHNIQUE_FLAGS = (
     ("answer", "--answer", ("self-instruct", "evol-instruct")),

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tui.cli_flags import add_model_flag
 from tui.engine.errors import BadInput
 from tui.engine.store import DEFAULT_STORE
 
@@ -24,7 +25,7 @@ def add_pipeline_commands(commands: Any) -> None:
     run.add_argument("--quiet", action="store_true", help="do not stream tokens")
     run.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates")
     run.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
-    run.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    add_model_flag(run)
     run.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")
     run.add_argument("--context", type=int, default=4096, metavar="N", help="context size in tokens")
 

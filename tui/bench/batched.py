@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui.cli_flags import add_model_flag
 from tui.engine.errors import BadInput, ModelFileError, SmolgenError
 
 DEFAULT_SEQUENCES = "1,2,4,8,16"
@@ -41,7 +42,7 @@ def add_bench_batched_command(commands: Any) -> None:
         "per step, each with its own sampler, against one sequence alone. Every sequence writes --tokens tokens "
         "(a turn that ends early is followed by a new one). The model load and a warm-up decode are outside the clock.",
     )
-    bench.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    add_model_flag(bench)
     bench.add_argument("--sequences", default=DEFAULT_SEQUENCES, metavar="S,S,...",
                        help=f"batch widths to time, in order (default {DEFAULT_SEQUENCES}); S=1 is added when missing, as the baseline")
     bench.add_argument("--tokens", type=int, default=DEFAULT_TOKENS, metavar="N",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.bench.workloads import WORKLOADS, Workload
+from tui.cli_flags import add_model_flag
 from tui.engine.errors import BadInput, SmolgenError
 
 VARIANTS = ("bare", "tuned", "engine", "app", "parallel")
@@ -45,7 +46,7 @@ def add_bench_command(commands: Any) -> None:
         "workload with short caps. For steadier figures raise --items (each item adds ~3 s per process) before "
         "--repeat: the README's table is --items 8 --repeat 3.",
     )
-    bench.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    add_model_flag(bench)
     bench.add_argument("--items", type=int, default=DEFAULT_ITEMS, metavar="N",
                        help=f"Magpie samples, chain rows and SelfInstruct seeds per workload and repetition (default {DEFAULT_ITEMS}: "
                        "each is two or more model calls, and three workloads x four variants x two repetitions add up)")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.bench.tmux import Terminal, require_tmux
+from tui.cli_flags import add_model_flag
 from tui.engine.errors import BadInput
 
 POLL_SECONDS = 0.005
@@ -25,7 +26,7 @@ TIMEOUT_SECONDS = 60.0
 
 def add_bench_startup_command(commands: Any) -> None:
     bench = commands.add_parser("bench-startup", help="time the app's first frame, model ready and quit in a real terminal (tmux)")
-    bench.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    add_model_flag(bench)
     bench.add_argument("--repeat", type=int, default=5, metavar="R", help="starts to time; figures are medians (default 5)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.bench.tmux import Terminal, require_tmux
+from tui.cli_flags import add_model_flag
 from tui.engine.errors import BadInput, SmolgenError
 
 VARIANTS = ("cli", "cli-file", "app")
@@ -45,7 +46,7 @@ def add_bench_terminal_command(commands: Any) -> None:
         "terminal, and with its output sent to a file) and through the app, each in a fresh tmux session, and compare "
         "their tokens per second. About a minute a repetition on a quiet 2-core machine with the defaults.",
     )
-    bench.add_argument("--model", type=Path, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    add_model_flag(bench)
     bench.add_argument("--samples", type=int, default=4, metavar="N", help="Magpie samples per run (default 4)")
     bench.add_argument("--repeat", type=int, default=6, metavar="R",
                        help="repetitions, each a new seed, the order of the runs reversed every other time; figures are medians (default 6)")

@@ -58,10 +58,9 @@ class Terminal:
             time.sleep(poll)
         raise BadInput(f"no {what} after {timeout:.0f} s; the screen shows:\n{self.screen()}")
 
-    def wait_for(self, text: str, timeout: float = 60.0, poll: float = 0.1) -> str:
-        """Wait until `text` is on the screen, and return the screen."""
-        self.wait_until(lambda screen: text in screen, repr(text), timeout, poll)
-        return self.screen() or ""
+    def wait_for(self, text: str, timeout: float = 60.0, poll: float = 0.1) -> float:
+        """The moment `text` was first on the screen."""
+        return self.wait_until(lambda screen: text in screen, repr(text), timeout, poll)
 
     def wait_gone(self, timeout: float = 60.0, poll: float = 0.1) -> float:
         """The moment the command ended."""
