@@ -21,7 +21,7 @@ class ScriptedModel:
     def __init__(self, outputs: list[Output]):
         self.outputs = list(outputs)
         self.prompts: list[str] = []
-        self.info = SimpleNamespace(summary=lambda: {"file": "scripted.gguf", "fingerprint": "scripted"})
+        self.info = SimpleNamespace(fingerprint="scripted", summary=lambda: {"file": "scripted.gguf", "fingerprint": "scripted"})
 
     def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None) -> Completion:
         self.prompts.append(prompt)

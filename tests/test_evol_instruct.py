@@ -148,7 +148,7 @@ def test_user_templates_override_and_a_broken_one_names_its_file_and_line(store,
         EvolInstruct(EvolInstructSettings(operations=("concretizing",))).check(PromptLibrary(tmp_path), [{"text": PARENT}])
 
 
-STEERING = {  # user templates that make the real model, decoding greedily, fail in one known way
+STEERING = {  # user templates that steer a model towards one way of failing
     "unchanged": "Repeat the instruction exactly.\n\nInstruction: Name a fruit.\nRepeated: Name a fruit.\n\n"
                  "Instruction: Describe a cat.\nRepeated: Describe a cat.\n\nInstruction: {{ instruction }}\nRepeated:",
     "copied_template": "Instruction: Name a fruit.\nOutput: #Rewritten Prompt# Name a fruit.\n\n"
@@ -158,16 +158,49 @@ STEERING = {  # user templates that make the real model, decoding greedily, fail
     "only_stopwords": "Instruction: Name a fruit.\nReply: and the of it\n\n"
                       "Instruction: Describe a cat.\nReply: and the of it\n\nInstruction: {{ instruction }}\nReply:",
 }
+GREEN_TEA = "What are the health benefits of green tea?"
+STEERED = {  # what a model that follows each template writes, and how the call ended
+    "unchanged": (GREEN_TEA, "stop"),
+    "copied_template": (f"#Rewritten Prompt# {GREEN_TEA}", "stop"),
+    "refusal": ("Sorry, I cannot help with that.", "stop"),
+    "only_stopwords": ("and the of it", "stop"),
+    "token_cap": ("What are the", "length"),
+}
+
+
+def _steered(tmp_path, reason: str) -> PromptLibrary:
+    """A prompts folder whose deepening template steers towards `reason` (the token cap: any template)."""
+    (tmp_path / "evol_instruct").mkdir(exist_ok=True)
+    (tmp_path / "evol_instruct" / "deepening.jinja2").write_text(STEERING.get(reason, STEERING["unchanged"]), encoding="utf-8")
+    return PromptLibrary(tmp_path)
 
 
 @pytest.mark.parametrize("reason", [*STEERING, "token_cap"])
-def test_every_elimination_rule_on_the_real_model(model, store, tmp_path, reason):
-    (tmp_path / "evol_instruct").mkdir()
-    (tmp_path / "evol_instruct" / "deepening.jinja2").write_text(STEERING.get(reason, STEERING["unchanged"]), encoding="utf-8")
+def test_a_steered_evolution_is_stored_as_failed_with_its_reason(store, tmp_path, reason):
+    summary, model = _run(store, [STEERED[reason]], [{"text": GREEN_TEA}], prompts=_steered(tmp_path, reason), operations=("deepening",))
+    assert GREEN_TEA in model.prompts[0]
+    assert summary.failures == {reason: 1} and summary.stored == 0
+    (failed,) = store.list_samples()
+    assert failed["status"] == "failed" and failed["failure"]["reason"] == reason and failed["parent_instruction"] == GREEN_TEA
+
+
+@pytest.mark.parametrize("reason", [*STEERING, "token_cap"])
+def test_the_real_models_evolution_is_judged_by_the_rules(model, store, tmp_path, reason):
+    """Whatever the real model writes through a steering template, its evolution is kept or failed as the
+    elimination rules judge that text (the text itself differs between CPUs)."""
+    prompts = _steered(tmp_path, reason)
     cap = 2 if reason == "token_cap" else 40
     technique = EvolInstruct(EvolInstructSettings(operations=("deepening",), evolution_sampling=Sampling(temperature=0, max_tokens=cap)))
-    summary = run_generation(technique, store, model, PromptLibrary(tmp_path), 1, 1, [{"text": "What are the health benefits of green tea?"}])
-    assert summary.failures == {reason: 1}, store.list_samples()
+    summary = run_generation(technique, store, model, prompts, 1, 1, [{"text": GREEN_TEA}])
+    (sample,) = store.list_samples()
+    assert summary.stored + summary.failed == 1 and sample["parent_instruction"] == GREEN_TEA
+    [call] = sample["calls"]
+    assert call["completion_tokens"] <= cap and (call["finish_reason"] != "length" or call["completion_tokens"] == cap)
+    prompt, example_words = prompts.load("evol_instruct/deepening").render_with_example_words(instruction=GREEN_TEA)
+    assert sample["evolution"]["prompt"] == prompt
+    judged = eliminate(GREEN_TEA, sample["instruction"], call["finish_reason"], prompt, example_words)
+    stored = sample["failure"]["reason"] if sample["status"] == "failed" else None
+    assert (judged.reason if judged else None) == stored, sample["instruction"]
 
 
 def test_real_model_two_rounds_link_children_to_parents(model, prompts, store):

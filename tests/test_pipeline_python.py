@@ -1,6 +1,7 @@
-"""The longer pipeline (seeds → SelfInstruct → expand → EvolInstruct → response) written in Python, run
-on the real model, and the same graph as the built-in TOML one."""
+"""The longer pipeline (seeds → SelfInstruct → expand → EvolInstruct → response) written in Python: the same
+graph as the built-in TOML one, every row counted through each step, and a run on the real model."""
 
+from tests.scripted_model import ScriptedModel
 from tui.engine.pipeline import EvolInstruct, ExpandColumns, LlamaCppLLM, LoadDataFromDicts, Pipeline, SelfInstruct, TextGeneration
 from tui.engine.pipeline.draw import draw_text
 from tui.engine.pipeline.toml_config import load_pipeline
@@ -18,6 +19,29 @@ def evol_chain(model, passage: str) -> Pipeline:
     return pipeline
 
 
+def test_each_kept_instruction_is_evolved_then_answered(store, chapter_passage):
+    model = ScriptedModel([
+        "What is synthetic data used for?\n2. Draw a map of a data pipeline.\n3. How does prompting extract knowledge?",
+        "What is synthetic data used for when training small language models?",  # the first row's evolution...
+        "It fills the gaps that real data leaves.",  # ...and its answer
+        "How does careful prompting extract knowledge from a model, step by step?",
+        "By asking it well, one question at a time.",
+    ])
+    summary = evol_chain(model, chapter_passage["en"]).run(store=store)
+    steps = summary.steps
+    assert (steps["self_instruct"].generated, dict(steps["self_instruct"].rejected)) == (1, {"unservable_keyword": 1})
+    assert steps["one_per_row"].rows == 2 and steps["evolve"].generated == steps["respond"].generated == 2
+    samples = store.list_samples(statuses=["new"])
+    assert [(s["instruction"], s["response"]) for s in samples] == [
+        ("What is synthetic data used for when training small language models?", "It fills the gaps that real data leaves."),
+        ("How does careful prompting extract knowledge from a model, step by step?", "By asking it well, one question at a time."),
+    ]
+    assert [s["columns"]["evolution"][0]["instruction"] for s in samples] == [
+        "What is synthetic data used for?", "How does prompting extract knowledge?",  # the lineage back to the original
+    ]
+    assert summary.stored == 2 and not model.outputs
+
+
 def test_evol_chain_from_python_runs_and_draws_like_the_builtin(model, store, chapter_passage):
     pipeline = evol_chain(model, chapter_passage["en"])
     builtin = load_pipeline("evol-chain")
@@ -26,8 +50,7 @@ def test_evol_chain_from_python_runs_and_draws_like_the_builtin(model, store, ch
 
     summary = pipeline.run(store=store)
     steps = summary.steps
-    made = steps["one_per_row"].rows
-    assert made >= 1
+    made = steps["one_per_row"].rows  # how many instructions the real model wrote that passed the filters
     assert steps["evolve"].generated + steps["evolve"].failed == made
     assert summary.stored == steps["respond"].generated == len(store.list_samples(statuses=["new"]))
     for sample in store.list_samples(statuses=["new"]):

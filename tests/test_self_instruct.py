@@ -24,6 +24,7 @@ MESSY_LIST = """ What is synthetic data?
 7. Why are honey bees important for farmers?
 8. Describe three risks of synthetic data for small models."""
 LIST_MARKERS = re.compile(r"^\s*(\(?\d+[.):]|[-*•])|^\s*(query|question)\s*\d*:", re.IGNORECASE)
+CONTEXT_FREE_REASONS = {"too_short", "too_long", "unservable_keyword", "starts_with_punctuation"}  # InstructionFilters.check's
 
 
 def _run(store, prompts, outputs, rows, num=None, **settings):
@@ -168,32 +169,38 @@ def test_a_user_template_overrides_the_shipped_one(store, tmp_path):
 
 
 def test_real_model_over_the_chapter_passage_and_english_seeds(model, prompts, store, chapter_passage):
+    """Whatever the real model lists, each line is kept or dropped by the filters, as they judge that line."""
     rows = [{"text": chapter_passage["en"]}, {"text": chapter_passage["vi"]}, {"text": "What are the health benefits of green tea?"}]
     technique = SelfInstruct(SelfInstructSettings(num_instructions=3, instruction_sampling=Sampling(temperature=0.7, repeat_penalty=1.1, max_tokens=40)))
     summary = run_generation(technique, store, model, prompts, 3, 11, rows)
-    assert summary.stored >= 1, summary.failures
+    assert summary.stored >= 1, summary.failures  # of nine candidates
     samples = store.list_samples()
     assert {s["seed_row"]["text"][:20] for s in samples} == {r["text"][:20] for r in rows}  # every seed gave output
+    assert summary.stored + summary.failed == len(samples) and sum(summary.failures.values()) == summary.failed
+    filters = InstructionFilters()
     for sample in samples:
+        assert sample["source"]["raw"] and sample["tokens"]["completion"] >= 0
         if sample["status"] == "new":
             assert not LIST_MARKERS.match(sample["instruction"]) and sample["instruction"] == sample["instruction"].strip()
-            assert sample["source"]["raw"] and sample["tokens"]["completion"] >= 0
+            assert filters.check(sample["instruction"]) is None, sample["instruction"]
+        elif sample["failure"]["reason"] in CONTEXT_FREE_REASONS:  # the others depend on the prompt and the store
+            assert filters.check(sample["instruction"]).reason == sample["failure"]["reason"], sample["instruction"]
         else:
-            assert sample["failure"]["reason"] in {"too_short", "too_long", "unservable_keyword", "starts_with_punctuation", "near_duplicate", "token_cap", "no_instructions"}
+            assert sample["failure"]["reason"] in {"near_duplicate", "example_topic", "token_cap", "no_instructions"}
 
 
-def test_real_model_copying_a_list_trips_every_filter(model, tmp_path, store):
-    """A user template (written in the model's chat format) has the real model copy a list that breaks
-    each filter; greedy decoding copies it exactly."""
+COPY_A_LIST = (  # a user template in the model's chat format
+    "<|im_start|>user\nCopy the list below exactly.\n\n1. What is synthetic data?\n2. Draw a picture of a cat.\n"
+    "3. Say hi.\n4. (a) List three fruits.\n5. What is synthetic data?<|im_end|>\n<|im_start|>assistant\n"
+)
+
+
+def test_a_copied_list_trips_every_filter_and_a_user_templates_lines_are_its_own_prompt(tmp_path, store):
     from tui.engine.prompts import PromptLibrary
 
-    (tmp_path / "self_instruct.jinja2").write_text(
-        "<|im_start|>user\nCopy the list below exactly.\n\n1. What is synthetic data?\n2. Draw a picture of a cat.\n"
-        "3. Say hi.\n4. (a) List three fruits.\n5. What is synthetic data?<|im_end|>\n<|im_start|>assistant\n",
-        encoding="utf-8",
-    )
-    technique = SelfInstruct(SelfInstructSettings(instruction_sampling=Sampling(temperature=0, max_tokens=60)))
-    summary = run_generation(technique, store, model, PromptLibrary(tmp_path), 1, 3, [{"text": "unused"}])
+    (tmp_path / "self_instruct.jinja2").write_text(COPY_A_LIST, encoding="utf-8")
+    copied = "1. What is synthetic data?\n2. Draw a picture of a cat.\n3. Say hi.\n4. (a) List three fruits.\n5. What is synthetic data?"
+    summary, _ = _run(store, PromptLibrary(tmp_path), [copied], [{"text": "unused"}])
     failures = [(s["instruction"], s["failure"]["reason"]) for s in store.list_samples(statuses=["failed"])]
     assert failures == [
         ("What is synthetic data?", "near_duplicate"),  # it copies a line of its own prompt

@@ -290,7 +290,6 @@ async def test_the_longer_evol_chain_runs_in_the_app_with_the_real_model(app_sto
     kept = app_store.list_samples(statuses=["new"])
     runs = app_store.list_runs()
     steps = runs[0]["summary"]["steps"]
-    assert steps["one_per_row"]["rows"] >= 1  # SelfInstruct kept at least one instruction
     assert steps["evolve"]["generated"] + steps["evolve"]["failed"] == steps["one_per_row"]["rows"]
     assert len(kept) == steps["respond"]["generated"]
     for sample in kept:
