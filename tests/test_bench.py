@@ -1,4 +1,4 @@
-"""`smolgen bench` and `smolgen bench-batched` run end to end on tiny workloads.
+"""`smolgen bench` and `smolgen bench batched` run end to end on tiny workloads.
 
 These are smoke runs: the figures are printed, not asserted (a busy CI machine makes them anything);
 what is asserted is that every variant did the work asked of it, with the caps asked for, and how
@@ -63,7 +63,7 @@ def test_bench_rejects_unknown_variants_and_workloads(tmp_path):
 
 
 def test_bench_batched_smoke_decodes_every_sequence(tmp_path):
-    result = run_smolgen("bench-batched", "--sequences", "1,2", "--tokens", "4", "--threads", "1", "--json", cwd=tmp_path, timeout=300)
+    result = run_smolgen("bench", "batched", "--sequences", "1,2", "--tokens", "4", "--threads", "1", "--json", cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     rows = report["results"]
@@ -77,7 +77,7 @@ def test_bench_batched_smoke_decodes_every_sequence(tmp_path):
 
 def test_bench_batched_quantized_copy_is_made_once_and_used(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the embedded model is Q4_1: Q4_0 is another type
-    args = ("bench-batched", "--quantize", "q4_0", "--sequences", "1", "--tokens", "2", "--threads", "1", "--json")
+    args = ("bench", "batched", "--quantize", "q4_0", "--sequences", "1", "--tokens", "2", "--threads", "1", "--json")
     first = run_smolgen(*args, cwd=tmp_path, timeout=300)
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
@@ -91,9 +91,9 @@ def test_bench_batched_quantized_copy_is_made_once_and_used(tmp_path, monkeypatc
 
 
 def test_bench_batched_rejects_bad_widths(tmp_path):
-    result = run_smolgen("bench-batched", "--sequences", "1,two", cwd=tmp_path)
+    result = run_smolgen("bench", "batched", "--sequences", "1,two", cwd=tmp_path)
     assert result.returncode == 2 and "--sequences '1,two'" in result.stderr and "Traceback" not in result.stderr
-    result = run_smolgen("bench-batched", "--sequences", "0", cwd=tmp_path)
+    result = run_smolgen("bench", "batched", "--sequences", "0", cwd=tmp_path)
     assert result.returncode == 2 and "at least 1" in result.stderr
 
 
@@ -103,7 +103,7 @@ def test_ratios_pair_the_variants_of_each_repetition():
     import argparse
     from pathlib import Path
 
-    from tui.bench.run import summarise
+    from tui.bench.generation import summarise
 
     def run(tokens_per_second: float) -> dict:
         return {"workload": "magpie", "samples": 2, "generated_tokens": tokens_per_second * 10, "seconds": 10.0,

@@ -12,22 +12,22 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from tui.bench.commands import add_bench_command, cmd_bench
 from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
-from tui.bench.run import add_bench_command, cmd_bench
-from tui.bench.batched import add_bench_batched_command, cmd_bench_batched
 from tui.cli_stats import add_stats_command, cmd_stats
-from tui.cli_bench_dedup import add_bench_dedup_command, cmd_bench_dedup
-from tui.bench.stats_screen import add_bench_stats_command, cmd_bench_stats
-from tui.bench.store_bench import add_bench_store_command, cmd_bench_store
-from tui.bench.startup import add_bench_startup_command, cmd_bench_startup
-from tui.bench.terminal import add_bench_terminal_command, cmd_bench_terminal
-from tui.bench.ui_cost import add_bench_ui_command, cmd_bench_ui
 from tui.cli_flags import add_instruction_technique_flags, add_model_flag, add_parallel_flag
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
 
-TECHNIQUES = ("text", "chain", "magpie", "self-instruct", "evol-instruct")
+# What each technique of `smolgen generate` does, in one line of its --help.
+TECHNIQUES = {
+    "text": "a prompt template filled with each seed, answered by the model",
+    "chain": "an instruction written from each seed, then answered",
+    "magpie": "needs no seeds: the model writes the user's turn itself, then answers it",
+    "self-instruct": "new instructions listed from each seed; the new, well-formed ones are kept",
+    "evol-instruct": "each instruction rewritten into harder ones, round after round",
+}
 
 
 class CliError(SmolgenError):
@@ -35,6 +35,20 @@ class CliError(SmolgenError):
 
 
 class _Parser(argparse.ArgumentParser):
+    """`implied_command`: the subcommand taken when the arguments start with a flag or are empty
+    (`smolgen bench --smoke` is `smolgen bench generation --smoke`)."""
+
+    def __init__(self, *args: Any, implied_command: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.implied_command = implied_command
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        if self.implied_command is not None and args is not None:
+            args = list(args)
+            if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+                args.insert(0, self.implied_command)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
         raise CliError(f"{self.prog}: {message}")
 
@@ -50,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     app = commands.add_parser("app", help="open the terminal app (the default with no command)")
     _add_app_options(app)
 
-    gen = commands.add_parser("generate", help="generate samples headless, streaming to the terminal")
+    gen = commands.add_parser(
+        "generate", help="generate samples headless, streaming to the terminal", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Generate samples headless, streaming to the terminal.\n\ntechniques:\n"
+        + "\n".join(f"  {name:<15}{summary}" for name, summary in TECHNIQUES.items()),
+    )
     gen.add_argument("technique", choices=TECHNIQUES)
     gen.add_argument("--num", type=int, help="samples to generate (default: one per seed, or 5 for magpie)")
     gen.add_argument("--seeds", type=Path, metavar="FILE", help="seed file (.txt, .jsonl, .csv); default: the store's selected seeds")
@@ -89,13 +107,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_pipeline_commands(commands)
     add_stats_command(commands)
     add_bench_command(commands)
-    add_bench_batched_command(commands)
-    add_bench_dedup_command(commands)
-    add_bench_stats_command(commands)
-    add_bench_store_command(commands)
-    add_bench_startup_command(commands)
-    add_bench_terminal_command(commands)
-    add_bench_ui_command(commands)
 
     models = commands.add_parser("models", help="the model in use and its metadata")
     models.add_argument("--json", action="store_true", help="print the metadata as JSON")
@@ -141,13 +152,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "draw": cmd_draw,
             "stats": cmd_stats,
             "bench": cmd_bench,
-            "bench-batched": cmd_bench_batched,
-            "bench-dedup": cmd_bench_dedup,
-            "bench-stats": cmd_bench_stats,
-            "bench-store": cmd_bench_store,
-            "bench-startup": cmd_bench_startup,
-            "bench-terminal": cmd_bench_terminal,
-            "bench-ui": cmd_bench_ui,
         }[command]
         return handler(args)
     except SmolgenError as error:

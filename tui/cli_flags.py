@@ -50,8 +50,7 @@ def add_parallel_flag(gen: argparse.ArgumentParser) -> None:
     """`generate --parallel S`: S rows at once, their tokens decoded in one llama.cpp batch (tui/engine/parallel_run.py)."""
     gen.add_argument(
         "--parallel", type=int, default=1, metavar="S",
-        help="headless only: generate S rows at once, their tokens decoded together in one llama.cpp batch (default 1). "
-        "It pays only from about 8 sequences: on a 2-core laptop with the 135M model, `smolgen bench-batched` measured "
-        "49.4, 49.6, 57.6, 68.0 and 70.2 tok/s for S = 1, 2, 4, 8, 16. Tokens are not streamed; each sequence holds "
-        "at most 2048 tokens (or --context); texts may differ slightly from a sequential run with the same --seed",
+        help="headless only: generate S rows at once, their tokens decoded together in one llama.cpp batch (default 1); "
+        "it pays only with many rows (`smolgen bench batched` measures it here), tokens are not streamed, each sequence "
+        "holds at most 2048 tokens (or --context), and texts may differ slightly from a sequential run with the same --seed",
     )

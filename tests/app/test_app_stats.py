@@ -185,11 +185,11 @@ async def test_stats_follow_new_samples_and_coalesce_a_burst(app_store, prompts)
 
 
 def test_bench_stats_smoke(tmp_path):
-    result = run_smolgen("bench-stats", "--samples", "200", "--json", cwd=tmp_path)
+    result = run_smolgen("bench", "stats", "--samples", "200", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     times = json.loads(result.stdout)
     assert times["samples"] == 200
     assert 0 < times["figures_seconds"] <= times["clusters_seconds"] < 60
     assert times["engine_figures_seconds"] > 0 and times["clusters"] >= 0
-    bad = run_smolgen("bench-stats", "--samples", "1", cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.strip() == "smolgen: bench-stats: --samples 1: must be at least 2"
+    bad = run_smolgen("bench", "stats", "--samples", "1", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip() == "smolgen: bench stats: --samples 1: must be at least 2"

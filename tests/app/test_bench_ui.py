@@ -1,4 +1,4 @@
-"""`smolgen bench-ui`: the UI thread's share of a core during a paced run, with frames and layouts counted."""
+"""`smolgen bench ui`: the UI thread's share of a core during a paced run, with frames and layouts counted."""
 
 import json
 
@@ -6,7 +6,7 @@ from tests.conftest import run_smolgen
 
 
 def test_bench_ui_reports_the_ui_threads_share_frames_and_layouts(tmp_path):
-    result = run_smolgen("bench-ui", "--samples", "2", "--rate", "300", "--answer-words", "40", "--json", cwd=tmp_path, timeout=120)
+    result = run_smolgen("bench", "ui", "--samples", "2", "--rate", "300", "--answer-words", "40", "--json", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["samples"] == 2 and report["batch_seconds"] == 0.05  # the app's own
@@ -17,6 +17,6 @@ def test_bench_ui_reports_the_ui_threads_share_frames_and_layouts(tmp_path):
 
 
 def test_bench_ui_explains_bad_values_in_one_line(tmp_path):
-    result = run_smolgen("bench-ui", "--samples", "0", cwd=tmp_path, timeout=60)
+    result = run_smolgen("bench", "ui", "--samples", "0", cwd=tmp_path, timeout=60)
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == ["smolgen: bench-ui: --samples and --answer-words must be at least 1, --rate above 0"]
+    assert result.stderr.strip().splitlines() == ["smolgen: bench ui: --samples and --answer-words must be at least 1, --rate above 0"]

@@ -56,7 +56,7 @@ def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
 def test_bench_startup_times_the_first_frame_model_and_quit(tmp_path):
     from tests.conftest import run_smolgen
 
-    result = run_smolgen("bench-startup", "--repeat", "1", "--json", cwd=tmp_path, timeout=120)
+    result = run_smolgen("bench", "startup", "--repeat", "1", "--json", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)["median_seconds"]
     assert 0 < figures["first_frame"] <= figures["model_ready"]
@@ -66,7 +66,7 @@ def test_bench_startup_times_the_first_frame_model_and_quit(tmp_path):
 def test_bench_terminal_runs_the_same_magpie_samples_in_the_app_and_the_cli(tmp_path):
     from tests.conftest import run_smolgen
 
-    result = run_smolgen("bench-terminal", "--samples", "1", "--repeat", "1", "--threads", "1", "--json", cwd=tmp_path, timeout=240)
+    result = run_smolgen("bench", "terminal", "--samples", "1", "--repeat", "1", "--threads", "1", "--json", cwd=tmp_path, timeout=240)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["same_samples"] is True  # the app was driven to the CLI's samples and seed
@@ -83,6 +83,6 @@ def test_bench_terminal_runs_the_same_magpie_samples_in_the_app_and_the_cli(tmp_
 def test_bench_terminal_explains_bad_figures(tmp_path):
     from tests.conftest import run_smolgen
 
-    result = run_smolgen("bench-terminal", "--samples", "0", cwd=tmp_path, timeout=60)
+    result = run_smolgen("bench", "terminal", "--samples", "0", cwd=tmp_path, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["smolgen: --samples, --repeat and --threads must be at least 1"]

@@ -32,7 +32,7 @@ class BatchedObserver(RunObserver):
         self._post = post
         self._cancel = cancel
         self._is_cancelled = is_cancelled
-        self._interval = BATCH_SECONDS if interval is None else interval  # read now: `smolgen bench-ui` varies it
+        self._interval = BATCH_SECONDS if interval is None else interval  # read now: `smolgen bench ui` varies it
         self._clock = clock
         self._pending: list[str] = []
         self._last_flush = clock()

@@ -1,4 +1,4 @@
-"""`smolgen bench-batched`: generated tokens/s when S Magpie user turns decode together in one context.
+"""`smolgen bench batched`: generated tokens/s when S Magpie user turns decode together in one context.
 
 Magpie needs no seed, so S user turns can be written at once. One llama.cpp context holds S sequences
 (`n_seq_max`); every step puts one token of each sequence (or, for a sequence starting a turn, its
@@ -34,24 +34,23 @@ STEP_ALLOWANCE = 4
 QUANTIZE_TYPES = {"q8_0": 7, "q4_0": 2, "f16": 1}
 
 
-def add_bench_batched_command(commands: Any) -> None:
-    bench = commands.add_parser(
-        "bench-batched",
-        help="time S Magpie user turns decoded together in one llama.cpp context, against S=1",
-        description="Aggregate generated tokens/s when S sequences share one llama.cpp context and decode in one batch "
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen bench batched`."""
+    bench.description = (
+        "Aggregate generated tokens/s when S sequences share one llama.cpp context and decode in one batch "
         "per step, each with its own sampler, against one sequence alone. Every sequence writes --tokens tokens "
-        "(a turn that ends early is followed by a new one). The model load and a warm-up decode are outside the clock.",
+        "(a turn that ends early is followed by a new one). The model load and a warm-up decode are outside the clock."
     )
     add_model_flag(bench)
     bench.add_argument("--sequences", default=DEFAULT_SEQUENCES, metavar="S,S,...",
                        help=f"batch widths to time, in order (default {DEFAULT_SEQUENCES}); S=1 is added when missing, as the baseline")
     bench.add_argument("--tokens", type=int, default=DEFAULT_TOKENS, metavar="N",
-                       help=f"tokens each sequence generates (default {DEFAULT_TOKENS}: a user turn or two; S=16 is then ~1,000 tokens)")
+                       help=f"tokens each sequence generates (default {DEFAULT_TOKENS}: a user turn or two)")
     bench.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")
     bench.add_argument("--seed", type=int, default=1234, metavar="S", help="sampling seed; sequence i draws with S+i (default 1234)")
     bench.add_argument("--quantize", choices=sorted(QUANTIZE_TYPES), metavar="TYPE",
                        help=f"first make a {'/'.join(sorted(QUANTIZE_TYPES))} copy of the model in the cache folder "
-                       "(kept and reused) and time that; its path is printed for `smolgen bench --model`")
+                       "(kept and reused) and time that; its path is printed for `smolgen bench generation --model`")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -78,9 +77,9 @@ def cmd_bench_batched(args: argparse.Namespace) -> int:
 
     sequences = _sequence_list(args.sequences)
     if args.tokens < 1:
-        raise BadInput(f"bench-batched: --tokens {args.tokens}: must be at least 1")
+        raise BadInput(f"bench batched: --tokens {args.tokens}: must be at least 1")
     if args.threads is not None and args.threads < 1:
-        raise BadInput(f"bench-batched: --threads {args.threads}: must be at least 1")
+        raise BadInput(f"bench batched: --threads {args.threads}: must be at least 1")
     threads = args.threads or physical_cores()
     info = inspect_model(args.model or default_model_path())
     path = info.path
@@ -100,9 +99,9 @@ def _sequence_list(text: str) -> list[int]:
     try:
         sequences = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise BadInput(f"bench-batched: --sequences {text!r}: give whole numbers separated by commas, e.g. 1,2,4") from None
+        raise BadInput(f"bench batched: --sequences {text!r}: give whole numbers separated by commas, e.g. 1,2,4") from None
     if not sequences or min(sequences) < 1:
-        raise BadInput(f"bench-batched: --sequences {text!r}: every width must be at least 1")
+        raise BadInput(f"bench batched: --sequences {text!r}: every width must be at least 1")
     return list(dict.fromkeys([1, *sequences]))  # S=1 first: the baseline every ratio divides by
 
 
@@ -124,7 +123,7 @@ def quantized_copy(info: Any, kind: str, threads: int) -> Path:
     from tui.engine.model import route_llama_logs
 
     if info.quantization.lower() == kind:
-        raise BadInput(f"bench-batched: {info.path.name} is already {info.quantization}; choose another --quantize type")
+        raise BadInput(f"bench batched: {info.path.name} is already {info.quantization}; choose another --quantize type")
     folder = cache_folder()
     target = folder / f"{info.path.stem}.{info.fingerprint}.{kind.upper()}.gguf"
     if target.is_file():
@@ -139,7 +138,7 @@ def quantized_copy(info: Any, kind: str, threads: int) -> Path:
     try:
         failed = llama_cpp.llama_model_quantize(str(info.path).encode(), str(partial).encode(), ctypes.byref(params))
         if failed:
-            raise SmolgenError(f"bench-batched: llama.cpp could not make a {kind} copy of {info.path.name} (error {failed})")
+            raise SmolgenError(f"bench batched: llama.cpp could not make a {kind} copy of {info.path.name} (error {failed})")
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
@@ -156,11 +155,11 @@ def measure_batched(info: Any, sequences: list[int], tokens: int, threads: int, 
 
     model_path = info.path
     if not info.chat_template:
-        raise BadInput(f"bench-batched: {info.path.name} has no chat template, so it has no Magpie pre-query")
+        raise BadInput(f"bench batched: {info.path.name} has no chat template, so it has no Magpie pre-query")
     pre_query = ChatTemplate(info.chat_template, info.bos_token, info.eos_token, origin=info.path.name).pre_query([])
     widest = max_parallel()
     if max(sequences) > widest:
-        raise BadInput(f"bench-batched: --sequences {max(sequences)}: this llama.cpp holds at most {widest} sequences")
+        raise BadInput(f"bench batched: --sequences {max(sequences)}: this llama.cpp holds at most {widest} sequences")
     route_llama_logs()
     llama_cpp.llama_backend_init()
     model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), llama_cpp.llama_model_default_params())
@@ -182,7 +181,7 @@ def _tokenize(vocab: Any, text: str, add_special: bool) -> list[int]:
     buffer = (llama_cpp.llama_token * (len(data) + 8))()
     count = llama_cpp.llama_tokenize(vocab, data, len(data), buffer, len(buffer), add_special, True)
     if count < 0:
-        raise SmolgenError(f"bench-batched: the pre-query did not tokenize ({count})")
+        raise SmolgenError(f"bench batched: the pre-query did not tokenize ({count})")
     return list(buffer[:count])
 
 
@@ -216,7 +215,7 @@ def _decode_together(model: Any, vocab: Any, prompt: list[int], width: int, toke
     try:
         context = llama_cpp.llama_init_from_model(model, params)
         if not context:
-            raise SmolgenError(f"bench-batched: llama.cpp could not make a context for {width} sequences")
+            raise SmolgenError(f"bench batched: llama.cpp could not make a context for {width} sequences")
         batch = llama_cpp.llama_batch_init(params.n_batch, 0, 1)
         memory = llama_cpp.llama_get_memory(context)
         for index in range(width):
@@ -250,7 +249,7 @@ def _generate(context: Any, memory: Any, batch: Any, samplers: list[Any], vocab:
     while feed:
         if figure.steps >= STEP_ALLOWANCE * tokens + 16:
             raise SmolgenError(
-                f"bench-batched: S={width} stopped after {figure.steps} steps with {len(feed)} sequences unfinished "
+                f"bench batched: S={width} stopped after {figure.steps} steps with {len(feed)} sequences unfinished "
                 "(the model keeps ending its turn at once)"
             )
         figure.steps += 1
@@ -305,7 +304,7 @@ def _decode(context: Any, batch: Any, width: int) -> None:
 
     status = llama_cpp.llama_decode(context, batch)
     if status != 0:  # 1: no room in the cache, 2: aborted, < 0: an error; none of them is worth retrying here
-        raise SmolgenError(f"bench-batched: llama_decode failed for S={width} (status {status})")
+        raise SmolgenError(f"bench batched: llama_decode failed for S={width} (status {status})")
 
 
 def _report(info: Any, figures: list[BatchedFigure], args: argparse.Namespace, threads: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`smolgen bench-startup`: how long a person waits for the app, measured in a real terminal (tmux).
+"""`smolgen bench startup`: how long a person waits for the app, measured in a real terminal (tmux).
 
 From the moment tmux starts `smolgen` to: the first frame (the panes and the footer are on the
 screen), the model ready (its description replaces "Loading…" in the status bar), and, after
@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from tui.bench.tmux import Terminal, require_tmux
 from tui.cli_flags import add_model_flag
@@ -24,15 +23,16 @@ POLL_SECONDS = 0.005
 TIMEOUT_SECONDS = 60.0
 
 
-def add_bench_startup_command(commands: Any) -> None:
-    bench = commands.add_parser("bench-startup", help="time the app's first frame, model ready and quit in a real terminal (tmux)")
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen bench startup`."""
     add_model_flag(bench)
     bench.add_argument("--repeat", type=int, default=5, metavar="R", help="starts to time; figures are medians (default 5)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def cmd_bench_startup(args: argparse.Namespace) -> int:
-    require_tmux("bench-startup")
+    """Start the app --repeat times in tmux and print the median seconds to each moment."""
+    require_tmux("bench startup")
     if args.repeat < 1:
         raise BadInput("--repeat must be at least 1")
     runs = [time_one_start(args.model) for _ in range(args.repeat)]

@@ -1,4 +1,4 @@
-"""`smolgen bench-stats`: how soon the stats screen shows its figures, and its clusters, on a large store.
+"""`smolgen bench stats`: how soon the stats screen shows its figures, and its clusters, on a large store.
 
 A synthetic store is written to a temporary folder and the real app opens it headless (Textual's
 `run_test`) with a backend that has no model, so nothing but the screen is measured: the seconds from
@@ -40,21 +40,22 @@ class NoModelBackend:
     """A model backend with no model: the stats screen needs none, and loading one would skew the timing."""
 
     def inspect(self, path: Path | None) -> Any:
-        raise ModelFileError("bench-stats runs without a model")
+        raise ModelFileError("bench stats runs without a model")
 
     def load(self, request: Any) -> Any:
-        raise ModelFileError("bench-stats runs without a model")
+        raise ModelFileError("bench stats runs without a model")
 
 
-def add_bench_stats_command(commands: Any) -> None:
-    bench = commands.add_parser("bench-stats", help="time the stats screen on a large synthetic store (no model needed)")
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen bench stats`."""
     bench.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N", help=f"samples in the store (default {DEFAULT_SAMPLES})")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def cmd_bench_stats(args: argparse.Namespace) -> int:
+    """Time the stats screen on a synthetic store of --samples samples and print the seconds."""
     if args.samples < 2:
-        raise BadInput(f"bench-stats: --samples {args.samples}: must be at least 2")
+        raise BadInput(f"bench stats: --samples {args.samples}: must be at least 2")
     times = measure_stats_screen(args.samples)
     if args.json:
         print(json.dumps(asdict(times)))

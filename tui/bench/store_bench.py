@@ -1,4 +1,4 @@
-"""`smolgen bench-store`: what one durable write and opening the store cost as it grows, and opening review.
+"""`smolgen bench store`: what one durable write and opening the store cost as it grows, and opening review.
 
 For each size a synthetic store is written straight to disk, opened (timed), and given a few dozen
 samples through `SampleStore.add_sample`, each fsynced before the next (timed one by one; the median
@@ -36,8 +36,8 @@ class StoreFigures:
     review_seconds: float | None = None
 
 
-def add_bench_store_command(commands: Any) -> None:
-    bench = commands.add_parser("bench-store", help="time a durable write, opening the store and opening review as the store grows")
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen bench store`."""
     bench.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), metavar="N,N,...",
                        help="samples already stored, one store per size (default 1000,10000,100000)")
     bench.add_argument("--writes", type=int, default=WRITES, metavar="N", help=f"durable writes timed per size (default {WRITES})")
@@ -45,9 +45,10 @@ def add_bench_store_command(commands: Any) -> None:
 
 
 def cmd_bench_store(args: argparse.Namespace) -> int:
+    """Time the store at each of --sizes and print the figures."""
     sizes = parse_sizes(args.sizes)
     if args.writes < 1:
-        raise BadInput(f"bench-store: --writes {args.writes}: must be at least 1")
+        raise BadInput(f"bench store: --writes {args.writes}: must be at least 1")
     with tempfile.TemporaryDirectory(prefix="smolgen-bench-store-") as folder:
         figures = run_store_benchmark(sizes, Path(folder), args.writes)
     if args.json:
@@ -65,9 +66,9 @@ def parse_sizes(text: str) -> list[int]:
     try:
         sizes = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
-        raise BadInput(f"bench-store: --sizes {text!r}: expected whole numbers separated by commas") from None
+        raise BadInput(f"bench store: --sizes {text!r}: expected whole numbers separated by commas") from None
     if not sizes or sizes[0] < 1:
-        raise BadInput(f"bench-store: --sizes {text!r}: every size must be at least 1")
+        raise BadInput(f"bench store: --sizes {text!r}: every size must be at least 1")
     return sizes
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tui.engine.near_duplicate_benchmark import stored_instructions
+from tui.bench.near_duplicate_benchmark import stored_instructions
 
 TECHNIQUES = ("magpie", "chain", "self_instruct", "evol_instruct", "text")
 STATUS_WEIGHTS = (("new", 6), ("accepted", 3), ("rejected", 1))

@@ -1,4 +1,4 @@
-"""`smolgen bench-terminal`: the same Magpie run in the app and in the headless CLI, in a real terminal.
+"""`smolgen bench terminal`: the same Magpie run in the app and in the headless CLI, in a real terminal.
 
 Each repetition starts every variant as a person would, each a fresh process in its own tmux session
 of the same size:
@@ -38,13 +38,12 @@ STEP_TIMEOUT, RUN_TIMEOUT = 120.0, 1800.0
 RUN_POLL_SECONDS = 1.0
 
 
-def add_bench_terminal_command(commands: Any) -> None:
-    bench = commands.add_parser(
-        "bench-terminal",
-        help="tok/s of the same Magpie run in the app and in the headless CLI, in a real terminal (tmux)",
-        description="Run the same Magpie samples (same seed) through `smolgen generate magpie` (streaming to the "
-        "terminal, and with its output sent to a file) and through the app, each in a fresh tmux session, and compare "
-        "their tokens per second. About a minute a repetition on a quiet 2-core machine with the defaults.",
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen bench terminal`."""
+    bench.description = (
+        "Run the same Magpie samples (same seed) through `smolgen generate magpie` (streaming to the terminal, and "
+        "with its output sent to a file) and through the app, each in a fresh tmux session, and compare their tokens "
+        "per second."
     )
     add_model_flag(bench)
     bench.add_argument("--samples", type=int, default=4, metavar="N", help="Magpie samples per run (default 4)")
@@ -56,11 +55,12 @@ def add_bench_terminal_command(commands: Any) -> None:
 
 
 def cmd_bench_terminal(args: argparse.Namespace) -> int:
+    """Run the CLI and the app --repeat times each in tmux, and print their tok/s and the app's ratios."""
     if min(args.samples, args.repeat, 1 if args.threads is None else args.threads) < 1:
         raise BadInput("--samples, --repeat and --threads must be at least 1")
     if args.seed < 0:
         raise BadInput("--seed must be 0 or more")
-    require_tmux("bench-terminal")
+    require_tmux("bench terminal")
     repetitions = []
     for index in range(args.repeat):
         seed = args.seed + index
@@ -102,7 +102,7 @@ def run_variant(variant: str, samples: int, seed: int, model: Path | None, threa
             conversations = [sample["conversation"] for sample in store.list_samples()]
     if len(finished) != 1 or finished[0]["status"] != "finished":
         statuses = ", ".join(run["status"] for run in finished) or "no finished run"
-        raise SmolgenError(f"bench-terminal: the {variant} run did not finish (its store holds: {statuses})")
+        raise SmolgenError(f"bench terminal: the {variant} run did not finish (its store holds: {statuses})")
     summary = finished[0]["summary"]
     return {
         "tokens_per_second": summary["tokens_per_second"],

@@ -1,4 +1,4 @@
-"""`smolgen bench-ui`: how much of a CPU core the app's UI thread uses while a run streams.
+"""`smolgen bench ui`: how much of a CPU core the app's UI thread uses while a run streams.
 
 On a 2-core laptop llama.cpp wants both cores, so every millisecond the UI thread spends drawing is
 taken from the model: this is the app's whole share of `smolgen bench`'s app/engine gap, measured
@@ -44,12 +44,12 @@ class UiCost:
         return self.ui_cpu_seconds / self.wall_seconds if self.wall_seconds else 0.0
 
 
-def add_bench_ui_command(commands: Any) -> None:
-    bench = commands.add_parser(
-        "bench-ui", help="the share of a CPU core the app's UI thread uses while a run streams (no model needed)",
-        description="Runs Magpie in a headless app on a stand-in model that writes at a set pace and sleeps in between, "
-        "and prints the UI thread's CPU time over the run's wall time, frames and layouts drawn. Lower is better: "
-        "on two cores that time is taken from llama.cpp.",
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen bench ui`."""
+    bench.description = (
+        "Runs Magpie in a headless app on a stand-in model that writes at a set pace and sleeps in between, and prints "
+        "the UI thread's CPU time over the run's wall time, frames and layouts drawn. Lower is better: on two cores "
+        "that time is taken from llama.cpp."
     )
     bench.add_argument("--samples", type=int, default=6, metavar="N", help="Magpie samples (default 6)")
     bench.add_argument("--rate", type=float, default=60.0, metavar="W", help="words (tokens) a second the stand-in writes (default 60)")
@@ -59,13 +59,14 @@ def add_bench_ui_command(commands: Any) -> None:
 
 
 def cmd_bench_ui(args: argparse.Namespace) -> int:
+    """Run the paced Magpie run headless and print the UI thread's share of a core and what it drew."""
     from tui.app import streaming
 
     if args.samples < 1 or args.answer_words < 1 or args.rate <= 0:
-        raise BadInput("bench-ui: --samples and --answer-words must be at least 1, --rate above 0")
+        raise BadInput("bench ui: --samples and --answer-words must be at least 1, --rate above 0")
     batch = args.batch_seconds if args.batch_seconds is not None else streaming.BATCH_SECONDS
     if batch <= 0:
-        raise BadInput(f"bench-ui: --batch-seconds {batch}: must be above 0")
+        raise BadInput(f"bench ui: --batch-seconds {batch}: must be above 0")
     cost = measure_ui_cost(args.samples, args.rate, args.answer_words, batch)
     record = asdict(cost) | {"ui_share": round(cost.ui_share, 4)}
     if args.json:
@@ -116,7 +117,7 @@ async def _drive(folder: Path, samples: int, rate: float, answer: str, batch_sec
                 await asyncio.wait_for(ended.wait(), timeout=60 + 3 * samples * len(answer.split()) / rate)
                 cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
             if len(store.list_samples()) != samples:
-                raise SmolgenError(f"bench-ui: the run stored {len(store.list_samples())} of {samples} samples")
+                raise SmolgenError(f"bench ui: the run stored {len(store.list_samples())} of {samples} samples")
     finally:
         streaming.BATCH_SECONDS = streaming_interval
     return UiCost(samples, rate, batch_seconds, wall, cpu, counts["frames"], counts["layouts"], counts["updates"])

@@ -8,7 +8,7 @@ llama-cpp-python builds the sequential one, so a call's seed drives the same dra
 arithmetic differs from a lone sequence's in the last bits, so a text may differ slightly from the
 sequential run's with the same seeds.
 
-It pays only with many sequences: on 2 cores with the 135M Q4_1 model, `smolgen bench-batched`
+It pays only with many sequences: on 2 cores with the 135M Q4_1 model, `smolgen bench batched`
 measured 49.4, 49.6, 57.6, 68.0 and 70.2 generated tok/s for S = 1, 2, 4, 8, 16.
 """
 

@@ -135,7 +135,7 @@ class StatsScreen(Screen):
         self.stats: DatasetStats | None = None
         self.samples: dict[int, SampleSummary] = {}
         self.clusters: list[list[int]] | None = None
-        # When the first figures and clusters were on screen (time.monotonic), for `smolgen bench-stats`.
+        # When the first figures and clusters were on screen (time.monotonic), for `smolgen bench stats`.
         self.figures_shown_at: float | None = None
         self.clusters_shown_at: float | None = None
         self._items: list[tuple[int, str]] = []

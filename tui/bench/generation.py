@@ -1,4 +1,4 @@
-"""`smolgen bench`: time the same work through a bare loop, a tuned loop, the engine and the app.
+"""`smolgen bench generation`, also `smolgen bench` alone: the same work through bare loops, the engine and the app.
 
 Every variant runs in a fresh process per repetition (the model loads once there, outside the clock,
 then the workloads run in turn), alternating the variants' order between repetitions so the
@@ -36,15 +36,13 @@ DEFAULT_PARALLEL = 8
 DEFAULT_ITEMS, DEFAULT_REPEAT, DEFAULT_USER_TOKENS, DEFAULT_ANSWER_TOKENS = 2, 2, 24, 32
 
 
-def add_bench_command(commands: Any) -> None:
-    bench = commands.add_parser(
-        "bench",
-        help="time generation: bare llama-cpp-python loops vs the engine vs the app",
-        description="Time the same generation work done four ways on one model: Magpie samples, instruction → response "
-        "rows and SelfInstruct seeds. The defaults take about a minute on a quiet 2-core machine: each variant runs "
-        "in a fresh process per repetition (start-up and model load are off the clock) and does two items of each "
-        "workload with short caps. For steadier figures raise --items (each item adds ~3 s per process) before "
-        "--repeat: the README's table is --items 8 --repeat 3.",
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen bench generation` (and of `smolgen bench` alone)."""
+    bench.description = (
+        "Time the same generation work done four ways on one model: Magpie samples, instruction → response rows and "
+        "SelfInstruct seeds. Each variant runs in a fresh process per repetition (start-up and model load are off the "
+        "clock) and does --items items of each workload with short caps. For steadier figures raise --items before "
+        "--repeat. `smolgen bench` with no name runs this."
     )
     add_model_flag(bench)
     bench.add_argument("--items", type=int, default=DEFAULT_ITEMS, metavar="N",
@@ -74,6 +72,7 @@ def add_bench_command(commands: Any) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """Run every variant in fresh processes, alternating their order, and print the medians and ratios."""
     from tui.engine.model_file import default_model_path, inspect_model
 
     if args.smoke:

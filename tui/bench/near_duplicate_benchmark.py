@@ -1,4 +1,4 @@
-"""How long the near-duplicate check takes against a large store (`smolgen bench-dedup`).
+"""How long the near-duplicate check takes against a large store (`smolgen bench dedup`).
 
 The stored instructions are built deterministically from word lists, the way instructions really
 look ("Explain the causes of inflation to a beginner."), and include many near-duplicates of one
@@ -116,3 +116,4 @@ def run_benchmark(size: int = 10_000, queries: int = 200, threshold: float = 0.7
         max_ms=timings[-1],
         duplicates_found=found,
     )
+

@@ -1,0 +1,85 @@
+"""What `smolgen --help` shows a user: the commands they use, the benchmarks under one `smolgen bench`."""
+
+import argparse
+import re
+
+import pytest
+
+from tui.bench.commands import BENCHES
+from tui.bench.generation import cmd_bench as generation_bench
+from tui.cli import TECHNIQUES, build_parser, main
+
+
+def _help(capsys, *args: str) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--help"])
+    assert exited.value.code == 0
+    return capsys.readouterr().out
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def _command_lines(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each subcommand's help line as `--help` lists it."""
+    [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {choice.dest: choice.help for choice in action._choices_actions}
+
+
+def test_top_level_help_lists_one_bench_command_and_no_bench_dashes(capsys):
+    text = _help(capsys)
+    assert "bench-" not in text
+    assert re.search(r"^\s+bench\s+\S", text, re.MULTILINE)
+    assert set(_subcommands(build_parser())) >= {"app", "generate", "seeds", "export", "run", "draw", "stats", "models", "bench"}
+
+
+def test_bench_help_lists_every_benchmark_each_in_one_sentence_without_figures(capsys):
+    text = _help(capsys, "bench")
+    names = [bench.name for bench in BENCHES]
+    assert names[:8] == ["generation", "batched", "store", "stats", "startup", "terminal", "ui", "dedup"]
+    for name in names:
+        assert re.search(rf"^\s+{name}\s+\S", text, re.MULTILINE), name
+    lines = {**_command_lines(build_parser()), **_command_lines(_subcommands(build_parser())["bench"])}
+    for name, line in lines.items():
+        assert line and "\n" not in line, name
+        assert not re.search(r"\.\s", line), f"{name}: more than one sentence: {line!r}"
+        assert not re.search(r"\d", line), f"{name}: a figure in its help line: {line!r}"
+
+
+def _every_help_text(parser: argparse.ArgumentParser):
+    yield parser.description or ""
+    for action in parser._actions:
+        yield action.help or ""
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _every_help_text(child)
+
+
+def test_no_help_text_quotes_measured_speeds_or_durations():
+    measured = re.compile(r"\d[\d.,]*\s*(tok/s|tokens/s|ms\b|s\b|seconds|minutes?|×)|~\s*\d|about \d")
+    for text in _every_help_text(build_parser()):
+        assert not measured.search(text), text
+
+
+def test_bench_alone_is_bench_generation_with_the_same_flags():
+    parser = build_parser()
+    alone = vars(parser.parse_args(["bench", "--items", "3", "--json"]))
+    named = vars(parser.parse_args(["bench", "generation", "--items", "3", "--json"]))
+    assert alone == named and alone["run_bench"] is generation_bench and alone["items"] == 3
+    assert vars(parser.parse_args(["bench"]))["run_bench"] is generation_bench
+    assert vars(parser.parse_args(["bench", "store", "--json"]))["run_bench"] is BENCHES[2].run
+
+
+def test_unknown_bench_is_one_line_exit_2(capsys):
+    assert main(["bench", "warp"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("smolgen: smolgen bench: argument NAME: invalid choice: 'warp'") and "\n" not in error
+
+
+def test_generate_help_describes_every_technique_in_one_line(capsys):
+    text = _help(capsys, "generate")
+    for name in TECHNIQUES:
+        [line] = [line for line in text.splitlines() if line.split()[:1] == [name]]
+        assert len(line.split()) > 4, line  # the name, then what the technique does

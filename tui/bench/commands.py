@@ -1,0 +1,57 @@
+"""`smolgen bench NAME`: every benchmark is one line of BENCHES; `smolgen bench` alone runs the first.
+
+A benchmark's module gives `add_arguments(parser)` (its flags, and its description when the help
+line is not enough) and a `cmd_…(args) -> int` that runs it. Heavy imports stay inside those
+functions: building the parser is part of every `smolgen` command's start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from tui.bench import batched, dedup, generation, startup, stats_screen, store_bench, terminal, ui_cost
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One `smolgen bench NAME`: its one-sentence help, its flags and the function that runs it."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+BENCHES = (
+    Bench("generation", "time the same generation through bare llama-cpp-python loops, the engine and the app", generation.add_arguments, generation.cmd_bench),
+    Bench("batched", "time S Magpie user turns decoded together in one llama.cpp context against one alone", batched.add_arguments, batched.cmd_bench_batched),
+    Bench("store", "time a durable write, opening the store and opening review as the store grows", store_bench.add_arguments, store_bench.cmd_bench_store),
+    Bench("stats", "time the stats screen on a large synthetic store, without a model", stats_screen.add_arguments, stats_screen.cmd_bench_stats),
+    Bench("startup", "time the app's first frame, model ready and quit in a real terminal (tmux)", startup.add_arguments, startup.cmd_bench_startup),
+    Bench("terminal", "compare one Magpie run's tok/s in the app and in the headless CLI, in a real terminal (tmux)", terminal.add_arguments, terminal.cmd_bench_terminal),
+    Bench("ui", "measure the share of a CPU core the app's UI thread uses while a run streams, without a model", ui_cost.add_arguments, ui_cost.cmd_bench_ui),
+    Bench("dedup", "time the ROUGE-L near-duplicate check of new instructions against a large store", dedup.add_arguments, dedup.cmd_bench_dedup),
+)
+
+
+def add_bench_command(commands: Any) -> None:
+    """`smolgen bench [NAME] ...`: one subcommand per entry of BENCHES, the first taken when NAME is left out."""
+    default = BENCHES[0].name
+    bench = commands.add_parser(
+        "bench",
+        help="measure how fast smolgen generates, stores and draws (`smolgen bench --help` lists the benchmarks)",
+        description=f"Benchmarks of smolgen on this machine. With no NAME, `smolgen bench [flags]` runs `smolgen bench {default}`.",
+        implied_command=default,
+    )
+    names = bench.add_subparsers(dest="bench_name", metavar="NAME")
+    for entry in BENCHES:
+        parser = names.add_parser(entry.name, help=entry.help, description=entry.help[0].upper() + entry.help[1:] + ".")
+        entry.add_arguments(parser)
+        parser.set_defaults(run_bench=entry.run)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark the arguments named."""
+    return args.run_bench(args)
