@@ -1,17 +1,73 @@
-"""Shared fixtures: the real embedded model (loaded once), stores in temporary folders, the chapter's data."""
+"""Shared fixtures: the real embedded model (loaded once), stores in temporary folders, the chapter's data.
+
+Every test that loads the real model carries the `model` mark, so `pytest -m "not model"` runs without
+it: a test using a fixture that loads it is marked here, a test that starts `smolgen` on the real model
+is marked where it is written. A test without the mark that loads the model anyway, in this process or
+in one it starts, fails (tests/model_guard).
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.model_guard import sitecustomize as model_guard
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"  # a copy of shared/data: the chapter's passage
 SMOLGEN = [sys.executable, "-m", "tui"]
+MODEL_FIXTURES = {"model", "app_model", "real_backend"}  # the fixtures that load the real model
+GUARD_DIR = str(Path(model_guard.__file__).parent)
+PYTHONPATH_BEFORE = pytest.StashKey[str | None]()
+REFUSED_LOADS = pytest.StashKey[Path]()  # the file the guard records refused loads in
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    handle, path = tempfile.mkstemp(prefix="smolgen-refused-model-loads-")
+    os.close(handle)
+    config.stash[REFUSED_LOADS] = Path(path)
+    model_guard.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    config.stash[REFUSED_LOADS].unlink(missing_ok=True)
+
+
+@pytest.hookimpl(tryfirst=True)  # before fixtures, so that one starting `smolgen` for the test is guarded too
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("model") is None:
+        item.stash[PYTHONPATH_BEFORE] = os.environ.get("PYTHONPATH")
+        os.environ[model_guard.LOADS_LOG] = str(item.config.stash[REFUSED_LOADS])
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [GUARD_DIR, os.environ.get("PYTHONPATH")]))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if PYTHONPATH_BEFORE not in item.stash:
+        return
+    del os.environ[model_guard.LOADS_LOG]
+    before = item.stash[PYTHONPATH_BEFORE]
+    if before is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = before
+    log = item.config.stash[REFUSED_LOADS]
+    refused = log.read_text(encoding="utf-8")
+    if refused:
+        log.write_text("", encoding="utf-8")
+        pytest.fail(f"{item.nodeid} loaded the real model without the `model` mark:\n{refused}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,6 @@ from tui.engine.runner import RunObserver, run_generation
 from tui.engine.store import SampleStore
 from tui.engine.techniques.magpie import Magpie, MagpieSettings, user_turn_sampling
 
-pytestmark = pytest.mark.model
 
 
 def _magpie(tokens: int = 12) -> Magpie:
@@ -121,6 +120,7 @@ def test_bad_parallel_values_get_one_line(tmp_path, value):
     assert len(lines) == 1 and "Traceback" not in result.stderr and f"--parallel {value}" in lines[0], result.stderr
 
 
+@pytest.mark.model
 def test_chain_runs_in_parallel_through_the_cli(tmp_path):
     (tmp_path / "seeds.txt").write_text("Generate a question about tea.\nGenerate a question about rivers.\nName a fruit.\n", encoding="utf-8")
     result = run_smolgen("generate", "chain", "--seeds", "seeds.txt", "--parallel", "2", "--max-tokens", "16", "--seed", "4", cwd=tmp_path)
@@ -134,6 +134,7 @@ def test_chain_runs_in_parallel_through_the_cli(tmp_path):
     assert kept and all(s["technique"] == "chain" and s["instruction"] and s["response"] for s in kept)
 
 
+@pytest.mark.model
 def test_bench_times_the_parallel_variant_on_request(tmp_path):
     result = run_smolgen("bench", "--smoke", "--variants", "engine,parallel", "--parallel", "2", "--workloads", "magpie",
                          "--json", cwd=tmp_path, timeout=600)
@@ -144,6 +145,7 @@ def test_bench_times_the_parallel_variant_on_request(tmp_path):
     assert [run["workload"] for run in report["runs"]["parallel"]] == ["magpie"]
 
 
+@pytest.mark.model
 def test_ctrl_c_during_a_parallel_run_stops_it_in_one_line_and_keeps_what_was_stored(tmp_path):
     command = [*SMOLGEN, "generate", "magpie", "--num", "40", "--parallel", "3", "--max-tokens", "12", "--quiet", "--seed", "5"]
     # A shell's background job starts with SIGINT ignored, and Python keeps it so: hand the child the default.

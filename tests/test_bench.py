@@ -12,9 +12,9 @@ import pytest
 from tests.conftest import run_smolgen
 from tui.bench.workloads import SELF_INSTRUCT_LIST, Workload
 
-pytestmark = pytest.mark.model
 
 
+@pytest.mark.model
 def test_bench_smoke_prints_all_three_ratios_as_numbers(tmp_path):
     result = run_smolgen("bench", "--smoke", "--json", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
@@ -29,6 +29,7 @@ def test_bench_smoke_prints_all_three_ratios_as_numbers(tmp_path):
         assert [run["workload"] for run in runs] == ["magpie", "chain", "selfinstruct"], variant
 
 
+@pytest.mark.model
 def test_app_variant_generates_through_the_app_and_times_it():
     from tui.bench.app_variant import run_app
     from tui.engine.model_file import default_model_path
@@ -40,6 +41,7 @@ def test_app_variant_generates_through_the_app_and_times_it():
     assert measured.store_seconds > 0 and measured.seconds > measured.store_seconds
 
 
+@pytest.mark.model
 def test_selfinstruct_workload_keeps_the_list_cap_in_bare_and_engine():
     from tui.bench.workloads import run_bare, run_engine
     from tui.engine.model_file import default_model_path
@@ -62,6 +64,7 @@ def test_bench_rejects_unknown_variants_and_workloads(tmp_path):
     assert result.returncode == 2 and "--threads must be at least 1" in result.stderr
 
 
+@pytest.mark.model
 def test_bench_batched_smoke_decodes_every_sequence(tmp_path):
     result = run_smolgen("bench", "batched", "--sequences", "1,2", "--tokens", "4", "--threads", "1", "--json", cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -75,6 +78,7 @@ def test_bench_batched_smoke_decodes_every_sequence(tmp_path):
     assert rows[0]["vs_one"] == 1.0 and rows[1]["vs_one"] > 0
 
 
+@pytest.mark.model
 def test_bench_batched_quantized_copy_is_made_once_and_used(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the embedded model is Q4_1: Q4_0 is another type
     args = ("bench", "batched", "--quantize", "q4_0", "--sequences", "1", "--tokens", "2", "--threads", "1", "--json")

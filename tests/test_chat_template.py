@@ -4,6 +4,7 @@ import pytest
 
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import TemplateProblem
+from tui.engine.model_file import default_model_path, inspect_model
 
 LLAMA3 = (
     "{% set loop_messages = messages %}{% for message in loop_messages %}"
@@ -22,8 +23,10 @@ GEMMA = (
 
 
 @pytest.fixture(scope="module")
-def chatml(model):
-    return model.chat_template
+def chatml():
+    """The embedded SmolLM2's own template, read from its GGUF header as `Model.chat_template` reads it."""
+    info = inspect_model(default_model_path())
+    return ChatTemplate(info.chat_template, info.bos_token, info.eos_token, origin=f"{info.path.name} chat template")
 
 
 def test_chatml_pre_query_keeps_the_templates_default_system_block(chatml):

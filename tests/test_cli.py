@@ -24,6 +24,7 @@ def generated(tmp_path_factory):
     return folder, result
 
 
+@pytest.mark.model
 def test_generate_magpie_streams_and_stores(generated):
     folder, result = generated
     assert result.returncode == 0, result.stderr
@@ -35,6 +36,7 @@ def test_generate_magpie_streams_and_stores(generated):
     assert len(samples) == 2 and all(s["technique"] == "magpie" and s["seed"] == 5 for s in samples)
 
 
+@pytest.mark.model
 def test_export_messages_and_alpaca(generated):
     folder, _ = generated
     result = run_smolgen("export", "--format", "messages", "--status", "all", "--out", "sft.jsonl", cwd=folder)
@@ -51,6 +53,7 @@ def test_export_messages_and_alpaca(generated):
     assert accepted.returncode == 0 and "wrote 0 rows" in accepted.stdout
 
 
+@pytest.mark.model
 def test_seeds_import_list_and_chain_from_the_store(tmp_path, chapter_passage):
     (tmp_path / "seeds.txt").write_text("Generate a question about the Smol Course on small AI models.\n", encoding="utf-8")
     (tmp_path / "vi.jsonl").write_text(json.dumps({"text": chapter_passage["vi"]}, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -97,6 +100,7 @@ def test_bad_seed_file_and_template_get_one_line(tmp_path):
     _one_line_error(result, 2, "needs.jinja2:1", "topic")
 
 
+@pytest.mark.model
 def test_prompt_longer_than_the_context_fails_that_sample_only(tmp_path):
     (tmp_path / "seeds.txt").write_text(("word " * 300) + "\nName a fruit.\n", encoding="utf-8")
     result = run_smolgen("generate", "text", "--seeds", "seeds.txt", "--context", "128", "--max-tokens", "8", cwd=tmp_path)

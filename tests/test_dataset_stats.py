@@ -88,6 +88,7 @@ def test_compare_two_selections():
     assert rows["near_duplicate_clusters"] == (1, 0)
 
 
+@pytest.mark.model
 def test_cli_stats_and_run_comparison_on_real_samples(tmp_path):
     for system in ("You are a helpful assistant.", "You are an AI assistant who helps users solve math problems."):
         result = run_smolgen("generate", "magpie", "--num", "3", "--max-tokens", "16", "--only-instruction",

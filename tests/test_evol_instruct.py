@@ -219,6 +219,7 @@ def test_real_model_two_rounds_link_children_to_parents(model, prompts, store):
     assert sum(summary.failures.values()) == summary.failed and summary.stored == len(samples) - summary.failed
 
 
+@pytest.mark.model
 def test_cli_evol_instruct_from_the_store(tmp_path):
     (tmp_path / "seeds.txt").write_text("Explain how photosynthesis works.\nWrite a short poem about the sea.\n", encoding="utf-8")
     first = run_smolgen("generate", "evol-instruct", "--seeds", "seeds.txt", "--include-original",

@@ -108,6 +108,7 @@ def test_bad_sampling_values_are_named():
         Sampling(top_p=0).validate()
 
 
+@pytest.mark.model
 def test_load_reports_progress_up_to_the_whole_model():
     shares: list[float] = []
     Model.load(n_ctx=256, n_threads=1, on_progress=shares.append)
@@ -115,6 +116,7 @@ def test_load_reports_progress_up_to_the_whole_model():
     Model.load(n_ctx=256, n_threads=1)  # without a listener the defaults are llama.cpp's own again
 
 
+@pytest.mark.model
 def test_llama_cpp_logs_at_its_own_levels(caplog):
     """ggml's info lines are INFO and its per-token chatter DEBUG: a healthy load warns of nothing."""
     with caplog.at_level(logging.DEBUG, logger="smolgen.llama"):

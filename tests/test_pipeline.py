@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.conftest import SMOLGEN, run_smolgen
+from tests.scripted_model import ScriptedModel
 from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.model import Model
 from tui.engine.pipeline import LlamaCppLLM, LoadDataFromDicts, Pipeline, TextGeneration
@@ -79,14 +80,15 @@ def test_no_cache_generates_new_samples(model, store):
     assert len(instructions) == 2 and instructions[0] != instructions[1]
 
 
-def test_a_missing_column_is_rejected_before_any_generation(model, store, model_calls):
+def test_a_missing_column_is_rejected_before_any_generation(store):
+    model = ScriptedModel([])
     with Pipeline(name="broken") as pipeline:
         data = LoadDataFromDicts(data=[{"topic": "LoRA"}])
         gen = TextGeneration(llm=LlamaCppLLM(model=model), name="ask")
         data >> gen
     with pytest.raises(BadInput, match="step 'ask' needs column 'instruction'.*available: topic"):
         pipeline.run(store=store)
-    assert model_calls == []
+    assert model.prompts == []
 
 
 def test_input_mappings_fix_it(model, store):
@@ -122,7 +124,7 @@ class FlakyStep(TextGenerationStep):
         return Scripted()
 
 
-def test_failures_are_retried_then_recorded_and_rows_never_misalign(store, model):
+def test_failures_are_retried_then_recorded_and_rows_never_misalign(store):
     with Pipeline(name="flaky") as pipeline:
         data = LoadDataFromDicts(data=[
             {"instruction": "q1", "fail": 0},
@@ -130,7 +132,7 @@ def test_failures_are_retried_then_recorded_and_rows_never_misalign(store, model
             {"instruction": "q3", "fail": 99},  # never succeeds
             {"instruction": "q4", "fail": 1},
         ])
-        step = FlakyStep(llm=LlamaCppLLM(model=model), output_mappings={"generation": "response"}, max_retries=2)
+        step = FlakyStep(llm=LlamaCppLLM(model=ScriptedModel([])), output_mappings={"generation": "response"}, max_retries=2)
         data >> step
     summary = pipeline.run(store=store)
     counts = summary.steps[step.name]
@@ -167,6 +169,7 @@ def test_cancel_then_resume_generates_nothing_twice(model, store, model_calls):
     assert len(store.list_samples()) == 3
 
 
+@pytest.mark.model
 def test_kill_9_then_resume_generates_nothing_twice(tmp_path, model_calls):
     command = [*SMOLGEN, "run", "chapter", "--num", "8", "--max-tokens", "12", "--quiet", "--threads", "1"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -228,6 +231,7 @@ def test_drawing_of_the_chapter_pipeline():
     assert mermaid.startswith("flowchart TD") and 's1 -->|"instruction"| s2' in mermaid
 
 
+@pytest.mark.model
 def test_cli_draw_and_run_json(tmp_path):
     drawn = run_smolgen("draw", "chapter", "--format", "mermaid", "--out", "chapter.mmd", cwd=tmp_path)
     assert drawn.returncode == 0 and (tmp_path / "chapter.mmd").read_text().startswith("flowchart TD")
@@ -243,6 +247,7 @@ def test_python_api_needs_a_pipeline_context():
         LoadDataFromDicts(data=[{"a": 1}])
 
 
+@pytest.mark.model
 def test_engine_pipeline_runs_from_a_subprocess_script(tmp_path):
     script = tmp_path / "chapter.py"
     script.write_text(
@@ -259,6 +264,7 @@ def test_engine_pipeline_runs_from_a_subprocess_script(tmp_path):
     assert result.stdout.strip() == "1", result.stderr
 
 
+@pytest.mark.model
 def test_evol_chain_runs_from_toml_on_the_real_model(tmp_path):
     result = run_smolgen("run", "evol-chain", "--json", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr

@@ -3,6 +3,8 @@
 import json
 import re
 
+import pytest
+
 from tests.conftest import run_smolgen
 from tests.scripted_model import ScriptedModel
 from tui.engine.instruction_filters import InstructionFilters
@@ -212,6 +214,7 @@ def test_a_copied_list_trips_every_filter_and_a_user_templates_lines_are_its_own
     assert summary.stored == 0
 
 
+@pytest.mark.model
 def test_cli_self_instruct_with_answers(tmp_path):
     (tmp_path / "seeds.txt").write_text("What are the health benefits of green tea?\n", encoding="utf-8")
     result = run_smolgen(

@@ -9,7 +9,7 @@ from tui.app.backend import ModelRequest
 from tui.bench.null_backend import CHATML, PacedModel  # ChatML, as SmolLM2 writes it
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import ModelFileError
-from tui.engine.model_file import ModelInfo
+from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
 
 REPLIES = (
     "What is the purpose of the Smol Course?",
@@ -63,3 +63,15 @@ class FakeBackend:
         if self.load_error:
             raise ModelFileError(self.load_error)
         return self.model
+
+
+class FileCheckingBackend(FakeBackend):
+    """Checks model files as the real backend does (GGUF headers, no weights) and loads the scripted model,
+    which says it is the embedded one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model.info = inspect_model(default_model_path())
+
+    def inspect(self, path: Path | None) -> ModelInfo:
+        return inspect_model(path if path is not None else default_model_path())

@@ -13,7 +13,6 @@ from tests.app.conftest import make_app, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend
 from tui.engine.store import SampleStore
 
-pytestmark = pytest.mark.model
 
 
 async def _magpie(pilot, samples: str = "1", max_tokens: str = "16") -> None:

@@ -7,7 +7,7 @@ import json
 from textual.widgets import Input, TextArea
 
 from tests.app.conftest import make_app, notifications, shown_text, wait_for
-from tests.app.fake_backend import FakeBackend
+from tests.app.fake_backend import FakeBackend, FileCheckingBackend
 from tests.app.test_app_review import add_samples
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.export import ExportScreen
@@ -17,9 +17,9 @@ from tui.app.screens.seed_editor import SeedEditorScreen
 from tui.app.screens.seed_import import SeedImportScreen
 
 
-async def test_seeds_are_added_imported_marked_and_deleted(tmp_path, app_store, prompts, real_backend):
+async def test_seeds_are_added_imported_marked_and_deleted(tmp_path, app_store, prompts):
     (tmp_path / "topics.csv").write_text("text,lang\nMagpie sampling,en\nMô hình nhỏ,vi\nbroken,row,extra\n", encoding="utf-8")
-    app = make_app(app_store, prompts, real_backend)
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("n")
         assert isinstance(app.screen, SeedEditorScreen)
@@ -44,8 +44,8 @@ async def test_seeds_are_added_imported_marked_and_deleted(tmp_path, app_store, 
         assert len(app_store.list_seeds()) == 2
 
 
-async def test_an_invalid_setting_is_explained_next_to_it_and_blocks_the_run(app_store, prompts, real_backend):
-    app = make_app(app_store, prompts, real_backend)
+async def test_an_invalid_setting_is_explained_next_to_it_and_blocks_the_run(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         app.main_screen.technique.show_technique("magpie")
         await wait_for(pilot, lambda: bool(app.main_screen.query("#magpie--assistant_sampling--temperature")))
@@ -61,8 +61,8 @@ async def test_an_invalid_setting_is_explained_next_to_it_and_blocks_the_run(app
         assert not app.main_screen.query(".field-problem")
 
 
-async def test_a_template_with_a_jinja_error_is_shown_with_its_line_and_not_saved(app_store, prompts, real_backend):
-    app = make_app(app_store, prompts, real_backend)
+async def test_a_template_with_a_jinja_error_is_shown_with_its_line_and_not_saved(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: bool(app.main_screen.query(".template-source")))
         editor = app.main_screen.query_one(".template-source", TextArea)
@@ -80,10 +80,10 @@ async def test_a_template_with_a_jinja_error_is_shown_with_its_line_and_not_save
         assert "your copy" in shown_text(app, ".origin")
 
 
-async def test_a_template_error_found_at_run_time_is_a_notification_not_a_crash(app_store, prompts, real_backend):
+async def test_a_template_error_found_at_run_time_is_a_notification_not_a_crash(app_store, prompts):
     app_store.add_seeds([{"text": "A seed"}])
     (prompts.user_dir / "text_generation.jinja2").write_text("{{ topic }}", encoding="utf-8")
-    app = make_app(app_store, prompts, real_backend)
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: app.model is not None)
         await pilot.press("ctrl+g")
@@ -93,11 +93,11 @@ async def test_a_template_error_found_at_run_time_is_a_notification_not_a_crash(
         assert app.is_running and not app_store.list_runs()
 
 
-async def test_export_writes_the_accepted_rows_and_warns_before_overwriting(tmp_path, monkeypatch, app_store, prompts, real_backend):
+async def test_export_writes_the_accepted_rows_and_warns_before_overwriting(tmp_path, monkeypatch, app_store, prompts):
     monkeypatch.chdir(tmp_path)
     accepted, _ = add_samples(app_store, "Kept question", "Dropped question")
     app_store.set_status([accepted], "accepted")
-    app = make_app(app_store, prompts, real_backend)
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("ctrl+e")
         assert isinstance(app.screen, ExportScreen)
@@ -131,9 +131,9 @@ async def test_a_model_that_fails_to_load_is_reported_and_the_app_stays_up(app_s
         assert app.is_running
 
 
-async def test_the_model_picker_explains_why_a_file_cannot_be_used(tmp_path, app_store, prompts, real_backend):
+async def test_the_model_picker_explains_why_a_file_cannot_be_used(tmp_path, app_store, prompts):
     (tmp_path / "notes.gguf").write_text("not a model", encoding="utf-8")
-    app = make_app(app_store, prompts, real_backend)
+    app = make_app(app_store, prompts, FileCheckingBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: app.model is not None)
         await pilot.press("ctrl+o")
@@ -150,8 +150,8 @@ async def test_the_model_picker_explains_why_a_file_cannot_be_used(tmp_path, app
         assert app.screen is app.main_screen and app.model is not None
 
 
-async def test_help_lists_every_key_and_the_palette_runs_actions(app_store, prompts, real_backend):
-    app = make_app(app_store, prompts, real_backend)
+async def test_help_lists_every_key_and_the_palette_runs_actions(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
@@ -165,8 +165,8 @@ async def test_help_lists_every_key_and_the_palette_runs_actions(app_store, prom
         await wait_for(pilot, lambda: app.screen.id == "review", what="the review screen from the palette")
 
 
-async def test_every_technique_tab_builds_its_technique_from_the_defaults(app_store, prompts, real_backend):
-    app = make_app(app_store, prompts, real_backend)
+async def test_every_technique_tab_builds_its_technique_from_the_defaults(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         for entry in app.techniques:
             app.main_screen.technique.show_technique(entry.key)

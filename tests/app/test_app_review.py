@@ -9,6 +9,7 @@ from pathlib import Path
 from textual.widgets import TextArea
 
 from tests.app.conftest import make_app, wait_for
+from tests.app.fake_backend import FakeBackend
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.edit_sample import EditSampleScreen
 from tui.app.screens.review import ReviewScreen, SampleTable
@@ -35,9 +36,9 @@ def on_disk(store) -> dict[str, dict]:
         return {str(s["id"]): s for s in copy.list_samples()}
 
 
-async def test_accept_reject_and_edit_are_written_to_the_store_file(app_store, prompts, real_backend):
+async def test_accept_reject_and_edit_are_written_to_the_store_file(app_store, prompts):
     first, second, third = add_samples(app_store, "What is SmolLM2?", "Explain Magpie.", "Tóm tắt khóa học Smol.")
-    app = make_app(app_store, prompts, real_backend)
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("ctrl+r")
         assert isinstance(app.screen, ReviewScreen)
@@ -60,9 +61,9 @@ async def test_accept_reject_and_edit_are_written_to_the_store_file(app_store, p
         assert "edited" in app.screen.rows[2].flags
 
 
-async def test_a_broken_edit_is_explained_and_nothing_is_saved(app_store, prompts, real_backend):
+async def test_a_broken_edit_is_explained_and_nothing_is_saved(app_store, prompts):
     [sample_id] = add_samples(app_store, "What is SmolLM2?")
-    app = make_app(app_store, prompts, real_backend)
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("ctrl+r", "e")
         app.screen.query_one(TextArea).text = "no role line"
@@ -73,10 +74,10 @@ async def test_a_broken_edit_is_explained_and_nothing_is_saved(app_store, prompt
     assert "original" not in app_store.get_sample(sample_id)
 
 
-async def test_bulk_accept_applies_to_what_the_filter_shows_after_confirmation(app_store, prompts, real_backend):
+async def test_bulk_accept_applies_to_what_the_filter_shows_after_confirmation(app_store, prompts):
     add_samples(app_store, "Chain one", "Chain two", technique="chain")
     [magpie] = add_samples(app_store, "Magpie one")
-    app = make_app(app_store, prompts, real_backend)
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("ctrl+r", "slash")
         await pilot.press(*"chain")
@@ -96,10 +97,10 @@ async def test_bulk_accept_applies_to_what_the_filter_shows_after_confirmation(a
     assert app_store.get_sample(magpie)["status"] == "new"
 
 
-async def test_filters_narrow_the_table_and_the_conversation_is_shown(app_store, prompts, real_backend):
+async def test_filters_narrow_the_table_and_the_conversation_is_shown(app_store, prompts):
     first, second = add_samples(app_store, "Alpha question", "Beta question")
     app_store.set_status([second], "rejected")
-    app = make_app(app_store, prompts, real_backend)
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("ctrl+r")
         review = app.screen
@@ -112,7 +113,7 @@ async def test_filters_narrow_the_table_and_the_conversation_is_shown(app_store,
         assert app.screen is app.main_screen
 
 
-async def test_an_evolved_sample_shows_its_parent_beside_the_conversation(app_store, prompts, real_backend):
+async def test_an_evolved_sample_shows_its_parent_beside_the_conversation(app_store, prompts):
     [parent] = add_samples(app_store, "Explain photosynthesis.", technique="evol_instruct")
     evolved_instruction = "Explain photosynthesis to a ten-year-old, in three steps, without the word 'chlorophyll'."
     evolved = app_store.add_sample({
@@ -122,7 +123,7 @@ async def test_an_evolved_sample_shows_its_parent_beside_the_conversation(app_st
         "evolution": {"round": 1, "operation": "constraints"},
     })
     [plain] = add_samples(app_store, "What is SmolLM2?")
-    app = make_app(app_store, prompts, real_backend)
+    app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(120, 32)) as pilot:
         await pilot.press("ctrl+r")
         review = app.screen
@@ -141,12 +142,12 @@ async def test_an_evolved_sample_shows_its_parent_beside_the_conversation(app_st
         assert review.selected_id() == plain and not panel.display
 
 
-async def test_a_large_store_is_reviewed_through_a_table_that_draws_only_what_is_on_screen(tmp_path, prompts, real_backend):
+async def test_a_large_store_is_reviewed_through_a_table_that_draws_only_what_is_on_screen(tmp_path, prompts):
     from tui.bench.synthetic import write_synthetic_store
 
     write_synthetic_store(tmp_path / "big.json", 20_000)
     with SampleStore(tmp_path / "big.json") as store:
-        app = make_app(store, prompts, real_backend)
+        app = make_app(store, prompts, FakeBackend())
         async with app.run_test(size=(100, 32)) as pilot:
             await pilot.press("ctrl+r")
             review = app.screen

@@ -12,9 +12,10 @@ import pytest
 from tui.bench.tmux import Terminal
 from tui.engine.store import SampleStore
 
-pytestmark = [pytest.mark.model, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
+@pytest.mark.model
 def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
     store_path = tmp_path / "smolgen.json"
     command = [sys.executable, "-m", "tui", "--store", str(store_path), "--prompts", str(tmp_path / "prompts"), "--context", "2048", "--threads", "1"]
@@ -53,6 +54,7 @@ def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
     assert samples[0]["status"] == "accepted" and samples[0]["conversation"][0]["role"] == "user"
 
 
+@pytest.mark.model
 def test_bench_startup_times_the_first_frame_model_and_quit(tmp_path):
     from tests.conftest import run_smolgen
 
@@ -63,6 +65,7 @@ def test_bench_startup_times_the_first_frame_model_and_quit(tmp_path):
     assert figures["quit"] > 0
 
 
+@pytest.mark.model
 def test_bench_terminal_runs_the_same_magpie_samples_in_the_app_and_the_cli(tmp_path):
     from tests.conftest import run_smolgen
 
