@@ -151,36 +151,40 @@ async def test_two_runs_are_compared_side_by_side(app_store, prompts):
         await wait_for_screen(pilot, lambda text: f"Run {after} (A) and run {after} (B)" in text, "the new pair")
 
 
+def figures_settled(stats: StatsScreen) -> bool:
+    """No new samples waiting to be counted, and no computation of the figures running or queued to run again:
+    without another change, the figures are not computed again."""
+    running = stats._workers.get("stats-figures")
+    return stats._refresh_timer is None and "stats-figures" not in stats._again and (running is None or running.is_finished)
+
+
 async def test_stats_follow_new_samples_and_coalesce_a_burst(app_store, prompts):
     for instruction in ("Write a haiku about autumn rain.", "List three uses of baking soda."):
         add(app_store, instruction)
-    computed: dict[int, object] = {}  # by id: the hook sees a message once per handler that reads it
     app = make_app(app_store, prompts, FakeBackend())
-
-    def hook(message) -> None:
-        if isinstance(message, StatsScreen.FiguresComputed):
-            computed[id(message)] = message
-    async with app.run_test(size=(110, 32), message_hook=hook) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the fake model")
         app.main_screen.technique.show_technique("magpie")
         await wait_for(pilot, lambda: bool(app.main_screen.query("#form-magpie")))
         app.main_screen.query_one("#run-num").value = "2"
         stats = await open_stats(pilot)
+        computations: list = []  # each computation of the figures started
+        compute = stats.compute_figures
+        stats.compute_figures = lambda selection: computations.append(selection) or compute(selection)
         assert "2 samples" in screen_text(app)
         await pilot.press("ctrl+g")  # a run started from the stats screen: its samples arrive here
         await wait_for_screen(pilot, lambda text: "4 samples" in text, "the run's samples in the figures")
         assert has(screen_text(app), "magpie", "4", "100%")
 
         # Twenty samples published at once are one recomputation, not twenty.
-        await wait_for(pilot, lambda: not app.running)
-        await pilot.pause(1.0)
-        settled = len(computed)
+        await wait_for(pilot, lambda: not app.running and figures_settled(stats), what="the run's last samples counted")
+        settled = len(computations)
         for index in range(20):
             sample_id = add(app_store, f"Burst question number {index}?")
             app.samples_changed.publish(app_store.get_sample(sample_id))
         await wait_for_screen(pilot, lambda text: "24 samples" in text, "the burst in the figures")
-        await pilot.pause(1.0)
-        assert len(computed) - settled == 1
+        await wait_for(pilot, lambda: figures_settled(stats), what="the figures to settle")
+        assert len(computations) - settled == 1
         assert stats.stats is not None and stats.stats.samples == 24 and stats.stats.questions >= 20
 
 
