@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 
-from textual.widgets import Input, TextArea
+from rich.console import Console
+from textual.binding import Binding
+from textual.command import CommandList
+from textual.widgets import Input, Static, TextArea
 
 from tests.app.conftest import make_app, notifications, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend, FileCheckingBackend
 from tests.app.test_app_review import add_samples
+from tui.app.app import help_sections
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.export import ExportScreen
 from tui.app.screens.help import HelpScreen
@@ -150,17 +155,41 @@ async def test_the_model_picker_explains_why_a_file_cannot_be_used(tmp_path, app
         assert app.screen is app.main_screen and app.model is not None
 
 
+KNOWN_KEYS = [  # a few of the app's keys, with what the help says they do
+    ("ctrl+g", "Generate"), ("ctrl+r", "Review"), ("ctrl+e", "Export"), ("ctrl+t", "Stats"), ("ctrl+o", "Model"),
+    ("ctrl+q", "Quit"), ("escape", "Cancel run"), ("f2", "Seeds"), ("shift+up", "Move up"),
+]
+
+
+def help_lines(help_screen: HelpScreen) -> list[str]:
+    """The help's lines, scrolled or not, wide enough that no description wraps."""
+    console = Console(file=io.StringIO(), width=240, record=True, color_system=None)
+    console.print(help_screen.query_one(Static).content)
+    return console.export_text().splitlines()
+
+
 async def test_help_lists_every_key_and_the_palette_runs_actions(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
+        lines = help_lines(app.screen)
+        for key, description in KNOWN_KEYS:
+            shown = app.get_key_display(Binding(key, ""))
+            assert any(shown in line and description in line for line in lines), f"{key} ({shown}) {description}"
+        sections = help_sections()
+        described = {b.description for _, bindings, _ in sections for b in bindings if isinstance(b, Binding) and b.description}
+        assert all(any(description in line for line in lines) for description in described)
+        assert all(any(keys in line and what in line for line in lines) for _, _, extra in sections for keys, what in extra)
+        assert "Command palette" in "".join(lines) and len(lines) > len(described)  # the keys widgets own are listed too
         await pilot.press("escape")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "ctrl+p")
         await pilot.press(*"Review")
-        await pilot.pause(0.3)
+        results = app.screen.query_one(CommandList)
+        await wait_for(pilot, lambda: results.highlighted is not None and "Review" in str(results.highlighted_option.prompt),
+                       what="the palette's search to offer Review")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen.id == "review", what="the review screen from the palette")
 
@@ -185,11 +214,11 @@ async def test_keys_typed_faster_than_the_app_reads_them_land_in_the_field_tab_m
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         samples, seed = app.main_screen.query_one("#run-num", Input), app.main_screen.query_one("#run-seed", Input)
+        # The main screen focuses the seed list once mounted (later under load): only then move it to Samples.
+        seed_list = app.main_screen.seeds.seed_list
+        await wait_for(pilot, lambda: app.focused is seed_list, timeout=10, what="the first focus, on the seed list")
         app.action_show_technique("magpie")
-        # The first frame puts the focus on the seed list, later under load: wait until it is on Samples.
         await wait_for(pilot, lambda: app.focused is samples, timeout=10, what="the focus on Samples")
-        await pilot.pause(0.2)
-        assert app.focused is samples
         typed = [("4", "4"), ("tab", "\t"), *[(digit, digit) for digit in "1000"], ("shift+tab", None)]
         for key, character in typed:  # queued at once, as the driver does with one read
             app.post_message(events.Key(key, character))
