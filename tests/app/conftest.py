@@ -12,12 +12,18 @@ from rich.style import Style
 from textual.app import App
 from textual.strip import Strip
 
+from tui.app import fast_paint
 from tui.app.app import SmolgenApp
 from tui.app.backend import ModelRequest
 from tui.engine.model import Model
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
 from tui.engine.prompts import PromptLibrary
 from tui.engine.store import SampleStore
+
+
+# For a test of fast paint itself: with it off the app draws through Textual's public API, frames only.
+FAST_PAINT_OFF = "fast paint is off (SMOLGEN_FAST_PAINT=off, or a Textual outside the tested series)"
+fast_paint_only = pytest.mark.skipif(not fast_paint.ENABLED, reason=FAST_PAINT_OFF)
 
 
 class LoadedModelBackend:

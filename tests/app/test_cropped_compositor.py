@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from functools import partial
 
-from textual._compositor import Compositor
-from textual.geometry import Region
+import pytest
 
-from tests.app.conftest import make_app, wait_for
-from tests.app.fake_backend import FakeBackend
-from tui.app.cropped_compositor import CroppedCompositor, merge_regions
-from tui.app.widgets.stream_view import StreamView
+from tests.app.conftest import FAST_PAINT_OFF, make_app, wait_for
+from tui.app import fast_paint
+
+if not fast_paint.ENABLED:  # before the imports of Textual's private names, which another Textual may not have
+    pytest.skip(FAST_PAINT_OFF, allow_module_level=True)
+
+from textual._compositor import Compositor  # noqa: E402
+from textual.geometry import Region  # noqa: E402
+
+from tests.app.fake_backend import FakeBackend  # noqa: E402
+from tui.app.fast_paint.cropped_compositor import CroppedCompositor, merge_regions  # noqa: E402
+from tui.app.widgets.stream_view import StreamView  # noqa: E402
 
 
 def _update(compositor: Compositor, regions: list[Region], compositor_class: type = CroppedCompositor) -> tuple[list, int]:

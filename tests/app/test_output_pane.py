@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.screen import Screen
 
-from tests.app.conftest import make_app, shown_text, wait_for
+from tests.app.conftest import fast_paint_only, make_app, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend, FakeModel
 from tui.app.screens.review import ReviewScreen
 from tui.app.widgets import output_pane
@@ -25,6 +25,7 @@ async def _run(pilot, samples: int) -> None:
     await pilot.pause()
 
 
+@fast_paint_only
 async def test_a_longer_run_lays_out_and_repaints_the_screen_no_more_often(app_store, prompts, monkeypatch):
     """Streamed text, finished samples and the header's counts are drawn in place: a layout of the screen
     or a repaint of all of it costs tens of milliseconds, taken from the model while a run goes."""

@@ -3,7 +3,7 @@
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from tests.app.conftest import cells, drawn_at_once
+from tests.app.conftest import cells, drawn_at_once, fast_paint_only
 from tui.app.widgets.status_line import ProgressLine, StatusLine
 
 
@@ -16,6 +16,7 @@ class LinesApp(App):
         yield Static("", id="gap")
 
 
+@fast_paint_only
 async def test_a_change_is_drawn_at_once_as_a_frame_would_draw_it():
     app = LinesApp()
     async with app.run_test(size=(20, 4)) as pilot:
@@ -47,6 +48,7 @@ class ProgressApp(App):
         yield ProgressLine(id="progress")
 
 
+@fast_paint_only
 async def test_progress_is_drawn_at_once_as_a_bar_and_a_percentage():
     app = ProgressApp()
     async with app.run_test(size=(22, 2)) as pilot:

@@ -6,7 +6,7 @@ from textual.geometry import Region
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tests.app.conftest import cells, drawn_at_once
+from tests.app.conftest import cells, drawn_at_once, fast_paint_only
 from tui.app.widgets.stream_view import StreamView
 
 
@@ -57,6 +57,7 @@ async def test_appending_piece_by_piece_wraps_as_wrapping_the_whole_text_at_once
         assert shown[-1] == "last line  end" and shown == [view.render_line(y).text.rstrip() for y in range(8)]
 
 
+@fast_paint_only
 @pytest.mark.parametrize("tint", [None, "red 30%"])  # a tint: drawn through Textual's styles cache
 async def test_text_added_to_the_last_line_is_drawn_at_once_as_a_frame_would_draw_it(tint):
     """A frame costs ~1 ms of the UI thread for each streamed batch, taken from the model on two cores:
@@ -81,6 +82,7 @@ async def test_text_added_to_the_last_line_is_drawn_at_once_as_a_frame_would_dra
             assert cells(drawn[0].chops[y][x1]) == cells(screen[y].crop(x1, x2))
 
 
+@fast_paint_only
 @pytest.mark.parametrize("following", [True, False])
 async def test_new_lines_are_drawn_at_once_with_the_scroll_bar_as_a_frame_would_draw_them(following):
     """Each new line of a stream that follows its end moved every row and the bar's thumb: a frame of
@@ -110,6 +112,7 @@ async def test_new_lines_are_drawn_at_once_with_the_scroll_bar_as_a_frame_would_
             assert cells(strip) == cells(screen[y].crop(x1, x1 + strip.cell_length))
 
 
+@fast_paint_only
 @pytest.mark.parametrize("change", ["padding", "tint", "theme"])
 async def test_lines_drawn_at_once_follow_a_change_of_style(change):
     """What a direct paint needs from the styles (padding, effects, colours) is worked out once and
@@ -146,6 +149,7 @@ class CoveredStreamApp(App):
         yield Static("cover", id="cover")
 
 
+@fast_paint_only
 async def test_new_lines_covered_lines_and_hidden_screens_are_left_to_a_frame():
     app = CoveredStreamApp()
     async with app.run_test(size=(21, 5)) as pilot:
@@ -172,10 +176,11 @@ async def test_new_lines_covered_lines_and_hidden_screens_are_left_to_a_frame():
         assert app.screen._compositor.render_strips()[4].text.rstrip() == "six 7 8 9 10"
 
 
+@fast_paint_only
 async def test_its_scroll_bar_redraws_only_changed_cells_and_draws_what_textuals_would():
     from textual.widget import Widget
 
-    from tui.app.widgets.line_cached_scroll_bar import LineCachedScrollBar
+    from tui.app.fast_paint.line_cached_scroll_bar import LineCachedScrollBar
 
     app = StreamApp()
     async with app.run_test(size=(21, 8)) as pilot:
@@ -216,6 +221,7 @@ async def test_it_keeps_following_the_end_when_the_terminal_is_resized():
         assert view.scroll_offset.y == 0  # scrolled up by the reader: it stays there
 
 
+@fast_paint_only
 async def test_a_clear_draws_at_once_only_the_rows_that_showed_text():
     """Each sample starts with a clear: drawn at once, without a frame, and not the rows below the
     text, blank already; after a scrolled run it goes back to the top and draws every row."""

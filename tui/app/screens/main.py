@@ -7,16 +7,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
-from tui.app.cropped_compositor import CroppedCompositor
+from tui.app import fast_paint
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.output_pane import OutputPane
-from tui.app.widgets.quiet_footer import QuietFooter
 from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.status_bar import StatusBar
 from tui.app.widgets.technique_pane import TechniquePane
 from tui.engine.prompts import PromptLibrary
 from tui.engine.store import SampleStore
-from tui.app.widgets.header import SmolgenHeader
 
 
 class MainScreen(Screen):
@@ -45,20 +43,20 @@ class MainScreen(Screen):
 
     def __init__(self, store: SampleStore, prompts: PromptLibrary, techniques: tuple[TechniqueEntry, ...]) -> None:
         super().__init__(id="main")
-        self._compositor = CroppedCompositor()  # a run's frames draw only what changed (see the module)
+        fast_paint.crop_partial_updates(self)  # a run's frames draw only what changed
         self.store = store
         self.prompts = prompts
         self.techniques = techniques
 
     def compose(self) -> ComposeResult:
-        yield SmolgenHeader()
+        yield fast_paint.header()
         with Horizontal(id="panes"):
             with Vertical(id="left"):
                 yield SeedsPane(self.store, id="seeds", classes="pane")
                 yield TechniquePane(self.techniques, self.prompts, id="technique", classes="pane")
             yield OutputPane(id="output", classes="pane")
         yield StatusBar(self.store.path.name, id="status-bar")
-        yield QuietFooter()
+        yield fast_paint.footer()
 
     @property
     def seeds(self) -> SeedsPane:

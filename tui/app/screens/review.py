@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Footer, Input, Select, Static
 
+from tui.app import fast_paint
 from tui.app.review_filter import ANY, NO_FLAG, ReviewRow, filter_rows, parent_id_of, parent_of, review_rows
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.edit_sample import EditSampleScreen
@@ -33,7 +34,6 @@ from tui.app.techniques import technique_title
 from tui.app.widgets.cursor_view import CursorView, cursor_bindings
 from tui.engine.chat_template import Message as ChatMessage
 from tui.engine.store import STATUSES, SampleStore
-from tui.app.widgets.header import SmolgenHeader
 
 STATUS_STYLES = {"new": "", "accepted": "green", "rejected": "red", "failed": "dim red"}
 COLUMNS = ("ID", "Technique", "Status", "Instruction", "Tok", "Flags")
@@ -247,7 +247,7 @@ class ReviewScreen(Screen):
         self._choices: dict[str, list[str]] = {}
 
     def compose(self) -> ComposeResult:
-        yield SmolgenHeader()
+        yield fast_paint.header()
         with Horizontal(id="filters"):
             yield Select([(s, s) for s in STATUSES], prompt="any status", id="filter-status", compact=True)
             yield Select([], prompt="any technique", id="filter-technique", compact=True)

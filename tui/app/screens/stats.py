@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Select, Static, Tab
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
+from tui.app import fast_paint
 from tui.app.review_filter import first_line
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.review import ReviewScreen
@@ -37,7 +38,6 @@ from tui.app.widgets.stats_figures import (
 )
 from tui.engine.dataset_stats import DatasetStats, compare, compute_stats, instruction_items
 from tui.engine.store import STATUSES, SampleStore
-from tui.app.widgets.header import SmolgenHeader
 
 REFRESH_SECONDS = 0.5
 DEFAULT_THRESHOLD = 0.7
@@ -147,7 +147,7 @@ class StatsScreen(Screen):
         self._built_tabs: set[str] = set()
 
     def compose(self) -> ComposeResult:
-        yield SmolgenHeader()
+        yield fast_paint.header()
         with Horizontal(id="stats-filters"):
             yield Select([], prompt="any run", id="stats-run", compact=True)
             yield Select([(s, s) for s in (*STATUSES, KEPT)], prompt="any status", id="stats-status", compact=True)

@@ -1,29 +1,14 @@
 """A list drawn line by line on demand, with a cursor moved by keys: the base of the review table and
 the output pane's finished samples.
 
-Only the lines on screen are drawn, so its length costs nothing, and `grow_quietly` tells the scroll
-bar about new lines without laying the screen out again (35 ms a time; while a run goes that is time
-taken from the model).
+Only the lines on screen are drawn, so its length costs nothing.
 """
 
 from __future__ import annotations
 
 from textual.binding import Binding
 from textual.events import Click
-from textual.geometry import Size
 from textual.scroll_view import ScrollView
-
-
-def grow_quietly(view: ScrollView, size: Size) -> None:
-    """Change a scroll view's virtual size without a new layout of the screen.
-
-    Setting `virtual_size` lays out the whole screen; a view whose size changes nothing around it only
-    needs its scroll bars told. Its CSS must keep the bar always shown (`overflow-y: scroll`), so that
-    the bar's gutter never changes either.
-    """
-    if size != view.virtual_size:
-        view.set_reactive(ScrollView.virtual_size, size)
-        view._scroll_update(size)
 
 
 def cursor_bindings(prefix: str, noun: str, up: str = "up", down: str = "down") -> list[Binding]:

@@ -1,7 +1,7 @@
 """The output pane's list of finished samples: one line each, enter opens one in review.
 
 A sample is added while the model writes the next one, so adding must not lay the screen out (an
-OptionList does, 35 ms a time): the list only grows its scroll range (`grow_quietly`).
+OptionList does, 35 ms a time): the list only grows its scroll range (`fast_paint.grow_quietly`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from textual.message import Message
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
-from tui.app.widgets.cursor_view import CursorView, cursor_bindings, grow_quietly
-from tui.app.widgets.line_cached_scroll_bar import use_line_cached_scroll_bar
+from tui.app import fast_paint
+from tui.app.widgets.cursor_view import CursorView, cursor_bindings
 
 
 class FinishedList(CursorView):
@@ -58,7 +58,7 @@ class FinishedList(CursorView):
     def add(self, lines: list[tuple[int | None, Text]]) -> None:
         following = self.cursor_row >= len(self.lines) - 1
         self.lines.extend(lines)
-        grow_quietly(self, Size(self.scrollable_content_region.width, len(self.lines)))
+        fast_paint.grow_quietly(self, Size(self.scrollable_content_region.width, len(self.lines)))
         if following:
             self.move_cursor(len(self.lines) - 1)
         self.refresh()
@@ -71,7 +71,7 @@ class FinishedList(CursorView):
 
     @property
     def vertical_scrollbar(self) -> ScrollBar:
-        return use_line_cached_scroll_bar(self)
+        return fast_paint.vertical_scrollbar(self) or super().vertical_scrollbar
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # The styles come from the CSS of every ancestor: work them out once per frame, not per line.

@@ -3,7 +3,7 @@
 The output pane's stage line, progress bar and speed line change a few times a second while a run
 streams; as a Static and Textual's ProgressBar (three widgets) each change was a frame, 1.3 to 4 ms
 of the UI thread, on two cores taken from llama.cpp. Here the new line is written straight to the
-terminal when nothing is in the way (see `direct_paint`), and a frame draws it otherwise.
+terminal when nothing is in the way (see `fast_paint`), and a frame draws it otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from textual.renderables.bar import Bar as BarRenderable
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tui.app.direct_paint import paint_lines
+from tui.app import fast_paint
 
 
 class OneLine(Widget):
@@ -24,7 +24,7 @@ class OneLine(Widget):
     DEFAULT_CSS = "OneLine { height: 1; }"
 
     def redraw(self) -> None:
-        if not paint_lines(self, Region(0, 0, self.content_region.width, 1)):
+        if not fast_paint.paint_lines(self, Region(0, 0, self.content_region.width, 1)):
             self.refresh()
 
     def line_text(self, width: int) -> Text:

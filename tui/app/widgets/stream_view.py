@@ -18,9 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
-from tui.app.direct_paint import paint_lines
-from tui.app.widgets.cursor_view import grow_quietly
-from tui.app.widgets.line_cached_scroll_bar import use_line_cached_scroll_bar
+from tui.app import fast_paint
 
 
 class StreamView(ScrollView, can_focus=True):
@@ -73,7 +71,7 @@ class StreamView(ScrollView, can_focus=True):
         changed = self._content_lines(first_changed, len(self._lines) - first_changed)
         # Most batches only lengthen the last line: nothing moves, so it is drawn at once, without a frame.
         if len(self._lines) == line_count:
-            if not paint_lines(self, changed):
+            if not fast_paint.paint_lines(self, changed):
                 self.refresh(changed)
             return
         self._redraw(changed, top=self._bottom() if following else None)
@@ -95,7 +93,7 @@ class StreamView(ScrollView, can_focus=True):
         either cannot be drawn now, it is refreshed as usual.
         """
         bar = self.vertical_scrollbar
-        if not self.show_vertical_scrollbar or not bar.display:
+        if not fast_paint.ENABLED or not self.show_vertical_scrollbar or not bar.display:
             return False
         size = Size(self._width, len(self._lines))
         self.set_reactive(ScrollView.virtual_size, size)
@@ -105,15 +103,15 @@ class StreamView(ScrollView, can_focus=True):
             self.set_reactive(ScrollView.scroll_target_y, float(top))
             bar.set_reactive(ScrollBar.position, float(top))
             changed = Region(0, 0, self._width, self._height)  # every row moved
-        if not paint_lines(self, changed):
+        if not fast_paint.paint_lines(self, changed):
             self.refresh(changed)
-        if not paint_lines(bar, Region(0, 0, *bar.size)):
+        if not fast_paint.paint_lines(bar, Region(0, 0, *bar.size)):
             bar.refresh()
         return True
 
     @property
     def vertical_scrollbar(self) -> ScrollBar:
-        return use_line_cached_scroll_bar(self)
+        return fast_paint.vertical_scrollbar(self) or super().vertical_scrollbar
 
     def refresh_lines(self, y_start: int, line_count: int = 1) -> None:
         self.refresh(self._content_lines(y_start, line_count))
@@ -157,7 +155,7 @@ class StreamView(ScrollView, can_focus=True):
             self.refresh()
 
     def _size_changed(self) -> None:
-        grow_quietly(self, Size(self._width, len(self._lines)))
+        fast_paint.grow_quietly(self, Size(self._width, len(self._lines)))
 
     def _wrap(self, text: str) -> list[tuple[Strip, str]]:
         """The wrapped lines of a text, each as a strip and as its plain text."""

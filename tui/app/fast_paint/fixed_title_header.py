@@ -1,4 +1,4 @@
-"""The header of every screen: Textual's, with a title that changes without laying the screen out.
+"""Textual's header, with a title that changes without laying the screen out.
 
 The header's sub-title carries the store's counts by status, which change with every finished
 sample; Textual's title is a Static whose update lays out the whole screen (35 ms, taken from the
@@ -20,7 +20,9 @@ class FixedTitle(HeaderTitle):
         super().update(content, layout=False)
 
 
-class SmolgenHeader(Header):
+class FixedTitleHeader(Header):
+    """Textual's header, with a FixedTitle."""
+
     def compose(self) -> ComposeResult:
         for widget in super().compose():
             yield FixedTitle() if type(widget) is HeaderTitle else widget

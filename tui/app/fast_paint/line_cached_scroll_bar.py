@@ -53,8 +53,8 @@ class LineCachedScrollBar(ScrollBar):
 def use_line_cached_scroll_bar(widget: Widget) -> ScrollBar:
     """Give `widget` a LineCachedScrollBar as its vertical bar (before Textual makes its own).
 
-    Textual (8.x) makes the bar in `Widget.vertical_scrollbar` the same way; the stream view's tests
-    check that the bar in use is this one and that it draws what Textual's bar draws.
+    Textual makes the bar in `Widget.vertical_scrollbar` the same way; the stream view's tests check
+    that the bar in use is this one and that it draws what Textual's bar draws.
     """
     if widget._vertical_scrollbar is None:
         widget._vertical_scrollbar = bar = LineCachedScrollBar(vertical=True, name="vertical", thickness=widget.scrollbar_size_vertical)

@@ -1,0 +1,103 @@
+"""Drawing a run's changes with less of the UI thread, by going below Textual's public API.
+
+On two cores every millisecond the UI thread spends drawing is taken from llama.cpp. The modules of
+this package use Textual's private names (its compositor, its call that writes to the terminal, its
+widgets' caches and flags) to draw only what changed; no module outside it touches them. One switch
+turns all of it off: `SMOLGEN_FAST_PAINT=off` in the environment, or a Textual outside the minor
+series these modules were written and tested against (then one warning is logged). Off, each function
+below does the same thing Textual's public way, with the same pixels on screen, only slower.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from importlib.metadata import version
+from typing import Any
+
+from textual.geometry import Region, Size
+from textual.screen import Screen
+from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
+from textual.widget import Widget
+from textual.widgets import Footer, Header
+
+from tui.engine.errors import BadInput
+
+# The Textual series (major, minor) the private names used here were read from; pyproject.toml pins the same.
+TESTED_TEXTUAL = (8, 2)
+SWITCH = "SMOLGEN_FAST_PAINT"
+
+log = logging.getLogger("smolgen.app.fast_paint")
+
+
+def decide(textual_version: str, setting: str | None) -> tuple[bool, str | None]:
+    """Whether fast paint is on, given Textual's version and the switch's value; and the warning to log if it is not.
+
+    Raises BadInput for a switch value other than on or off.
+    """
+    value = (setting or "on").strip().lower()
+    if value not in ("on", "off"):
+        raise BadInput(f"{SWITCH}={setting}: must be on or off")
+    if value == "off":
+        return False, None
+    series = tuple(int(part) for part in re.findall(r"\d+", textual_version)[:2])
+    if series != TESTED_TEXTUAL:
+        tested = ".".join(map(str, TESTED_TEXTUAL))
+        return False, f"fast paint off: Textual {textual_version} is not the {tested} series it was tested with"
+    return True, None
+
+
+ENABLED, _warning = decide(version("textual"), os.environ.get(SWITCH))
+if _warning:
+    log.warning(_warning)
+
+if ENABLED:  # imported only when on: another Textual may not have the private names they import
+    from tui.app.fast_paint import direct_paint, quiet_scroll
+    from tui.app.fast_paint.cropped_compositor import CroppedCompositor
+    from tui.app.fast_paint.fixed_title_header import FixedTitleHeader
+    from tui.app.fast_paint.line_cached_scroll_bar import use_line_cached_scroll_bar
+    from tui.app.fast_paint.quiet_footer import QuietFooter
+
+
+def paint_lines(widget: Widget, lines: Region) -> bool:
+    """Draw `lines` of `widget` (content coordinates, as for `refresh`) straight to the terminal, if that is safe now.
+
+    False when it is not, or fast paint is off: the caller refreshes the widget instead.
+    """
+    return ENABLED and direct_paint.paint_lines(widget, lines)
+
+
+def grow_quietly(view: ScrollView, size: Size) -> None:
+    """Change a scroll view's virtual size; with fast paint, without a new layout of the screen.
+
+    Its CSS must keep the bar always shown (`overflow-y: scroll`), so that the bar's gutter never changes.
+    """
+    if size == view.virtual_size:
+        return
+    if ENABLED:
+        quiet_scroll.grow(view, size)
+    else:
+        view.virtual_size = size
+
+
+def vertical_scrollbar(widget: Widget) -> ScrollBar | None:
+    """A vertical bar for `widget` that redraws only changed cells; None when fast paint is off (Textual's own)."""
+    return use_line_cached_scroll_bar(widget) if ENABLED else None
+
+
+def footer() -> Footer:
+    """The key footer: with fast paint, one that dims keys in place rather than composing them anew."""
+    return QuietFooter() if ENABLED else Footer()
+
+
+def header() -> Header:
+    """The screen's header: with fast paint, one whose title changes without a layout of the screen."""
+    return FixedTitleHeader() if ENABLED else Header()
+
+
+def crop_partial_updates(screen: Screen[Any]) -> None:
+    """With fast paint, `screen`'s frames draw only the parts of widgets that changed (call in its constructor)."""
+    if ENABLED:
+        screen._compositor = CroppedCompositor()
