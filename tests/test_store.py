@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tui.engine.errors import StoreError, StoreLocked
+from tui.engine.errors import StoreDamaged, StoreError, StoreLocked, StoreUnwritable
 from tui.engine.store import SampleStore
 
 
@@ -44,15 +44,16 @@ def test_a_torn_last_journal_line_is_dropped_and_the_rest_kept(tmp_path):
         assert [s["instruction"] for s in store.list_samples()] == ["kept", "also kept", "after the crash"]
 
 
-def test_a_damaged_journal_line_in_the_middle_is_reported_and_nothing_is_touched(tmp_path):
+def test_a_damaged_journal_line_is_reported_with_the_repair_command_and_nothing_is_touched(tmp_path):
     path = tmp_path / "s.json"
     with SampleStore(path) as store:
         store.add_sample(_sample("kept"))
     journal = path.with_name("s.json.journal")
     journal.write_bytes(b'not json\n{"op":"del","t":"samples","ids":[1]}\n')
     before = (path.read_bytes(), journal.read_bytes())
-    with pytest.raises(StoreError, match=r"s\.json\.journal:1: a damaged journal line"):
-        SampleStore(path)
+    for read_only in (False, True):
+        with pytest.raises(StoreDamaged, match=r"s\.json\.journal: damaged line 1 \(of 2\).*`smolgen store repair --store .*s\.json`"):
+            SampleStore(path, read_only=read_only)
     assert (path.read_bytes(), journal.read_bytes()) == before
 
 

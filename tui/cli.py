@@ -186,7 +186,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_seeds(args: argparse.Namespace) -> int:
     from tui.engine.seeds import read_seed_file, seed_text
 
-    with SampleStore(args.store) as store:
+    with SampleStore(args.store, read_only=args.seeds_command == "list") as store:
         if args.seeds_command == "import":
             seed_file = read_seed_file(args.file)
             for problem in seed_file.problems:
@@ -205,7 +205,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     statuses = REVIEW_STATUSES if args.status == "all" else (args.status,)
-    with SampleStore(args.store) as store:
+    with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=statuses)
     result = export_samples(samples, args.format, args.out, overwrite=args.force)
     note = f", {result.skipped} skipped (no {'answer' if args.format == 'messages' else 'instruction or answer'})" if result.skipped else ""

@@ -30,7 +30,7 @@ def add_stats_command(commands: Any) -> None:
 def cmd_stats(args: argparse.Namespace) -> int:
     if not 0 < args.threshold <= 1:
         raise BadInput(f"--threshold {args.threshold}: must be above 0 and at most 1")
-    with SampleStore(args.store) as store:
+    with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=args.status)
         known_runs = {run["id"] for run in store.list_runs()}
     for run_id in [*(args.run or []), *(args.compare or [])]:

@@ -29,6 +29,14 @@ class StoreLocked(StoreError):
     """Another process holds the store."""
 
 
+class StoreUnwritable(StoreError):
+    """A change cannot be written (a full disk, a read-only folder, a store opened for reading); nothing stored is lost."""
+
+
+class StoreDamaged(StoreError):
+    """The store holds lines it cannot read; `smolgen store repair` keeps every readable change."""
+
+
 class GenerationFailed(SmolgenError):
     """One generation failed (context overflow, empty output...); the run records it and goes on."""
 

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.engine.errors import BadInput, GenerationFailed
+from tui.engine.errors import BadInput, GenerationFailed, StoreUnwritable
 from tui.engine.model import Cancelled, Model
 from tui.engine.prompts import PromptLibrary
 from tui.engine.store import REVIEW_STATUSES, SampleStore
@@ -99,6 +99,7 @@ def run_generation(
     summary = RunSummary(run_id=run_id, total=num)
     stored = SampleWriter(store, observer, num, run_id, {"seed": run_seed, "settings": settings, "model": model_record}, parallel)
     started = time.perf_counter()
+    failure: StoreUnwritable | None = None
     try:
         if parallel > 1:
             from tui.engine.parallel_run import run_rows_in_parallel
@@ -114,13 +115,26 @@ def run_generation(
         summary.status = "finished"
     except Cancelled:
         summary.status = "cancelled"
+    except StoreUnwritable as error:  # a full disk: stop at once, everything stored so far stays
+        summary.status, failure = "stopped", error
     except BaseException:
         summary.status = "interrupted"
         raise
     finally:
         summary.wall_seconds = time.perf_counter() - started
-        store.finish_run(run_id, summary.status, summary.record())
+        try:
+            store.finish_run(run_id, summary.status, summary.record())
+        except StoreUnwritable as error:
+            failure = failure or error
+    if failure is not None:
+        raise run_stopped(failure, store, run_id, stored.finished) from None
     return summary
+
+
+def run_stopped(error: StoreUnwritable, store: SampleStore, run_id: int, finished: int) -> StoreUnwritable:
+    """The one line a run ends with when the store cannot be written: what failed, what is safe and where."""
+    total = sum(n for status, n in store.status_counts().items() if status != "failed")
+    return StoreUnwritable(f"{error}; run {run_id} stopped: the {finished} samples it finished are safe in {store.path} ({total} in all)")
 
 
 class SampleWriter:
@@ -131,6 +145,7 @@ class SampleWriter:
 
     def __init__(self, store: SampleStore, observer: RunObserver, num: int, run_id: int, stamp: dict[str, Any], parallel: int):
         self.store, self.observer, self.num, self.run_id, self.stamp = store, observer, num, run_id, stamp
+        self.finished = 0  # samples on disk, failed ones not counted
         self.lock: threading.Lock | contextlib.nullcontext = threading.Lock() if parallel > 1 else contextlib.nullcontext()
 
 
@@ -141,6 +156,7 @@ def store_row(samples: SampleStream, stored: SampleWriter, index: int) -> None:
         sample.update(run_id=stored.run_id, sample_index=index, **stored.stamp)
         with stored.lock:
             sample["id"] = sample_id = stored.store.add_sample(sample)  # a front end opens the sample by its id
+            stored.finished += sample.get("status") != "failed"
             stored.observer.sample_done(sample, index + 1, stored.num)
         sample = _send(samples, sample_id)
 

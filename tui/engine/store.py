@@ -2,13 +2,18 @@
 
 tinydb rewrites its whole file on every write, which costs seconds per sample at 10,000 samples. So
 each change is appended to `<store>.journal` as JSON lines and fsynced once (a cost that does not grow
-with the store), and the journal is folded into the tinydb file, written atomically (temporary
-file, fsync, rename), when the store is opened, closed, or the journal outgrows the snapshot (so a
-rewrite of the whole store is paid for by as many bytes of journal: constant per write, amortised).
-`kill -9` at any moment leaves a valid snapshot plus a journal whose complete lines hold every
-finished sample; a line torn by the kill is the change in progress and is dropped. A lock file keeps
-a second process out with a clear message, and a file that is not a store is reported, never
-overwritten.
+with the store; see tui/engine/journal.py), and the journal is folded into the tinydb file, written
+atomically (temporary file, fsync, rename), when the store is opened, closed, or the journal outgrows
+the snapshot (so a rewrite of the whole store is paid for by as many bytes of journal: constant per
+write, amortised). A fold that cannot be written (a full disk) waits for a later one: the journal
+keeps every change meanwhile.
+
+`kill -9` at any moment, a fold included, leaves a valid snapshot plus a journal whose complete lines
+hold every finished sample; a line torn by the kill is the change in progress, moved aside to
+`<store>.damaged`. A write that fails (a full disk) leaves the store exactly as before that change,
+on disk and in memory. A store opened `read_only` never writes: reading works on a full disk or a
+read-only folder. A lock file keeps a second process out with a clear message; a file that is not a
+store, or a journal with damaged lines, is reported, never overwritten.
 
 Reads go straight to the raw tables rather than through tinydb's Documents (a copy of every record
 per call), and bulk work runs with the cyclic garbage collector paused: at 100,000 samples its passes
@@ -21,7 +26,9 @@ import contextlib
 import fcntl
 import functools
 import gc
+import logging
 import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator, MutableMapping
@@ -34,13 +41,47 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from tui.engine.errors import StoreError, StoreLocked
+from tui.engine.errors import StoreDamaged, StoreError, StoreLocked, StoreUnwritable
+from tui.engine.journal import JournalWriter, read_journal, replay, write_all
+
+log = logging.getLogger("smolgen.store")
 
 DEFAULT_STORE = Path("smolgen.json")
 STATUSES = ("new", "accepted", "rejected", "failed")
 # Statuses a person curates; "failed" rows only explain what went wrong.
 REVIEW_STATUSES = ("new", "accepted", "rejected")
-TABLES = ("seeds", "samples", "runs", "cache")
+
+# Test-only: the name of a step of the fold at which the process kills itself (tests/test_store_crash.py).
+_CRASH_AT = os.environ.get("SMOLGEN_TEST_CRASH_AT")
+
+
+def _crash_point(step: str) -> None:
+    if step == _CRASH_AT:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def journal_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + ".journal")
+
+
+def damaged_path(store_path: Path) -> Path:
+    """Where lines the store cannot use are kept, never deleted: torn last lines and repaired damage."""
+    return store_path.with_name(store_path.name + ".damaged")
+
+
+def keep_aside(store_path: Path, lines: Iterable[bytes]) -> Path:
+    """Append raw journal lines to the store's `.damaged` file, fsynced; returns its path."""
+    path = damaged_path(store_path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        try:
+            write_all(fd, b"".join(line + b"\n" for line in lines))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as error:
+        raise StoreUnwritable(f"{path}: cannot write ({error.strerror})") from None
+    return path
 
 
 def now_iso() -> str:
@@ -107,23 +148,52 @@ class AtomicJSONStorage(Storage):
     def write(self, data: dict[str, Any]) -> None:
         self._cache = data
 
-    def snapshot(self) -> None:
-        """Write the whole state to the store file atomically."""
-        data = self.read() or {}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+    def reload(self) -> dict[str, Any]:
+        """Read the file again, forgetting every change made in memory since."""
+        self._cache = None
+        if self.read() is None:
+            self._cache = {}
+        return self._cache
+
+    def snapshot(self) -> int:
+        """Write the whole state to the store file atomically; returns its size in bytes."""
+        data = orjson.dumps(self.read() or {})  # UTF-8 as written; ten times faster than json.dump
+        tmp = temporary_snapshot_path(self.path)
         try:
-            with open(tmp, "wb") as handle:
-                handle.write(orjson.dumps(data))  # UTF-8 as written; ten times faster than json.dump
-                handle.flush()
-                os.fsync(handle.fileno())
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            try:
+                half = len(data) // 2  # written in two halves only so that a test can crash between them
+                write_all(fd, data[:half])
+                _crash_point("snapshot-half-written")
+                write_all(fd, data[half:])
+                _crash_point("before-snapshot-fsync")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _crash_point("before-rename")
             os.replace(tmp, self.path)
+            _crash_point("before-folder-fsync")
             _fsync_dir(self.path.parent)
         except OSError as error:
-            tmp.unlink(missing_ok=True)
-            raise StoreError(f"{self.path}: cannot write the store ({error.strerror})") from None
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise StoreUnwritable(f"{self.path}: cannot write the store ({error.strerror})") from None
+        return len(data)
 
     def close(self) -> None:
         self._cache = None
+
+
+def temporary_snapshot_path(store_path: Path) -> Path:
+    """The file a snapshot is written to before it is renamed over the store."""
+    return store_path.with_name(f".{store_path.name}.{os.getpid()}.tmp")
+
+
+def _remove_stale_snapshots(store_path: Path) -> None:
+    """Delete snapshots a killed process left half written: the store and its journal hold all they held."""
+    for stale in store_path.parent.glob(f".{store_path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
 
 
 class _IntKeyedView(MutableMapping):
@@ -176,79 +246,6 @@ class _StoreDB(TinyDB):
     table_class = InPlaceTable
 
 
-class Journal:
-    """Append-only JSON lines of changes in one table: `put` a whole record, `set` fields of records, or `del` records."""
-
-    def __init__(self, store_path: Path):
-        self.path = store_path.with_name(store_path.name + ".journal")
-        self._handle = None
-
-    def replay(self, data: dict[str, Any]) -> int:
-        """Apply the journal's complete lines to `data` and cut off a torn last line; returns the count."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return 0
-        complete, _, torn = raw.rpartition(b"\n")
-        lines = complete.split(b"\n") if complete else []
-        with paused_gc():
-            for number, line in enumerate(lines, start=1):
-                try:
-                    _apply(orjson.loads(line), data)
-                except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
-                    raise StoreError(f"{self.path}:{number}: a damaged journal line; the store was left untouched") from None
-        if torn:
-            # A line with no newline was being written when the process died: that change never
-            # finished (its append had not returned). Cut it off so the next change starts clean.
-            with open(self.path, "r+b") as handle:
-                handle.truncate(len(complete) + 1 if complete else 0)
-                os.fsync(handle.fileno())
-        return len(lines)
-
-    def append(self, changes: list[dict[str, Any]]) -> None:
-        """Write changes and fsync them once: they survive a crash once this returns."""
-        if not changes:
-            return
-        if self._handle is None:
-            self._handle = open(self.path, "ab")
-        try:
-            self._handle.write(b"".join(orjson.dumps(change) + b"\n" for change in changes))
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-        except OSError as error:
-            raise StoreError(f"{self.path}: cannot write the journal ({error.strerror})") from None
-
-    def size(self) -> int:
-        return self._handle.tell() if self._handle is not None else (self.path.stat().st_size if self.path.exists() else 0)
-
-    def clear(self) -> None:
-        """Empty the journal (its changes are in the snapshot now)."""
-        self.close()
-        self.path.unlink(missing_ok=True)
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-
-def _apply(change: dict[str, Any], data: dict[str, Any]) -> None:
-    table = data.setdefault(change["t"], {})
-    op = change["op"]
-    if op == "put":
-        table[str(change["id"])] = change["doc"]
-    elif op == "set":
-        for doc_id in change["ids"]:
-            key = str(doc_id)
-            if key in table:
-                table[key].update(change["fields"])
-    elif op == "del":
-        for doc_id in change["ids"]:
-            table.pop(str(doc_id), None)
-    else:
-        raise ValueError(op)
-
-
 def _fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -265,8 +262,20 @@ class StoreLock:
         self.store_path = store_path
         self._handle = None
 
-    def acquire(self) -> None:
-        handle = open(self.path, "a+", encoding="utf-8")
+    def acquire(self, read_only: bool = False) -> None:
+        """Take the lock; a reader in a folder nobody can write in needs none (no writer can be there)."""
+        try:
+            handle = open(self.path, "a+", encoding="utf-8")
+        except OSError as error:
+            if not read_only:
+                raise StoreUnwritable(
+                    f"{self.store_path}: cannot write in {self.path.parent} ({error.strerror}); "
+                    "stats, export and seeds list can still read it"
+                ) from None
+            try:
+                handle = open(self.path, encoding="utf-8")
+            except OSError:
+                return
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -274,15 +283,19 @@ class StoreLock:
             owner = handle.read().strip() or "unknown"
             handle.close()
             raise StoreLocked(f"{self.store_path}: in use by PID {owner} (another smolgen); close it or use --store") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+        except OSError:
+            pass  # the PID only names the owner in a message: a full disk must not keep a reader out
         self._handle = handle
 
     def release(self) -> None:
         if self._handle is not None:
-            self._handle.close()
+            with contextlib.suppress(OSError):  # an unwritten PID on a full disk fails again on close
+                self._handle.close()
             self._handle = None
 
 
@@ -297,10 +310,26 @@ def _locked(method):
     return wrapper
 
 
-class SampleStore:
-    """Seeds, samples and runs of one dataset, persisted at every change. Safe to share between threads."""
+def _writes(method):
+    """A change: serialised like a read, refused before it touches memory when the store cannot be written."""
 
-    def __init__(self, path: str | Path = DEFAULT_STORE):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._mutex:
+            if self._writer is None:
+                raise StoreUnwritable(f"{self.path}: opened for reading only; nothing can be changed")
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class SampleStore:
+    """Seeds, samples and runs of one dataset, persisted at every change. Safe to share between threads.
+
+    `read_only` opens it without writing a byte (no fold, no journal): for commands that only read.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_STORE, read_only: bool = False):
         self.path = Path(path)
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder, not a store file")
@@ -308,28 +337,57 @@ class SampleStore:
             raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
         self._mutex = threading.RLock()
         self._lock = StoreLock(self.path)
-        self._lock.acquire()
+        self._lock.acquire(read_only)
+        self._writer: JournalWriter | None = None
+        self._fold_deferred = False  # a fold failed to write: the next is tried on close
         try:
             self._db = _StoreDB(self.path, storage=AtomicJSONStorage)
-            data = self._db.storage.read()  # fail now on a corrupt file, before anything is written
-            if data is None:
-                data = {}
-                self._db.storage.write(data)
-            self._journal = Journal(self.path)
-            self._journal.replay(data)
-            self._snapshot_bytes = self.path.stat().st_size if self.path.exists() else 0
-            if not self.path.exists() or self._journal_outgrown():
-                self._compact()
+            found = self._load()
+            if found.damaged:
+                lines = ", ".join(str(line.number) for line in found.damaged[:5]) + (", …" if len(found.damaged) > 5 else "")
+                raise StoreDamaged(
+                    f"{journal_path(self.path)}: damaged line{'s' if len(found.damaged) > 1 else ''} {lines} (of {found.lines}); "
+                    f"nothing was changed: `smolgen store repair --store {self.path}` keeps every readable change"
+                )
+            if not read_only:
+                self._open_for_writing(found.complete_bytes, found.torn)
         except BaseException:
+            if self._writer is not None:
+                self._writer.close()
             self._lock.release()
             raise
         self._seeds = self._db.table("seeds")
         self._samples = self._db.table("samples")
         self._runs = self._db.table("runs")
         self._cache = self._db.table("cache")
-        self._cache_ids = {doc["signature"]: int(key) for key, doc in self._records("cache").items() if "signature" in doc}
+        self._cache_ids = self._signatures()
         # Samples by status, counted once and then kept up to date: the app shows them every second of a run.
         self._status_counts: Counter | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self._writer is None
+
+    def _load(self):
+        """The snapshot with the journal's readable lines applied, in memory; what the journal held."""
+        data = self._db.storage.reload()  # fails on a corrupt file, before anything is written
+        with paused_gc():
+            found = replay(read_journal(journal_path(self.path)), data)
+        self._snapshot_bytes = self.path.stat().st_size if self.path.exists() else 0
+        return found
+
+    def _open_for_writing(self, journal_bytes: int, torn: bytes) -> None:
+        self._writer = JournalWriter(journal_path(self.path), journal_bytes)
+        if torn:
+            # The change a stopped process was writing never finished; its bytes are kept, not applied.
+            keep_aside(self.path, [torn])
+            self._writer.cut(journal_bytes)
+        _remove_stale_snapshots(self.path)
+        if not self.path.exists() or self._journal_outgrown():
+            self._fold()
+
+    def _signatures(self) -> dict[str, int]:
+        return {doc["signature"]: int(key) for key, doc in self._records("cache").items() if "signature" in doc}
 
     def _records(self, table: str) -> dict[str, Any]:
         """The raw records of a table by string id; never handed out, only copied from."""
@@ -337,45 +395,64 @@ class SampleStore:
 
     def _journal_outgrown(self) -> bool:
         # Relative to the snapshot, so rewriting the whole store costs each write a constant share.
-        return self._journal.size() > max(COMPACT_AFTER_BYTES, self._snapshot_bytes)
+        return self._writer.length > max(COMPACT_AFTER_BYTES, self._snapshot_bytes) and not self._fold_deferred
 
-    def _compact(self) -> None:
-        """Fold the journal into the snapshot: write the snapshot atomically, then drop the journal."""
-        self._db.storage.snapshot()
-        self._journal.clear()
-        self._snapshot_bytes = self.path.stat().st_size
+    def _fold(self) -> None:
+        """Fold the journal into the snapshot: write the snapshot atomically, then empty the journal.
+
+        A fold that cannot be written (a full disk) changes nothing and waits for the close."""
+        try:
+            self._snapshot_bytes = self._db.storage.snapshot()
+            _crash_point("before-journal-truncate")
+            self._writer.cut(0)
+        except StoreUnwritable as error:
+            log.warning("the journal is folded into the store later: %s", error)
+            self._fold_deferred = True
+
+    def _journal(self, changes: list[dict[str, Any]]) -> None:
+        """Append changes already made in memory; when that fails, memory is put back as the disk has it."""
+        try:
+            self._writer.append(changes)
+        except StoreUnwritable:
+            self._db.storage.reload()
+            with paused_gc():
+                replay(read_journal(journal_path(self.path))[: self._writer.length], self._db.storage.read())
+            self._cache_ids = self._signatures()
+            self._status_counts = None
+            for table in (self._seeds, self._samples, self._runs, self._cache):
+                table.clear_cache()
+            raise
+        if self._journal_outgrown():
+            self._fold()
 
     def _put(self, table: Any, doc_ids: Iterable[int]) -> None:
         """Journal the current state of records just inserted or changed in `table`."""
         records = self._records(table.name)
-        self._journal.append(
-            [{"op": "put", "t": table.name, "id": doc_id, "doc": records[str(doc_id)]} for doc_id in doc_ids if str(doc_id) in records]
-        )
-        if self._journal_outgrown():
-            self._compact()
+        self._journal([{"op": "put", "t": table.name, "id": doc_id, "doc": records[str(doc_id)]} for doc_id in doc_ids if str(doc_id) in records])
 
     def _set_fields(self, table: Any, doc_ids: list[int], fields: dict[str, Any]) -> None:
         """Change the same fields of many records, journalled as one line (a bulk change is all or nothing)."""
         table.update(fields, doc_ids=doc_ids)
-        self._journal.append([{"op": "set", "t": table.name, "ids": doc_ids, "fields": fields}])
-        if self._journal_outgrown():
-            self._compact()
+        self._journal([{"op": "set", "t": table.name, "ids": doc_ids, "fields": fields}])
 
     def _delete(self, table: Any, doc_ids: list[int]) -> None:
         table.remove(doc_ids=doc_ids)
-        self._journal.append([{"op": "del", "t": table.name, "ids": doc_ids}])
-
-    def _footprint(self) -> int:
-        snapshot = self.path.stat().st_size if self.path.exists() else 0
-        return snapshot + self._journal.size()
+        self._journal([{"op": "del", "t": table.name, "ids": doc_ids}])
 
     @_locked
     def close(self) -> None:
+        """Fold the journal in if the store is small (a fold that cannot be written waits); never raises
+        for a full disk: every change is on disk already."""
         try:
-            if self._journal.size() and self._footprint() < COMPACT_ON_CLOSE_BELOW_BYTES:
-                self._compact()
+            if self._writer is not None and self._writer.length and self._snapshot_bytes + self._writer.length < COMPACT_ON_CLOSE_BELOW_BYTES:
+                self._fold_deferred = False
+                self._fold()
         finally:
-            self._journal.close()
+            if self._writer is not None:
+                self._writer.close()
+                if not self._fold_deferred and self._writer.length == 0:
+                    with contextlib.suppress(OSError):
+                        journal_path(self.path).unlink()
             self._db.close()
             self._lock.release()
 
@@ -387,7 +464,7 @@ class SampleStore:
 
     # Seeds -------------------------------------------------------------------------------------
 
-    @_locked
+    @_writes
     def add_seeds(self, rows: Iterable[dict[str, Any]], source: str = "") -> list[int]:
         """Store seed rows (dicts of columns); new seeds are selected for the next run."""
         docs = [{"row": row, "source": source, "selected": True, "created": now_iso()} for row in rows]
@@ -400,24 +477,24 @@ class SampleStore:
         with paused_gc():
             return [_with_id(k, d) for k, d in self._records("seeds").items() if d.get("selected", True) or not selected_only]
 
-    @_locked
+    @_writes
     def update_seed(self, seed_id: int, **fields: Any) -> None:
         self._seeds.update(fields, doc_ids=[seed_id])
         self._put(self._seeds, [seed_id])
 
-    @_locked
+    @_writes
     def delete_seeds(self, seed_ids: Iterable[int]) -> None:
         self._delete(self._seeds, list(seed_ids))
 
     # Runs --------------------------------------------------------------------------------------
 
-    @_locked
+    @_writes
     def start_run(self, **fields: Any) -> int:
         run_id = self._runs.insert({**fields, "started": now_iso(), "status": "running"})
         self._put(self._runs, [run_id])
         return run_id
 
-    @_locked
+    @_writes
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
         self._runs.update({"status": status, "summary": summary, "finished": now_iso()}, doc_ids=[run_id])
         self._put(self._runs, [run_id])
@@ -428,7 +505,7 @@ class SampleStore:
 
     # Samples -----------------------------------------------------------------------------------
 
-    @_locked
+    @_writes
     def add_sample(self, sample: dict[str, Any]) -> int:
         """Write one finished sample; it is on disk when this returns."""
         doc = {"status": "new", "created": now_iso(), **sample}
@@ -463,7 +540,7 @@ class SampleStore:
                 result.append(_with_id(key, doc))
         return result
 
-    @_locked
+    @_writes
     def set_status(self, sample_ids: Iterable[int], status: str) -> None:
         if status not in REVIEW_STATUSES:
             raise StoreError(f"status {status!r} is not one of {', '.join(REVIEW_STATUSES)}")
@@ -476,7 +553,7 @@ class SampleStore:
                 self._status_counts.subtract(before)
                 self._status_counts[status] += len(ids)
 
-    @_locked
+    @_writes
     def edit_sample(self, sample_id: int, conversation: list[dict[str, str]]) -> None:
         """Replace a sample's conversation, keeping the model's original text beside it."""
         sample = self.get_sample(sample_id)
@@ -505,7 +582,7 @@ class SampleStore:
         """Every cached step output, by signature."""
         return {doc["signature"]: dict(doc) for doc in self._records("cache").values()}
 
-    @_locked
+    @_writes
     def put_cached_output(self, signature: str, entry: dict[str, Any]) -> None:
         """Keep one step's output for a row; durable when this returns, like a sample."""
         doc = {**entry, "signature": signature, "created": now_iso()}

@@ -17,13 +17,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.engine.errors import BadInput, GenerationFailed
+from tui.engine.errors import BadInput, GenerationFailed, StoreUnwritable
 from tui.engine.llm import LlamaCppLLM
 from tui.engine.model import Cancelled, new_run_seed
 from tui.engine.pipeline.graph import Pipeline
 from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, Step
 from tui.engine.prompts import PromptLibrary
-from tui.engine.runner import RunObserver
+from tui.engine.runner import RunObserver, run_stopped
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 from tui.engine.techniques.base import GenerationContext, ReadsStoredSamples
 
@@ -133,6 +133,7 @@ class _PipelineRun:
             technique="pipeline", pipeline=self.pipeline.name, settings=self.pipeline.config(), use_cache=self.salt == 0
         )
         started = time.perf_counter()
+        failure: StoreUnwritable | None = None
         try:
             if isinstance(source, GenerationStep):
                 for row in rows:  # a generating source (Magpie) makes its own rows
@@ -143,12 +144,19 @@ class _PipelineRun:
             self.summary.status = "finished"
         except Cancelled:
             self.summary.status = "cancelled"
+        except StoreUnwritable as error:  # a full disk: stop at once, every cached output and sample stays
+            self.summary.status, failure = "stopped", error
         except BaseException:
             self.summary.status = "interrupted"
             raise
         finally:
             self.summary.wall_seconds = time.perf_counter() - started
-            self.store.finish_run(self.summary.run_id, self.summary.status, self.summary.record())
+            try:
+                self.store.finish_run(self.summary.run_id, self.summary.status, self.summary.record())
+            except StoreUnwritable as error:
+                failure = failure or error
+        if failure is not None:
+            raise run_stopped(failure, self.store, self.summary.run_id, self.summary.stored) from None
         return self.summary
 
     def _flow(self, row: Row, remaining: list[Step]) -> None:
