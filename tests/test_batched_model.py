@@ -146,7 +146,7 @@ def test_bench_times_the_parallel_variant_on_request(tmp_path):
 
 
 @pytest.mark.model
-def test_ctrl_c_during_a_parallel_run_stops_it_in_one_line_and_keeps_what_was_stored(tmp_path):
+def test_ctrl_c_during_a_parallel_run_cancels_it_and_keeps_what_was_stored(tmp_path):
     command = [*SMOLGEN, "generate", "magpie", "--num", "40", "--parallel", "3", "--max-tokens", "12", "--quiet", "--seed", "5"]
     # A shell's background job starts with SIGINT ignored, and Python keeps it so: hand the child the default.
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -160,9 +160,10 @@ def test_ctrl_c_during_a_parallel_run_stops_it_in_one_line_and_keeps_what_was_st
     rest = process.stderr.read()
     assert process.wait(timeout=30) == 130
     assert "Traceback" not in rest
-    assert rest.strip().splitlines()[-1] == "smolgen: interrupted; every finished sample is in the store"
+    assert rest.strip().splitlines()[-1] == "smolgen: stopped by SIGINT; the sample in progress was dropped"
+    assert "run 1 cancelled:" in rest
     with SampleStore(tmp_path / "smolgen.json") as store:
         samples = store.list_samples()
         [run] = store.list_runs()
-    assert 2 <= len(samples) < 40 and run["status"] == "interrupted"
+    assert 2 <= len(samples) < 40 and run["status"] == "cancelled"
     assert all(len(sample["conversation"]) == 2 for sample in samples if sample["status"] != "failed")

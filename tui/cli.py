@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,7 +16,9 @@ from typing import Any, Sequence
 from tui.bench.commands import add_bench_command, cmd_bench
 from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.cli_stats import add_stats_command, cmd_stats
+from tui.cli_store import add_store_command, cmd_store
 from tui.cli_flags import add_instruction_technique_flags, add_model_flag, add_parallel_flag
+from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
@@ -106,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_pipeline_commands(commands)
     add_stats_command(commands)
+    add_store_command(commands)
     add_bench_command(commands)
 
     models = commands.add_parser("models", help="the model in use and its metadata")
@@ -137,6 +141,11 @@ def _or(default: Any, fallback: Any) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with stopped_by_signals():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         _configure_logging(args.log)
@@ -151,15 +160,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": cmd_run,
             "draw": cmd_draw,
             "stats": cmd_stats,
+            "store": cmd_store,
             "bench": cmd_bench,
         }[command]
         return handler(args)
     except SmolgenError as error:
         print(f"smolgen: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("smolgen: interrupted; every finished sample is in the store", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
+        print(f"smolgen: stopped by {signal_name(signum)}; every finished sample is in the store", file=sys.stderr)
+        return 128 + signum
 
 
 def _configure_logging(path: str | None) -> None:

@@ -9,6 +9,7 @@ import time
 from typing import Any, TextIO
 
 from tui.cli_flags import DEFAULT_MAGPIE_NUM, TECHNIQUE_FLAGS
+from tui.cli_signals import cancelled_by_signals, signal_name
 from tui.engine.errors import BadInput
 from tui.engine.model import Model, Sampling, new_run_seed
 from tui.engine.prompts import PromptLibrary
@@ -187,7 +188,8 @@ def run_generate_command(args: argparse.Namespace) -> int:
         )
         # Several rows at once have no single stream of tokens to show.
         observer = TerminalObserver(sys.stdout, sys.stderr, not args.quiet and args.parallel == 1, args.parallel > 1)
-        summary = run_generation(technique, store, model, prompts, num, run_seed, rows, observer, parallel=args.parallel)
+        with cancelled_by_signals() as signals:
+            summary = run_generation(technique, store, model, prompts, num, run_seed, rows, observer, signals.cancel, args.parallel)
     failures = ", ".join(f"{n} {reason}" for reason, n in summary.failures.items())
     print(
         f"run {summary.run_id} {summary.status}: {summary.stored} stored, {summary.failed} failed"
@@ -196,7 +198,9 @@ def run_generate_command(args: argparse.Namespace) -> int:
         + f" → {args.store}",
         file=sys.stderr,
     )
-    return 0
+    if signals.received is not None:
+        print(f"smolgen: stopped by {signal_name(signals.received)}; the sample in progress was dropped", file=sys.stderr)
+    return signals.exit_code()
 
 
 def _one_line(text: str, width: int = 80) -> str:

@@ -51,6 +51,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tui.cli_generate import TerminalObserver
+    from tui.cli_signals import cancelled_by_signals, signal_name
     from tui.engine.llm import LlamaCppLLM
     from tui.engine.pipeline.executor import PipelineObserver, run_pipeline
     from tui.engine.pipeline.toml_config import load_pipeline
@@ -73,12 +74,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             self.err.flush()
 
     observer = Observer(sys.stdout, sys.stderr, stream_tokens=not (args.quiet or args.json))
-    with SampleStore(args.store) as store:
-        summary = run_pipeline(pipeline, store, use_cache=not args.no_cache, observer=observer, prompts=prompts, llm=llm)
+    with SampleStore(args.store) as store, cancelled_by_signals() as signals:
+        summary = run_pipeline(pipeline, store, not args.no_cache, observer, signals.cancel, prompts, llm)
     record = summary.record()
     if args.json:
         print(json.dumps(record, ensure_ascii=False))
-        return 0
+        return signals.exit_code()
     print(f"\npipeline {summary.pipeline} (run {summary.run_id}) {summary.status} in {summary.wall_seconds:.1f} s:", file=sys.stderr)
     for name, counts in summary.steps.items():
         reasons = ", ".join(f"{n} {reason}" for reason, n in counts.failures.items())
@@ -88,4 +89,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(f"  stored {summary.stored} new samples ({summary.already_stored} already stored) → {args.store}", file=sys.stderr)
-    return 0
+    if signals.received is not None:
+        print(f"smolgen: stopped by {signal_name(signals.received)}; the row in progress was dropped", file=sys.stderr)
+    return signals.exit_code()

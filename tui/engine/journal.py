@@ -91,7 +91,7 @@ def parse_line(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
     try:
         change = orjson.loads(line)
     except orjson.JSONDecodeError as error:
-        return None, f"not JSON ({error})"
+        return None, f"not JSON: {error.msg} at character {error.pos}"
     reason = problem(change)
     return (None, reason) if reason else (change, None)
 

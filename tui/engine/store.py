@@ -173,7 +173,7 @@ class AtomicJSONStorage(Storage):
             _crash_point("before-rename")
             os.replace(tmp, self.path)
             _crash_point("before-folder-fsync")
-            _fsync_dir(self.path.parent)
+            fsync_folder(self.path.parent)
         except OSError as error:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
@@ -246,7 +246,8 @@ class _StoreDB(TinyDB):
     table_class = InPlaceTable
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a rename or a removal in `folder` durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -1,0 +1,29 @@
+"""`python -m tui.bench.paced_cli WORD_DELAY ARGS...`: the `smolgen` command, whole, with the paced stand-in
+model (tui/bench/null_backend.py) loaded instead of llama.cpp's. For `smolgen bench faults` and tests of
+what the command does around a run (a signal, a full disk), where the model's text does not matter and
+a real model would make them slow and CPU-bound."""
+
+from __future__ import annotations
+
+import sys
+
+from tui.bench.null_backend import PacedModel
+from tui.engine.model import Model
+
+REPLIES = (
+    "What should a small team know before generating synthetic data?",
+    "Start from diverse seeds, check the samples often, and keep the prompts short and clear.",
+)
+
+
+def main(argv: list[str]) -> int:
+    """Run `smolgen ARGS` with every model load answered by a PacedModel writing a word every WORD_DELAY seconds."""
+    from tui.cli import main as smolgen
+
+    word_delay, *args = argv
+    Model.load = classmethod(lambda cls, *a, **k: PacedModel(REPLIES, float(word_delay)))  # type: ignore[method-assign]
+    return smolgen(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,80 @@
+"""`smolgen store check` and `smolgen store repair`: what a store holds, what in it is damaged, and a way back."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tui.engine.store import DEFAULT_STORE, damaged_path, journal_path
+
+
+def add_store_command(commands: Any) -> None:
+    """Register `store check` and `store repair` on the `smolgen` subcommand parser."""
+    store = commands.add_parser("store", help="check a store for damage, or repair it")
+    actions = store.add_subparsers(dest="store_command", required=True)
+    check = actions.add_parser("check", help="what the store holds and anything damaged (exit 1 when damaged); writes nothing")
+    repair = actions.add_parser(
+        "repair", help="keep every readable change, move damaged journal lines to <store>.damaged, say what was not recovered"
+    )
+    for action in (check, repair):
+        action.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    from tui.engine.store_repair import inspect, repair
+
+    if not args.store.exists() and not journal_path(args.store).exists():
+        print(f"{args.store}: no store here (nothing to {args.store_command})")
+        return 0
+    if args.store_command == "check":
+        return _print_check(inspect(args.store))
+    done = repair(args.store)
+    found = done.examination
+    if done.moved_to is None:
+        print(f"{args.store}: nothing damaged; nothing changed")
+        return 0
+    broken = [*found.damage, *([found.torn] if found.torn else [])]
+    print(f"{journal_path(args.store)}: {_lines(len(broken), 'damaged line')} of {found.journal_lines + bool(found.torn)}; every readable change kept")
+    for damage in broken:
+        print(f"  {damage.where}: {damage.outcome}")
+    lost = [item for damage in broken for item in damage.lost]
+    print("not recovered: " + ("; ".join(lost) if lost else "nothing"))
+    print(f"the damaged lines, as they were, are in {done.moved_to} (nothing was deleted)")
+    print(f"{args.store} now holds {_holdings(found.data)}")
+    return 0
+
+
+def _print_check(found) -> int:
+    print(f"{found.path}: snapshot {found.snapshot_bytes:,} bytes, journal {_lines(found.journal_lines, 'line')} ({found.journal_bytes:,} bytes)")
+    print(f"  holds {_holdings(found.data)}")
+    unfinished = [key for key, run in found.data.get("runs", {}).items() if run.get("status") == "running"]
+    if unfinished:
+        print(f"  run{'s' if len(unfinished) > 1 else ''} {', '.join(unfinished)} never recorded an end (the process stopped)")
+    if found.set_aside:
+        print(f"  {_lines(found.set_aside, 'line')} set aside earlier in {damaged_path(found.path)}")
+    if found.torn is not None:
+        print(f"  the last line is cut off ({len(found.torn.raw)} bytes: a change a stopped process was writing): "
+              f"{found.torn.outcome}; the next change sets it aside in {damaged_path(found.path)}, repair keeps what it can")
+    if not found.damaged:
+        print("  nothing damaged")
+        return 0
+    print(f"  {_lines(len(found.damage), 'damaged journal line')} (what repair recovers of each):")
+    for damage in found.damage:
+        print(f"    {damage.where} ({damage.reason}): {damage.outcome}")
+    print(f"`smolgen store repair --store {found.path}` keeps every readable change")
+    return 1
+
+
+def _holdings(data: dict[str, Any]) -> str:
+    samples = data.get("samples", {})
+    statuses = Counter(sample.get("status", "new") for sample in samples.values())
+    by_status = ", ".join(f"{n} {status}" for status, n in statuses.most_common())
+    return (f"{_lines(len(samples), 'sample')}" + (f" ({by_status})" if by_status else "")
+            + f", {_lines(len(data.get('seeds', {})), 'seed')}, {_lines(len(data.get('runs', {})), 'run')}, "
+            f"{_lines(len(data.get('cache', {})), 'cached output')}")
+
+
+def _lines(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
