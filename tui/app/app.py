@@ -7,8 +7,10 @@ thread is the only user of the model while a run lasts, and streams tokens in ~5
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +36,7 @@ from tui.app.screens.main import MainScreen
 from tui.app.screens.model_picker import ModelPickerScreen
 from tui.app.screens.review import ReviewScreen
 from tui.app.screens.stats import StatsScreen
+from tui.app.store_changes import offered
 from tui.app.streaming import BatchedObserver
 from tui.app.techniques import TechniqueEntry, available_techniques
 from tui.app.widgets.output_pane import OutputPane
@@ -42,7 +45,7 @@ from tui.app.widgets.pipeline_tab import PipelineTab
 from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.template_editor import TemplateEditor
 from tui.cli_flags import DEFAULT_MAGPIE_NUM
-from tui.engine.errors import SmolgenError
+from tui.engine.errors import SmolgenError, StoreUnwritable
 from tui.engine.model import Model, new_run_seed
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import check_run, run_generation
@@ -65,7 +68,7 @@ class RunRequest:
 
 def status_counts_text(store: SampleStore) -> str:
     counts = store.status_counts()
-    return " · ".join(f"{status} {counts.get(status, 0)}" for status in STATUSES)
+    return " · ".join(f"{status} {counts.get(status, 0)}" for status in STATUSES) + (" · read-only" if store.read_only else "")
 
 
 class SmolgenApp(App):
@@ -99,7 +102,9 @@ class SmolgenApp(App):
         model_request: ModelRequest | None = None,
         techniques: tuple[TechniqueEntry, ...] | None = None,
         cursor_blink: bool = True,
+        read_only_reason: str = "",
     ) -> None:
+        """`read_only_reason`: why the store could not be opened for writing (shown when it is read-only)."""
         super().__init__()
         self.store = store
         self.prompts = prompts
@@ -107,6 +112,7 @@ class SmolgenApp(App):
         self.model_request = model_request or ModelRequest()
         self.techniques = techniques or available_techniques()
         self.cursor_blink = cursor_blink
+        self.read_only_reason = read_only_reason
         self.model: Model | None = None
         self.model_error: str | None = None
         self._pending: RunRequest | None = None
@@ -121,8 +127,34 @@ class SmolgenApp(App):
     def on_mount(self) -> None:
         self.push_screen(self.main_screen)
         self.show_counts()
+        self._quit_on_stop_signals()
+        if self.store.read_only:
+            self.push_screen(ReviewScreen(self.store))
+            reason = self.read_only_reason or f"{self.store.path} is opened for reading"
+            self.notify(f"{reason}. Read-only: review, stats and export; nothing can be changed.",
+                        severity="warning", timeout=20, markup=False)
         # Reading the GGUF header is Python work that would compete with the first frame for the GIL.
         self.call_after_refresh(self.load_model, self.model_request)
+
+    def _quit_on_stop_signals(self) -> None:
+        """SIGTERM (`kill`, systemd) and SIGHUP (a closed terminal) quit as ctrl+q does: a run is cancelled
+        and recorded, its finished samples kept."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self.call_later, self.quit_on_signal, signum)
+
+    def on_unmount(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+
+    def quit_on_signal(self, signum: int) -> None:
+        """Quit as ctrl+q does; the exit status says which signal (128 + its number)."""
+        self.stop_generation()
+        self.exit(return_code=128 + signum)
 
     @on(events.DescendantFocus)
     def steady_cursor(self, event: events.DescendantFocus) -> None:
@@ -309,7 +341,7 @@ class SmolgenApp(App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_run":
             return self.running or self._pending is not None
-        return True
+        return offered(self.store, action)
 
     @on(StageStarted)
     def stage_started(self, message: StageStarted) -> None:
@@ -437,8 +469,13 @@ def run_app(store_path: Path, model_request: ModelRequest, prompts_dir: Path | N
     prompts_dir = prompts_dir or default_prompts_dir()
     prompts_dir.mkdir(parents=True, exist_ok=True)
     prompts = PromptLibrary(prompts_dir)
-    with SampleStore(store_path) as store:
-        app = SmolgenApp(store, prompts, LlamaBackend(), model_request)
+    try:
+        store, reason = SampleStore(store_path), ""
+    except StoreUnwritable as error:  # a read-only folder: the app still reviews and exports
+        # What failed, without the advice for the command line that follows it.
+        store, reason = SampleStore(store_path, read_only=True), str(error).partition("; ")[0]
+    with store:
+        app = SmolgenApp(store, prompts, LlamaBackend(), model_request, read_only_reason=reason)
         try:
             app.run()
         finally:

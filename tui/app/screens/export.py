@@ -26,8 +26,9 @@ FORMAT_LABELS = {
 
 
 def default_export_path(store: SampleStore, fmt: str) -> str:
-    """`<store name>-<format>.jsonl` beside the store, relative to the working folder when inside it."""
-    path = store.path.parent / f"{store.path.stem}-{fmt}.jsonl"
+    """`<store name>-<format>.jsonl` beside the store (in the working folder when the store is read-only),
+    relative to the working folder when inside it."""
+    path = (Path.cwd() if store.read_only else store.path.parent) / f"{store.path.stem}-{fmt}.jsonl"
     relative = os.path.relpath(path.resolve(), Path.cwd())
     return relative if not relative.startswith("..") else str(path)
 

@@ -29,6 +29,7 @@ from textual.widgets import Footer, Input, Select, Static
 from tui.app import fast_paint
 from tui.app.review_filter import ANY, NO_FLAG, ReviewRow, filter_rows, parent_id_of, parent_of, review_rows
 from tui.app.screens.confirm import ConfirmScreen
+from tui.app.store_changes import offered, saving
 from tui.app.screens.edit_sample import EditSampleScreen
 from tui.app.techniques import technique_title
 from tui.app.widgets.cursor_view import CursorView, cursor_bindings
@@ -369,6 +370,9 @@ class ReviewScreen(Screen):
 
     # Actions ---------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(self.store, action)
+
     def action_set_status(self, status: str) -> None:
         sample_id = self.selected_id()
         if sample_id is None:
@@ -376,16 +380,17 @@ class ReviewScreen(Screen):
         if self.samples[sample_id].get("status") == "failed":
             self.notify("A failed sample has nothing to curate.", severity="warning")
             return
-        self.store.set_status([sample_id], status)
-        self.samples[sample_id] = self.store.get_sample(sample_id)
-        table = self.query_one("#samples", SampleTable)
-        # The row object is shared by `rows` and `shown`: changed once, in place.
-        self.shown[table.cursor_row].status = status
-        table.refresh_row(table.cursor_row)
-        self.app.show_counts()
-        # The row stays in view until the filter changes, so the cursor can move on to the next.
-        self.action_move(1)
-        self.show_selected()
+        with saving(self):
+            self.store.set_status([sample_id], status)
+            self.samples[sample_id] = self.store.get_sample(sample_id)
+            table = self.query_one("#samples", SampleTable)
+            # The row object is shared by `rows` and `shown`: changed once, in place.
+            self.shown[table.cursor_row].status = status
+            table.refresh_row(table.cursor_row)
+            self.app.show_counts()
+            # The row stays in view until the filter changes, so the cursor can move on to the next.
+            self.action_move(1)
+            self.show_selected()
 
     def action_move(self, step: int) -> None:
         table = self.query_one("#samples", SampleTable)
@@ -400,15 +405,16 @@ class ReviewScreen(Screen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.store.set_status([row.id for row in changed], status)
-                # The shown rows change in place and stay until the filter changes, as with `a` and `r`
-                # (reading every sample again took a second at 100,000).
-                for row in changed:
-                    row.status = self.samples[row.id]["status"] = status
-                self.query_one("#samples", SampleTable).refresh()
-                self.show_selected()
-                self.app.show_counts()
-                self.notify(f"{verb}ed {len(changed)} samples.")
+                with saving(self):
+                    self.store.set_status([row.id for row in changed], status)
+                    # The shown rows change in place and stay until the filter changes, as with `a` and `r`
+                    # (reading every sample again took a second at 100,000).
+                    for row in changed:
+                        row.status = self.samples[row.id]["status"] = status
+                    self.query_one("#samples", SampleTable).refresh()
+                    self.show_selected()
+                    self.app.show_counts()
+                    self.notify(f"{verb}ed {len(changed)} samples.")
 
         self.app.push_screen(ConfirmScreen(f"{verb} all {len(changed)} samples the current filter shows?", verb), confirmed)
 
@@ -423,9 +429,10 @@ class ReviewScreen(Screen):
 
         def edited(conversation: list[ChatMessage] | None) -> None:
             if conversation is not None:
-                self.store.edit_sample(sample_id, conversation)
-                self.reload(select=sample_id)
-                self.notify(f"Sample #{sample_id} edited; the original is kept.")
+                with saving(self):
+                    self.store.edit_sample(sample_id, conversation)
+                    self.reload(select=sample_id)
+                    self.notify(f"Sample #{sample_id} edited; the original is kept.")
 
         self.app.push_screen(EditSampleScreen(sample), edited)
 

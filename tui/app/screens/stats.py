@@ -27,6 +27,7 @@ from textual_plotext import PlotextPlot
 from tui.app import fast_paint
 from tui.app.review_filter import first_line
 from tui.app.screens.confirm import ConfirmScreen
+from tui.app.store_changes import offered, saving
 from tui.app.screens.review import ReviewScreen
 from tui.app.widgets.stats_figures import (
     cluster_ids,
@@ -504,6 +505,9 @@ class StatsScreen(Screen):
         if cluster is not None:
             self.app.push_screen(ReviewScreen(self.store, cluster[0], only_ids=cluster))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(self.store, action)
+
     async def action_keep_one(self) -> None:
         cluster = await self._cluster_or_explain()
         if cluster is None:
@@ -516,10 +520,11 @@ class StatsScreen(Screen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.store.set_status(rest, "rejected")
-                self.app.show_counts()
-                self.notify(f"Kept #{kept}; rejected {len(rest)} near-duplicate{'s' if len(rest) > 1 else ''}.")
-                self.refresh_figures(restart=True)
+                with saving(self):
+                    self.store.set_status(rest, "rejected")
+                    self.app.show_counts()
+                    self.notify(f"Kept #{kept}; rejected {len(rest)} near-duplicate{'s' if len(rest) > 1 else ''}.")
+                    self.refresh_figures(restart=True)
 
         question = f"Keep #{kept} and reject the other {len(rest)} sample{'s' if len(rest) > 1 else ''} of this cluster?"
         self.app.push_screen(ConfirmScreen(question, "Reject"), confirmed)

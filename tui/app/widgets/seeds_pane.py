@@ -16,6 +16,7 @@ from tui.app.review_filter import first_line
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.seed_editor import SeedEditorScreen
 from tui.app.screens.seed_import import SeedImportScreen
+from tui.app.store_changes import offered, saving
 from tui.engine.errors import BadInput
 from tui.engine.seeds import SeedFile, seed_text
 from tui.engine.store import SampleStore
@@ -54,7 +55,11 @@ class SeedsPane(Vertical):
         yield Static("No seeds yet: n adds one, i imports a file. Magpie needs none.", id="seeds-empty")
 
     def on_mount(self) -> None:
+        self.seed_list.disabled = self.store.read_only  # marking a seed is a change too
         self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(self.store, action)
 
     @property
     def seed_list(self) -> SelectionList[int]:
@@ -89,14 +94,18 @@ class SeedsPane(Vertical):
     @on(SelectionList.SelectionToggled, "#seed-list")
     def seed_toggled(self, event: SelectionList.SelectionToggled) -> None:
         seed_id = event.selection.value
-        self.store.update_seed(seed_id, selected=seed_id in self.seed_list.selected)
-        self._show_counts(self.seed_list.option_count)
+        with saving(self):
+            self.store.update_seed(seed_id, selected=seed_id in self.seed_list.selected)
+            self._show_counts(self.seed_list.option_count)
+            return
+        self.reload(highlight=seed_id)  # not saved: show the seeds as the store has them
 
     def action_add_seed(self) -> None:
         def added(row: dict[str, Any] | None) -> None:
             if row is not None:
-                [seed_id] = self.store.add_seeds([row], source="app")
-                self.reload(highlight=seed_id)
+                with saving(self):
+                    [seed_id] = self.store.add_seeds([row], source="app")
+                    self.reload(highlight=seed_id)
 
         self.app.push_screen(SeedEditorScreen(), added)
 
@@ -108,8 +117,9 @@ class SeedsPane(Vertical):
 
         def edited(row: dict[str, Any] | None) -> None:
             if row is not None:
-                self.store.update_seed(seed["id"], row=row)
-                self.reload(highlight=seed["id"])
+                with saving(self):
+                    self.store.update_seed(seed["id"], row=row)
+                    self.reload(highlight=seed["id"])
 
         self.app.push_screen(SeedEditorScreen(seed["row"]), edited)
 
@@ -120,8 +130,9 @@ class SeedsPane(Vertical):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.store.delete_seeds([seed["id"]])
-                self.reload()
+                with saving(self):
+                    self.store.delete_seeds([seed["id"]])
+                    self.reload()
 
         self.app.push_screen(ConfirmScreen(f"Delete the seed “{seed_label(seed['row'])[:60]}”?", "Delete"), confirmed)
 
@@ -129,21 +140,25 @@ class SeedsPane(Vertical):
         def imported(seed_file: SeedFile | None) -> None:
             if seed_file is None:
                 return
-            self.store.add_seeds(seed_file.rows, source=str(seed_file.path))
-            skipped = f"; {len(seed_file.problems)} lines skipped ({seed_file.problems[0]})" if seed_file.problems else ""
-            self.notify(f"Imported {len(seed_file.rows)} seeds from {seed_file.path.name}{skipped}", markup=False)
-            self.reload()
+            with saving(self):
+                self.store.add_seeds(seed_file.rows, source=str(seed_file.path))
+                skipped = f"; {len(seed_file.problems)} lines skipped ({seed_file.problems[0]})" if seed_file.problems else ""
+                self.notify(f"Imported {len(seed_file.rows)} seeds from {seed_file.path.name}{skipped}", markup=False)
+                self.reload()
 
         self.app.push_screen(SeedImportScreen(), imported)
 
     def action_toggle_all(self) -> None:
         seed_list = self.seed_list
         use = len(seed_list.selected) < seed_list.option_count
-        for seed in self.store.list_seeds():
-            if bool(seed.get("selected", True)) != use:
-                self.store.update_seed(seed["id"], selected=use)
-        if use:
-            seed_list.select_all()
-        else:
-            seed_list.deselect_all()
-        self._show_counts(seed_list.option_count)
+        with saving(self):
+            for seed in self.store.list_seeds():
+                if bool(seed.get("selected", True)) != use:
+                    self.store.update_seed(seed["id"], selected=use)
+            if use:
+                seed_list.select_all()
+            else:
+                seed_list.deselect_all()
+            self._show_counts(seed_list.option_count)
+            return
+        self.reload()  # saved part-way: show the seeds as the store has them

@@ -1,0 +1,94 @@
+"""The app on a read-only store, on a disk that fills up, and told to stop by SIGTERM or SIGHUP."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+
+import pytest
+
+import tui.engine.journal as journal_module
+from tests.app.conftest import make_app, notifications, shown_text, wait_for
+from tests.app.fake_backend import FakeBackend, FakeModel
+from tests.app.test_app_review import add_samples
+from tui.app.screens.export import ExportScreen
+from tui.app.screens.review import ReviewScreen
+from tui.app.screens.stats import StatsScreen
+from tui.engine.store import SampleStore
+
+
+def _bindings_shown(app) -> set[str]:
+    """The keys the footer offers on the current screen."""
+    return {binding.key for (_, binding, enabled, _) in app.screen.active_bindings.values() if enabled and binding.show}
+
+
+async def test_a_read_only_store_says_so_and_offers_review_stats_and_export_only(tmp_path, monkeypatch, prompts):
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    path = tmp_path / "s.json"
+    with SampleStore(path) as store:
+        first, _ = add_samples(store, "What is SmolLM2?", "Explain Magpie.")
+        store.set_status([first], "accepted")
+    before = path.read_bytes()
+    with SampleStore(path, read_only=True) as store:
+        app = make_app(store, prompts, FakeBackend())
+        app.read_only_reason = f"{path}: cannot write in {tmp_path} (Read-only file system)"
+        async with app.run_test(size=(100, 32)) as pilot:
+            assert isinstance(app.screen, ReviewScreen)
+            assert any("Read-only file system" in n and "review, stats and export" in n for n in notifications(app))
+            assert "read-only" in app.sub_title
+            assert {"a", "r", "e", "A", "R"}.isdisjoint(_bindings_shown(app))
+            await pilot.press("a", "r", "e")  # not offered: nothing happens, nothing is raised
+            assert isinstance(app.screen, ReviewScreen) and app.screen.samples[first]["status"] == "accepted"
+            await pilot.press("ctrl+e")
+            assert isinstance(app.screen, ExportScreen)
+            await pilot.press("ctrl+s")
+            # Written in the working folder: the store's own cannot be written.
+            assert (tmp_path / "work" / "s-messages.jsonl").read_text(encoding="utf-8").count("\n") == 1
+            await pilot.press("ctrl+t")
+            assert isinstance(app.screen, StatsScreen)
+            assert "K" not in _bindings_shown(app)
+            while app.screen is not app.main_screen:  # stats, then review, the first shown
+                await pilot.press("escape")
+            assert "ctrl+g" not in _bindings_shown(app) and app.main_screen.query_one("#seed-list").disabled
+            await pilot.press("ctrl+g")
+            assert not app.running
+    assert path.read_bytes() == before and not path.with_name("s.json.journal").exists()
+
+
+async def test_a_full_disk_while_reviewing_is_a_notification_and_nothing_changes(app_store, prompts, monkeypatch):
+    first, second = add_samples(app_store, "What is SmolLM2?", "Explain Magpie.")
+
+    def full_disk(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        monkeypatch.setattr(journal_module, "write_all", full_disk)
+        await pilot.press("a")
+        assert any("Not saved" in n and "No space left on device" in n for n in notifications(app))
+        assert isinstance(app.screen, ReviewScreen) and app.screen.selected_id() == first  # the cursor stayed
+        assert app_store.get_sample(first)["status"] == "new" and app.screen.rows[0].status == "new"
+        monkeypatch.undo()  # room again
+        await pilot.press("a")
+        assert app_store.get_sample(first)["status"] == "accepted" and app.screen.selected_id() == second
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+async def test_a_stop_signal_quits_like_ctrl_q_and_records_the_run_as_cancelled(app_store, prompts, signum):
+    app = make_app(app_store, prompts, FakeBackend(FakeModel(word_delay=0.02)))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        app.main_screen.technique.show_technique("magpie")
+        app.main_screen.query_one("#run-num").value = "50"
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: len(app_store.list_samples()) >= 2, what="two finished samples")
+        os.kill(os.getpid(), signum)
+        await wait_for(pilot, lambda: app.return_code is not None, what="the app to quit")
+    assert app.stop_generation(timeout=5.0)
+    assert app.return_code == 128 + signum
+    [run] = app_store.list_runs()
+    finished = len(app_store.list_samples())
+    assert run["status"] == "cancelled" and run["summary"]["stored"] == finished and 2 <= finished < 50
