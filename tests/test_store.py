@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tui.engine.errors import StoreDamaged, StoreError, StoreLocked, StoreUnwritable
+from tui.engine.errors import StoreDamaged, StoreError, StoreLocked
 from tui.engine.store import SampleStore
 
 

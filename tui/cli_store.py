@@ -19,7 +19,8 @@ def add_store_command(commands: Any) -> None:
         "repair", help="keep every readable change, move damaged journal lines to <store>.damaged, say what was not recovered"
     )
     for action in (check, repair):
-        action.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+        action.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH",
+                            help=f"the JSON store (default ./{DEFAULT_STORE})")
 
 
 def cmd_store(args: argparse.Namespace) -> int:
@@ -36,7 +37,8 @@ def cmd_store(args: argparse.Namespace) -> int:
         print(f"{args.store}: nothing damaged; nothing changed")
         return 0
     broken = [*found.damage, *([found.torn] if found.torn else [])]
-    print(f"{journal_path(args.store)}: {_lines(len(broken), 'damaged line')} of {found.journal_lines + bool(found.torn)}; every readable change kept")
+    lines = found.journal_lines + bool(found.torn)
+    print(f"{journal_path(args.store)}: {_lines(len(broken), 'damaged line')} of {lines}; every readable change kept")
     for damage in broken:
         print(f"  {damage.where}: {damage.outcome}")
     lost = [item for damage in broken for item in damage.lost]
@@ -47,7 +49,8 @@ def cmd_store(args: argparse.Namespace) -> int:
 
 
 def _print_check(found) -> int:
-    print(f"{found.path}: snapshot {found.snapshot_bytes:,} bytes, journal {_lines(found.journal_lines, 'line')} ({found.journal_bytes:,} bytes)")
+    journal = f"{_lines(found.journal_lines, 'line')} ({found.journal_bytes:,} bytes)"
+    print(f"{found.path}: snapshot {found.snapshot_bytes:,} bytes, journal {journal}")
     print(f"  holds {_holdings(found.data)}")
     unfinished = [key for key, run in found.data.get("runs", {}).items() if run.get("status") == "running"]
     if unfinished:

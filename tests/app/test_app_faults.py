@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import shutil
 import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 import tui.engine.journal as journal_module
-from tests.app.conftest import make_app, notifications, shown_text, wait_for
+from tests.app.conftest import make_app, notifications, wait_for
 from tests.app.fake_backend import FakeBackend, FakeModel
 from tests.app.test_app_review import add_samples
 from tui.app.screens.export import ExportScreen
 from tui.app.screens.review import ReviewScreen
 from tui.app.screens.stats import StatsScreen
+from tui.bench.tmux import Terminal
 from tui.engine.store import SampleStore
 
 
@@ -92,3 +98,43 @@ async def test_a_stop_signal_quits_like_ctrl_q_and_records_the_run_as_cancelled(
     [run] = app_store.list_runs()
     finished = len(app_store.list_samples())
     assert run["status"] == "cancelled" and run["summary"]["stored"] == finished and 2 <= finished < 50
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.parametrize("how", ["kill -TERM", "the terminal closed (SIGHUP)"])
+def test_in_a_real_terminal_a_stop_signal_records_the_run_as_cancelled(tmp_path, how):
+    path = tmp_path / "s.json"
+    with SampleStore(path) as store:
+        store.add_seeds([{"text": f"Seed question {i}?"} for i in range(20)])
+    # The whole app, with the paced stand-in model loaded instead of llama.cpp's.
+    command = [sys.executable, "-m", "tui.bench.paced_cli", "0.05", "--store", str(path), "--prompts", str(tmp_path / "prompts")]
+    terminal = Terminal(command, cwd=tmp_path, env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    try:
+        terminal.wait_for("20 of 20 used")
+        terminal.wait_for("null model")
+        terminal.keys("C-g")  # text generation, one sample per seed
+        terminal.wait_until(lambda screen: re.search(r"\b([3-9]|1\d)/20\b", screen) is not None, "three finished samples")
+        pid = int(subprocess.run(["tmux", "list-panes", "-t", terminal.name, "-F", "#{pane_pid}"],
+                                 capture_output=True, text=True).stdout)
+        if how == "kill -TERM":
+            os.kill(pid, signal.SIGTERM)
+        else:
+            terminal.close()
+        deadline = time.monotonic() + 30
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(pid)
+    finally:
+        terminal.close()
+    with SampleStore(path) as store:  # the lock is free
+        [run] = store.list_runs()
+        finished = len(store.list_samples())
+    assert run["status"] == "cancelled" and run["summary"]["stored"] == finished and 3 <= finished < 20
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -110,7 +110,8 @@ class Session:
     def writer(self, store: Path, count: int, end: str, crash_at: str | None = None) -> int:
         """Run WRITER; the samples whose write returned."""
         env = {**_env(), **({"SMOLGEN_TEST_CRASH_AT": crash_at} if crash_at else {})}
-        done = subprocess.run([sys.executable, "-c", WRITER, str(store), str(count), end], capture_output=True, text=True, env=env)
+        command = [sys.executable, "-c", WRITER, str(store), str(count), end]
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
         self._count(done.stderr)
         return len(done.stdout.split())
 
@@ -265,7 +266,7 @@ def render_table(rows: list[FaultRow]) -> str:
 
 
 def add_bench_faults_command(commands: Any) -> None:
-    faults_parser = commands.add_parser("faults", help="the fault matrix: a full disk, signals, kills while folding, damaged journals")
+    faults_parser = commands.add_parser("faults", help="the fault matrix: a full disk, signals, kills while folding, damaged lines")
     faults_parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -42,7 +42,7 @@ from tinydb.storages import Storage
 from tinydb.table import Table
 
 from tui.engine.errors import StoreDamaged, StoreError, StoreLocked, StoreUnwritable
-from tui.engine.journal import JournalWriter, read_journal, replay, write_all
+from tui.engine.journal import JournalWriter, Replay, read_journal, replay, write_all
 
 log = logging.getLogger("smolgen.store")
 
@@ -369,7 +369,7 @@ class SampleStore:
     def read_only(self) -> bool:
         return self._writer is None
 
-    def _load(self):
+    def _load(self) -> Replay:
         """The snapshot with the journal's readable lines applied, in memory; what the journal held."""
         data = self._db.storage.reload()  # fails on a corrupt file, before anything is written
         with paused_gc():
@@ -429,7 +429,9 @@ class SampleStore:
     def _put(self, table: Any, doc_ids: Iterable[int]) -> None:
         """Journal the current state of records just inserted or changed in `table`."""
         records = self._records(table.name)
-        self._journal([{"op": "put", "t": table.name, "id": doc_id, "doc": records[str(doc_id)]} for doc_id in doc_ids if str(doc_id) in records])
+        self._journal(
+            [{"op": "put", "t": table.name, "id": doc_id, "doc": records[str(doc_id)]} for doc_id in doc_ids if str(doc_id) in records]
+        )
 
     def _set_fields(self, table: Any, doc_ids: list[int], fields: dict[str, Any]) -> None:
         """Change the same fields of many records, journalled as one line (a bulk change is all or nothing)."""
@@ -444,14 +446,15 @@ class SampleStore:
     def close(self) -> None:
         """Fold the journal in if the store is small (a fold that cannot be written waits); never raises
         for a full disk: every change is on disk already."""
+        writer = self._writer
         try:
-            if self._writer is not None and self._writer.length and self._snapshot_bytes + self._writer.length < COMPACT_ON_CLOSE_BELOW_BYTES:
+            if writer is not None and writer.length and self._snapshot_bytes + writer.length < COMPACT_ON_CLOSE_BELOW_BYTES:
                 self._fold_deferred = False
                 self._fold()
         finally:
-            if self._writer is not None:
-                self._writer.close()
-                if not self._fold_deferred and self._writer.length == 0:
+            if writer is not None:
+                writer.close()
+                if not self._fold_deferred and writer.length == 0:
                     with contextlib.suppress(OSError):
                         journal_path(self.path).unlink()
             self._db.close()

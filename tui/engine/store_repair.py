@@ -235,7 +235,9 @@ def _salvage_put(damage: Damage, data: dict[str, Any], table: str, noun: str, do
     if doc_id is None or not fields.values:
         preview = _preview(fields.values)
         damage.lost.append(f"a {noun}{preview} (id unreadable)" if doc_id is None else f"{noun} {doc_id} (no field readable)")
-        return f"a {noun}{preview} whose id is unreadable: not recovered" if doc_id is None else f"{noun} {doc_id}: no field readable, not recovered"
+        if doc_id is None:
+            return f"a {noun}{preview} whose id is unreadable: not recovered"
+        return f"{noun} {doc_id}: no field readable, not recovered"
     damage.records.append(f"{noun} {doc_id}")
     earlier = data.get(table, {}).get(str(doc_id))
     record = {**(earlier or {}), **fields.values}
