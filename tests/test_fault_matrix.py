@@ -1,5 +1,5 @@
-"""The fault matrix of `smolgen bench faults` (tui/bench/faults.py), printed: every finished sample readable
-or repaired after each fault, and not one traceback. Run with `-s` to see the table."""
+"""The fault matrix of `smolgen bench faults` (tui/bench/faults.py): every finished sample readable or
+repaired after each fault, and not one traceback. Run with `-s` to see the table."""
 
 from tui.bench.faults import run_fault_matrix, render_table
 

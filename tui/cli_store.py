@@ -14,7 +14,7 @@ def add_store_command(commands: Any) -> None:
     """Register `store check` and `store repair` on the `smolgen` subcommand parser."""
     store = commands.add_parser("store", help="check a store for damage, or repair it")
     actions = store.add_subparsers(dest="store_command", required=True)
-    check = actions.add_parser("check", help="what the store holds and anything damaged (exit 1 when damaged); writes nothing")
+    check = actions.add_parser("check", help="what the store holds and anything damaged, without writing; exits non-zero when damaged")
     repair = actions.add_parser(
         "repair", help="keep every readable change, move damaged journal lines to <store>.damaged, say what was not recovered"
     )

@@ -26,7 +26,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from tui.bench.small_disk import CannotMount, remount, small_disk
 
@@ -265,12 +265,13 @@ def render_table(rows: list[FaultRow]) -> str:
     return "\n".join(lines)
 
 
-def add_bench_faults_command(commands: Any) -> None:
-    faults_parser = commands.add_parser("faults", help="the fault matrix: a full disk, signals, kills while folding, damaged lines")
-    faults_parser.add_argument("--json", action="store_true", help="print one JSON object")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen bench faults`."""
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def cmd_bench_faults(args: argparse.Namespace) -> int:
+    """Make every fault in a temporary folder and print the matrix; exit 1 when a goal is not met."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="smolgen-bench-faults-") as folder:
         rows = run_fault_matrix(Path(folder))
