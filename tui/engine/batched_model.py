@@ -107,6 +107,13 @@ class BatchedModel(ChatModel):
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)
 
+    @property
+    def label(self) -> str:
+        return self.model.label
+
+    def describe(self) -> dict:
+        return self.model.describe()
+
     def __enter__(self) -> "BatchedModel":
         self._thread = threading.Thread(target=self._serve, name="smolgen-batch", daemon=True)
         self._thread.start()

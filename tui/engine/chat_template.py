@@ -6,6 +6,7 @@ conversation whose next user message is a placeholder and cutting the text at th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,6 +63,10 @@ class ChatTemplate:
             return self._template.render(**variables)
         except jinja2.TemplateError as error:
             raise TemplateProblem(f"{self.origin}: {error.message or type(error).__name__}") from None
+
+    def fingerprint(self) -> str:
+        """A short hash of the template's source, recorded with a run and part of cache signatures."""
+        return hashlib.blake2b(self.source.encode("utf-8"), digest_size=8).hexdigest()
 
     def pre_query(self, messages: list[Message]) -> str:
         """The text that opens the next user turn after `messages` (Magpie's pre-query template).

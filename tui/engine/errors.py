@@ -37,6 +37,10 @@ class StoreDamaged(StoreError):
     """The store holds lines it cannot read; `smolgen store repair` keeps every readable change."""
 
 
+class RunHalted(SmolgenError):
+    """The run cannot go on (every server is down): it stops, keeping what it stored, and says why."""
+
+
 class GenerationFailed(SmolgenError):
     """One generation failed (context overflow, empty output...); the run records it and goes on."""
 

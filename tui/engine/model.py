@@ -68,21 +68,24 @@ class Completion:
     """The outcome of one model call."""
 
     text: str
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int | None  # None: a server that did not say, and no way to count (never a made-up 0)
+    completion_tokens: int | None
     finish_reason: str  # "stop" (end of turn or a stop string) or "length" (token cap)
     seed: int
     seconds: float
     first_token_seconds: float | None = None
     prompt: str = field(default="", repr=False)
+    server: str | None = None  # the URL of the server that answered; None in-process
 
     @property
     def tokens_per_second(self) -> float:
-        return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+        return self.completion_tokens / self.seconds if self.seconds > 0 and self.completion_tokens else 0.0
 
     def record(self) -> dict:
         """The figures kept with a sample."""
+        served = {"server": self.server} if self.server else {}
         return {
+            **served,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "finish_reason": self.finish_reason,
@@ -263,6 +266,15 @@ class Model(ChatModel):
                 self.info.chat_template, self.info.bos_token, self.info.eos_token, origin=f"{self.info.path.name} chat template"
             )
         return self._chat_template
+
+    @property
+    def label(self) -> str:
+        """A short description: the file's name, then what its metadata calls the model."""
+        return f"{self.info.path.name} ({self.info.name}, {self.info.parameters_label}, {self.info.quantization})"
+
+    def describe(self) -> dict:
+        """The model as recorded with a run and its samples: the file, its fingerprint and metadata."""
+        return self.info.summary()
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` as plain text (no BOS, special tokens not parsed)."""

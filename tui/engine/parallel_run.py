@@ -10,14 +10,16 @@ drops the rows in progress. It pays only with many sequences (see batched_model.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
 
 from tui.engine.batched_model import BatchedModel
-from tui.engine.model import Cancelled, Model
+from tui.engine.model import Cancelled
 from tui.engine.prompts import PromptLibrary
-from tui.engine.runner import RunSummary, row_samples, store_row, SampleWriter
+from tui.engine.language_model import LanguageModel
+from tui.engine.runner import RunObserver, RunSummary, row_samples, store_row, SampleWriter
 from tui.engine.techniques.base import GenerationContext, Technique
 
 # How often the waiting thread looks at the run's cancel event (the workers see an internal one).
@@ -26,7 +28,7 @@ CANCEL_POLL_SECONDS = 0.05
 
 def run_rows_in_parallel(
     technique: Technique,
-    model: Model,
+    model: LanguageModel,
     prompts: PromptLibrary,
     run_seed: int,
     rows: list[dict[str, Any]],
@@ -34,37 +36,44 @@ def run_rows_in_parallel(
     parallel: int,
     stored: SampleWriter,
     summary: RunSummary,
+    observer: RunObserver | None = None,
 ) -> None:
     """Generate and store every row with `parallel` workers; raises Cancelled if the run was cancelled.
 
     The model calls overlap, so `summary.model_seconds` becomes the generation's wall time and
-    `summary.tokens_per_second` the aggregate rate.
+    `summary.tokens_per_second` the aggregate rate. A model that serves many callers itself (servers)
+    is used as it is and streams the oldest row in flight to `observer`; an in-process model is
+    wrapped in a `BatchedModel`, which streams nothing.
     """
     halt = threading.Event()  # the user's cancel or a worker's error: every worker and every call stops
     next_row = iter(range(stored.num))
     take = threading.Lock()
     errors: list[BaseException] = []
     counts = [RunSummary(summary.run_id, summary.total) for _ in range(parallel)]  # one per worker: no shared counters
+    watch = OldestRowWatch(parallel)
     started = time.perf_counter()
-    with BatchedModel(model, parallel) as batched:
-        ctx = GenerationContext(batched, prompts, run_seed, halt)  # no stages, no streamed text: several rows at once
+    with _shared(model, parallel) as shared:
 
-        def work(counted: RunSummary) -> None:
+        def work(number: int, counted: RunSummary) -> None:
+            ctx = _worker_context(shared, prompts, run_seed, halt, observer, watch, number)
             try:
-                while not halt.is_set() and batched.failure is None:
+                while not halt.is_set() and getattr(shared, "failure", None) is None:
                     with take:
                         index = next(next_row, None)
                     if index is None:
                         return
+                    watch.started(number, index)
                     row = rows[index % len(rows)] if rows else None
                     store_row(row_samples(technique, ctx, index, row, counted), stored, index)
+                    counted.rows_done += 1
+                    watch.finished(number)
             except Cancelled:
                 pass
             except BaseException as error:  # e.g. a template or the store failing: the run stops
                 errors.append(error)
                 halt.set()
 
-        workers = [threading.Thread(target=work, args=(c,), name=f"smolgen-row-{i}", daemon=True) for i, c in enumerate(counts)]
+        workers = [threading.Thread(target=work, args=(i, c), name=f"smolgen-row-{i}", daemon=True) for i, c in enumerate(counts)]
         for worker in workers:
             worker.start()
         try:
@@ -79,12 +88,65 @@ def run_rows_in_parallel(
                 for worker in workers:
                     worker.join()
             _add_up(summary, counts, time.perf_counter() - started)
+        failure = getattr(shared, "failure", None)
     if errors:
         raise errors[0]
-    if batched.failure is not None:
-        raise batched.failure
+    if failure is not None:
+        raise failure
     if halt.is_set():
         raise Cancelled()
+
+
+class OldestRowWatch:
+    """Which worker holds the oldest row in flight: the one row whose text a person watches."""
+
+    def __init__(self, workers: int):
+        self._rows: list[int | None] = [None] * workers
+        self._lock = threading.Lock()
+        self._oldest: int | None = None
+
+    def started(self, worker: int, row: int) -> None:
+        with self._lock:
+            self._rows[worker] = row
+            self._elect()
+
+    def finished(self, worker: int) -> None:
+        with self._lock:
+            self._rows[worker] = None
+            self._elect()
+
+    def _elect(self) -> None:
+        busy = [(row, worker) for worker, row in enumerate(self._rows) if row is not None]
+        self._oldest = min(busy)[1] if busy else None
+
+    def is_watched(self, worker: int) -> bool:
+        return self._oldest == worker
+
+
+def _shared(model: LanguageModel, workers: int) -> Any:
+    """The model the workers share: itself when it serves many callers, else its batched form."""
+    if getattr(model, "serves_concurrently", False):
+        return contextlib.nullcontext(model)
+    return BatchedModel(model, workers)
+
+
+def _worker_context(
+    model: LanguageModel,
+    prompts: PromptLibrary,
+    run_seed: int,
+    halt: threading.Event,
+    observer: RunObserver | None,
+    watch: OldestRowWatch,
+    worker: int,
+) -> GenerationContext:
+    if observer is None or not observer.shows_text or not getattr(model, "serves_concurrently", False):
+        return GenerationContext(model, prompts, run_seed, halt)  # batched decoding streams nothing
+
+    def stage(text: str) -> None:
+        if watch.is_watched(worker):
+            observer.stage(text)
+
+    return GenerationContext(model, prompts, run_seed, halt, observer.text, stage, watched=lambda: watch.is_watched(worker))
 
 
 def _add_up(summary: RunSummary, counts: list[RunSummary], seconds: float) -> None:
@@ -93,4 +155,5 @@ def _add_up(summary: RunSummary, counts: list[RunSummary], seconds: float) -> No
         summary.failed += counted.failed
         summary.failures.update(counted.failures)
         summary.completion_tokens += counted.completion_tokens
+        summary.rows_done += counted.rows_done
     summary.model_seconds = seconds

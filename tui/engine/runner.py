@@ -16,8 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.engine.errors import BadInput, GenerationFailed, StoreUnwritable
-from tui.engine.model import Cancelled, Model
+from tui.engine.errors import BadInput, GenerationFailed, RunHalted, StoreUnwritable
+from tui.engine.language_model import LanguageModel
+from tui.engine.model import Cancelled
 from tui.engine.prompts import PromptLibrary
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 from tui.engine.techniques.base import GenerationContext, ReadsStoredSamples, SampleStream, Technique
@@ -26,7 +27,12 @@ log = logging.getLogger("smolgen.run")
 
 
 class RunObserver:
-    """Hooks a front end implements to show a run; every one is called from the generating thread."""
+    """Hooks a front end implements to show a run; every one is called from the generating thread.
+
+    `shows_text` False says the text is not shown: a server then sends each answer whole.
+    """
+
+    shows_text = True
 
     def stage(self, text: str) -> None:
         """A new model call starts (e.g. "Magpie · turn 1 · user")."""
@@ -49,9 +55,12 @@ class RunSummary:
     failed: int = 0
     failures: Counter = field(default_factory=Counter)
     completion_tokens: int = 0
+    uncounted_samples: int = 0  # samples whose tokens a server did not report
+    rows_done: int = 0
     model_seconds: float = 0.0
     wall_seconds: float = 0.0
     status: str = "running"
+    halt_reason: str | None = None
 
     @property
     def tokens_per_second(self) -> float:
@@ -64,15 +73,19 @@ class RunSummary:
             "failed": self.failed,
             "failures": dict(self.failures),
             "completion_tokens": self.completion_tokens,
+            "uncounted_samples": self.uncounted_samples,
+            "rows_done": self.rows_done,
+            "rows_left": self.total - self.rows_done,
             "tokens_per_second": round(self.tokens_per_second, 2),
             "wall_seconds": round(self.wall_seconds, 3),
+            **({"halt_reason": self.halt_reason} if self.halt_reason else {}),
         }
 
 
 def run_generation(
     technique: Technique,
     store: SampleStore,
-    model: Model,
+    model: LanguageModel,
     prompts: PromptLibrary,
     num: int,
     run_seed: int,
@@ -86,15 +99,18 @@ def run_generation(
     With `parallel` > 1, that many rows are generated at once and their model calls decoded together
     (`tui/engine/parallel_run.py`): headless only, the observer gets no stages and no streamed text.
     """
+    text = observer.text if observer is not None and observer.shows_text else None
     observer = observer or RunObserver()
     rows = rows or []
-    check_run(technique, prompts, num, rows, parallel)
+    check_run(technique, prompts, num, rows, 1 if getattr(model, "serves_concurrently", False) else parallel)
+    check_model(technique, model)
     if isinstance(technique, ReadsStoredSamples):
         technique.prepare_run(store.list_samples(statuses=REVIEW_STATUSES))
     settings = technique.settings_record()
-    model_record = model.info.summary()
+    model_record = model.describe()
     run_id = store.start_run(
-        technique=technique.name, settings=settings, seed=run_seed, model=model_record, num=num, threads=model.n_threads
+        technique=technique.name, settings=settings, seed=run_seed, model=model_record, num=num,
+        threads=getattr(model, "n_threads", None),
     )
     summary = RunSummary(run_id=run_id, total=num)
     stored = SampleWriter(store, observer, num, run_id, {"seed": run_seed, "settings": settings, "model": model_record}, parallel)
@@ -104,19 +120,23 @@ def run_generation(
         if parallel > 1:
             from tui.engine.parallel_run import run_rows_in_parallel
 
-            run_rows_in_parallel(technique, model, prompts, run_seed, rows, cancel, parallel, stored, summary)
+            run_rows_in_parallel(technique, model, prompts, run_seed, rows, cancel, parallel, stored, summary, observer)
         else:
-            ctx = GenerationContext(model, prompts, run_seed, cancel, observer.text, observer.stage)
+            ctx = GenerationContext(model, prompts, run_seed, cancel, text, observer.stage)
             for index in range(num):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled()
                 row = rows[index % len(rows)] if rows else None
                 store_row(row_samples(technique, ctx, index, row, summary), stored, index)
+                summary.rows_done += 1
         summary.status = "finished"
     except Cancelled:
         summary.status = "cancelled"
     except StoreUnwritable as error:  # a full disk: stop at once, everything stored so far stays
         summary.status, failure = "stopped", error
+    except RunHalted as halted:
+        summary.status = "halted"
+        summary.halt_reason = str(halted)
     except BaseException:
         summary.status = "interrupted"
         raise
@@ -174,6 +194,12 @@ def check_run(technique: Technique, prompts: PromptLibrary, num: int, rows: list
     technique.check(prompts, rows)
 
 
+def check_model(technique: Technique, model: LanguageModel) -> None:
+    """What the technique needs of the model, checked before the run starts (Magpie: a chat template)."""
+    if getattr(technique, "needs_chat_template", False):
+        model.chat_template  # noqa: B018 - raises BadInput naming what to pass
+
+
 def row_samples(
     technique: Technique, ctx: GenerationContext, index: int, row: dict[str, Any] | None, summary: RunSummary
 ) -> SampleStream:
@@ -190,8 +216,8 @@ def row_samples(
         while sample is not None:
             sample_id = yield _counted(sample, ctx, summary)
             sample = _send(result, sample_id)
-    except (Cancelled, BadInput):
-        raise  # a cancel ends the run; bad input (a template error) would fail every sample alike
+    except (Cancelled, BadInput, RunHalted):
+        raise  # a cancel ends the run; bad input (a template error) or dead servers would fail every sample alike
     except GenerationFailed as error:
         yield _failed(technique, row, summary, error.reason, str(error))
     except Exception as error:  # a failed generation must not stop the run
@@ -218,7 +244,10 @@ def _counted(sample: dict[str, Any], ctx: GenerationContext, summary: RunSummary
         summary.stored += 1
     tokens = sample.get("tokens")
     if tokens:  # rejected candidates cost model time too
-        summary.completion_tokens += tokens["completion"]
+        if tokens["completion"] is None:
+            summary.uncounted_samples += 1
+        else:
+            summary.completion_tokens += tokens["completion"]
         summary.model_seconds += sample["seconds"]
     return sample
 

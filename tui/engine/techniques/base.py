@@ -9,20 +9,33 @@ from typing import Any, Callable, Generator, Protocol, runtime_checkable
 
 from tui.engine.chat_template import Message
 from tui.engine.errors import BadInput, GenerationFailed
-from tui.engine.model import Completion, Model, Sampling, derive_seed
+from tui.engine.language_model import LanguageModel
+from tui.engine.model import Completion, Sampling, TextCallback, derive_seed
 from tui.engine.prompts import PromptLibrary
 
 
 @dataclass
 class GenerationContext:
-    """Everything a technique needs for one sample, and the hooks that show its progress."""
+    """Everything a technique needs for one sample, and the hooks that show its progress.
 
-    model: Model
+    `watched` says whether a person is watching this row now (several rows run at once, one is
+    shown); unwatched, a call gets no text callback, so a server sends its answer whole.
+    """
+
+    model: LanguageModel
     prompts: PromptLibrary
     run_seed: int
     cancel: threading.Event | None = None
-    on_text: Callable[[str], None] = lambda _chunk: None
+    text_callback: TextCallback | None = None
     on_stage: Callable[[str], None] = lambda _stage: None
+    watched: Callable[[], bool] | None = None
+
+    @property
+    def on_text(self) -> TextCallback | None:
+        """Where a model call streams its text now; None when nobody watches."""
+        if self.text_callback is None or (self.watched is not None and not self.watched()):
+            return None
+        return self.text_callback
 
     def call_seed(self, sample_index: int, call_index: int) -> int:
         return derive_seed(self.run_seed, sample_index, call_index)
@@ -135,12 +148,18 @@ def build_sample(
         "calls": [c.record() for c in calls],
         "raw": [c.text for c in calls],
         "tokens": {
-            "prompt": sum(c.prompt_tokens for c in counted),
-            "completion": sum(c.completion_tokens for c in counted),
+            "prompt": _total(c.prompt_tokens for c in counted),
+            "completion": _total(c.completion_tokens for c in counted),
         },
         "seconds": round(sum(c.seconds for c in counted), 4),
         **extra,
     }
+
+
+def _total(counts: Any) -> int | None:
+    """The sum of token counts, or None when any of them is unknown (a server that did not say)."""
+    values = list(counts)
+    return None if any(v is None for v in values) else sum(values)
 
 
 def rejected(sample: dict[str, Any], reason: str, message: str) -> dict[str, Any]:

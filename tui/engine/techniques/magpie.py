@@ -43,6 +43,7 @@ class Magpie:
 
     name = "magpie"
     needs_seeds = False
+    needs_chat_template = True  # the pre-query is cut from it
 
     def __init__(self, settings: MagpieSettings | None = None):
         self.settings = (settings or MagpieSettings()).validate()

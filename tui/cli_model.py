@@ -1,0 +1,78 @@
+"""The model a command asks for: the in-process GGUF, OpenAI-compatible servers (`--server`), or a
+llama-server smolgen starts itself (`--local-server`), opened and closed as one context."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import Iterator
+
+from tui.engine.errors import BadInput
+from tui.engine.language_model import LanguageModel
+from tui.engine.server.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS, ServerSettings
+
+SERVER_ONLY_FLAGS = ("server_model", "api_key_env", "concurrency", "timeout", "max_retries", "chat_template")
+
+
+def uses_servers(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "server", None)) or getattr(args, "local_server", None) is not None
+
+
+def check_model_flags(args: argparse.Namespace) -> None:
+    """Flags that cannot go together, reported before anything is opened."""
+    servers = getattr(args, "server", None) or []
+    local = getattr(args, "local_server", None)
+    if servers and getattr(args, "model", None) is not None:
+        raise BadInput("--server and --model: a run uses either servers or a local GGUF; drop one (--local-server serves --model)")
+    if servers and local is not None:
+        raise BadInput("--server and --local-server: name your servers or let smolgen start one, not both")
+    if not uses_servers(args):
+        for name in SERVER_ONLY_FLAGS:
+            if getattr(args, name, None) is not None:
+                raise BadInput(f"--{name.replace('_', '-')}: only with --server URL or --local-server")
+    elif getattr(args, "parallel", 1) not in (None, 1):
+        raise BadInput("--parallel: for the in-process model; with servers, --concurrency sets the requests in flight")
+
+
+def server_settings(args: argparse.Namespace, urls: list[str], default_concurrency: int = DEFAULT_CONCURRENCY) -> ServerSettings:
+    """The server flags as settings (defaults where a flag was not given)."""
+    return ServerSettings(
+        urls=urls,
+        model=args.server_model,
+        api_key_env=args.api_key_env,
+        concurrency=args.concurrency if args.concurrency is not None else default_concurrency,
+        timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT_SECONDS,
+        max_retries=args.max_retries if args.max_retries is not None else DEFAULT_MAX_RETRIES,
+        chat_template=args.chat_template,
+    ).validate()
+
+
+@contextlib.contextmanager
+def opened_model(args: argparse.Namespace, check_seed: bool = False) -> Iterator[LanguageModel]:
+    """The model the flags name, closed (and a local server stopped) when the block ends, however it ends."""
+    check_model_flags(args)
+    if not uses_servers(args):
+        from tui.engine.model import Model
+
+        yield Model.load(args.model, n_ctx=args.context, n_threads=args.threads)
+        return
+    from tui.engine.server.connect import connect
+
+    def report(message: str) -> None:
+        print(f"smolgen: {message}", file=sys.stderr, flush=True)
+
+    with contextlib.ExitStack() as stack:
+        urls = list(args.server)
+        slots = None
+        if args.local_server is not None:
+            from tui.engine.server.local import DEFAULT_SLOTS, LocalServer
+
+            slots = args.local_server or DEFAULT_SLOTS
+            report(f"starting llama-server with {slots} slots on 127.0.0.1…")
+            local = stack.enter_context(LocalServer(args.model, slots=slots, threads=args.threads))
+            urls = [local.url]
+        settings = server_settings(args, urls, default_concurrency=slots or DEFAULT_CONCURRENCY)
+        model = connect(settings, check_seed=check_seed, on_event=report)
+        stack.callback(model.close)
+        yield model

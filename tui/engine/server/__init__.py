@@ -1,0 +1,1 @@
+"""OpenAI-compatible inference servers (llama.cpp's llama-server, vLLM, SGLang) as the model of a run."""

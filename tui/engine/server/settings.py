@@ -1,0 +1,57 @@
+"""What a user says about the servers of a run: their URLs, the model, the key's variable, the load."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui.engine.errors import BadInput
+
+DEFAULT_CONCURRENCY = 8
+# Generous: a long answer from a busy server with many slots can take minutes.
+DEFAULT_TIMEOUT_SECONDS = 600.0
+DEFAULT_MAX_RETRIES = 3
+
+
+@dataclass
+class ServerSettings:
+    """The servers a run talks to. The API key itself is never kept here: only the variable's name."""
+
+    urls: list[str] = field(default_factory=list)
+    model: str | None = None
+    api_key_env: str | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    max_retries: int = DEFAULT_MAX_RETRIES
+    chat_template: Path | None = None
+
+    def validate(self) -> "ServerSettings":
+        if not self.urls:
+            raise BadInput("--server: at least one URL is needed")
+        if self.concurrency < 1:
+            raise BadInput(f"--concurrency {self.concurrency}: must be at least 1")
+        if not self.timeout > 0:
+            raise BadInput(f"--timeout {self.timeout}: must be more than 0 seconds")
+        if self.max_retries < 0:
+            raise BadInput(f"--max-retries {self.max_retries}: must be 0 or more")
+        if self.api_key_env is not None and not os.environ.get(self.api_key_env):
+            raise BadInput(f"--api-key-env {self.api_key_env}: that environment variable is not set")
+        return self
+
+    def api_key(self) -> str | None:
+        """The key, read from the environment when the connection is made; never stored."""
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+    def record(self) -> dict[str, Any]:
+        """The settings as kept with a run (the key's variable name, never its value)."""
+        return {
+            "urls": list(self.urls),
+            "model": self.model,
+            "api_key_env": self.api_key_env,
+            "concurrency": self.concurrency,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "chat_template": str(self.chat_template) if self.chat_template else None,
+        }
