@@ -21,7 +21,7 @@ from tests.model_guard import sitecustomize as model_guard
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"  # a copy of shared/data: the chapter's passage
 SMOLGEN = [sys.executable, "-m", "tui"]
-MODEL_FIXTURES = {"model", "app_model", "real_backend"}  # the fixtures that load the real model
+MODEL_FIXTURES = {"model", "app_model", "real_backend", "llama_server"}  # the fixtures that load the real model
 GUARD_DIR = str(Path(model_guard.__file__).parent)
 PYTHONPATH_BEFORE = pytest.StashKey[str | None]()
 REFUSED_LOADS = pytest.StashKey[Path]()  # the file the guard records refused loads in

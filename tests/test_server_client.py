@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_smolgen
+from tests.conftest import run_smolgen
 from tui.bench.stub_server import STUB_MODEL, Answer, ServerThread, StubServer, canned_text
 from tui.engine.errors import BadInput
 from tui.engine.model import Cancelled, Sampling
