@@ -184,3 +184,24 @@ def test_a_run_on_a_full_disk_stops_at_once_with_one_line_saying_what_is_safe(di
         assert len(store.list_samples()) == finished
         summary = run_generation(TextGeneration(), store, model, prompts, 3, 2, rows)
         assert summary.status == "finished" and len(store.list_samples()) == finished + 3
+
+
+def test_a_pipeline_on_a_full_disk_stops_with_one_line_and_keeps_its_samples(store, monkeypatch):
+    from tests.scripted_model import ScriptedModel
+    from tui.engine.pipeline import LlamaCppLLM, LoadDataFromDicts, Pipeline, TextGeneration
+
+    with Pipeline(name="answers") as pipeline:
+        rows = LoadDataFromDicts(name="rows", data=[{"instruction": f"Question {i}?"} for i in range(5)])
+        rows >> TextGeneration(name="answer", llm=LlamaCppLLM(model=ScriptedModel([f"Answer {i}." for i in range(5)])))
+    real_write_all, writes = journal_module.write_all, []
+
+    def full_at_the_sixth_write(fd, data):  # the run's record, then a cached output and a sample per row
+        writes.append(data)
+        if len(writes) == 6:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write_all(fd, data)
+
+    monkeypatch.setattr(journal_module, "write_all", full_at_the_sixth_write)
+    with pytest.raises(StoreUnwritable, match=r"No space left on device\); run 1 stopped: the 2 samples it finished are safe in "):
+        pipeline.run(store=store)
+    assert [s["response"] for s in store.list_samples()] == ["Answer 0.", "Answer 1."]
