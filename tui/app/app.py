@@ -2,7 +2,7 @@
 
 The App receives its backend (the store, the prompt library, a model backend) in its constructor,
 so tests pass a scripted one. The model loads and generates in thread workers; the generating
-thread is the only user of the model while a run lasts, and streams tokens in ~50 ms batches.
+thread is the only user of the model while a run lasts, and streams tokens in batches.
 """
 
 from __future__ import annotations

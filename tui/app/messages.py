@@ -44,7 +44,7 @@ class StageStarted(Message):
 
 
 class TextStreamed(Message):
-    """Text the model wrote since the last batch (about 50 ms of tokens)."""
+    """Text the model wrote since the last batch (see `BatchedObserver`)."""
 
     def __init__(self, text: str, chunks: int) -> None:
         super().__init__()

@@ -1,4 +1,4 @@
-"""The run observer of the app: batches streamed tokens into one message about every 50 ms.
+"""The run observer of the app: batches streamed tokens into one message every BATCH_SECONDS.
 
 One UI update per token would cost the generating thread time and flood the screen; a batch per
 interval keeps the UI responsive and the model at full speed.

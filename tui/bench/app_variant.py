@@ -20,7 +20,7 @@ from tui.bench.workloads import Measurement, TimedStore, Workload, process_peak_
 MODEL_TIMEOUT = 300.0
 RUN_TIMEOUT = 1200.0
 # How often the wait for a run's end looks whether the app stopped: it runs on the UI thread, inside
-# the timed window, so it wakes rarely (every 50 ms it was a tenth of the UI thread's work).
+# the timed window, so it wakes rarely (waking often was a large share of the UI thread's work).
 WATCH_SECONDS = 1.0
 SETTLE_SECONDS = 0.5
 

@@ -27,12 +27,11 @@ VARIANTS = ("bare", "tuned", "engine", "app", "parallel")
 # the default bench must stay about a minute.
 DEFAULT_VARIANTS = ("bare", "tuned", "engine", "app")
 DEFAULT_PARALLEL = 8
-# Sized for about a minute on a quiet 2-core machine (~50 generated tok/s): 4 variants x 2 repetitions
-# is 8 processes, each ~2 s of start-up and model load (off the clock) plus ~6 s of work: two items
-# of each workload, at most 24 + 32 tokens for Magpie and the chain, a list of 3 x 24 for SelfInstruct,
-# whose 225-token prompt alone takes ~1.5 s to read. Items matter more than repetitions: the variants'
-# samplers write answers of different lengths, and with one item that alone moved a ratio by 10%;
-# for the README's table, --items 8 --repeat 3 (about 5 minutes).
+# Sized for about a minute on a quiet 2-core machine: 4 variants x 2 repetitions is 8 processes, each
+# starting and loading the model off the clock, then two items of each workload, at most 24 + 32 tokens
+# for Magpie and the chain, a list of 3 x 24 for SelfInstruct (whose long prompt takes a while to read).
+# Items matter more than repetitions: the variants' samplers write answers of different lengths, and
+# with one item that alone moves a ratio; for the README's table, --items 8 --repeat 3.
 DEFAULT_ITEMS, DEFAULT_REPEAT, DEFAULT_USER_TOKENS, DEFAULT_ANSWER_TOKENS = 2, 2, 24, 32
 
 

@@ -8,8 +8,8 @@ llama-cpp-python builds the sequential one, so a call's seed drives the same dra
 arithmetic differs from a lone sequence's in the last bits, so a text may differ slightly from the
 sequential run's with the same seeds.
 
-It pays only with many sequences: on 2 cores with the 135M Q4_1 model, `smolgen bench batched`
-measured 49.4, 49.6, 57.6, 68.0 and 70.2 generated tok/s for S = 1, 2, 4, 8, 16.
+It pays only with many sequences (`smolgen bench batched` measures it; docs/performance.md has the
+figures).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tui.engine.errors import BadInput, SmolgenError
 from tui.engine.model import Cancelled, ChatModel, Completion, Model, Sampling, TextCallback, TokenText, generation_limit
 
 # Each sequence's room in the cache (prompt + generated), unless --context is smaller. The cache is
-# allocated whole up front: 2,048 tokens are ~47 MB per sequence for the 135M model.
+# allocated whole up front, for every sequence, so this bounds a run's memory.
 SEQUENCE_CONTEXT = 2048
 # At most this many tokens go into one decode: a long prompt is read over several steps, so the
 # other sequences keep generating and a cancel is seen within a step.

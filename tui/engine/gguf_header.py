@@ -1,6 +1,6 @@
 """A fast, bounds-checked reader of a GGUF file's header: metadata and tensor table, no tensor data.
 
-The `gguf` package's GGUFReader builds a numpy view of every array element and takes about 6 s on the
+The `gguf` package's GGUFReader builds a numpy view of every array element, seconds even on the
 135M model's header; opening a model must not wait for that, so the walk is done here with struct
 over a memory map, keeping only the vocabulary among the large arrays. Type sizes come from `gguf`.
 """

@@ -137,7 +137,7 @@ class AtomicJSONStorage(Storage):
             with paused_gc():
                 data = orjson.loads(raw)
                 # The records live as long as the store: keep the collector from ever rescanning them
-                # (otherwise the first write after opening pays ~0.1 s at 100,000 samples to do so).
+                # (otherwise the first write after opening pays for a scan of every record).
                 gc.freeze()
         except orjson.JSONDecodeError as error:
             raise StoreError(f"{self.path}: not a readable smolgen store ({error}); it was left untouched") from None
@@ -224,8 +224,8 @@ class _IntKeyedView(MutableMapping):
 class InPlaceTable(Table):
     """A tinydb Table whose writes touch only the records they change.
 
-    tinydb's own `_update_table` copies the whole table twice on every insert or update (about
-    0.4 s per sample at 100,000 samples); changing the raw table in place makes a write O(1).
+    tinydb's own `_update_table` copies the whole table twice on every insert or update, a cost that
+    grows with the store; changing the raw table in place makes a write O(1).
     """
 
     def __init__(self, storage: Storage, name: str, *args: Any, **kwargs: Any):

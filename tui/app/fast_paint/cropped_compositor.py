@@ -2,9 +2,8 @@
 
 Textual's compositor (8.x) renders every widget whose clip (its container's visible area) meets the
 box around the updated regions, and whole: for one new line of streamed text it drew the header,
-footer, status bar, every pane and container at full height, ~15 widgets a frame. At 20 frames a
-second that was most of the UI thread's work during a run, and on two cores it is taken from
-llama.cpp. Here a widget is drawn only if it meets one of the updated regions themselves and is not
+footer, status bar, every pane and container at full height. At many frames a second that was most
+of the UI thread's work during a run, and on two cores it is taken from llama.cpp. Here a widget is drawn only if it meets one of the updated regions themselves and is not
 hidden there by widgets in front of it, and only its lines there; the chops Textual builds from them
 are the same ones it would use, since it only reads the updated spans
 (`tests/app/test_cropped_compositor.py` compares the two).

@@ -1,8 +1,8 @@
 """Drawing a few changed lines of one widget straight to the terminal, without a frame of the screen.
 
 A frame in Textual goes from `refresh()` through idle events, the screen's update timer and the
-compositor, which looks at every widget on screen: ~1 ms of the UI thread for one streamed word, 20
-times a second, and on two cores that time is taken from llama.cpp. When the lines that changed are
+compositor, which looks at every widget on screen, for each streamed word, many times a second, and
+on two cores that time is taken from llama.cpp. When the lines that changed are
 in plain view (no layout pending, nothing in front of them, the widget's screen is the one shown),
 the same strips the compositor would have used can be written at once, as the compositor itself
 writes a partial update. Otherwise the caller refreshes as usual.
@@ -30,7 +30,7 @@ class _Plan:
     """What drawing a widget's lines depends on besides the lines: worked out once, not per batch.
 
     Working it out each time (where the widget is, what is in front, its padding, colours and
-    effects) cost ~0.15 ms a batch, half of drawing one.
+    effects) cost as much as drawing the lines themselves.
     """
 
     visible: dict[Widget, tuple[Region, Region]]  # the compositor's map the plan was made from

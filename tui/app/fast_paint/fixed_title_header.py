@@ -1,7 +1,7 @@
 """Textual's header, with a title that changes without laying the screen out.
 
 The header's sub-title carries the store's counts by status, which change with every finished
-sample; Textual's title is a Static whose update lays out the whole screen (35 ms, taken from the
+sample; Textual's title is a Static whose update lays out the whole screen (time taken from the
 model while a run goes), though its width is fixed by the header.
 """
 

@@ -1,7 +1,7 @@
 """A vertical scroll bar that redraws only the cells whose look changed.
 
-Textual redraws a whole bar whenever its position or size changes: ~1.5 ms for a 30-line bar, most
-of it styling each line. While a run streams that happens with each new line of text (the stream
+Textual redraws a whole bar whenever its position or size changes, most of the time going to
+styling each line. While a run streams that happens with each new line of text (the stream
 follows its end), on two cores that time is taken from llama.cpp, and usually only the thumb's two
 ends look different.
 """

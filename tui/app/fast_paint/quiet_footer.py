@@ -1,7 +1,7 @@
 """The key footer, made again only when the keys it shows change, not when one is enabled or disabled.
 
 Textual's Footer composes all its keys anew whenever the screen's bindings are updated, which lays out
-the screen twice (~40 ms of the UI thread). A run updates them as it starts and as it ends, and on two
+the screen twice. A run updates them as it starts and as it ends, and on two
 cores that time is taken from the model, though the keys shown stay the same (escape, which works only
 during a run, is not among them: see MainScreen). When the same keys are shown, this footer only dims
 or undims the ones whose state changed.

@@ -1,7 +1,7 @@
 """The output pane's list of finished samples: one line each, enter opens one in review.
 
 A sample is added while the model writes the next one, so adding must not lay the screen out (an
-OptionList does, 35 ms a time): the list only grows its scroll range (`fast_paint.grow_quietly`).
+OptionList does, each time): the list only grows its scroll range (`fast_paint.grow_quietly`).
 """
 
 from __future__ import annotations

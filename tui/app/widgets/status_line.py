@@ -1,8 +1,8 @@
 """One-line widgets that draw themselves at once when they change, without a frame of the screen.
 
 The output pane's stage line, progress bar and speed line change a few times a second while a run
-streams; as a Static and Textual's ProgressBar (three widgets) each change was a frame, 1.3 to 4 ms
-of the UI thread, on two cores taken from llama.cpp. Here the new line is written straight to the
+streams; as a Static and Textual's ProgressBar (three widgets) each change was a frame of the UI
+thread, on two cores taken from llama.cpp. Here the new line is written straight to the
 terminal when nothing is in the way (see `fast_paint`), and a frame draws it otherwise.
 """
 
@@ -67,7 +67,7 @@ class ProgressLine(OneLine):
     """Samples done over total: Textual's progress bar drawn as one widget, with its percentage.
 
     Blank while there is no run (total 0): it keeps its line, so showing it at a run's start lays nothing out
-    (showing a hidden bar laid the screen out twice, ~60 ms of the UI thread).
+    (showing a hidden bar laid the screen out twice).
     """
 
     COMPONENT_CLASSES = {"progress-line--bar", "progress-line--complete"}

@@ -1,8 +1,8 @@
 """The model's text as it streams: soft-wrapped, and cheap to append to.
 
 The UI thread shares two cores with llama.cpp, so every millisecond it spends on a batch of tokens
-is taken from the model. A TextArea re-measured and re-rendered its whole view for each batch (15%
-of the model's speed in `smolgen bench`); here an append re-wraps only the last wrapped line, only
+is taken from the model. A TextArea re-measured and re-rendered its whole view for each batch, which
+`smolgen bench` saw in the model's speed; here an append re-wraps only the last wrapped line, only
 the lines that changed are redrawn, and a drawn line is kept until its text or style changes.
 """
 
@@ -86,7 +86,7 @@ class StreamView(ScrollView, can_focus=True):
             self.scroll_to(y=top, animate=False)
 
     def _redraw_at_once(self, changed: Region, top: int | None) -> bool:
-        """After lines were added or cleared, draw the view and its scroll bar at once, not in a frame (~1.5 ms).
+        """After lines were added or cleared, draw the view and its scroll bar at once, not in a frame.
 
         `changed` is the rows to draw (view coordinates), `top` the line to scroll to (None: stay). The
         scroll range, the bar and the scroll position change quietly, so nothing asks for a frame; if

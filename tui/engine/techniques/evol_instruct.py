@@ -41,7 +41,7 @@ SAMPLE_ID_COLUMN = "sample_id"
 
 
 def evolution_sampling() -> Sampling:
-    """Sampling for a rewrite: measured on SmolLM2-135M, see the README."""
+    """Sampling for a rewrite, chosen on SmolLM2-135M (docs/performance.md)."""
     return Sampling(temperature=0.7, repeat_penalty=1.1, max_tokens=128)
 
 

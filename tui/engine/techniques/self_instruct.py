@@ -47,7 +47,7 @@ _QUOTED = re.compile(r'"([^"\n]{8,})"')
 
 
 def list_sampling(num_instructions: int = 5) -> Sampling:
-    """Sampling for the list, measured on SmolLM2-135M (see the README): at 0.4 it writes one question
+    """Sampling for the list, chosen on SmolLM2-135M (docs/performance.md): at 0.4 it writes one question
     five times; above 0.9 it drifts into prose; a mild repeat penalty keeps the items apart."""
     return Sampling(temperature=0.7, repeat_penalty=1.1, max_tokens=TOKENS_PER_INSTRUCTION * num_instructions)
 
