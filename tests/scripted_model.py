@@ -46,3 +46,6 @@ class ScriptedModel:
 
     def describe(self) -> dict:
         return self.info.summary()
+
+    def fingerprint(self) -> str:
+        return "scripted"

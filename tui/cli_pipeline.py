@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from tui.cli_flags import add_model_flag
+from tui.cli_flags import add_model_flag, add_server_flags
+from tui.cli_model import check_model_flags, server_settings
 from tui.engine.errors import BadInput
 from tui.engine.store import DEFAULT_STORE
 
@@ -26,6 +28,7 @@ def add_pipeline_commands(commands: Any) -> None:
     run.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates")
     run.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
     add_model_flag(run)
+    add_server_flags(run)
     run.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")
     run.add_argument("--context", type=int, default=4096, metavar="N", help="context size in tokens")
 
@@ -50,19 +53,52 @@ def cmd_draw(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tui.engine.pipeline.toml_config import load_pipeline
+
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise BadInput(f"--max-tokens {args.max_tokens}: must be at least 1")
+    check_model_flags(args)
+    with contextlib.ExitStack() as stack:
+        llm = _pipeline_llm(args, stack)
+        pipeline = load_pipeline(args.pipeline, seeds=args.seeds, num=args.num, max_tokens=args.max_tokens, llm=llm)
+        for step_llm in {id(s.llm): s.llm for s in pipeline.ordered() if getattr(s, "llm", None) is not None}.values():
+            if hasattr(step_llm, "close"):
+                stack.callback(step_llm.close)
+        return _run(args, pipeline, llm)
+
+
+def _pipeline_llm(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any:
+    """The model the flags name; None leaves it to the pipeline's own `[llm]` table, else the embedded model."""
+    from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
+
+    if args.local_server is not None:
+        from tui.engine.server.local import DEFAULT_SLOTS, LocalServer
+
+        slots = args.local_server or DEFAULT_SLOTS
+        print(f"smolgen: starting llama-server with {slots} slots on 127.0.0.1…", file=sys.stderr, flush=True)
+        local = stack.enter_context(LocalServer(args.model, slots=slots, threads=args.threads))
+        settings = server_settings(args, [local.url], default_concurrency=slots)
+    elif args.server:
+        settings = server_settings(args, args.server)
+    elif args.model is not None or args.threads is not None:
+        return LlamaCppLLM(args.model, n_ctx=args.context, n_threads=args.threads)
+    else:
+        return None
+    return OpenAICompatibleLLM(settings.urls, settings.model, settings.api_key_env, settings.concurrency, settings.timeout,
+                               settings.max_retries, settings.chat_template)
+
+
+def _run(args: argparse.Namespace, pipeline: Any, llm: Any) -> int:
     from tui.cli_generate import TerminalObserver
     from tui.cli_signals import cancelled_by_signals, signal_name
     from tui.engine.llm import LlamaCppLLM
     from tui.engine.pipeline.executor import PipelineObserver, run_pipeline
-    from tui.engine.pipeline.toml_config import load_pipeline
     from tui.engine.prompts import PromptLibrary
     from tui.engine.store import SampleStore
 
-    if args.max_tokens is not None and args.max_tokens < 1:
-        raise BadInput(f"--max-tokens {args.max_tokens}: must be at least 1")
-    llm = LlamaCppLLM(args.model, n_ctx=args.context, n_threads=args.threads)
-    pipeline = load_pipeline(args.pipeline, seeds=args.seeds, num=args.num, max_tokens=args.max_tokens, llm=llm)
     prompts = PromptLibrary(args.prompts)
+    if llm is None:
+        llm = LlamaCppLLM(n_ctx=args.context)
 
     class Observer(TerminalObserver, PipelineObserver):
         def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
@@ -89,6 +125,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(f"  stored {summary.stored} new samples ({summary.already_stored} already stored) → {args.store}", file=sys.stderr)
+    if summary.halt_reason:
+        print(f"smolgen: {summary.halt_reason}", file=sys.stderr)
+        return 1
     if signals.received is not None:
         print(f"smolgen: stopped by {signal_name(signals.received)}; the row in progress was dropped", file=sys.stderr)
     return signals.exit_code()

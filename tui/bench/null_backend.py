@@ -49,6 +49,9 @@ class NullModel:
     def describe(self) -> dict:
         return self.info.summary()
 
+    def fingerprint(self) -> str:
+        return self.info.fingerprint
+
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 

@@ -55,3 +55,6 @@ class LanguageModel(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """The model as recorded with a run and each of its samples."""
+
+    def fingerprint(self) -> str:
+        """What a cached pipeline output depends on (the weights, or a served model's name and template)."""

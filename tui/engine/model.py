@@ -276,6 +276,10 @@ class Model(ChatModel):
         """The model as recorded with a run and its samples: the file, its fingerprint and metadata."""
         return self.info.summary()
 
+    def fingerprint(self) -> str:
+        """What a cached pipeline output depends on: the model file's content."""
+        return self.info.fingerprint
+
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` as plain text (no BOS, special tokens not parsed)."""
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))

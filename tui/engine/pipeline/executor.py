@@ -1,6 +1,8 @@
 """Running a pipeline: one in-process loop that owns the model and takes each row through every step.
 
-Rows go depth first, so a finished sample is stored before the next row starts. Every step output is
+Rows go depth first, so a finished sample is stored before the next row starts. On servers
+(`OpenAICompatibleLLM`), that many source rows are in flight at once, each in a worker thread that
+takes it through every step; the bookkeeping (cache, counts, store) is done under one lock. Every step output is
 cached under a signature of what decides it (model fingerprint, template text, step settings, input
 row) and written at once, so a re-run, or a run resumed after Escape, Ctrl-C or `kill -9`, generates
 nothing twice. A generation that fails is retried, then recorded with its reason; the run goes on.
@@ -17,9 +19,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.engine.errors import BadInput, GenerationFailed, StoreUnwritable
-from tui.engine.llm import LlamaCppLLM
+from tui.engine.errors import BadInput, GenerationFailed, RunHalted, StoreUnwritable
+from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.model import Cancelled, new_run_seed
+from tui.engine.parallel_run import CANCEL_POLL_SECONDS, OldestRowWatch
 from tui.engine.pipeline.graph import Pipeline
 from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, Step
 from tui.engine.prompts import PromptLibrary
@@ -66,6 +69,7 @@ class PipelineSummary:
     already_stored: int = 0
     status: str = "running"
     wall_seconds: float = 0.0
+    halt_reason: str | None = None
 
     def record(self) -> dict[str, Any]:
         """The summary `smolgen run --json` prints."""
@@ -73,6 +77,7 @@ class PipelineSummary:
             "pipeline": self.pipeline,
             "run_id": self.run_id,
             "status": self.status,
+            **({"halt_reason": self.halt_reason} if self.halt_reason else {}),
             "steps": {name: counts.record() for name, counts in self.steps.items()},
             "stored": self.stored,
             "already_stored": self.already_stored,
@@ -93,7 +98,7 @@ def run_pipeline(
     observer: PipelineObserver | None = None,
     cancel: threading.Event | None = None,
     prompts: PromptLibrary | None = None,
-    llm: LlamaCppLLM | None = None,
+    llm: LlamaCppLLM | OpenAICompatibleLLM | None = None,
 ) -> PipelineSummary:
     """Run `pipeline`, storing its finished rows as samples in `store`."""
     steps = pipeline.validate()
@@ -103,9 +108,15 @@ def run_pipeline(
 
 class _PipelineRun:
     def __init__(self, pipeline: Pipeline, steps: list[Step], store: SampleStore, use_cache: bool,
-                 observer: PipelineObserver, cancel: threading.Event | None, prompts: PromptLibrary, llm: LlamaCppLLM | None):
+                 observer: PipelineObserver, cancel: threading.Event | None, prompts: PromptLibrary,
+                 llm: LlamaCppLLM | OpenAICompatibleLLM | None):
         self.pipeline, self.steps, self.store = pipeline, steps, store
-        self.observer, self.cancel, self.prompts = observer, cancel, prompts
+        self.observer, self.prompts = observer, prompts
+        self.user_cancel = cancel
+        self.cancel = threading.Event()  # the user's cancel, or a worker's error: every row in flight stops
+        self._lock = threading.RLock()  # the cache, counts, store and observer, when rows run at once
+        self._worker = threading.local()
+        self._watch: OldestRowWatch | None = None
         self.default_llm = llm or LlamaCppLLM()
         self.cache = store.cached_outputs() if use_cache else {}
         # A fresh salt makes --no-cache draw new samples instead of replaying the cached ones.
@@ -134,16 +145,25 @@ class _PipelineRun:
         )
         started = time.perf_counter()
         failure: StoreUnwritable | None = None
+        if isinstance(source, GenerationStep):  # a generating source (Magpie) makes its own rows
+            def take(row: Row) -> None:
+                self._generate_then_flow(source, row, self.steps[1:])
+        else:
+            def take(row: Row) -> None:
+                self._flow(row, self.steps[1:])
         try:
-            if isinstance(source, GenerationStep):
-                for row in rows:  # a generating source (Magpie) makes its own rows
-                    self._generate_then_flow(source, row, self.steps[1:])
+            workers = self._workers()
+            if workers > 1:
+                self._run_at_once(rows, take, workers)
             else:
                 for row in rows:
-                    self._flow(row, self.steps[1:])
+                    self._check_cancel()
+                    take(row)
             self.summary.status = "finished"
         except Cancelled:
             self.summary.status = "cancelled"
+        except RunHalted as halted:  # every server down: what was stored and cached stays
+            self.summary.status, self.summary.halt_reason = "halted", str(halted)
         except StoreUnwritable as error:  # a full disk: stop at once, every cached output and sample stays
             self.summary.status, failure = "stopped", error
         except BaseException:
@@ -159,20 +179,84 @@ class _PipelineRun:
             raise run_stopped(failure, self.store, self.summary.run_id, self.summary.stored) from None
         return self.summary
 
-    def _flow(self, row: Row, remaining: list[Step]) -> None:
-        if self.cancel is not None and self.cancel.is_set():
+    def _workers(self) -> int:
+        """Source rows in flight: the largest concurrency of the pipeline's models (1 in-process)."""
+        llms = [step.llm or self.default_llm for step in self.steps if isinstance(step, GenerationStep)]
+        return max([llm.concurrency for llm in llms] or [1])
+
+    def _check_cancel(self) -> None:
+        if self.user_cancel is not None and self.user_cancel.is_set():
+            self.cancel.set()
+        if self.cancel.is_set():
             raise Cancelled()
+
+    def _run_at_once(self, rows: list[Row], take: Any, workers: int) -> None:
+        """Take `rows` with `workers` threads; the oldest row in flight is the one whose text is shown."""
+        pending = iter(enumerate(rows))
+        handing_out = threading.Lock()
+        errors: list[BaseException] = []
+        watch = self._watch = OldestRowWatch(workers)
+
+        def work(number: int) -> None:
+            self._worker.number = number
+            try:
+                while not self.cancel.is_set():
+                    with handing_out:
+                        index, row = next(pending, (None, None))
+                    if index is None:
+                        return
+                    watch.started(number, index)
+                    take(row)
+                    watch.finished(number)
+            except Cancelled:
+                pass
+            except BaseException as error:  # a store that cannot be written, a template error: the run stops
+                errors.append(error)
+                self.cancel.set()
+
+        threads = [threading.Thread(target=work, args=(n,), name=f"smolgen-pipeline-{n}", daemon=True) for n in range(workers)]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(CANCEL_POLL_SECONDS)
+                    if self.user_cancel is not None and self.user_cancel.is_set():
+                        self.cancel.set()
+        finally:  # Ctrl-C in this thread too: stop the rows in flight before leaving
+            if any(thread.is_alive() for thread in threads):
+                self.cancel.set()
+            for thread in threads:
+                thread.join()
+        if errors:
+            raise errors[0]
+        if self.cancel.is_set():
+            raise Cancelled()
+
+    def _watched(self) -> Any:
+        """Whether this thread's row is the one shown; None when rows run one by one (always shown)."""
+        if self._watch is None:
+            return None
+        watch, number = self._watch, self._worker.number
+        return lambda: watch.is_watched(number)
+
+    def _flow(self, row: Row, remaining: list[Step]) -> None:
+        self._check_cancel()
         if not remaining:
-            self._store(row)
+            with self._lock:
+                self._store(row)
             return
         step, rest = remaining[0], remaining[1:]
         if isinstance(step, GenerationStep):
             self._generate_then_flow(step, row, rest)
             return
         counts = self.counts[step.name]
-        for following in step.process(row):
-            counts.rows += 1
-            self.observer.step_progress(step.name, counts)
+        with self._lock:
+            following_rows = list(step.process(row))
+        for following in following_rows:
+            with self._lock:
+                counts.rows += 1
+                self.observer.step_progress(step.name, counts)
             self._flow(following, rest)
 
     def _generate_then_flow(self, step: GenerationStep, row: Row, rest: list[Step]) -> None:
@@ -185,22 +269,26 @@ class _PipelineRun:
         counts = self.counts[step.name]
         llm = step.llm or self.default_llm
         key = signature(llm.fingerprint(), self._template_text(step), step.kind, step.cache_settings(), row)
-        entry = self.cache.get(key)
-        if entry is not None:
-            counts.rejected.update(entry.get("rejected", {}))
-            counts.cached += 1
-            counts.rows += 1
-            self.observer.step_progress(step.name, counts)
-            return self._merge(step, row, entry)
-        technique = step.technique_for(step.view(row)) if hasattr(step, "technique_for") else self._technique(step)
+        with self._lock:
+            entry = self.cache.get(key)
+            if entry is not None:
+                counts.rejected.update(entry.get("rejected", {}))
+                counts.cached += 1
+                counts.rows += 1
+                self.observer.step_progress(step.name, counts)
+                return self._merge(step, row, entry)
+            technique = step.technique_for(step.view(row)) if hasattr(step, "technique_for") else self._technique(step)
         model = llm.load()
         reason, message = "error", ""
+        watched = self._watched()
         for attempt in range(step.max_retries + 1):
-            ctx = GenerationContext(model, self.prompts, _seed(key, self.salt), self.cancel, self.observer.text, self.observer.stage)
+            text = self.observer.text if self.observer.shows_text else None
+            ctx = GenerationContext(model, self.prompts, _seed(key, self.salt), self.cancel, text,
+                                    self._stage_shown_if(watched), watched=watched)
             try:
                 samples = _all_samples(technique.generate(ctx, attempt, step.technique_row(row)))
                 produced = step.collect(samples)
-            except (Cancelled, BadInput):
+            except (Cancelled, BadInput, RunHalted):
                 raise
             except GenerationFailed as error:
                 reason, message = error.reason, str(error)
@@ -208,27 +296,44 @@ class _PipelineRun:
                 log.exception("step %s failed on a row", step.name)
                 reason, message = "error", f"{type(error).__name__}: {error}"
             else:
-                kept = [s for s in samples if s.get("status") != "failed"]
-                rejected = Counter(s["failure"]["reason"] for s in samples if s.get("status") == "failed" and s.get("failure"))
-                counts.rejected.update(rejected)
-                entry = {
-                    "step": step.name,
-                    "outputs": produced,
-                    "flags": list(dict.fromkeys(flag for s in kept for flag in s.get("flags", []))),
-                    "rejected": dict(rejected),
-                    "tokens": {
-                        "prompt": sum((s.get("tokens") or {}).get("prompt", 0) for s in samples),
-                        "completion": sum((s.get("tokens") or {}).get("completion", 0) for s in samples),
-                    },
-                    "calls": [call for s in samples for call in s.get("calls") or []],
-                    "raw": [text for s in samples for text in s.get("raw") or []],
-                }
-                self.store.put_cached_output(key, entry)
-                self.cache[key] = entry
-                counts.generated += 1
-                counts.rows += 1
-                self.observer.step_progress(step.name, counts)
-                return self._merge(step, row, entry)
+                return self._keep(step, row, key, samples, produced)
+        with self._lock:
+            return self._record_failure(step, row, reason, message)
+
+    def _stage_shown_if(self, watched: Any) -> Any:
+        if watched is None:
+            return self.observer.stage
+        return lambda text: self.observer.stage(text) if watched() else None
+
+    def _keep(self, step: GenerationStep, row: Row, key: str, samples: list[Row], produced: Any) -> Row:
+        """Cache a step's output for a row, count it, and give the row it makes."""
+        counts = self.counts[step.name]
+        kept = [s for s in samples if s.get("status") != "failed"]
+        rejected = Counter(s["failure"]["reason"] for s in samples if s.get("status") == "failed" and s.get("failure"))
+        entry = {
+            "step": step.name,
+            "outputs": produced,
+            "flags": list(dict.fromkeys(flag for s in kept for flag in s.get("flags", []))),
+            "rejected": dict(rejected),
+            "tokens": {  # a count a server did not give adds nothing
+                "prompt": sum((s.get("tokens") or {}).get("prompt") or 0 for s in samples),
+                "completion": sum((s.get("tokens") or {}).get("completion") or 0 for s in samples),
+            },
+            "calls": [call for s in samples for call in s.get("calls") or []],
+            "raw": [text for s in samples for text in s.get("raw") or []],
+        }
+        with self._lock:
+            counts.rejected.update(rejected)
+            self.store.put_cached_output(key, entry)
+            self.cache[key] = entry
+            counts.generated += 1
+            counts.rows += 1
+            self.observer.step_progress(step.name, counts)
+            return self._merge(step, row, entry)
+
+    def _record_failure(self, step: GenerationStep, row: Row, reason: str, message: str) -> None:
+        """A row that failed for good: stored as a failed sample with its reason; the run goes on."""
+        counts = self.counts[step.name]
         counts.failed += 1
         counts.failures[reason] += 1
         failed = {

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine.errors import BadInput
-from tui.engine.llm import LlamaCppLLM
+from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.pipeline import generation_steps, steps
 from tui.engine.pipeline.graph import Pipeline
 
@@ -78,7 +78,7 @@ def load_pipeline(
     seeds: Path | None = None,
     num: int | None = None,
     max_tokens: int | None = None,
-    llm: LlamaCppLLM | None = None,
+    llm: LlamaCppLLM | OpenAICompatibleLLM | None = None,
 ) -> Pipeline:
     """Build a pipeline from TOML; `seeds`, `num` and `max_tokens` override what the file says."""
     path = resolve(name_or_path)
@@ -86,6 +86,8 @@ def load_pipeline(
     tables = config.get("steps")
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
         raise BadInput(f"{path}: needs at least one [[steps]] table")
+    if llm is None and "llm" in config:
+        llm = llm_from_table(path, config["llm"])
     if seeds is not None:
         tables = [_seed_file_source(path, tables[0], seeds), *tables[1:]]
     pipeline = build_pipeline({**config, "name": config.get("name") or path.stem, "steps": tables}, path,
@@ -96,6 +98,28 @@ def load_pipeline(
         pipeline.ordered()[0].limit = num
     pipeline.validate()
     return pipeline
+
+
+LLM_KEYS = ("server", "model", "api_key_env", "concurrency", "timeout", "max_retries", "chat_template")
+
+
+def llm_from_table(path: Path, table: Any) -> OpenAICompatibleLLM:
+    """The `[llm]` table: the servers every model step of the pipeline uses."""
+    if not isinstance(table, dict):
+        raise BadInput(f"{path}: [llm] must be a table (server = [...], model, concurrency...)")
+    unknown = [key for key in table if key not in LLM_KEYS]
+    if unknown:
+        raise BadInput(f"{path}: [llm] unknown key {unknown[0]!r} (known: {', '.join(LLM_KEYS)})")
+    servers = table.get("server")
+    if isinstance(servers, str):
+        servers = [servers]
+    if not servers or not isinstance(servers, list) or not all(isinstance(s, str) for s in servers):
+        raise BadInput(f"{path}: [llm] server must be a URL or a list of URLs")
+    options = {key: table[key] for key in LLM_KEYS[1:] if key in table}
+    try:
+        return OpenAICompatibleLLM(servers, **options)
+    except BadInput as error:
+        raise BadInput(f"{path}: [llm] {error}") from None
 
 
 def build_pipeline(config: dict[str, Any], label: str | Path, llm: LlamaCppLLM | None = None,

@@ -1,0 +1,130 @@
+"""Pipelines on servers: the `[llm]` table, `smolgen run --server`, rows in flight at once, the cache.
+
+Against the canned stub server, so the tests can expect exact text and need no model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_smolgen
+from tui.bench.stub_server import STUB_MODEL, ServerThread, StubServer
+from tui.engine.llm import OpenAICompatibleLLM
+from tui.engine.pipeline import LoadDataFromDicts, Pipeline, TextGeneration
+from tui.engine.pipeline.executor import run_pipeline
+from tui.engine.store import SampleStore
+
+PIPELINE = """
+name = "two-steps"
+
+[llm]
+server = ["{url}"]
+concurrency = 4
+
+[[steps]]
+name = "seeds"
+type = "load_data_from_dicts"
+data = [{rows}]
+
+[[steps]]
+name = "ask"
+type = "text_generation"
+template = "chain_instruction"
+output_mappings = {{ generation = "instruction" }}
+max_tokens = 12
+
+[[steps]]
+name = "answer"
+type = "text_generation"
+output_mappings = {{ generation = "response" }}
+max_tokens = 16
+"""
+
+
+class _RenamedStub(StubServer):
+    """The stub serving a model of another name (a second model behind the same API)."""
+
+    async def handle(self, method: str, target: str, body: bytes):
+        answer = await super().handle(method, target, body)
+        if target.rstrip("/").endswith("/models"):
+            answer.body = answer.body.replace(STUB_MODEL.encode(), b"another-model")
+        return answer
+
+
+def _write_pipeline(folder, url: str, rows: int = 10):
+    seeds = ", ".join(f'{{ instruction = "Ask something about topic {n}." }}' for n in range(rows))
+    path = folder / "two-steps.toml"
+    path.write_text(PIPELINE.format(url=url, rows=seeds), encoding="utf-8")
+    return path
+
+
+def test_an_llm_table_runs_the_pipeline_on_the_server_with_rows_in_flight(tmp_path):
+    stub = StubServer()
+    with ServerThread(stub.handle) as server:
+        path = _write_pipeline(tmp_path, server.url)
+        first = run_smolgen("run", str(path), "--json", "--quiet", cwd=tmp_path)
+        again = run_smolgen("run", str(path), "--json", "--quiet", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["status"] == "finished" and summary["stored"] == 10
+    assert summary["steps"]["ask"]["generated"] == 10 and summary["steps"]["answer"]["generated"] == 10
+    assert stub.requests == 20  # the second run asked nothing: every output came from the cache
+    repeat = json.loads(again.stdout)
+    assert repeat["steps"]["ask"]["cached"] == 10 and repeat["steps"]["answer"]["generated"] == 0
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        samples = store.list_samples(statuses=("new",))
+    assert len(samples) == 10 and all(s["instruction"] and s["response"] for s in samples)
+
+
+def test_the_same_pipeline_on_another_model_recomputes(tmp_path):
+    with ServerThread(StubServer().handle) as first, ServerThread(_RenamedStub().handle) as second:
+        path = _write_pipeline(tmp_path, first.url, rows=3)
+        assert run_smolgen("run", str(path), "--quiet", cwd=tmp_path).returncode == 0
+        other = run_smolgen("run", str(path), "--server", second.url, "--json", "--quiet", cwd=tmp_path)
+    assert other.returncode == 0, other.stderr
+    summary = json.loads(other.stdout)
+    assert summary["steps"]["ask"]["generated"] == 3 and summary["steps"]["ask"]["cached"] == 0
+
+
+def test_run_with_server_flags_uses_the_servers_for_a_builtin(tmp_path):
+    stub = StubServer()
+    with ServerThread(stub.handle) as server:
+        result = run_smolgen("run", "chapter", "--server", server.url, "--concurrency", "3", "--num", "6", "--json", "--quiet",
+                             cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "finished"
+    assert stub.requests >= 2  # one instruction and its answer, cached after for the same seed row
+
+
+def test_python_steps_take_an_openai_compatible_llm(tmp_path):
+    stub = StubServer()
+    with ServerThread(stub.handle) as server:
+        llm = OpenAICompatibleLLM(base_url=server.url, concurrency=4)
+        with Pipeline(name="py") as pipeline:
+            seeds = LoadDataFromDicts(data=[{"instruction": f"Ask about {n}."} for n in range(8)])
+            ask = TextGeneration(llm=llm, template="chain_instruction", output_mappings={"generation": "instruction"})
+            answer = TextGeneration(llm=llm, output_mappings={"generation": "response"})
+            seeds >> ask >> answer
+        try:
+            with SampleStore(tmp_path / "s.json") as store:
+                summary = run_pipeline(pipeline, store)
+                samples = store.list_samples(statuses=("new",))
+        finally:
+            llm.close()
+    assert summary.status == "finished" and summary.stored == 8 and len(samples) == 8
+    assert stub.requests == 16  # each row's instruction and answer
+
+
+@pytest.mark.parametrize(("table", "expected"), [
+    ('[llm]\nservers = ["http://127.0.0.1:9/v1"]\n', "unknown key 'servers'"),
+    ('[llm]\nserver = 5\n', "server must be a URL"),
+    ('[llm]\nserver = "http://127.0.0.1:9/v1"\nconcurrency = 0\n', "--concurrency 0"),
+])
+def test_a_bad_llm_table_is_one_line(tmp_path, table, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(table + '[[steps]]\ntype = "load_data_from_dicts"\ndata = [{ instruction = "x" }]\n', encoding="utf-8")
+    result = run_smolgen("run", str(path), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and expected in line and str(path) in line
