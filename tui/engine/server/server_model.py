@@ -43,6 +43,8 @@ class ServerModel:
         self._count = count
         self.seed_replayable = seed_replayable
         self.n_threads = None  # the servers' own business
+        # Rendered once: every raw completion of a run sends them.
+        self._turn_stops = () if template is None else tuple(dict.fromkeys(s for s in (template.end_of_turn(), template.eos_token) if s))
 
     @property
     def label(self) -> str:
@@ -84,9 +86,7 @@ class ServerModel:
 
     def turn_stops(self) -> tuple[str, ...]:
         """Texts that end a turn: the template's end of turn and end-of-sequence token, where known."""
-        if self._template is None:
-            return ()
-        return tuple(dict.fromkeys(s for s in (self._template.end_of_turn(), self._template.eos_token) if s))
+        return self._turn_stops
 
     @property
     def in_flight(self) -> int:

@@ -1,0 +1,40 @@
+"""`smolgen bench server`: its figures come out, in ranges any machine gives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_smolgen
+
+
+def test_the_ceiling_part_balances_and_reports_rates_and_memory(tmp_path):
+    result = run_smolgen("bench", "server", "--parts", "ceiling", "--ceiling-concurrency", "1,8", "--ceiling-samples", "40",
+                         "--balance-samples", "120", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    ceiling = json.loads(result.stdout)["ceiling"]
+    for row in ceiling["by_concurrency"].values():
+        assert row["exit"] == 0 and row["balances"] and row["stored"] + row["failed"] == row["requested"] == 40
+        assert 1 < row["samples_per_second"] < 1_000_000
+        assert 10 < row["peak_rss_mb"] < 4096
+    assert 0.2 < ceiling["peak_memory_ratio"] < 20
+    balance = ceiling["balance"]
+    assert balance["balances"] and balance["requested"] == 120 and 0 < balance["store_open_seconds"] < 30
+
+
+@pytest.mark.model
+def test_the_llama_part_compares_smolgen_with_a_bare_client_and_the_engine(tmp_path):
+    result = run_smolgen("bench", "server", "--parts", "llama", "--concurrency", "1,2", "--samples", "2", "--max-tokens", "8",
+                         "--json", cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr
+    llama = json.loads(result.stdout)["llama"]
+    for row in llama["by_concurrency"].values():
+        assert 0.1 < row["smolgen_vs_bare"] < 10
+        assert 0 < row["smolgen"]["tokens_per_second"] < 100_000
+    assert 0 < llama["engine"]["tokens_per_second"] < 100_000
+
+
+def test_bad_parts_are_one_line(tmp_path):
+    result = run_smolgen("bench", "server", "--parts", "gpu", cwd=tmp_path)
+    assert result.returncode == 2 and "--parts gpu" in result.stderr and len(result.stderr.strip().splitlines()) == 1

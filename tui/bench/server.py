@@ -1,0 +1,278 @@
+"""`smolgen bench server`: smolgen against OpenAI-compatible servers.
+
+- llama: Magpie against llama.cpp's llama-server with the embedded model at several concurrencies,
+  beside a bare async httpx loop sending the same requests, and the in-process engine.
+- ceiling: smolgen's own ceiling against the canned stub server (no model): samples per second with
+  every sample durable in the store, peak memory per concurrency, a large run that must balance
+  (requested = stored + failed) and the time to open its store afterwards.
+Each `smolgen generate` of the ceiling part is a fresh process, so its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tui.cli_flags import add_model_flag
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parts", default="llama,ceiling", metavar="P,P", help="which parts: llama, ceiling (default both)")
+    parser.add_argument("--concurrency", default="1,2,4,8", metavar="N,N", help="llama part: concurrencies (default 1,2,4,8)")
+    parser.add_argument("--samples", type=int, default=16, metavar="N", help="llama part: Magpie samples per variant (default 16)")
+    parser.add_argument("--max-tokens", type=int, default=48, metavar="N", help="llama part: cap of each turn (default 48)")
+    parser.add_argument("--ceiling-concurrency", default="1,64,256", metavar="N,N", help="ceiling part: concurrencies (default 1,64,256)")
+    parser.add_argument("--ceiling-samples", type=int, default=2000, metavar="N", help="ceiling part: samples per run (default 2000)")
+    parser.add_argument("--balance-samples", type=int, default=10_000, metavar="N", help="ceiling part: the large run (default 10000)")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    add_model_flag(parser)
+
+
+def cmd_bench_server(args: argparse.Namespace) -> int:
+    from tui.engine.errors import BadInput
+
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in ("llama", "ceiling")]
+    if unknown:
+        raise BadInput(f"--parts {args.parts}: unknown part {unknown[0]!r} (known: llama, ceiling)")
+    figures: dict[str, Any] = {}
+    if "llama" in parts:
+        figures["llama"] = llama_part(args.model, _numbers("--concurrency", args.concurrency), args.samples, args.max_tokens)
+    if "ceiling" in parts:
+        figures["ceiling"] = ceiling_part(_numbers("--ceiling-concurrency", args.ceiling_concurrency), args.ceiling_samples,
+                                          args.balance_samples)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        _print(figures)
+    return 0
+
+
+def _numbers(flag: str, text: str) -> list[int]:
+    from tui.engine.errors import BadInput
+
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise BadInput(f"{flag} {text}: expected whole numbers separated by commas") from None
+    if not values or min(values) < 1:
+        raise BadInput(f"{flag} {text}: each must be at least 1")
+    return values
+
+
+# The llama-server part ---------------------------------------------------------------------------
+
+
+def _magpie(max_tokens: int) -> Any:
+    from tui.engine.model import Sampling
+    from tui.engine.techniques.magpie import Magpie, MagpieSettings
+
+    settings = MagpieSettings()
+    settings.user_sampling = Sampling(temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, max_tokens=max_tokens)
+    settings.assistant_sampling = Sampling(max_tokens=max_tokens)
+    return Magpie(settings)
+
+
+def llama_part(model_path: Path | None, concurrencies: list[int], samples: int, max_tokens: int) -> dict[str, Any]:
+    """Aggregate tok/s and samples/min of smolgen and a bare client at each concurrency, and the engine's."""
+    from tui.engine.server.local import LocalServer
+
+    run_seed = 4242
+    rows: dict[str, Any] = {}
+    with LocalServer(model_path, slots=max(concurrencies), context_per_slot=1024) as server:
+        for concurrency in concurrencies:
+            ours = _smolgen_run(server.url, concurrency, samples, max_tokens, run_seed)
+            bare = _bare_run(server.url, concurrency, samples, max_tokens, run_seed)
+            rows[str(concurrency)] = {"smolgen": ours, "bare": bare, "smolgen_vs_bare": _ratio(ours, bare)}
+    engine = _engine_run(model_path, samples, max_tokens, run_seed)
+    at_four = rows.get("4", {}).get("smolgen")
+    return {
+        "samples": samples,
+        "max_tokens": max_tokens,
+        "by_concurrency": rows,
+        "engine": engine,
+        "smolgen_at_4_vs_engine": _ratio(at_four, engine) if at_four else None,
+    }
+
+
+def _ratio(a: dict[str, float], b: dict[str, float]) -> float:
+    return round(a["tokens_per_second"] / b["tokens_per_second"], 3) if b["tokens_per_second"] else 0.0
+
+
+def _figures(tokens: int, samples: int, seconds: float) -> dict[str, float]:
+    return {"tokens_per_second": round(tokens / seconds, 2), "samples_per_minute": round(samples / seconds * 60, 1),
+            "seconds": round(seconds, 3), "tokens": tokens}
+
+
+def _smolgen_run(url: str, concurrency: int, samples: int, max_tokens: int, run_seed: int) -> dict[str, float]:
+    from tui.engine.prompts import PromptLibrary
+    from tui.engine.runner import run_generation
+    from tui.engine.server.connect import connect
+    from tui.engine.server.settings import ServerSettings
+    from tui.engine.store import SampleStore
+
+    model = connect(ServerSettings([url], concurrency=concurrency))
+    try:
+        with tempfile.TemporaryDirectory() as folder, SampleStore(Path(folder) / "bench.json") as store:
+            started = time.perf_counter()
+            summary = run_generation(_magpie(max_tokens), store, model, PromptLibrary(), samples, run_seed, parallel=concurrency)
+            seconds = time.perf_counter() - started
+    finally:
+        model.close()
+    return _figures(summary.completion_tokens, summary.stored + summary.failed, seconds)
+
+
+def _bare_run(url: str, concurrency: int, samples: int, max_tokens: int, run_seed: int) -> dict[str, float]:
+    """The same Magpie requests (pre-query, then the rendered chat) from a plain asyncio loop with httpx."""
+    import httpx
+
+    from tui.engine.chat_template import ChatTemplate
+    from tui.engine.model import derive_seed
+    from tui.engine.server.server_model import request_sampling
+
+    props = httpx.get(url.removesuffix("/v1") + "/props").json()
+    template = ChatTemplate(props["chat_template"], props.get("bos_token", ""), props.get("eos_token", ""))
+    stops = [s for s in (template.end_of_turn(), template.eos_token) if s]
+    magpie = _magpie(max_tokens).settings
+    name = httpx.get(url + "/models").json()["data"][0]["id"]
+
+    async def one(client: httpx.AsyncClient, index: int) -> int:
+        body = {"model": name, "prompt": template.pre_query([]), "stop": stops,
+                **request_sampling(magpie.user_sampling, derive_seed(run_seed, index, 0))}
+        asked = (await client.post(url + "/completions", json=body)).json()
+        question = asked["choices"][0]["text"].strip()
+        prompt = template.render([{"role": "user", "content": question}], add_generation_prompt=True)
+        body = {"model": name, "prompt": prompt, "stop": stops, **request_sampling(magpie.assistant_sampling, derive_seed(run_seed, index, 1))}
+        answered = (await client.post(url + "/completions", json=body)).json()
+        return asked["usage"]["completion_tokens"] + answered["usage"]["completion_tokens"]
+
+    async def run() -> tuple[int, float]:
+        queue = list(range(samples))
+        tokens = 0
+        async with httpx.AsyncClient(timeout=600) as client:
+            async def worker() -> None:
+                nonlocal tokens
+                while queue:
+                    tokens += await one(client, queue.pop(0))
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return tokens, time.perf_counter() - started
+
+    tokens, seconds = asyncio.run(run())
+    return _figures(tokens, samples, seconds)
+
+
+def _engine_run(model_path: Path | None, samples: int, max_tokens: int, run_seed: int) -> dict[str, float]:
+    from tui.engine.model import Model
+    from tui.engine.prompts import PromptLibrary
+    from tui.engine.runner import run_generation
+    from tui.engine.store import SampleStore
+
+    model = Model.load(model_path, n_ctx=2048)
+    with tempfile.TemporaryDirectory() as folder, SampleStore(Path(folder) / "bench.json") as store:
+        started = time.perf_counter()
+        summary = run_generation(_magpie(max_tokens), store, model, PromptLibrary(), samples, run_seed)
+        seconds = time.perf_counter() - started
+    return _figures(summary.completion_tokens, summary.stored + summary.failed, seconds)
+
+
+# The ceiling part ---------------------------------------------------------------------------------
+
+
+def ceiling_part(concurrencies: list[int], samples: int, balance_samples: int) -> dict[str, Any]:
+    """smolgen's own rate against the canned stub: samples/s, peak memory, a large run that balances."""
+    from tui.engine.server.local import free_port
+
+    port = free_port()
+    stub = subprocess.Popen([sys.executable, "-m", "tui.bench.stub_server", "--port", str(port)])
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_for(url)
+        runs = {str(c): _cli_run(url, c, samples) for c in concurrencies}
+        balance = _cli_run(url, max(concurrencies), balance_samples, open_store=True)
+    finally:
+        stub.terminate()
+        stub.wait(10)
+    lowest, highest = str(min(concurrencies)), str(max(concurrencies))
+    return {
+        "samples": samples,
+        "by_concurrency": runs,
+        "peak_memory_ratio": round(runs[highest]["peak_rss_mb"] / runs[lowest]["peak_rss_mb"], 2),
+        "balance": balance,
+    }
+
+
+def _wait_for(url: str) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/models", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the stub server at {url} did not start")
+        time.sleep(0.1)
+
+
+def _cli_run(url: str, concurrency: int, samples: int, open_store: bool = False) -> dict[str, Any]:
+    """`smolgen generate magpie` against the stub in a fresh process: its rate from the run record, its peak memory."""
+    from tui.engine.store import SampleStore
+
+    with tempfile.TemporaryDirectory() as folder:
+        store_path = Path(folder) / "bench.json"
+        command = [sys.executable, "-m", "tui", "generate", "magpie", "--server", url, "--num", str(samples),
+                   "--concurrency", str(concurrency), "--quiet", "--seed", "7", "--store", str(store_path)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _pid, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        started = time.perf_counter()
+        with SampleStore(store_path) as store:
+            opened = time.perf_counter() - started
+            run = store.list_runs()[-1]
+            kept = len(store.list_samples(statuses=("new", "failed")))
+    summary = run["summary"]
+    figures = {
+        "exit": process.returncode,
+        "samples_per_second": round((summary["stored"] + summary["failed"]) / summary["wall_seconds"], 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "requested": run["num"],
+        "stored": summary["stored"],
+        "failed": summary["failed"],
+        "balances": run["num"] == summary["stored"] + summary["failed"] == kept,
+    }
+    if open_store:
+        figures["store_open_seconds"] = round(opened, 3)
+    return figures
+
+
+def _print(figures: dict[str, Any]) -> None:
+    llama = figures.get("llama")
+    if llama:
+        print(f"Magpie against llama-server ({llama['samples']} samples, caps {llama['max_tokens']} tokens a turn):")
+        print(f"  {'in flight':>9}  {'smolgen tok/s':>13}  {'bare tok/s':>10}  {'ratio':>6}  {'smolgen samples/min':>19}")
+        for concurrency, row in llama["by_concurrency"].items():
+            print(f"  {concurrency:>9}  {row['smolgen']['tokens_per_second']:>13}  {row['bare']['tokens_per_second']:>10}  "
+                  f"{row['smolgen_vs_bare']:>6}  {row['smolgen']['samples_per_minute']:>19}")
+        print(f"  in-process engine: {llama['engine']['tokens_per_second']} tok/s; "
+              f"smolgen at 4 in flight / engine: {llama['smolgen_at_4_vs_engine']}")
+    ceiling = figures.get("ceiling")
+    if ceiling:
+        print(f"Against the canned stub server ({ceiling['samples']} samples a run, each durable in the store):")
+        for concurrency, row in ceiling["by_concurrency"].items():
+            print(f"  {concurrency:>4} in flight: {row['samples_per_second']:>7} samples/s, peak {row['peak_rss_mb']} MB, "
+                  f"balances {row['balances']}")
+        print(f"  peak memory, highest/lowest concurrency: {ceiling['peak_memory_ratio']}")
+        balance = ceiling["balance"]
+        print(f"  {balance['requested']} samples: {balance['stored']} stored + {balance['failed']} failed, balances "
+              f"{balance['balances']}; store opens in {balance['store_open_seconds']} s")
