@@ -44,12 +44,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 $(BIN)/llama-server: $(SERVER) | $(BIN)/python
 	ln -sf $(SERVER) $@
 
-$(SERVER):
+# cmake from the machine, else from PyPI into the venv (a machine without it still builds).
+$(SERVER): | $(BIN)/python
 	rm -rf $(SERVER_CACHE).build && mkdir -p $(SERVER_CACHE).build
-	$(PYTHON) -m pip download --quiet --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_CPP_VERSION) -d $(SERVER_CACHE).build
+	command -v cmake >/dev/null || $(BIN)/python -m pip install --quiet 'cmake>=3.21,<5'
+	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_CPP_VERSION) -d $(SERVER_CACHE).build
 	tar xzf $(SERVER_CACHE).build/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C $(SERVER_CACHE).build
-	cmake -S $(SERVER_CACHE).build/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.cpp -B $(SERVER_CACHE).build/out $(SERVER_FLAGS) >/dev/null
-	cmake --build $(SERVER_CACHE).build/out --target llama-server -j $$(nproc) >/dev/null
+	PATH="$$PATH:$(abspath $(BIN))" cmake -S $(SERVER_CACHE).build/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.cpp -B $(SERVER_CACHE).build/out $(SERVER_FLAGS) >/dev/null
+	PATH="$$PATH:$(abspath $(BIN))" cmake --build $(SERVER_CACHE).build/out --target llama-server -j $$(nproc) >/dev/null
 	mkdir -p $(SERVER_CACHE)
 	cp $(SERVER_CACHE).build/out/bin/llama-server $(SERVER).tmp && mv $(SERVER).tmp $(SERVER)
 	rm -rf $(SERVER_CACHE).build
