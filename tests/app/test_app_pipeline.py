@@ -297,8 +297,21 @@ async def test_the_longer_evol_chain_runs_in_the_app_with_the_real_model(app_sto
         assert sample["columns"]["evolution"][0]["round"] == 0
 
 
+class ManualTimer:
+    """A timer that fires only when the test fires it."""
+
+    def __init__(self, delay: float, callback) -> None:
+        self.delay, self.callback, self.stopped = delay, callback, False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def fire(self) -> None:
+        self.stopped = True
+        self.callback()
+
+
 async def test_typing_in_a_step_form_is_checked_once_the_keys_pause_and_before_a_run(app_store, prompts, monkeypatch):
-    monkeypatch.setattr(pipeline_tab_module, "CHECK_AFTER_SECONDS", 1.0)  # a slow machine's Pilot keys stay within it
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 40)) as pilot:
         tab = await pipeline_tab(pilot)
@@ -308,16 +321,20 @@ async def test_typing_in_a_step_form_is_checked_once_the_keys_pause_and_before_a
         checks = []
         checked = tab.draft.checked
         monkeypatch.setattr(tab.draft, "checked", lambda: checks.append(1) or checked())
+        # The tab's timers wait for the test, not the clock: however slowly the keys arrive, none fires between them.
+        timers: list[ManualTimer] = []
+        monkeypatch.setattr(tab, "set_timer", lambda delay, callback: timers.append(ManualTimer(delay, callback)) or timers[-1])
         field = tab.query_one("#step-field-temperature")
         field.focus()
         field.value = ""
         await pilot.press("end", "9", ".", "5")  # a change posted per key
         await pilot.pause()
         assert checks == [] and tab.draft.steps[1]["temperature"] == 9.5  # the draft has the edit at once
-        await wait_for(pilot, lambda: checks, timeout=5, what="the check after the pause")
-        # Every key's change reached the draft before the check ran, and no check is waiting: no second one comes.
-        assert tab._check_timer is None
+        [waiting] = [timer for timer in timers if not timer.stopped]  # each key put off the one check
+        assert len(timers) >= 3 and waiting.delay == pipeline_tab_module.CHECK_AFTER_SECONDS  # a timer per key typed
+        waiting.fire()  # the keys paused
         assert checks == [1] and "temperature=9.5" in (tab.problem or "")
+        assert all(timer.stopped for timer in timers)  # no other check is waiting
         field.value = ""
         await pilot.press("end", "1")
         assert tab.run_request(None) is not None  # a run catches up with the last key at once

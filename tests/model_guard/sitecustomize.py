@@ -4,7 +4,8 @@ The test suite's conftest turns this on for such a test, in its own process and,
 first on PYTHONPATH (Python imports `sitecustomize` at start-up), in every Python process the test starts.
 A refused load is written to the file named by the environment variable, so the test fails even where
 smolgen turns the refusal into a one-line error. Reading only a model's vocabulary (a token counter) is
-allowed: it does no arithmetic, so it gives the same answer on every CPU.
+allowed: it does no arithmetic, so it gives the same answer on every CPU. (In those child processes this
+module takes the place of any other `sitecustomize`; the project's own test setup has none.)
 """
 
 from __future__ import annotations
