@@ -9,7 +9,7 @@ import time
 from typing import Any, Callable, TextIO
 
 from tui.cli_flags import DEFAULT_MAGPIE_NUM, TECHNIQUE_FLAGS
-from tui.cli_signals import cancelled_by_signals, signal_name
+from tui.cli_signals import cancelled_by_signals, run_exit_status
 from tui.engine.errors import BadInput
 from tui.cli_model import check_model_flags, opened_model, uses_servers
 from tui.engine.model import Sampling, new_run_seed
@@ -261,12 +261,7 @@ def run_generate_command(args: argparse.Namespace) -> int:
                                          parallel=workers)
     observer.close()
     print(summary_line(summary, unit) + f" → {args.store}", file=sys.stderr)
-    if summary.halt_reason:
-        print(f"smolgen: {summary.halt_reason}", file=sys.stderr)
-        return 1
-    if signals.received is not None:
-        print(f"smolgen: stopped by {signal_name(signals.received)}; the sample in progress was dropped", file=sys.stderr)
-    return signals.exit_code()
+    return run_exit_status(summary.halt_reason, signals, "sample")
 
 
 def _in_flight(model: Any) -> Callable[[], int] | None:

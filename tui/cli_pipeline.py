@@ -90,7 +90,7 @@ def _pipeline_llm(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any:
 
 def _run(args: argparse.Namespace, pipeline: Any, llm: Any) -> int:
     from tui.cli_generate import TerminalObserver
-    from tui.cli_signals import cancelled_by_signals, signal_name
+    from tui.cli_signals import cancelled_by_signals, run_exit_status
     from tui.engine.llm import LlamaCppLLM
     from tui.engine.pipeline.executor import PipelineObserver, run_pipeline
     from tui.engine.prompts import PromptLibrary
@@ -115,7 +115,7 @@ def _run(args: argparse.Namespace, pipeline: Any, llm: Any) -> int:
     record = summary.record()
     if args.json:
         print(json.dumps(record, ensure_ascii=False))
-        return signals.exit_code()
+        return 1 if summary.halt_reason else signals.exit_code()
     print(f"\npipeline {summary.pipeline} (run {summary.run_id}) {summary.status} in {summary.wall_seconds:.1f} s:", file=sys.stderr)
     for name, counts in summary.steps.items():
         reasons = ", ".join(f"{n} {reason}" for reason, n in counts.failures.items())
@@ -125,9 +125,4 @@ def _run(args: argparse.Namespace, pipeline: Any, llm: Any) -> int:
             file=sys.stderr,
         )
     print(f"  stored {summary.stored} new samples ({summary.already_stored} already stored) → {args.store}", file=sys.stderr)
-    if summary.halt_reason:
-        print(f"smolgen: {summary.halt_reason}", file=sys.stderr)
-        return 1
-    if signals.received is not None:
-        print(f"smolgen: stopped by {signal_name(signals.received)}; the row in progress was dropped", file=sys.stderr)
-    return signals.exit_code()
+    return run_exit_status(summary.halt_reason, signals, "row")

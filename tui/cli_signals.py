@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -76,3 +77,13 @@ def cancelled_by_signals() -> Iterator[RunSignals]:
     signals = RunSignals()
     with _handled(signals._handle):
         yield signals
+
+
+def run_exit_status(halt_reason: str | None, signals: RunSignals, dropped: str) -> int:
+    """A run's last words and exit status: every server down (1), a stop signal (128 + it), else 0."""
+    if halt_reason:
+        print(f"smolgen: {halt_reason}", file=sys.stderr)
+        return 1
+    if signals.received is not None:
+        print(f"smolgen: stopped by {signal_name(signals.received)}; the {dropped} in progress was dropped", file=sys.stderr)
+    return signals.exit_code()

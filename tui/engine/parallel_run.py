@@ -73,20 +73,9 @@ def run_rows_in_parallel(
                 errors.append(error)
                 halt.set()
 
-        workers = [threading.Thread(target=work, args=(i, c), name=f"smolgen-row-{i}", daemon=True) for i, c in enumerate(counts)]
-        for worker in workers:
-            worker.start()
         try:
-            for worker in workers:
-                while worker.is_alive():
-                    worker.join(CANCEL_POLL_SECONDS)
-                    if cancel is not None and cancel.is_set():
-                        halt.set()
-        finally:  # also on Ctrl-C in this thread: stop the workers before the model goes
-            if any(worker.is_alive() for worker in workers):
-                halt.set()
-                for worker in workers:
-                    worker.join()
+            run_in_threads([lambda c=c, i=i: work(i, c) for i, c in enumerate(counts)], "smolgen-row", cancel, halt)
+        finally:
             _add_up(summary, counts, time.perf_counter() - started)
         failure = getattr(shared, "failure", None)
     if errors:
@@ -95,6 +84,25 @@ def run_rows_in_parallel(
         raise failure
     if halt.is_set():
         raise Cancelled()
+
+
+def run_in_threads(jobs: list[Any], name: str, cancel: threading.Event | None, halt: threading.Event) -> None:
+    """Run each job in a thread of its own until all end; the user's `cancel` sets `halt`, which the jobs
+    watch. Also on Ctrl-C in the calling thread, every job is stopped and joined before this returns."""
+    threads = [threading.Thread(target=job, name=f"{name}-{number}", daemon=True) for number, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(CANCEL_POLL_SECONDS)
+                if cancel is not None and cancel.is_set():
+                    halt.set()
+    finally:
+        if any(thread.is_alive() for thread in threads):
+            halt.set()
+            for thread in threads:
+                thread.join()
 
 
 class OldestRowWatch:

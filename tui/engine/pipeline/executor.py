@@ -22,7 +22,7 @@ from typing import Any
 from tui.engine.errors import BadInput, GenerationFailed, RunHalted, StoreUnwritable
 from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.model import Cancelled, new_run_seed
-from tui.engine.parallel_run import CANCEL_POLL_SECONDS, OldestRowWatch
+from tui.engine.parallel_run import OldestRowWatch, run_in_threads
 from tui.engine.pipeline.graph import Pipeline
 from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, Step
 from tui.engine.prompts import PromptLibrary
@@ -214,20 +214,7 @@ class _PipelineRun:
                 errors.append(error)
                 self.cancel.set()
 
-        threads = [threading.Thread(target=work, args=(n,), name=f"smolgen-pipeline-{n}", daemon=True) for n in range(workers)]
-        for thread in threads:
-            thread.start()
-        try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(CANCEL_POLL_SECONDS)
-                    if self.user_cancel is not None and self.user_cancel.is_set():
-                        self.cancel.set()
-        finally:  # Ctrl-C in this thread too: stop the rows in flight before leaving
-            if any(thread.is_alive() for thread in threads):
-                self.cancel.set()
-            for thread in threads:
-                thread.join()
+        run_in_threads([lambda n=n: work(n) for n in range(workers)], "smolgen-pipeline", self.user_cancel, self.cancel)
         if errors:
             raise errors[0]
         if self.cancel.is_set():
