@@ -19,7 +19,7 @@ from tui.engine.batched_model import BatchedModel
 from tui.engine.model import Cancelled
 from tui.engine.prompts import PromptLibrary
 from tui.engine.language_model import LanguageModel
-from tui.engine.runner import RunObserver, RunSummary, row_samples, store_row, SampleWriter
+from tui.engine.run_rows import RunObserver, RunSummary, SampleWriter, row_samples, store_row
 from tui.engine.techniques.base import GenerationContext, Technique
 
 # How often the waiting thread looks at the run's cancel event (the workers see an internal one).

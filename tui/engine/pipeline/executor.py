@@ -17,18 +17,20 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.engine.errors import BadInput, GenerationFailed, RunHalted, StoreUnwritable
 from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.model import Cancelled, new_run_seed
 from tui.engine.parallel_run import OldestRowWatch, run_in_threads
-from tui.engine.pipeline.graph import Pipeline
 from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, Step
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import RunObserver, run_stopped
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 from tui.engine.techniques.base import GenerationContext, ReadsStoredSamples
+
+if TYPE_CHECKING:  # only for annotations: a Pipeline's run() is what calls run_pipeline
+    from tui.engine.pipeline.graph import Pipeline
 
 log = logging.getLogger("smolgen.pipeline")
 

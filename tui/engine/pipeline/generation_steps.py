@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tui.engine.errors import BadInput
+from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.model import Sampling
 from tui.engine.pipeline.steps import GenerationStep, Row, SourceStep
-from tui.engine.techniques import chain, magpie, text_generation
+from tui.engine.techniques import chain, evol_instruct, magpie, self_instruct, text_generation
 from tui.engine.techniques.base import SystemPrompts
 
 SAMPLING_KEYS = tuple(field.name for field in dataclasses.fields(Sampling))
@@ -179,8 +179,6 @@ class SelfInstruct(GenerationStep):
 
     def __init__(self, num_instructions: int = 5, application_description: str | None = None,
                  template: str = "self_instruct", **kwargs: Any):
-        from tui.engine.techniques import self_instruct
-
         sampling, rest = _split(kwargs)
         super().__init__(**rest)
         defaults = self_instruct.SelfInstructSettings()
@@ -193,8 +191,6 @@ class SelfInstruct(GenerationStep):
         self.settings_value.validate()
 
     def technique(self) -> Any:
-        from tui.engine.techniques import self_instruct
-
         return self_instruct.SelfInstruct(self.settings_value)
 
     def template_text(self, prompts: Any) -> str:
@@ -229,8 +225,6 @@ class EvolInstruct(GenerationStep):
     outputs = ("evolved_instruction", "evolution")
 
     def __init__(self, num_evolutions: int = 1, operations: list[str] | None = None, **kwargs: Any):
-        from tui.engine.techniques import evol_instruct
-
         sampling, rest = _split(kwargs)
         super().__init__(**rest)
         self.settings_value = evol_instruct.EvolInstructSettings(
@@ -244,14 +238,10 @@ class EvolInstruct(GenerationStep):
             raise BadInput(f"{self.name}: {error}") from None
 
     def technique(self) -> Any:
-        from tui.engine.techniques import evol_instruct
-
         return evol_instruct.EvolInstruct(self.settings_value)
 
     def template_text(self, prompts: Any) -> str:
-        from tui.engine.techniques.evol_instruct import TEMPLATE_FOLDER
-
-        return "\n".join(prompts.load(f"{TEMPLATE_FOLDER}/{op}").source for op in self.settings_value.operations)
+        return "\n".join(prompts.load(f"{evol_instruct.TEMPLATE_FOLDER}/{op}").source for op in self.settings_value.operations)
 
     def technique_row(self, row: Row) -> Row:
         # Only the step's input: the technique takes its seed from the first text column it finds.
@@ -259,8 +249,6 @@ class EvolInstruct(GenerationStep):
         return {column: view[column] for column in self.inputs}
 
     def collect(self, samples: list[Row]) -> Row:
-        from tui.engine.errors import GenerationFailed
-
         kept = [s for s in samples if s.get("status") != "failed"]
         if not kept:
             failures = [s["failure"] for s in samples if s.get("failure")]

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
 from tui.engine.errors import BadInput
-
-if TYPE_CHECKING:
-    from tui.engine.pipeline.executor import PipelineObserver, PipelineSummary
-    from tui.engine.pipeline.steps import Step
+from tui.engine.pipeline import building
+from tui.engine.pipeline.executor import PipelineObserver, PipelineSummary, run_pipeline
+from tui.engine.pipeline.steps import SourceStep, Step
+from tui.engine.store import DEFAULT_STORE, SampleStore
 
 
 class Pipeline:
     """Steps built inside `with Pipeline() as p:` belong to p; `a >> b >> c` orders them."""
-
-    _building: ClassVar[threading.local] = threading.local()
 
     def __init__(self, name: str = "pipeline", description: str = ""):
         self.name = name
@@ -27,20 +25,11 @@ class Pipeline:
     # Building -----------------------------------------------------------------------------------
 
     def __enter__(self) -> "Pipeline":
-        stack = getattr(self._building, "stack", [])
-        stack.append(self)
-        self._building.stack = stack
+        building.enter(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._building.stack.pop()
-
-    @classmethod
-    def current(cls) -> "Pipeline":
-        stack = getattr(cls._building, "stack", [])
-        if not stack:
-            raise BadInput("a step must be created inside `with Pipeline() as p:`")
-        return stack[-1]
+        building.leave()
 
     def unique_name(self, base: str) -> str:
         taken = {step.name for step in self.steps}
@@ -49,19 +38,19 @@ class Pipeline:
             index += 1
         return f"{base}_{index}"
 
-    def add_step(self, step: "Step") -> None:
+    def add_step(self, step: Step) -> None:
         if any(other.name == step.name for other in self.steps):
             raise BadInput(f"step name {step.name!r} is used twice in pipeline {self.name!r}")
         self.steps.append(step)
 
-    def connect(self, before: "Step", after: "Step") -> None:
+    def connect(self, before: Step, after: Step) -> None:
         if before.name in self._next and self._next[before.name] != after.name:
             raise BadInput(f"step {before.name!r} already feeds {self._next[before.name]!r}; a pipeline is one chain")
         self._next[before.name] = after.name
 
     # Shape --------------------------------------------------------------------------------------
 
-    def ordered(self) -> list["Step"]:
+    def ordered(self) -> list[Step]:
         """The steps from the source to the last one; a pipeline built with no `>>` keeps creation order."""
         if not self._next:
             return list(self.steps)
@@ -81,10 +70,8 @@ class Pipeline:
             raise BadInput(f"pipeline {self.name!r}: step {loose[0]!r} is not connected with >>")
         return chain
 
-    def validate(self) -> list["Step"]:
+    def validate(self) -> list[Step]:
         """Check that the first step is a source and that every column a step reads was produced before it."""
-        from tui.engine.pipeline.steps import SourceStep
-
         steps = self.ordered()
         if not steps:
             raise BadInput(f"pipeline {self.name!r} has no steps")
@@ -111,14 +98,11 @@ class Pipeline:
         self,
         store: Any = None,
         use_cache: bool = True,
-        observer: "PipelineObserver | None" = None,
+        observer: PipelineObserver | None = None,
         cancel: threading.Event | None = None,
         prompts: Any = None,
-    ) -> "PipelineSummary":
+    ) -> PipelineSummary:
         """Run every row through the chain; `store` is a SampleStore or a path (default ./smolgen.json)."""
-        from tui.engine.pipeline.executor import run_pipeline
-        from tui.engine.store import DEFAULT_STORE, SampleStore
-
         if store is None or isinstance(store, (str, Path)):
             with SampleStore(store or DEFAULT_STORE) as opened:
                 return run_pipeline(self, opened, use_cache, observer, cancel, prompts)

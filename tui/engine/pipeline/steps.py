@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Iterable
 
 from tui.engine.errors import BadInput
 from tui.engine.llm import LlamaCppLLM
+from tui.engine.pipeline.building import current_pipeline
+from tui.engine.seeds import read_seed_file
 
 Row = dict[str, Any]
 
@@ -35,11 +37,9 @@ class Step:
         input_mappings: dict[str, str] | None = None,
         output_mappings: dict[str, str] | None = None,
     ):
-        from tui.engine.pipeline.graph import Pipeline
-
         self.input_mappings = dict(input_mappings or {})
         self.output_mappings = dict(output_mappings or {})
-        self.pipeline = Pipeline.current()
+        self.pipeline = current_pipeline()
         self.name = name or self.pipeline.unique_name(_snake(type(self).__name__))
         self.pipeline.add_step(self)
 
@@ -138,8 +138,6 @@ class LoadDataFromFile(SourceStep):
     kind = "load_data_from_file"
 
     def __init__(self, path: str | Path, text_column: str = "text", **kwargs: Any):
-        from tui.engine.seeds import read_seed_file
-
         self.path = Path(path)
         self.text_column = text_column
         super().__init__(**kwargs)

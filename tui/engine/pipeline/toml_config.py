@@ -16,6 +16,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from tui.engine.errors import BadInput
 from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.pipeline import generation_steps, steps
@@ -138,8 +140,6 @@ def build_pipeline(config: dict[str, Any], label: str | Path, llm: LlamaCppLLM |
 
 def dump_config(config: dict[str, Any]) -> str:
     """TOML text that `load_pipeline` reads back; unset (None) values are left out, as TOML has no null."""
-    import tomli_w
-
     return tomli_w.dumps(_without_none(config))
 
 

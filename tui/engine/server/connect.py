@@ -11,7 +11,7 @@ import orjson
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.chat_template_file import load_chat_template
 from tui.engine.errors import BadInput, TemplateProblem
-from tui.engine.model import Sampling
+from tui.engine.model import Sampling, load_tokenizer
 from tui.engine.server.pool import Endpoint, EventCallback, KeyRefused, ServerFailure, ServerPool
 from tui.engine.server.server_model import ServerModel, TokenCounter, request_sampling
 from tui.engine.server.settings import ServerSettings
@@ -152,8 +152,6 @@ def _server_counter(pool: ServerPool, endpoint: Endpoint, model_name: str) -> To
 
 
 def _gguf_counter(path: Any) -> TokenCounter:
-    from tui.engine.model import load_tokenizer
-
     return load_tokenizer(path)
 
 

@@ -1,0 +1,148 @@
+"""The import graph of tui/: no module imports itself back, and imports sit at the top of a module.
+
+Every import that runs counts, at the top of a module or inside a function: a circle hidden in a
+function is still a circle. Imports under `if TYPE_CHECKING:` never run (they serve annotations
+only) and are left out. The graph is of modules (a package's `__init__` is one), across all of tui/,
+not only within each package.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "tui"
+
+# Modules a function may import itself, to keep start-up light: each loads a heavy library.
+HEAVY = (
+    "llama_cpp",  # the model's native library: loaded with a model
+    "gguf",  # numpy and the GGUF tables: loaded to read a model file's details
+    "plotext",  # the terminal plots of `smolgen stats`
+    "tui.engine.minhash_clusters",  # datasketch and numpy: loaded when clusters are asked for
+    "tui.engine.server.connect",  # httpx and the server client: loaded when a server is used
+)
+
+
+def _is_heavy(module: str) -> bool:
+    return any(module == heavy or module.startswith(f"{heavy}.") for heavy in HEAVY)
+
+
+def _is_command(module: str) -> bool:
+    """The CLI and the benchmarks: every `smolgen` command builds the whole parser, so each command
+    imports what it runs when it runs (the app, and textual with it, only when the app opens)."""
+    return module == "tui.cli" or module.startswith(("tui.cli_", "tui.bench."))
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str
+    target: str
+    line: int
+    in_function: bool
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def imports(source: str, path: Path, known: dict[str, Path]) -> list[Import]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            child.parent = node  # type: ignore[attr-defined]
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) or _under_type_checking(node):
+            continue
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            assert node.level == 0, f"{path}:{node.lineno}: a relative import (the graph reads absolute ones)"
+            base = node.module or ""
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+        found += [Import(source, target, node.lineno, _in_function(node)) for target in targets]
+    return found
+
+
+def _under_type_checking(node: ast.AST) -> bool:
+    while (node := getattr(node, "parent", None)) is not None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return True
+    return False
+
+
+def _in_function(node: ast.AST) -> bool:
+    while (node := getattr(node, "parent", None)) is not None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return True
+    return False
+
+
+def import_graph() -> tuple[dict[str, Path], list[Import]]:
+    known = modules()
+    return known, [found for name, path in known.items() for found in imports(name, path, known)]
+
+
+def find_circle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One import circle (its modules in order, the first repeated at the end), or None."""
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = "open"
+        path.append(module)
+        for target in sorted(edges.get(module, ())):
+            if state.get(target) == "open":
+                return [*path[path.index(target):], target]
+            if target not in state and (circle := visit(target)):
+                return circle
+        state[module] = "done"
+        path.pop()
+        return None
+
+    for module in sorted(edges):
+        if module not in state and (circle := visit(module)):
+            return circle
+    return None
+
+
+def _edges(found: list[Import], known: dict[str, Path]) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {name: set() for name in known}
+    for each in found:
+        if each.target in known:
+            edges[each.source].add(each.target)
+    return edges
+
+
+def test_the_graph_sees_imports_inside_functions_and_skips_type_checking_ones():
+    known, found = import_graph()
+    lazy = {(each.source, each.target) for each in found if each.in_function}
+    assert ("tui.cli", "tui.app.app") in lazy  # the app loads only when it opens
+    pipeline_building = {each.target for each in found if each.source == "tui.engine.pipeline.building"}
+    assert "tui.engine.pipeline.graph" not in pipeline_building  # an annotation's import, under TYPE_CHECKING
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_circle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_no_module_imports_itself_back():
+    known, found = import_graph()
+    circle = find_circle(_edges(found, known))
+    assert circle is None, "import circle: " + " -> ".join(circle or [])
+
+
+def test_imports_inside_functions_only_load_heavy_libraries_or_run_a_command():
+    _, found = import_graph()
+    misplaced = [
+        f"{each.source}:{each.line} imports {each.target}"
+        for each in found
+        if each.in_function and not _is_command(each.source) and not _is_heavy(each.target)
+    ]
+    assert misplaced == []
+

@@ -1,0 +1,166 @@
+"""The rows of a run: each row's samples made, counted and stored, whether the rows come one after
+another (runner.py) or several at once (parallel_run.py).
+
+A technique makes one sample per row, or a stream of them (SelfInstruct's instructions, EvolInstruct's
+generations), each stored before the next is made; the stream gets each stored sample's id back as
+the value of its `yield`, the one way a technique learns it. A failed sample, or a candidate a filter
+rejected, is recorded with its reason and the row goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui.engine.errors import BadInput, GenerationFailed, RunHalted
+from tui.engine.model import Cancelled
+from tui.engine.store import SampleStore
+from tui.engine.techniques.base import GenerationContext, SampleStream, Technique
+
+log = logging.getLogger("smolgen.run")
+
+
+class RunObserver:
+    """Hooks a front end implements to show a run; every one is called from the generating thread.
+
+    `shows_text` False says the text is not shown: a server then sends each answer whole.
+    """
+
+    shows_text = True
+
+    def stage(self, text: str) -> None:
+        """A new model call starts (e.g. "Magpie · turn 1 · user")."""
+
+    def text(self, chunk: str) -> None:
+        """A chunk of text the model just wrote."""
+
+    def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
+        """A sample was stored under `sample["id"]` (its status is "failed" when it failed or a filter rejected it).
+
+        `done` is the number of the row it came from: a row can give several samples.
+        """
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    total: int
+    stored: int = 0
+    failed: int = 0
+    failures: Counter = field(default_factory=Counter)
+    completion_tokens: int = 0
+    uncounted_samples: int = 0  # samples whose tokens a server did not report
+    rows_done: int = 0
+    model_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    status: str = "running"
+    halt_reason: str | None = None
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.completion_tokens / self.model_seconds if self.model_seconds else 0.0
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "stored": self.stored,
+            "failed": self.failed,
+            "failures": dict(self.failures),
+            "completion_tokens": self.completion_tokens,
+            "uncounted_samples": self.uncounted_samples,
+            "rows_done": self.rows_done,
+            "rows_left": self.total - self.rows_done,
+            "tokens_per_second": round(self.tokens_per_second, 2),
+            "wall_seconds": round(self.wall_seconds, 3),
+            **({"halt_reason": self.halt_reason} if self.halt_reason else {}),
+        }
+
+
+class SampleWriter:
+    """Stores a row's samples as they come, stamped with the run's provenance, and tells the observer.
+
+    `lock` serialises the store and the observer when several rows are generated at once.
+    """
+
+    def __init__(self, store: SampleStore, observer: RunObserver, num: int, run_id: int, stamp: dict[str, Any], parallel: int):
+        self.store, self.observer, self.num, self.run_id, self.stamp = store, observer, num, run_id, stamp
+        self.finished = 0  # samples on disk, failed ones not counted
+        self.lock: threading.Lock | contextlib.nullcontext = threading.Lock() if parallel > 1 else contextlib.nullcontext()
+
+
+def store_row(samples: SampleStream, stored: SampleWriter, index: int) -> None:
+    """Store each sample of a row before the next is made; a technique's stream gets each one's id back.
+
+    What is stored is a copy stamped with the run's provenance: the technique's own dict stays as it
+    made it, so the id reaches the technique only through its stream.
+    """
+    sample = next(samples, None)
+    while sample is not None:
+        record = {**sample, "run_id": stored.run_id, "sample_index": index, **stored.stamp}
+        with stored.lock:
+            sample_id = stored.store.add_sample(record)
+            stored.finished += record.get("status") != "failed"
+            stored.observer.sample_done({**record, "id": sample_id}, index + 1, stored.num)  # a front end opens it by its id
+        sample = _send(samples, sample_id)
+
+
+def row_samples(
+    technique: Technique, ctx: GenerationContext, index: int, row: dict[str, Any] | None, summary: RunSummary
+) -> SampleStream:
+    """The samples of one row as they are finished; a failure ends the row with one failed sample.
+
+    Send each stored sample's id back (see `_send`): a technique's stream receives it.
+    """
+    try:
+        result = technique.generate(ctx, index, row)
+        if isinstance(result, dict):
+            yield _counted(result, ctx, summary)
+            return
+        sample = next(result, None)
+        while sample is not None:
+            sample_id = yield _counted(sample, ctx, summary)
+            sample = _send(result, sample_id)
+    except (Cancelled, BadInput, RunHalted):
+        raise  # a cancel ends the run; bad input (a template error) or dead servers would fail every sample alike
+    except GenerationFailed as error:
+        yield _failed(technique, row, summary, error.reason, str(error))
+    except Exception as error:  # a failed generation must not stop the run
+        log.exception("sample %d failed", index)
+        yield _failed(technique, row, summary, "error", f"{type(error).__name__}: {error}")
+
+
+def _send(stream: SampleStream, sample_id: int) -> dict[str, Any] | None:
+    """The next sample of a stream after telling it the id the last one was stored under; None at its end."""
+    try:
+        return stream.send(sample_id)
+    except StopIteration:
+        return None
+
+
+def _counted(sample: dict[str, Any], ctx: GenerationContext, summary: RunSummary) -> dict[str, Any]:
+    if sample.get("status") == "failed":
+        summary.failed += 1
+        summary.failures[sample["failure"]["reason"]] += 1
+    else:
+        sample["lengths"] = {
+            part: ctx.model.count_tokens(sample[part]) for part in ("instruction", "response") if sample.get(part)
+        }
+        summary.stored += 1
+    tokens = sample.get("tokens")
+    if tokens:  # rejected candidates cost model time too
+        if tokens["completion"] is None:
+            summary.uncounted_samples += 1
+        else:
+            summary.completion_tokens += tokens["completion"]
+        summary.model_seconds += sample["seconds"]
+    return sample
+
+
+def _failed(technique: Technique, row: dict[str, Any] | None, summary: RunSummary, reason: str, message: str) -> dict[str, Any]:
+    summary.failed += 1
+    summary.failures[reason] += 1
+    return {"technique": technique.name, "status": "failed", "failure": {"reason": reason, "message": message}, "seed_row": row}
