@@ -1,4 +1,5 @@
-"""The import graph of tui/: no module imports itself back, and imports sit at the top of a module.
+"""The import graph of tui/: no module imports itself back, imports sit at the top of a module, and
+each layer (engine, app, its widgets) imports only what is below it.
 
 Every import that runs counts, at the top of a module or inside a function: a circle hidden in a
 function is still a circle. Imports under `if TYPE_CHECKING:` never run (they serve annotations
@@ -146,3 +147,33 @@ def test_imports_inside_functions_only_load_heavy_libraries_or_run_a_command():
     ]
     assert misplaced == []
 
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
+
+
+def _is_cli(module: str) -> bool:
+    return module == "tui.cli" or module.startswith("tui.cli_")
+
+
+def _is_test_or_bench(module: str) -> bool:
+    return _within(module, "tests") or _within(module, "tui.bench")
+
+
+# (importing package, what it must not import, the rule's reason)
+LAYERS = (
+    ("tui.engine", lambda t: _within(t, "tui.app") or _is_cli(t) or _is_test_or_bench(t), "the engine knows no front end"),
+    ("tui.app", lambda t: _is_cli(t) or _is_test_or_bench(t), "the app does not import the CLI, tests or benchmarks"),
+    ("tui.app.widgets", lambda t: _within(t, "tui.app.screens"), "a widget posts a request; its screen opens the dialog"),
+)
+
+
+def test_each_layer_imports_only_what_is_below_it():
+    _, found = import_graph()
+    broken = [
+        f"{each.source}:{each.line} imports {each.target}: {reason}"
+        for package, forbidden, reason in LAYERS
+        for each in found
+        if _within(each.source, package) and forbidden(each.target)
+    ]
+    assert broken == []

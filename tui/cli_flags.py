@@ -8,8 +8,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MAGPIE_NUM = 5
-
 
 def add_model_flag(parser: argparse.ArgumentParser, default: Any = None) -> None:
     parser.add_argument("--model", type=Path, default=default, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")

@@ -8,13 +8,13 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
-from tui.cli_flags import DEFAULT_MAGPIE_NUM, TECHNIQUE_FLAGS
+from tui.cli_flags import TECHNIQUE_FLAGS
 from tui.cli_signals import cancelled_by_signals, run_exit_status
 from tui.engine.errors import BadInput
 from tui.cli_model import check_model_flags, opened_model, uses_servers
 from tui.engine.model import Sampling, new_run_seed
 from tui.engine.prompts import PromptLibrary
-from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, run_generation
+from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, default_num, run_generation
 from tui.engine.seeds import read_seed_file
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import AnswerSettings, SystemPrompts, Technique
@@ -242,7 +242,7 @@ def run_generate_command(args: argparse.Namespace) -> int:
                 raise BadInput(f"--from-store: {args.store} has no new or accepted sample with an instruction")
         elif technique.needs_seeds and not rows:
             rows = [seed["row"] for seed in store.list_seeds(selected_only=True)]
-        num = args.num if args.num is not None else (len(rows) if technique.needs_seeds else DEFAULT_MAGPIE_NUM)
+        num = args.num if args.num is not None else default_num(technique, rows)
         check_run(technique, prompts, num, rows, args.parallel)  # bad input is reported before the model loads
         with opened_model(args, check_seed=args.seed is not None) as model:
             check_model(technique, model)

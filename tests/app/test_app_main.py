@@ -49,6 +49,22 @@ async def test_seeds_are_added_imported_marked_and_deleted(tmp_path, app_store, 
         assert len(app_store.list_seeds()) == 2
 
 
+
+async def test_e_edits_the_highlighted_seed_and_escape_keeps_it(app_store, prompts):
+    [seed_id] = app_store.add_seeds([{"text": "Name a fruit."}], source="test")
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("e")
+        assert isinstance(app.screen, SeedEditorScreen) and app.screen.query_one(TextArea).text == "Name a fruit."
+        app.screen.query_one(TextArea).text = "Name a red fruit."
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app_store.list_seeds()[0]["row"] == {"text": "Name a red fruit."}, what="the edit stored")
+        await pilot.press("e")
+        app.screen.query_one(TextArea).text = "Name a blue fruit."
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SeedEditorScreen)
+        assert [(s["id"], s["row"]) for s in app_store.list_seeds()] == [(seed_id, {"text": "Name a red fruit."})]
+
 async def test_an_invalid_setting_is_explained_next_to_it_and_blocks_the_run(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:

@@ -10,7 +10,7 @@ from tests.app.conftest import make_app, notifications, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.conftest import run_smolgen
 from tui.app.app import help_sections
-from tui.app.pipeline_dialogs import PipelineLoadScreen, PipelineSaveScreen, StepKindScreen
+from tui.app.screens.pipeline_dialogs import PipelineLoadScreen, PipelineSaveScreen, StepKindScreen
 from tui.app.pipeline_draft import STEP_CHOICES
 from tui.app.widgets.pipeline_step_form import PipelineStepForm
 from tui.app.widgets import pipeline_tab as pipeline_tab_module

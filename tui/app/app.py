@@ -44,11 +44,10 @@ from tui.app.widgets.pipeline_step_list import PipelineStepList
 from tui.app.widgets.pipeline_tab import PipelineTab
 from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.template_editor import TemplateEditor
-from tui.cli_flags import DEFAULT_MAGPIE_NUM
 from tui.engine.errors import SmolgenError, StoreUnwritable
 from tui.engine.model import Model, new_run_seed
 from tui.engine.prompts import PromptLibrary
-from tui.engine.runner import check_run, run_generation
+from tui.engine.runner import check_run, default_num, run_generation
 from tui.engine.store import STATUSES, SampleStore
 from tui.engine.techniques.base import Technique
 
@@ -265,7 +264,7 @@ class SmolgenApp(App):
         if technique.needs_seeds and not rows:
             self.notify(f"{tab.entry.title} needs seeds: add one (n), import a file (i) or mark some (space).", severity="error")
             return None
-        num = num or (len(rows) if technique.needs_seeds else DEFAULT_MAGPIE_NUM)
+        num = num or default_num(technique, rows)
         try:
             check_run(technique, self.prompts, num, rows)
         except SmolgenError as error:

@@ -21,7 +21,10 @@ from tui.engine.run_rows import RunObserver, RunSummary, SampleWriter, row_sampl
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 from tui.engine.techniques.base import GenerationContext, ReadsStoredSamples, Technique
 
-__all__ = ["RunObserver", "RunSummary", "check_model", "check_run", "run_generation", "run_stopped"]  # what front ends use
+__all__ = ["RunObserver", "RunSummary", "check_model", "check_run", "default_num", "run_generation", "run_stopped"]  # what front ends use
+
+# Samples a run makes when not told how many, for a technique that needs no seeds (Magpie).
+DEFAULT_NUM_WITHOUT_SEEDS = 5
 
 
 def run_generation(
@@ -112,3 +115,8 @@ def check_model(technique: Technique, model: LanguageModel) -> None:
     """What the technique needs of the model, checked before the run starts (Magpie: a chat template)."""
     if getattr(technique, "needs_chat_template", False):
         model.chat_template  # noqa: B018 - raises BadInput naming what to pass
+
+
+def default_num(technique: Technique, rows: list[dict[str, Any]]) -> int:
+    """Samples a run makes when not told how many: one per seed row, or DEFAULT_NUM_WITHOUT_SEEDS."""
+    return len(rows) if technique.needs_seeds else DEFAULT_NUM_WITHOUT_SEEDS

@@ -1,16 +1,27 @@
-"""The main screen: seeds, technique settings and streaming output side by side."""
+"""The main screen: seeds, technique settings and streaming output side by side.
+
+It opens the dialogs its panes ask for and hands each answer back to the pane that asked.
+"""
 
 from __future__ import annotations
 
+from functools import partial
+
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from tui.app import fast_paint
+from tui.app.screens.confirm import ConfirmScreen
+from tui.app.screens.pipeline_dialogs import PipelineLoadScreen, PipelineSaveScreen, StepKindScreen
+from tui.app.screens.seed_editor import SeedEditorScreen
+from tui.app.screens.seed_import import SeedImportScreen
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.output_pane import OutputPane
-from tui.app.widgets.seeds_pane import SeedsPane
+from tui.app.widgets.pipeline_tab import PipelineTab
+from tui.app.widgets.seeds_pane import SeedsPane, seed_label
 from tui.app.widgets.status_bar import StatusBar
 from tui.app.widgets.technique_pane import TechniquePane
 from tui.engine.prompts import PromptLibrary
@@ -84,3 +95,31 @@ class MainScreen(Screen):
             self.technique.tabs.query_one("Tabs").focus()
         else:
             self.output.query_one("#finished").focus()
+
+    # Dialogs the panes ask for --------------------------------------------------------------------
+
+    @on(SeedsPane.EditorRequested)
+    def open_seed_editor(self, request: SeedsPane.EditorRequested) -> None:
+        row = request.seed["row"] if request.seed is not None else None
+        self.app.push_screen(SeedEditorScreen(row), partial(self.seeds.save_seed, request.seed))
+
+    @on(SeedsPane.DeleteRequested)
+    def confirm_seed_deletion(self, request: SeedsPane.DeleteRequested) -> None:
+        question = f"Delete the seed “{seed_label(request.seed['row'])[:60]}”?"
+        self.app.push_screen(ConfirmScreen(question, "Delete"), partial(self.seeds.delete_seed, request.seed))
+
+    @on(SeedsPane.ImportRequested)
+    def open_seed_import(self) -> None:
+        self.app.push_screen(SeedImportScreen(), self.seeds.import_seeds)
+
+    @on(PipelineTab.StepKindRequested)
+    def open_step_kinds(self, request: PipelineTab.StepKindRequested) -> None:
+        self.app.push_screen(StepKindScreen(), partial(self.technique.pipeline.add_step, request.after))
+
+    @on(PipelineTab.LoadRequested)
+    def open_pipeline_load(self) -> None:
+        self.app.push_screen(PipelineLoadScreen(), self.technique.pipeline.load_draft)
+
+    @on(PipelineTab.SaveRequested)
+    def open_pipeline_save(self, request: PipelineTab.SaveRequested) -> None:
+        self.app.push_screen(PipelineSaveScreen(request.draft), self.technique.pipeline.show_saved)

@@ -1,17 +1,23 @@
-"""The Pipeline tab: build a chain of steps by keys, edit each step, load and save TOML, watch it run."""
+"""The Pipeline tab: build a chain of steps by keys, edit each step, load and save TOML, watch it run.
+
+A key that needs a dialog (the kind of step to add, the pipeline to load, where to save) posts a
+request; the screen opens the dialog and hands its answer back to the tab.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, OptionList, Static
 
-from tui.app.pipeline_dialogs import PipelineLoadScreen, PipelineSaveScreen, StepKindScreen
 from tui.app.pipeline_draft import KIND_TITLES, PipelineDraft
 from tui.app.pipeline_run import PipelineRunRequest, pipeline_request
 from tui.app.widgets.pipeline_drawing import PipelineDrawing
@@ -62,6 +68,22 @@ class PipelineTab(VerticalScroll):
         Binding("f8", "toggle_cache", "No cache", id="pipeline.no_cache",
                 tooltip="Switch between reusing cached step outputs and generating again"),
     ]
+
+    @dataclass
+    class StepKindRequested(Message):
+        """a: ask which kind of step to add after step `after`, then call `add_step` with it."""
+
+        after: int | None
+
+    @dataclass
+    class LoadRequested(Message):
+        """f5: ask for a pipeline to load, then call `load_draft` with it."""
+
+    @dataclass
+    class SaveRequested(Message):
+        """f6: ask where to save `draft`, then call `show_saved` with the path written."""
+
+        draft: PipelineDraft
 
     def __init__(self, prompts: PromptLibrary, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -158,7 +180,7 @@ class PipelineTab(VerticalScroll):
         if not self._editable():
             return
         if event.what == "add":
-            self.app.push_screen(StepKindScreen(), lambda kind: self._add(kind, event.index))
+            self.post_message(self.StepKindRequested(event.index))
             return
         if event.index is None:
             return
@@ -171,7 +193,8 @@ class PipelineTab(VerticalScroll):
             self.selected = self.draft.move(event.index, -1 if event.what == "up" else 1)
         await self._show_all()
 
-    async def _add(self, kind: str | None, after: int | None) -> None:
+    async def add_step(self, after: int | None, kind: str | None) -> None:
+        """Add a step of `kind` after step `after` (None: the kind dialog was cancelled)."""
         if kind is None:
             return
         self.selected = self.draft.add(kind, after)
@@ -217,9 +240,10 @@ class PipelineTab(VerticalScroll):
 
     def action_load(self) -> None:
         if self._editable():
-            self.app.push_screen(PipelineLoadScreen(), self._loaded)
+            self.post_message(self.LoadRequested())
 
-    async def _loaded(self, draft: PipelineDraft | None) -> None:
+    async def load_draft(self, draft: PipelineDraft | None) -> None:
+        """Show a loaded pipeline (None: the load dialog was cancelled)."""
         if draft is not None:
             await self.set_draft(draft)
             self._status(f"Loaded {draft.name}: {draft.description}" if draft.description else f"Loaded {draft.name}")
@@ -227,16 +251,16 @@ class PipelineTab(VerticalScroll):
 
     def action_save(self) -> None:
         self._checked_now()
+        self.post_message(self.SaveRequested(self.draft))
 
-        def saved(path: Any) -> None:
-            if path is not None:
-                self._status(f"Saved {self.draft.name} to {path} · smolgen run {path}")
-                if self.problem is None:
-                    self.notify(f"Saved the pipeline to {path}", markup=False)
-                else:
-                    self.notify(f"Saved to {path}, but it cannot run yet: {self.problem}", severity="warning", markup=False)
-
-        self.app.push_screen(PipelineSaveScreen(self.draft), saved)
+    def show_saved(self, path: Path | None) -> None:
+        """Say where the pipeline was saved, and whether it can run (None: the save dialog was cancelled)."""
+        if path is not None:
+            self._status(f"Saved {self.draft.name} to {path} · smolgen run {path}")
+            if self.problem is None:
+                self.notify(f"Saved the pipeline to {path}", markup=False)
+            else:
+                self.notify(f"Saved to {path}, but it cannot run yet: {self.problem}", severity="warning", markup=False)
 
     def action_show_drawing(self) -> None:
         self.drawing.focus()

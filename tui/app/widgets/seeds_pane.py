@@ -1,7 +1,12 @@
-"""The seeds pane: the store's seeds, which of them the next run uses, and keys to manage them."""
+"""The seeds pane: the store's seeds, which of them the next run uses, and keys to manage them.
+
+A key that needs a dialog (the seed editor, a confirmation, the import) posts a request; the screen
+opens the dialog and hands its answer back to the pane, which stores it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -9,13 +14,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from tui.app.review_filter import first_line
-from tui.app.screens.confirm import ConfirmScreen
-from tui.app.screens.seed_editor import SeedEditorScreen
-from tui.app.screens.seed_import import SeedImportScreen
 from tui.app.store_changes import offered, saving
 from tui.engine.errors import BadInput
 from tui.engine.seeds import SeedFile, seed_text
@@ -44,6 +47,22 @@ class SeedsPane(Vertical):
         Binding("i", "import_seeds", "Import", id="seeds.import", tooltip="Import a .txt, .jsonl or .csv file"),
         Binding("t", "toggle_all", "Use all/none", id="seeds.toggle_all", show=False, tooltip="Mark every seed for the next run, or none"),
     ]
+
+    @dataclass
+    class EditorRequested(Message):
+        """n or e: open the seed editor on `seed` (None: a new seed), then call `save_seed` with its row."""
+
+        seed: dict[str, Any] | None
+
+    @dataclass
+    class DeleteRequested(Message):
+        """d: ask whether to delete `seed`, then call `delete_seed` with the answer."""
+
+        seed: dict[str, Any]
+
+    @dataclass
+    class ImportRequested(Message):
+        """i: ask for a seed file, then call `import_seeds` with it."""
 
     def __init__(self, store: SampleStore, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -101,52 +120,51 @@ class SeedsPane(Vertical):
         self.reload(highlight=seed_id)  # not saved: show the seeds as the store has them
 
     def action_add_seed(self) -> None:
-        def added(row: dict[str, Any] | None) -> None:
-            if row is not None:
-                with saving(self):
-                    [seed_id] = self.store.add_seeds([row], source="app")
-                    self.reload(highlight=seed_id)
-
-        self.app.push_screen(SeedEditorScreen(), added)
+        self.post_message(self.EditorRequested(None))
 
     def action_edit_seed(self) -> None:
         seed = self.highlighted_seed()
         if seed is None:
             self.notify("No seed to edit: n adds one.", severity="warning")
             return
-
-        def edited(row: dict[str, Any] | None) -> None:
-            if row is not None:
-                with saving(self):
-                    self.store.update_seed(seed["id"], row=row)
-                    self.reload(highlight=seed["id"])
-
-        self.app.push_screen(SeedEditorScreen(seed["row"]), edited)
+        self.post_message(self.EditorRequested(seed))
 
     def action_delete_seed(self) -> None:
         seed = self.highlighted_seed()
-        if seed is None:
-            return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                with saving(self):
-                    self.store.delete_seeds([seed["id"]])
-                    self.reload()
-
-        self.app.push_screen(ConfirmScreen(f"Delete the seed “{seed_label(seed['row'])[:60]}”?", "Delete"), confirmed)
+        if seed is not None:
+            self.post_message(self.DeleteRequested(seed))
 
     def action_import_seeds(self) -> None:
-        def imported(seed_file: SeedFile | None) -> None:
-            if seed_file is None:
-                return
+        self.post_message(self.ImportRequested())
+
+    def save_seed(self, seed: dict[str, Any] | None, row: dict[str, Any] | None) -> None:
+        """Store the editor's `row` as a new seed (`seed` None) or as `seed`'s new row; None: cancelled."""
+        if row is None:
+            return
+        with saving(self):
+            if seed is None:
+                [seed_id] = self.store.add_seeds([row], source="app")
+            else:
+                seed_id = seed["id"]
+                self.store.update_seed(seed_id, row=row)
+            self.reload(highlight=seed_id)
+
+    def delete_seed(self, seed: dict[str, Any], confirmed: bool | None) -> None:
+        """Delete `seed` if the person confirmed."""
+        if confirmed:
             with saving(self):
-                self.store.add_seeds(seed_file.rows, source=str(seed_file.path))
-                skipped = f"; {len(seed_file.problems)} lines skipped ({seed_file.problems[0]})" if seed_file.problems else ""
-                self.notify(f"Imported {len(seed_file.rows)} seeds from {seed_file.path.name}{skipped}", markup=False)
+                self.store.delete_seeds([seed["id"]])
                 self.reload()
 
-        self.app.push_screen(SeedImportScreen(), imported)
+    def import_seeds(self, seed_file: SeedFile | None) -> None:
+        """Store the seeds read from a file (None: cancelled) and say how many, and what was skipped."""
+        if seed_file is None:
+            return
+        with saving(self):
+            self.store.add_seeds(seed_file.rows, source=str(seed_file.path))
+            skipped = f"; {len(seed_file.problems)} lines skipped ({seed_file.problems[0]})" if seed_file.problems else ""
+            self.notify(f"Imported {len(seed_file.rows)} seeds from {seed_file.path.name}{skipped}", markup=False)
+            self.reload()
 
     def action_toggle_all(self) -> None:
         seed_list = self.seed_list

@@ -10,12 +10,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
 from tui.app.techniques import TechniqueEntry
-from tui.cli_flags import DEFAULT_MAGPIE_NUM
 from tui.app.widgets.pipeline_tab import PipelineTab
 from tui.app.widgets.technique_tab import TechniqueTab
 from tui.engine.errors import BadInput
 from tui.engine.model import Model
 from tui.engine.prompts import PromptLibrary
+from tui.engine.runner import DEFAULT_NUM_WITHOUT_SEEDS
 
 
 def parse_optional_int(text: str, what: str, minimum: int) -> int | None:
@@ -122,7 +122,7 @@ class TechniquePane(Vertical):
         self._show_form(self.current_entry())
 
     def _placeholder_for(self, entry: TechniqueEntry) -> None:
-        self.query_one("#run-num", Input).placeholder = "1 per seed" if entry.needs_seeds else str(DEFAULT_MAGPIE_NUM)
+        self.query_one("#run-num", Input).placeholder = "1 per seed" if entry.needs_seeds else str(DEFAULT_NUM_WITHOUT_SEEDS)
 
     def model_loaded(self, model: Model) -> None:
         self.model = model
