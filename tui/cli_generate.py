@@ -14,6 +14,7 @@ from tui.engine.errors import BadInput
 from tui.cli_model import check_model_flags, opened_model, uses_servers
 from tui.engine.model import Sampling, new_run_seed
 from tui.engine.prompts import PromptLibrary
+from tui.engine.run_progress import RunProgress
 from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, default_num, run_generation
 from tui.engine.seeds import read_seed_file
 from tui.engine.store import SampleStore
@@ -81,23 +82,16 @@ class ProgressObserver(TerminalObserver):
 
     def __init__(self, out: TextIO, err: TextIO, stream_tokens: bool, total: int, in_flight: Callable[[], int] | None = None):
         super().__init__(out, err, stream_tokens, parallel=True)
-        self.total = total
+        self.progress = RunProgress(total)
         self.in_flight = in_flight
-        self.stored = self.failed = 0
-        self.rows: set[int] = set()
         self._shown = 0.0
         self._pending = False
 
     def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
-        if sample.get("tokens") and sample["tokens"]["completion"] is not None:
-            self.tokens += sample["tokens"]["completion"]
-        self.rows.add(done)
+        self.progress.sample_done(sample, done)
         if sample.get("status") == "failed":
-            self.failed += 1
             failure = sample["failure"]
             self.err.write(f"failed ({failure['reason']}): {_one_line(failure['message'])}\n")
-        else:
-            self.stored += 1
         if self.streamed:
             self.out.write("\n")
             self.out.flush()
@@ -109,26 +103,13 @@ class ProgressObserver(TerminalObserver):
 
     def _progress(self, now: float) -> None:
         self._shown, self._pending = now, False
-        elapsed = max(now - self.started, 1e-9)
-        finished = self.stored + self.failed
-        per_minute = finished / elapsed * 60
-        in_flight = f"in flight {self.in_flight()} · " if self.in_flight is not None else ""
-        rows = max(len(self.rows), 1)
-        eta = (self.total - rows) * elapsed / rows
-        self.err.write(
-            f"[{finished} done] {in_flight}stored {self.stored} · failed {self.failed} · {self.tokens / elapsed:.1f} tok/s · "
-            f"{per_minute:.0f} samples/min · ETA {_clock(eta)}\n"
-        )
+        in_flight = self.in_flight() if self.in_flight is not None else None
+        self.err.write(f"[{self.progress.finished} done] {self.progress.line(in_flight, now)}\n")
         self.err.flush()
 
     def close(self) -> None:
         if self._pending:
             self._progress(time.perf_counter())
-
-
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def build_technique(args: argparse.Namespace) -> Technique:

@@ -50,7 +50,9 @@ def run_rows_in_parallel(
     take = threading.Lock()
     errors: list[BaseException] = []
     counts = [RunSummary(summary.run_id, summary.total) for _ in range(parallel)]  # one per worker: no shared counters
-    watch = OldestRowWatch(parallel)
+    watch = ChosenRowWatch(parallel)
+    if observer is not None:
+        observer.rows_watched(watch)
     started = time.perf_counter()
     with _shared(model, parallel) as shared:
 
@@ -111,7 +113,7 @@ class OldestRowWatch:
     def __init__(self, workers: int):
         self._rows: list[int | None] = [None] * workers
         self._lock = threading.Lock()
-        self._oldest: int | None = None
+        self._watched: int | None = None
 
     def started(self, worker: int, row: int) -> None:
         with self._lock:
@@ -125,10 +127,44 @@ class OldestRowWatch:
 
     def _elect(self) -> None:
         busy = [(row, worker) for worker, row in enumerate(self._rows) if row is not None]
-        self._oldest = min(busy)[1] if busy else None
+        self._watched = min(busy)[1] if busy else None
 
     def is_watched(self, worker: int) -> bool:
-        return self._oldest == worker
+        return self._watched == worker
+
+    @property
+    def watched_row(self) -> int | None:
+        """The index of the row watched now; None when no row is in flight."""
+        worker = self._watched
+        return self._rows[worker] if worker is not None else None
+
+
+class ChosenRowWatch(OldestRowWatch):
+    """The oldest row in flight, or the one a person moved to (`step`) until that row is done."""
+
+    def __init__(self, workers: int):
+        super().__init__(workers)
+        self._chosen: int | None = None
+
+    def _elect(self) -> None:
+        if self._chosen is not None and self._chosen in self._rows:
+            self._watched = self._rows.index(self._chosen)
+            return
+        self._chosen = None
+        super()._elect()
+
+    def step(self, direction: int) -> int | None:
+        """Watch the next (1) or previous (-1) row in flight, in row order and round the end; returns
+        the row now watched (None when none is in flight). Safe from any thread."""
+        with self._lock:
+            busy = sorted(row for row in self._rows if row is not None)
+            if not busy:
+                return None
+            current = self.watched_row
+            position = busy.index(current) if current in busy else 0
+            self._chosen = busy[(position + direction) % len(busy)]
+            self._elect()
+            return self._chosen
 
 
 def _shared(model: LanguageModel, workers: int) -> Any:
@@ -154,7 +190,11 @@ def _worker_context(
         if watch.is_watched(worker):
             observer.stage(text)
 
-    return GenerationContext(model, prompts, run_seed, halt, observer.text, stage, watched=lambda: watch.is_watched(worker))
+    def text(chunk: str) -> None:
+        if watch.is_watched(worker):  # a call that began watched goes quiet once the person watches another row
+            observer.text(chunk)
+
+    return GenerationContext(model, prompts, run_seed, halt, text, stage, watched=lambda: watch.is_watched(worker))
 
 
 def _add_up(summary: RunSummary, counts: list[RunSummary], seconds: float) -> None:

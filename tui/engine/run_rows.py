@@ -38,6 +38,10 @@ class RunObserver:
     def text(self, chunk: str) -> None:
         """A chunk of text the model just wrote."""
 
+    def rows_watched(self, watch: Any) -> None:
+        """Several rows run at once (`parallel_run.ChosenRowWatch`): `watch` says which one streams
+        to this observer, and `watch.step` moves it to another row in flight."""
+
     def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
         """A sample was stored under `sample["id"]` (its status is "failed" when it failed or a filter rejected it).
 

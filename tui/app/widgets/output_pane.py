@@ -15,6 +15,7 @@ from tui.app.review_filter import first_line
 from tui.app.widgets.finished_list import FinishedList
 from tui.app.widgets.status_line import ProgressLine, StatusLine
 from tui.app.widgets.stream_view import StreamView
+from tui.engine.run_progress import duration_text
 from tui.engine.runner import RunSummary
 
 
@@ -25,12 +26,6 @@ RATE_SECONDS = 1.0
 # UI thread and draws, time taken from the model on two cores.
 FINISHED_SECONDS = 1.0
 CANCEL_HINT = " · esc cancels"  # the footer does not show the key (see MainScreen.BINDINGS)
-
-
-def format_duration(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class OutputPane(Vertical):
@@ -132,7 +127,7 @@ class OutputPane(Vertical):
         eta = ""
         if self._done:
             per_sample = (time.monotonic() - self._run_started) / self._done
-            eta = f" · ETA {format_duration(per_sample * (self._total - self._done))}"
+            eta = f" · ETA {duration_text(per_sample * (self._total - self._done))}"
         self._stats(f"{self._done}/{self._total} samples · {rate:.1f} tok/s{eta}{CANCEL_HINT}")
         self._rate_shown = time.monotonic()
 
