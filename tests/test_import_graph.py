@@ -22,6 +22,7 @@ HEAVY = (
     "plotext",  # the terminal plots of `smolgen stats`
     "tui.engine.minhash_clusters",  # datasketch and numpy: loaded when clusters are asked for
     "tui.engine.server.connect",  # httpx and the server client: loaded when a server is used
+    "tui.engine.server.local",  # httpx and llama-server's process: loaded when the app starts one
 )
 
 

@@ -136,6 +136,7 @@ def _add_app_options(parser: argparse.ArgumentParser, default: Any = None) -> No
     _add_model(parser, default)
     parser.add_argument("--prompts", type=Path, default=_or(default, None), metavar="DIR",
                         help="where the app saves edited templates (default ~/.config/smolgen/prompts)")
+    add_server_flags(parser, default)
 
 
 def _or(default: Any, fallback: Any) -> Any:
@@ -185,8 +186,15 @@ def _configure_logging(path: str | None) -> None:
 def _open_app(args: argparse.Namespace) -> int:
     from tui.app.app import run_app
     from tui.app.backend import ModelRequest
+    from tui.cli_model import checked_server_flags
 
-    request = ModelRequest(getattr(args, "model", None), getattr(args, "context", 4096), getattr(args, "threads", None))
+    # The top-level options are suppressed when not given: the server flags' own defaults fill them in.
+    server_defaults = argparse.ArgumentParser(add_help=False)
+    add_server_flags(server_defaults)
+    args = argparse.Namespace(**{**vars(server_defaults.parse_args([])), **vars(args)})
+    servers, local_slots = checked_server_flags(args)  # bad flags are one line before the app opens
+    request = ModelRequest(getattr(args, "model", None), getattr(args, "context", 4096), getattr(args, "threads", None),
+                           servers, local_slots)
     return run_app(getattr(args, "store", DEFAULT_STORE), request, getattr(args, "prompts", None))
 
 

@@ -36,7 +36,8 @@ def check_model_flags(args: argparse.Namespace) -> None:
 
 
 def server_settings(args: argparse.Namespace, urls: list[str], default_concurrency: int = DEFAULT_CONCURRENCY) -> ServerSettings:
-    """The server flags as settings (defaults where a flag was not given)."""
+    """The server flags as settings (defaults where a flag was not given); with --local-server and no
+    URL yet, the local server's is added once it runs."""
     return ServerSettings(
         urls=urls,
         model=args.server_model,
@@ -45,7 +46,28 @@ def server_settings(args: argparse.Namespace, urls: list[str], default_concurren
         timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT_SECONDS,
         max_retries=args.max_retries if args.max_retries is not None else DEFAULT_MAX_RETRIES,
         chat_template=args.chat_template,
-    ).validate()
+    ).validate(local_server=getattr(args, "local_server", None) is not None)
+
+
+def checked_server_flags(args: argparse.Namespace) -> tuple[ServerSettings | None, int | None]:
+    """The server flags of a command that connects later (the app), every one checked now: the servers'
+    settings, or None for the in-process model, and the slots of a llama-server to start, or None."""
+    check_model_flags(args)
+    if not uses_servers(args):
+        return None, None
+    from tui.engine.chat_template_file import load_chat_template
+    from tui.engine.server.local import DEFAULT_SLOTS
+    from tui.engine.server.pool import normalise_url
+
+    slots = None
+    if args.local_server is not None:
+        slots = args.local_server or DEFAULT_SLOTS
+        if slots < 1:
+            raise BadInput(f"--local-server {slots}: slots must be at least 1")
+    settings = server_settings(args, [normalise_url(url) for url in args.server], default_concurrency=slots or DEFAULT_CONCURRENCY)
+    if settings.chat_template is not None:
+        load_chat_template(settings.chat_template)
+    return settings, slots
 
 
 @contextlib.contextmanager

@@ -27,7 +27,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest
 from tui.app.commands import SmolgenCommands
-from tui.app.messages import ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, StageStarted, TextStreamed
+from tui.app.messages import (
+    ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, ServerReported, StageStarted, TextStreamed,
+)
 from tui.app.pipeline_run import PipelineRunEnded, PipelineRunObserver, PipelineRunRequest, StepProgress, run_request, run_summary
 from tui.app.screens.export import ExportScreen
 from tui.app.screens.edit_sample import EditSampleScreen
@@ -45,7 +47,8 @@ from tui.app.widgets.pipeline_tab import PipelineTab
 from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.template_editor import TemplateEditor
 from tui.engine.errors import SmolgenError, StoreUnwritable
-from tui.engine.model import Model, new_run_seed
+from tui.engine.language_model import LanguageModel
+from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import check_run, default_num, run_generation
 from tui.engine.store import STATUSES, SampleStore
@@ -63,6 +66,11 @@ class RunRequest:
     num: int
     run_seed: int
     rows: list[dict[str, Any]]
+
+
+def requests_in_flight(model: LanguageModel) -> int:
+    """Rows a run keeps going at once: the servers' concurrency, or one for the in-process model."""
+    return model.settings.concurrency if getattr(model, "serves_concurrently", False) else 1
 
 
 def status_counts_text(store: SampleStore) -> str:
@@ -112,9 +120,10 @@ class SmolgenApp(App):
         self.techniques = techniques or available_techniques()
         self.cursor_blink = cursor_blink
         self.read_only_reason = read_only_reason
-        self.model: Model | None = None
+        self.model: LanguageModel | None = None
         self.model_error: str | None = None
         self._pending: RunRequest | None = None
+        self._run_observer: BatchedObserver | None = None  # the run going now, whose stream a key moves
         self._cancel = threading.Event()
         self._run_idle = threading.Event()
         self._run_idle.set()
@@ -133,7 +142,7 @@ class SmolgenApp(App):
             self.notify(f"{reason}. Read-only: review, stats and export; nothing can be changed.",
                         severity="warning", timeout=20, markup=False)
         # Reading the GGUF header is Python work that would compete with the first frame for the GIL.
-        self.call_after_refresh(self.load_model, self.model_request)
+        self.call_after_refresh(self.open_model, self.model_request)
 
     def _quit_on_stop_signals(self) -> None:
         """SIGTERM (`kill`, systemd) and SIGHUP (a closed terminal) quit as ctrl+q does: a run is cancelled
@@ -180,9 +189,19 @@ class SmolgenApp(App):
 
     # The model -------------------------------------------------------------------------------
 
+    def open_model(self, request: ModelRequest) -> None:
+        """Open the model asked for, in a thread; the status bar says what happens meanwhile."""
+        self.model, self.model_request = None, request
+        if request.on_servers:
+            self.main_screen.status_bar.servers_connecting(request)
+        self.load_model(request)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="model")
     def load_model(self, request: ModelRequest) -> None:
-        """Read the file's metadata (shown at once), then load it with llama.cpp."""
+        """Read the file's metadata (shown at once), then load it with llama.cpp; or connect to the servers."""
+        if request.on_servers:
+            self.post_message(ModelLoaded(self.backend.load(request, on_event=lambda text: self.post_message(ServerReported(text)))))
+            return
         self.post_message(ModelInspected(self.backend.inspect(request.path)))
         shown = -1
 
@@ -197,6 +216,10 @@ class SmolgenApp(App):
     @on(ModelInspected)
     def model_inspected(self, message: ModelInspected) -> None:
         self.main_screen.status_bar.model_loading(message.info)
+
+    @on(ServerReported)
+    def server_reported(self, message: ServerReported) -> None:
+        self.notify(message.text, severity="warning", timeout=10, markup=False)
 
     @on(ModelLoadProgress)
     def model_load_progress(self, message: ModelLoadProgress) -> None:
@@ -226,12 +249,10 @@ class SmolgenApp(App):
 
         def chosen(path: Path | None) -> None:
             if path is not None:
-                self.model = None
-                self.model_request = replace(self.model_request, path=path)
                 self.main_screen.status_bar.model_loading(None)
-                self.load_model(self.model_request)
+                self.open_model(replace(self.model_request, path=path, servers=None, local_slots=None))
 
-        self.push_screen(ModelPickerScreen(self.backend, self.model.info if self.model else None), chosen)
+        self.push_screen(ModelPickerScreen(self.backend, getattr(self.model, "info", None)), chosen)
 
     # Generation ------------------------------------------------------------------------------
 
@@ -290,12 +311,14 @@ class SmolgenApp(App):
             self.main_screen.technique.pipeline.run_started(request)
             self.run_pipeline(request, self.model, self._cancel)
         else:
-            self.main_screen.output.run_started(request.title, request.num)
-            self.generate(request, self.model, self._cancel)
+            model = self.model
+            in_flight = (lambda: model.in_flight) if requests_in_flight(model) > 1 else None
+            self.main_screen.output.run_started(request.title, request.num, in_flight)
+            self.generate(request, model, self._cancel)
         self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pipeline")
-    def run_pipeline(self, request: PipelineRunRequest, model: Model, cancel: threading.Event) -> None:
+    def run_pipeline(self, request: PipelineRunRequest, model: LanguageModel, cancel: threading.Event) -> None:
         """The pipeline, in the one thread that uses the model; the engine caches every step output at once."""
         worker = get_current_worker()
         observer = PipelineRunObserver(self.post_message, cancel, lambda: worker.is_cancelled, request.rows)
@@ -316,13 +339,15 @@ class SmolgenApp(App):
         self.main_screen.technique.pipeline.run_ended(message.summary)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
-    def generate(self, request: RunRequest, model: Model, cancel: threading.Event) -> None:
-        """The run, in the one thread that uses the model; each finished sample is stored at once."""
+    def generate(self, request: RunRequest, model: LanguageModel, cancel: threading.Event) -> None:
+        """The run: in this thread, the one that uses the in-process model, or with the servers' concurrency
+        of rows in flight; each finished sample is stored at once."""
         worker = get_current_worker()
-        observer = BatchedObserver(self.post_message, cancel, lambda: worker.is_cancelled)
+        observer = self._run_observer = BatchedObserver(self.post_message, cancel, lambda: worker.is_cancelled)
         try:
             summary = run_generation(
-                request.technique, self.store, model, self.prompts, request.num, request.run_seed, request.rows, observer, cancel
+                request.technique, self.store, model, self.prompts, request.num, request.run_seed, request.rows, observer, cancel,
+                parallel=requests_in_flight(model),
             )
         finally:
             observer.flush()
@@ -337,14 +362,22 @@ class SmolgenApp(App):
             return
         self._cancel.set()
 
+    def action_watch_row(self, direction: int) -> None:
+        """Stream the next (1) or previous (-1) sample in flight: rows on servers run at once, one is shown."""
+        row = self._run_observer.step(direction) if self._run_observer is not None else None
+        if row is not None:
+            self.main_screen.output.row_chosen(row)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_run":
             return self.running or self._pending is not None
+        if action == "watch_row":  # otherwise the key goes on to the focused widget
+            return self.running and self._run_observer is not None and self._run_observer.watch is not None
         return offered(self.store, action)
 
     @on(StageStarted)
     def stage_started(self, message: StageStarted) -> None:
-        self.main_screen.output.stage_started(message.text)
+        self.main_screen.output.stage_started(message.text, message.row)
 
     @on(TextStreamed)
     def text_streamed(self, message: TextStreamed) -> None:
@@ -367,10 +400,15 @@ class SmolgenApp(App):
     @on(RunEnded)
     def run_ended(self, message: RunEnded) -> None:
         summary = message.summary
+        self._run_observer = None
+        discarded = self.main_screen.output.discarded
         self.main_screen.output.run_ended(summary)
         self.refresh_bindings()
         if summary.status == "cancelled":
-            self.notify(f"Run cancelled: {summary.stored} finished samples kept; the sample in progress was discarded.")
+            self.notify(f"Run cancelled: {summary.stored} finished samples kept; {discarded}.")
+        elif summary.halt_reason:
+            self.notify(f"Run stopped: {summary.halt_reason}; {summary.stored} samples stored.", severity="error",
+                        timeout=20, markup=False)
         else:
             failed = f", {summary.failed} failed" if summary.failed else ""
             self.notify(f"Run finished: {summary.stored} samples stored{failed}.")
@@ -473,11 +511,13 @@ def run_app(store_path: Path, model_request: ModelRequest, prompts_dir: Path | N
     except StoreUnwritable as error:  # a read-only folder: the app still reviews and exports
         # What failed, without the advice for the command line that follows it.
         store, reason = SampleStore(store_path, read_only=True), str(error).partition("; ")[0]
+    backend = LlamaBackend()
     with store:
-        app = SmolgenApp(store, prompts, LlamaBackend(), model_request, read_only_reason=reason)
+        app = SmolgenApp(store, prompts, backend, model_request, read_only_reason=reason)
         try:
             app.run()
         finally:
             # The generating thread stops within one token; let it finish its store write.
             app.stop_generation(timeout=5.0)
+            backend.close()  # the servers' connections closed, a local llama-server stopped
     return app.return_code or 0

@@ -2,40 +2,79 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tui.engine.model import DEFAULT_CONTEXT, Model, ProgressCallback
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
+from tui.engine.server.settings import ServerSettings
+
+if TYPE_CHECKING:  # the HTTP client is imported when servers are first used, not when the app starts
+    from tui.engine.language_model import LanguageModel
+    from tui.engine.server.pool import EventCallback
 
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """Which model to open and how: None is the embedded SmolLM2-135M-Instruct."""
+    """Which model to open and how: a GGUF (None is the embedded SmolLM2-135M-Instruct) in process,
+    OpenAI-compatible `servers`, or a llama-server started with the GGUF and `local_slots` slots."""
 
     path: Path | None = None
     n_ctx: int = DEFAULT_CONTEXT
     n_threads: int | None = None
+    servers: ServerSettings | None = None
+    local_slots: int | None = None
+
+    @property
+    def on_servers(self) -> bool:
+        return self.servers is not None or self.local_slots is not None
 
 
 class ModelBackend(Protocol):
-    """Reads a model file's metadata and loads it; both may be slow, so the app calls them in threads."""
+    """Reads a model file's metadata and opens a model; both may be slow, so the app calls them in threads."""
 
     def inspect(self, path: Path | None) -> ModelInfo:
         """The file's metadata; ModelFileError explains why a file cannot be used."""
         ...
 
-    def load(self, request: ModelRequest, on_progress: ProgressCallback | None = None) -> Model:
-        """The loaded model, ready to generate; `on_progress` hears the loaded share (0.0 to 1.0)."""
+    def load(self, request: ModelRequest, on_progress: ProgressCallback | None = None,
+             on_event: EventCallback | None = None) -> LanguageModel:
+        """The model, ready to generate; `on_progress` hears the loaded share of a GGUF (0.0 to 1.0),
+        `on_event` what servers report (one failed, one answers again)."""
         ...
 
 
 class LlamaBackend:
-    """The real backend: GGUF checks and llama.cpp through the engine."""
+    """The real backend: GGUF checks and llama.cpp through the engine, or servers through its client."""
+
+    def __init__(self) -> None:
+        self._servers = contextlib.ExitStack()  # the open connections, and a local llama-server
 
     def inspect(self, path: Path | None) -> ModelInfo:
         return inspect_model(path if path is not None else default_model_path())
 
-    def load(self, request: ModelRequest, on_progress: ProgressCallback | None = None) -> Model:
-        return Model.load(request.path, n_ctx=request.n_ctx, n_threads=request.n_threads, on_progress=on_progress)
+    def load(self, request: ModelRequest, on_progress: ProgressCallback | None = None,
+             on_event: EventCallback | None = None) -> LanguageModel:
+        """Open the model asked for; the servers of the model opened before are let go first."""
+        self.close()
+        if not request.on_servers:
+            return Model.load(request.path, n_ctx=request.n_ctx, n_threads=request.n_threads, on_progress=on_progress)
+        from tui.engine.server.connect import connect
+
+        with contextlib.ExitStack() as opened:
+            settings = request.servers or ServerSettings()
+            if request.local_slots is not None:
+                from tui.engine.server.local import LocalServer
+
+                local = opened.enter_context(LocalServer(request.path, slots=request.local_slots, threads=request.n_threads))
+                settings = replace(settings, urls=[local.url])
+            model = connect(settings, on_event=on_event)
+            opened.callback(model.close)
+            self._servers = opened.pop_all()
+        return model
+
+    def close(self) -> None:
+        """Close the servers' connections and stop a llama-server started here; nothing for a GGUF."""
+        self._servers.close()

@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.message import Message
 
-from tui.engine.model import Model
+from tui.engine.language_model import LanguageModel
 from tui.engine.model_file import ModelInfo
 from tui.engine.runner import RunSummary
 
@@ -28,15 +28,25 @@ class ModelLoadProgress(Message):
 
 
 class ModelLoaded(Message):
-    """The model is ready to generate."""
+    """The model is ready to generate: in process, or behind servers."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: LanguageModel) -> None:
         super().__init__()
         self.model = model
 
 
 class StageStarted(Message):
-    """A model call of the run starts, e.g. "Magpie · turn 1 · user"."""
+    """A model call of the run starts, e.g. "Magpie · turn 1 · user"; `row` is its row's index when
+    several rows run at once (None otherwise)."""
+
+    def __init__(self, text: str, row: int | None = None) -> None:
+        super().__init__()
+        self.text = text
+        self.row = row
+
+
+class ServerReported(Message):
+    """A server of the run failed, or answers again (the run goes on)."""
 
     def __init__(self, text: str) -> None:
         super().__init__()

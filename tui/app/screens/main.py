@@ -47,6 +47,10 @@ class MainScreen(Screen):
         # Not in the footer: the run's speed line says "esc cancels", so a run starting or ending changes no
         # key there (composing the footer anew lays the screen out twice, time taken from the model).
         Binding("escape", "app.cancel_run", "Cancel run", id="main.cancel", show=False, tooltip="Stop the run within one token"),
+        Binding("right_square_bracket", "app.watch_row(1)", "Next sample in flight", id="main.next_row", show=False,
+                tooltip="With rows in flight on servers: stream the next sample (the stage line shows which)"),
+        Binding("left_square_bracket", "app.watch_row(-1)", "Previous sample in flight", id="main.previous_row", show=False,
+                tooltip="With rows in flight on servers: stream the previous sample"),
         Binding("f2", "focus_pane('seeds')", "Seeds", id="main.focus_seeds", show=False, tooltip="Move to the seeds pane"),
         Binding("f3", "focus_pane('technique')", "Settings", id="main.focus_settings", show=False, tooltip="Move to the technique settings"),
         Binding("f4", "focus_pane('output')", "Output", id="main.focus_output", show=False, tooltip="Move to the output pane"),

@@ -1,9 +1,13 @@
-"""The output pane: the model's text as it streams, the stage, progress, speed, ETA and finished samples."""
+"""The output pane: the model's text as it streams, the stage, progress, speed, ETA and finished samples.
+
+With rows in flight on servers, the stream is one row's (a key moves it to another) and the speed line
+is the run's progress line: in flight, stored, failed, tok/s, samples/min and ETA.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +19,7 @@ from tui.app.review_filter import first_line
 from tui.app.widgets.finished_list import FinishedList
 from tui.app.widgets.status_line import ProgressLine, StatusLine
 from tui.app.widgets.stream_view import StreamView
-from tui.engine.run_progress import duration_text
+from tui.engine.run_progress import RunProgress, duration_text
 from tui.engine.runner import RunSummary
 
 
@@ -26,6 +30,7 @@ RATE_SECONDS = 1.0
 # UI thread and draws, time taken from the model on two cores.
 FINISHED_SECONDS = 1.0
 CANCEL_HINT = " · esc cancels"  # the footer does not show the key (see MainScreen.BINDINGS)
+ROW_KEYS_HINT = " · [ ] other samples"
 
 
 class OutputPane(Vertical):
@@ -66,6 +71,11 @@ class OutputPane(Vertical):
         self._finished_shown = 0.0
         self._finished_timer: Any = None
         self._stream = StreamView(id="stream")  # kept: every streamed batch appends to it
+        # Rows in flight: their figures, how many requests are open, the row streamed, the line's timer.
+        self._progress: RunProgress | None = None
+        self._in_flight: Callable[[], int] | None = None
+        self._row_shown: int | None = None
+        self._progress_timer: Any = None
 
     def compose(self) -> ComposeResult:
         yield StatusLine("Idle · ctrl+g generates with the technique shown", id="stage")
@@ -87,7 +97,8 @@ class OutputPane(Vertical):
         """Before the run starts (waiting for the model)."""
         self._stage(text)
 
-    def run_started(self, title: str, total: int) -> None:
+    def run_started(self, title: str, total: int, in_flight: Callable[[], int] | None = None) -> None:
+        """`in_flight` counts the requests open now, for a run with rows in flight on servers."""
         self._run_started = self._call_started = time.monotonic()
         self._tokens, self._model_seconds, self._done, self._total = 0, 0.0, 0, total
         self._call_chunks = 0
@@ -96,8 +107,24 @@ class OutputPane(Vertical):
         self.query_one("#progress", ProgressLine).update(total=total, progress=0)
         self._stats(f"0/{total} samples{CANCEL_HINT}")
         self.stream.clear()
+        self._in_flight, self._row_shown = in_flight, None
+        self._progress = RunProgress(total) if in_flight is not None else None
+        if self._progress is not None:  # the figures move while no sample finishes, on a slow server
+            self._progress_timer = self.set_interval(RATE_SECONDS, self._show_rate)
 
-    def stage_started(self, text: str) -> None:
+    @property
+    def rows_in_flight(self) -> bool:
+        return self._progress is not None
+
+    @property
+    def discarded(self) -> str:
+        """What a cancel dropped."""
+        return "the samples in progress were discarded" if self.rows_in_flight else "the sample in progress was discarded"
+
+    def stage_started(self, text: str, row: int | None = None) -> None:
+        """A model call starts; `row` is its row's index when rows are in flight (its stream replaces another's)."""
+        if row is not None and row != self._row_shown:
+            self._row_shown, self._new_sample = row, True
         if self._new_sample:
             self.stream.clear()
             self._new_sample = False
@@ -105,7 +132,14 @@ class OutputPane(Vertical):
         self._append(f"{separator}── {text} ──\n")
         self._call_started = time.monotonic()
         self._call_chunks = 0
-        self._stage(text)
+        self._stage(f"sample {row + 1} · {text}{ROW_KEYS_HINT}" if row is not None else text)
+
+    def row_chosen(self, row: int) -> None:
+        """The person moved the stream to row `row`: its current call comes whole, its next one streams."""
+        self._row_shown = row
+        self.stream.clear()
+        self._append(f"── sample {row + 1} · its text shows from its next model call ──\n")
+        self._stage(f"sample {row + 1}{ROW_KEYS_HINT}")
 
     def text_streamed(self, text: str, chunks: int) -> None:
         self._append(text)
@@ -121,6 +155,11 @@ class OutputPane(Vertical):
         self.stream.append(text)
 
     def _show_rate(self) -> None:
+        if self._progress is not None and self._in_flight is not None:
+            rows = len(self._progress.rows)
+            self._stats(f"{rows}/{self._total} · {self._progress.line(self._in_flight())}{CANCEL_HINT}")
+            self._rate_shown = time.monotonic()
+            return
         live_seconds = time.monotonic() - self._call_started
         seconds = self._model_seconds + live_seconds
         rate = (self._tokens + self._call_chunks) / seconds if seconds > 0 else 0.0
@@ -132,6 +171,13 @@ class OutputPane(Vertical):
         self._rate_shown = time.monotonic()
 
     def sample_finished(self, sample: dict[str, Any], done: int, total: int) -> None:
+        if self._progress is not None:  # rows finish out of order: `done` is this sample's row number
+            self._progress.sample_done(sample, done)
+            self.query_one("#progress", ProgressLine).update(progress=len(self._progress.rows))
+            if time.monotonic() - self._rate_shown >= RATE_SECONDS:
+                self._show_rate()
+            self.add_finished(sample)
+            return
         self._done, self._total = done, total
         self.query_one("#progress", ProgressLine).update(progress=done)
         if sample.get("status") != "failed":
@@ -168,20 +214,32 @@ class OutputPane(Vertical):
         self._finished_pending = []
         self.post_message(self.FinishedShown())
 
-    def run_ended(self, summary: RunSummary) -> None:
+    def _run_over(self) -> None:
         self.show_finished()
+        if self._progress_timer is not None:
+            self._progress_timer.stop()
+            self._progress_timer = None
+
+    def run_ended(self, summary: RunSummary) -> None:
+        discarded = self.discarded
+        self._run_over()
+        self._progress = None
         failed = f", {summary.failed} failed" if summary.failed else ""
         rate = f" · {summary.tokens_per_second:.1f} tok/s" if summary.completion_tokens else ""
         if summary.status == "cancelled":
-            self._stage("Cancelled · the sample in progress was discarded")
+            self._stage(f"Cancelled · {discarded}")
             self._stats(f"{summary.stored} finished samples kept{failed}{rate}")
             self._append("\n\n[cancelled: this unfinished sample was discarded]")
+        elif summary.halt_reason:
+            self._stage(f"Stopped · {summary.stored} stored{failed} · {summary.halt_reason}")
+            self._stats(f"{summary.stored + summary.failed}/{summary.total} samples{rate}")
         else:
             self._stage(f"Finished · {summary.stored} stored{failed}")
             self._stats(f"{summary.stored + summary.failed}/{summary.total} samples{rate}")
 
     def run_failed(self, message: str) -> None:
-        self.show_finished()
+        self._run_over()
+        self._progress = None
         self._stage("Stopped by an error")
         self._stats(message)
         self.query_one("#progress", ProgressLine).clear()

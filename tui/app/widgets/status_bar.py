@@ -1,15 +1,18 @@
-"""The status bar: the model (loading, ready with its metadata, or why it failed) and the store."""
+"""The status bar: the model (loading, ready with its metadata or its servers, or why it failed) and the store."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
 
-from tui.engine.model import Model
+from tui.engine.language_model import LanguageModel
 from tui.engine.model_file import ModelInfo
+
+if TYPE_CHECKING:
+    from tui.app.backend import ModelRequest
 
 
 def describe_model(info: ModelInfo, n_ctx: int | None = None, n_threads: int | None = None) -> str:
@@ -56,8 +59,20 @@ class StatusBar(Horizontal):
         """llama.cpp's own count of the weights loaded; the bar pulses until the first report."""
         self.query_one("#model-progress", ProgressBar).update(total=100, progress=round(share * 100))
 
-    def model_ready(self, model: Model) -> None:
-        self._model_status(describe_model(model.info, model.n_ctx, model.n_threads), loading=False)
+    def servers_connecting(self, request: ModelRequest) -> None:
+        if request.local_slots is not None:
+            text = f"Starting llama-server with {request.local_slots} slots on 127.0.0.1…"
+        else:
+            urls = request.servers.urls if request.servers is not None else []
+            text = f"Connecting to {urls[0]}…" if len(urls) == 1 else f"Connecting to {len(urls)} servers…"
+        self._model_status(text, loading=True)
+        self.query_one("#model-progress", ProgressBar).update(total=None, progress=0)
+
+    def model_ready(self, model: LanguageModel) -> None:
+        """A GGUF's metadata; for servers, the model's name, where it runs and where its chat template came from."""
+        info = getattr(model, "info", None)
+        text = describe_model(info, model.n_ctx, model.n_threads) if info is not None else model.label
+        self._model_status(text, loading=False)
 
     def model_failed(self, message: str) -> None:
         self._model_status(f"No model: {message} · ctrl+o opens another", loading=False, failed=True)

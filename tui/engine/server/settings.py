@@ -27,8 +27,9 @@ class ServerSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     chat_template: Path | None = None
 
-    def validate(self) -> "ServerSettings":
-        if not self.urls:
+    def validate(self, local_server: bool = False) -> "ServerSettings":
+        """Raises BadInput naming the flag at fault; with `local_server`, the URL comes once that server runs."""
+        if not self.urls and not local_server:
             raise BadInput("--server: at least one URL is needed")
         if self.concurrency < 1:
             raise BadInput(f"--concurrency {self.concurrency}: must be at least 1")

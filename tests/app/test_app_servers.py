@@ -1,0 +1,202 @@
+"""The app on OpenAI-compatible servers, against the canned stub server (no model): opening, generating
+with rows in flight, moving the stream between them, cancelling, and the flags that open it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.app.conftest import notifications, shown_text, wait_for
+from tests.conftest import run_smolgen
+from tui import cli
+from tui.app.app import SmolgenApp
+from tui.app.backend import LlamaBackend, ModelRequest
+from tui.app.messages import StageStarted, TextStreamed
+from tui.bench.stub_server import STUB_MODEL, Answer, ServerThread, StubServer, canned_text
+from tui.engine.server.settings import ServerSettings
+
+
+class PacedStub(StubServer):
+    """The stub, answering each completion `seconds` late; with `answered`, the completions after
+    that many never come (a server that hangs)."""
+
+    def __init__(self, seconds: float = 0.0, answered: int | None = None):
+        super().__init__()
+        self.seconds = seconds
+        self.answered = answered
+        self.asked = 0
+
+    async def handle(self, method: str, target: str, body: bytes) -> Answer:
+        if target.endswith("completions"):
+            self.asked += 1
+            if self.answered is not None and self.asked > self.answered:
+                await asyncio.sleep(3600)
+            await asyncio.sleep(self.seconds)
+        return await super().handle(method, target, body)
+
+
+def serve(stub: StubServer):
+    return ServerThread(stub.handle)
+
+
+@pytest.fixture
+def backend():
+    opened = LlamaBackend()
+    yield opened
+    opened.close()
+
+
+def server_app(store, prompts, backend, url: str, concurrency: int = 4) -> SmolgenApp:
+    request = ModelRequest(servers=ServerSettings([url], concurrency=concurrency))
+    return SmolgenApp(store, prompts, backend, request, cursor_blink=False)
+
+
+async def magpie_run(pilot, samples: int) -> None:
+    """Show the Magpie tab, ask for `samples` samples with seed 11, and start the run."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.model is not None, timeout=20, what="the server's model")
+    app.main_screen.technique.show_technique("magpie")
+    await wait_for(pilot, lambda: bool(app.main_screen.query("#form-magpie")), what="the Magpie form")
+    app.main_screen.query_one("#run-num").value = str(samples)
+    app.main_screen.query_one("#run-seed").value = "11"
+    await pilot.pause()
+    await pilot.press("ctrl+g")
+
+
+async def test_the_app_on_a_server_generates_magpie_samples_with_the_url_recorded(app_store, prompts, backend):
+    with serve(StubServer()) as server:
+        app = server_app(app_store, prompts, backend, server.url, concurrency=4)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await magpie_run(pilot, samples=12)
+            status = shown_text(app, "#model-status")
+            assert STUB_MODEL in status and server.url in status and "/props" in status  # the template's origin
+            await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), timeout=30, what="the run")
+            assert "12 stored" in shown_text(app, "#stage")
+            assert "── Magpie · turn 1 · assistant ──" in app.main_screen.output.stream.text
+    samples = app_store.list_samples()
+    [run] = app_store.list_runs()
+    assert len(samples) == 12 and {s["sample_index"] for s in samples} == set(range(12))
+    assert run["status"] == "finished" and run["model"]["servers"] == [server.url] and run["model"]["concurrency"] == 4
+    for sample in samples:  # each turn is the server's text for the seed its call sent, and says which server
+        assert [c["server"] for c in sample["calls"]] == [server.url, server.url]
+        assert [m["content"] for m in sample["conversation"]] == [canned_text(c["seed"], 24) for c in sample["calls"]]
+
+
+async def test_escape_closes_the_open_requests_within_a_second_and_keeps_finished_samples(app_store, prompts, backend):
+    stub = PacedStub(answered=6)  # four questions and two answers, then the server hangs
+    with serve(stub) as server:
+        app = server_app(app_store, prompts, backend, server.url, concurrency=4)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await magpie_run(pilot, samples=20)
+            await wait_for(pilot, lambda: stub.asked >= 6 + 4 and app.model.in_flight == 4, timeout=20,
+                           what="four requests hanging")
+            await pilot.press("escape")
+            pressed = time.monotonic()
+            await wait_for(pilot, lambda: not app.running and app.model.in_flight == 0, timeout=5, what="the run to stop")
+            assert time.monotonic() - pressed < 1.0
+            await wait_for(pilot, lambda: "Cancelled" in shown_text(app, "#stage"))
+            assert "samples in progress were discarded" in shown_text(app, "#stage")
+    [run] = app_store.list_runs()
+    assert run["status"] == "cancelled"
+    stored = run["summary"]["stored"]
+    assert len(app_store.list_samples()) == stored >= 1
+    assert run["summary"]["rows_left"] == 20 - stored
+
+
+async def test_the_bracket_keys_move_the_stream_to_another_sample_in_flight(app_store, prompts, backend):
+    seen: list[object] = []
+    with serve(PacedStub(seconds=1.0)) as server:
+        app = server_app(app_store, prompts, backend, server.url, concurrency=3)
+        async with app.run_test(size=(120, 36), message_hook=seen.append) as pilot:
+            await magpie_run(pilot, samples=6)
+            await wait_for(pilot, lambda: "turn 1 · user" in shown_text(app, "#stage"), timeout=20, what="a first call")
+            watch = app._run_observer.watch
+            await wait_for(pilot, lambda: app.model.in_flight == 3, what="three rows in flight")
+            before = watch.watched_row
+            pressed_at = len(seen)
+            await pilot.press("right_square_bracket")
+            chosen = watch.watched_row
+            assert chosen != before
+            assert f"sample {chosen + 1}" in shown_text(app, "#stage")
+            assert "next model call" in app.main_screen.output.stream.text
+            await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), timeout=30, what="the run")
+    after = seen[pressed_at:]
+    stages = [i for i, m in enumerate(after) if isinstance(m, StageStarted)]
+    first, following = stages[0], (stages[1] if len(stages) > 1 else len(after))
+    assert after[first].row == chosen  # the oldest row's next call did not take the stream back
+    streamed = "".join(m.text for m in after[first:following] if isinstance(m, TextStreamed))
+    [sample] = [s for s in app_store.list_samples() if s["sample_index"] == chosen]
+    assert streamed == sample["conversation"][1]["content"]  # its answer, streamed after its question came whole
+
+
+def test_smolgen_server_flags_open_the_app_on_servers(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, prompts: calls.append(request) or 0)
+    template = tmp_path / "chatml.jinja"
+    template.write_text("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}")
+    monkeypatch.setenv("MY_KEY", "sk-secret")
+    assert cli.main(["--server", "http://a:8000/v1/", "--server", "http://b:8000/v1", "--server-model", "m",
+                     "--api-key-env", "MY_KEY", "--concurrency", "16", "--chat-template", str(template)]) == 0
+    assert cli.main(["app", "--local-server", "3"]) == 0
+    assert cli.main(["--local-server"]) == 0
+    assert cli.main([]) == 0
+    servers, local, default_slots, in_process = calls
+    assert servers.servers == ServerSettings(["http://a:8000/v1", "http://b:8000/v1"], "m", "MY_KEY", 16, chat_template=template)
+    assert servers.local_slots is None
+    assert (local.servers.urls, local.local_slots, local.servers.concurrency) == ([], 3, 3)
+    assert default_slots.local_slots >= 1
+    assert not in_process.on_servers
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--server", "http://127.0.0.1:9/v1", "--concurrency", "0"], "--concurrency 0"),
+        (["--server", "http://127.0.0.1:9/v1", "--model", "x.gguf"], "--server and --model"),
+        (["--server", "ftp://somewhere"], "--server ftp://somewhere"),
+        (["app", "--server", "http://127.0.0.1:9/v1", "--api-key-env", "SMOLGEN_SURELY_UNSET"], "--api-key-env SMOLGEN_SURELY_UNSET"),
+        (["--concurrency", "4"], "only with --server"),
+        (["--local-server", "-2"], "--local-server -2"),
+        (["--server", "http://127.0.0.1:9/v1", "--chat-template", "missing.jinja"], "--chat-template missing.jinja"),
+    ],
+)
+def test_bad_server_flags_are_one_line_before_the_app_opens(tmp_path, flags, expected):
+    result = run_smolgen(*flags, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and expected in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "smolgen.json").exists()
+
+
+async def test_a_server_that_cannot_be_reached_is_shown_as_a_model_that_did_not_load(app_store, prompts, backend):
+    from tui.engine.server.local import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    app = server_app(app_store, prompts, backend, url)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model_error is not None, timeout=20, what="the connection to fail")
+        status = shown_text(app, "#model-status")
+        assert status.startswith("No model: --server " + url) and "cannot connect" in status
+        assert any("cannot connect" in text for text in notifications(app))
+
+
+async def test_the_pipeline_tab_runs_on_the_server_with_rows_in_flight(app_store, prompts, backend):
+    from tests.app.test_app_pipeline import load_builtin, pipeline_tab
+
+    stub = StubServer()
+    with serve(stub) as server:
+        app = server_app(app_store, prompts, backend, server.url, concurrency=3)
+        async with app.run_test(size=(100, 40)) as pilot:
+            tab = await pipeline_tab(pilot)
+            await load_builtin(pilot, tab, "chapter")
+            app.main_screen.query_one("#run-num").value = "6"
+            await pilot.pause()
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: "Finished" in shown_text(app, "#pipeline-status"), timeout=30, what="the run")
+    samples = app_store.list_samples()
+    assert len(samples) == 6 and all(s["pipeline"] == "chapter" for s in samples)
+    assert stub.requests == 12  # an instruction and a response per row, both from the server
+    assert all(re.fullmatch(r"How do \w+ \d+ work [w\d ]*\?", s[part]) for s in samples for part in ("instruction", "response"))
