@@ -55,19 +55,16 @@ def checked_server_flags(args: argparse.Namespace) -> tuple[ServerSettings | Non
     check_model_flags(args)
     if not uses_servers(args):
         return None, None
-    from tui.engine.chat_template_file import load_chat_template
+    from tui.engine.server.connect import check_settings
     from tui.engine.server.local import DEFAULT_SLOTS
-    from tui.engine.server.pool import normalise_url
 
     slots = None
     if args.local_server is not None:
         slots = args.local_server or DEFAULT_SLOTS
         if slots < 1:
             raise BadInput(f"--local-server {slots}: slots must be at least 1")
-    settings = server_settings(args, [normalise_url(url) for url in args.server], default_concurrency=slots or DEFAULT_CONCURRENCY)
-    if settings.chat_template is not None:
-        load_chat_template(settings.chat_template)
-    return settings, slots
+    settings = server_settings(args, list(args.server), default_concurrency=slots or DEFAULT_CONCURRENCY)
+    return check_settings(settings, local_server=slots is not None), slots
 
 
 @contextlib.contextmanager

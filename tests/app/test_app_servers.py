@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from textual.widgets import Checkbox, Input, Select, TabbedContent
+
 from tests.app.conftest import notifications, shown_text, wait_for
+from tests.app.fake_backend import FakeBackend
 from tests.conftest import run_smolgen
 from tui import cli
 from tui.app.app import SmolgenApp
 from tui.app.backend import LlamaBackend, ModelRequest
 from tui.app.messages import StageStarted, TextStreamed
+from tui.app.screens.model_picker import ModelPickerScreen
 from tui.bench.stub_server import STUB_MODEL, Answer, ServerThread, StubServer, canned_text
 from tui.engine.server.settings import ServerSettings
 
@@ -200,3 +204,138 @@ async def test_the_pipeline_tab_runs_on_the_server_with_rows_in_flight(app_store
     assert len(samples) == 6 and all(s["pipeline"] == "chapter" for s in samples)
     assert stub.requests == 12  # an instruction and a response per row, both from the server
     assert all(re.fullmatch(r"How do \w+ \d+ work [w\d ]*\?", s[part]) for s in samples for part in ("instruction", "response"))
+
+
+# The model picker's Server tab ------------------------------------------------------------------------
+
+
+class ScriptedGgufBackend(LlamaBackend):
+    """The scripted model for a GGUF (no llama.cpp), real connections for servers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripted = FakeBackend()
+
+    def inspect(self, path):
+        return self.scripted.inspect(path)
+
+    def load(self, request, on_progress=None, on_event=None):
+        if request.on_servers:
+            return super().load(request, on_progress, on_event)
+        self.close()
+        return self.scripted.load(request, on_progress)
+
+
+class SurveyedBackend(FakeBackend):
+    """The scripted model, and servers whose offer is canned (a snapshot shows no port)."""
+
+    def survey(self, settings):
+        return [{"url": url, "models": ["HuggingFaceTB/SmolLM2-1.7B-Instruct"], "chat_template": None,
+                 "chat_template_source": None} for url in settings.urls]
+
+
+async def server_tab(pilot, urls: str, **fields: str) -> None:
+    """Open the model picker on its Server tab and fill it: the URLs, then other fields by id suffix."""
+    await wait_for(pilot, lambda: pilot.app.model is not None, what="the model")
+    await pilot.press("ctrl+o")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ModelPickerScreen), what="the picker")
+    await pilot.press("ctrl+s")
+    picker = pilot.app.screen
+    picker.query_one("#server-urls", Input).value = urls
+    for name, value in fields.items():
+        picker.query_one(f"#server-{name.replace('_', '-')}", Input).value = value
+    await pilot.pause()
+
+
+def found_text(pilot) -> str:
+    return str(pilot.app.screen.query_one("#server-found").render())
+
+
+async def test_the_server_tab_lists_the_models_connects_and_switches_the_app(app_store, prompts):
+    backend = ScriptedGgufBackend()
+    stub = StubServer()
+    with serve(stub) as server:
+        app = SmolgenApp(app_store, prompts, backend, cursor_blink=False)
+        try:
+            async with app.run_test(size=(120, 36)) as pilot:
+                await server_tab(pilot, server.url, concurrency="3")
+                picker = app.screen
+                await wait_for(pilot, lambda: picker.query_one("#server-model", Select).value == STUB_MODEL, timeout=10,
+                               what="the model listed by the server")
+                assert f"{server.url}: {STUB_MODEL} · chat template from" in found_text(pilot)
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: getattr(app.model, "model_name", None) == STUB_MODEL, timeout=10,
+                               what="the app on the server")
+                assert app.screen is app.main_screen
+                assert server.url in shown_text(app, "#model-status")
+                assert app.model_request.servers.concurrency == 3 and app.model_request.servers.urls == [server.url]
+                await magpie_run(pilot, samples=3)
+                await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), timeout=20, what="the run")
+                await pilot.press("ctrl+o")  # the picker opens where the app is: on the Server tab, as it was filled
+                await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen), what="the picker")
+                assert app.screen.query_one(TabbedContent).active == "server"
+                assert app.screen.query_one("#server-urls", Input).value == server.url
+        finally:
+            backend.close()
+    assert stub.requests == 6
+    assert {c["server"] for s in app_store.list_samples() for c in s["calls"]} == {server.url}
+
+
+async def test_the_server_tab_names_what_is_wrong_and_stays_open(app_store, prompts):
+    from tui.engine.server.local import free_port
+
+    backend = ScriptedGgufBackend()
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    app = SmolgenApp(app_store, prompts, backend, cursor_blink=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await server_tab(pilot, dead)
+        await wait_for(pilot, lambda: "cannot connect" in found_text(pilot), timeout=10, what="the survey's problem")
+        assert found_text(pilot).startswith(f"--server {dead}")
+        app.screen.query_one("#server-concurrency", Input).value = "0"
+        app.screen.query_one("#server-urls", Input).focus()
+        await pilot.press("enter")
+        assert "concurrency 0: must be at least 1" in found_text(pilot)
+        assert isinstance(app.screen, ModelPickerScreen) and not app.model_request.on_servers
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_server_tab_snapshot(snap_compare, app_store, prompts, monkeypatch, size):
+    monkeypatch.setenv("VLLM_KEY", "never-shown")
+
+    async def filled(pilot):
+        await server_tab(pilot, "http://gpu-box:8000/v1", key_env="VLLM_KEY", concurrency="32")
+        await wait_for(pilot, lambda: "SmolLM2-1.7B" in found_text(pilot), what="the canned survey")
+        await pilot.pause()
+
+    app = SmolgenApp(app_store, prompts, SurveyedBackend(), cursor_blink=False)
+    assert snap_compare(app, terminal_size=size, run_before=filled)
+
+
+@pytest.mark.model
+async def test_the_server_tab_starts_a_local_llama_server_and_stops_it_with_the_app(app_store, prompts):
+    import httpx
+
+    from tui.engine.server.local import find_llama_server
+
+    try:
+        find_llama_server()
+    except Exception:
+        pytest.skip("llama-server is not built here (make server)")
+    backend = ScriptedGgufBackend()
+    app = SmolgenApp(app_store, prompts, backend, cursor_blink=False)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await server_tab(pilot, "", slots="2")
+            app.screen.query_one("#server-local", Checkbox).value = True
+            app.screen.query_one("#server-slots", Input).focus()
+            await pilot.press("enter")
+            assert "Starting llama-server with 2 slots" in shown_text(app, "#model-status")
+            await wait_for(pilot, lambda: app.model is not None or app.model_error is not None, timeout=120, what="llama-server")
+            assert app.model_error is None
+            url = app.model.pool.endpoints[0].url
+            assert url.startswith("http://127.0.0.1:") and ".gguf on " + url in shown_text(app, "#model-status")
+            assert app.model.settings.concurrency == 2
+    finally:
+        backend.close()
+    with pytest.raises(httpx.ConnectError):  # no orphan server once the app let it go
+        httpx.get(url.removesuffix("/v1") + "/health", timeout=2)

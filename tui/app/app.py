@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ class SmolgenApp(App):
         Binding("ctrl+r", "review", "Review", id="app.review", tooltip="Review, accept, reject and edit samples"),
         Binding("ctrl+e", "export", "Export", id="app.export", tooltip="Export samples for fine-tuning"),
         Binding("ctrl+t", "stats", "Stats", id="app.stats", tooltip="Dataset quality: counts, lengths, diversity, near-duplicates, runs compared"),
-        Binding("ctrl+o", "open_model", "Model", id="app.open_model", tooltip="Open another GGUF model"),
+        Binding("ctrl+o", "open_model", "Model", id="app.open_model", tooltip="Open another GGUF model, or OpenAI-compatible servers"),
         # Textual moves the focus for tab only once the key has bubbled up from the focused widget, and
         # keys read meanwhile still go to that widget: "4<tab>1000" typed fast (or sent by tmux) put
         # 41000 in the first field. Taken first here, tab moves the focus before the next key is read.
@@ -247,12 +247,13 @@ class SmolgenApp(App):
             self.notify("A run is in progress: escape cancels it, then open another model.", severity="warning")
             return
 
-        def chosen(path: Path | None) -> None:
-            if path is not None:
-                self.main_screen.status_bar.model_loading(None)
-                self.open_model(replace(self.model_request, path=path, servers=None, local_slots=None))
+        def chosen(request: ModelRequest | None) -> None:
+            if request is not None:
+                if not request.on_servers:
+                    self.main_screen.status_bar.model_loading(None)
+                self.open_model(request)
 
-        self.push_screen(ModelPickerScreen(self.backend, getattr(self.model, "info", None)), chosen)
+        self.push_screen(ModelPickerScreen(self.backend, getattr(self.model, "info", None), self.model_request), chosen)
 
     # Generation ------------------------------------------------------------------------------
 
@@ -491,7 +492,7 @@ def help_sections() -> list[HelpSection]:
         ("Stats", StatsScreen.BINDINGS, [("enter on a cluster", "Review just that cluster"), ("enter in the threshold", "Find clusters again")]),
         ("Edit sample", EditSampleScreen.BINDINGS, []),
         ("Export", ExportScreen.BINDINGS, [("enter in the path", "Export")]),
-        ("Model picker", ModelPickerScreen.BINDINGS, [("enter", "Open the model")]),
+        ("Model picker", ModelPickerScreen.BINDINGS, [("enter", "Open the model, or connect to the servers")]),
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tui.engine.model import DEFAULT_CONTEXT, Model, ProgressCallback
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
@@ -45,6 +45,10 @@ class ModelBackend(Protocol):
         `on_event` what servers report (one failed, one answers again)."""
         ...
 
+    def survey(self, settings: ServerSettings) -> list[dict[str, Any]]:
+        """What each server offers: its models and where its chat template comes from (BadInput: why not)."""
+        ...
+
 
 class LlamaBackend:
     """The real backend: GGUF checks and llama.cpp through the engine, or servers through its client."""
@@ -74,6 +78,11 @@ class LlamaBackend:
             opened.callback(model.close)
             self._servers = opened.pop_all()
         return model
+
+    def survey(self, settings: ServerSettings) -> list[dict[str, Any]]:
+        from tui.engine.server.connect import survey
+
+        return survey(settings)
 
     def close(self) -> None:
         """Close the servers' connections and stop a llama-server started here; nothing for a GGUF."""

@@ -1,7 +1,9 @@
-"""The model picker: a GGUF path with completion, its metadata, or why the file cannot be used."""
+"""The model picker: a GGUF path with completion, its metadata, or why the file cannot be used; or, on
+its Server tab, OpenAI-compatible servers (or a llama-server smolgen starts)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from textual import on, work
@@ -9,11 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
-from tui.app.backend import ModelBackend
+from tui.app.backend import ModelBackend, ModelRequest
 from tui.app.path_suggester import PathSuggester
 from tui.app.screens.dialog import Dialog
+from tui.app.widgets.server_form import ServerForm
 from tui.app.widgets.status_bar import describe_model
 from tui.engine.model_file import ModelInfo
 
@@ -32,14 +35,22 @@ def describe_file(info: ModelInfo) -> str:
     )
 
 
-class ModelPickerScreen(Dialog[Path | None]):
-    """Dismissed with the path of a usable model, or None when cancelled."""
+class ModelPickerScreen(Dialog[ModelRequest | None]):
+    """Dismissed with the model to open (a usable GGUF, or servers), or None when cancelled."""
 
     DEFAULT_CSS = """
+    ModelPickerScreen TabPane { padding: 1 0 0 0; height: auto; }
+    ModelPickerScreen TabbedContent { height: auto; }
     ModelPickerScreen #model-meta { height: auto; min-height: 5; margin-top: 1; }
     ModelPickerScreen #model-meta.-problem { color: $error; }
+    ModelPickerScreen .hint { width: 1fr; }
     """
     BINDINGS = [
+        Binding("ctrl+f", "show_tab('gguf')", "GGUF file", id="model_picker.gguf_tab", tooltip="A GGUF model in this process"),
+        Binding("ctrl+s", "show_tab('server')", "Server", id="model_picker.server_tab",
+                tooltip="OpenAI-compatible servers, or a llama-server started here"),
+        Binding("ctrl+l", "list_models", "List models", id="model_picker.list_models",
+                tooltip="Ask the servers for their models again"),
         Binding("ctrl+d", "default_model", "Embedded model", id="model_picker.default", tooltip="Back to SmolLM2-135M-Instruct"),
         Binding("escape", "cancel", "Cancel", id="model_picker.cancel", tooltip="Keep the current model"),
     ]
@@ -53,23 +64,43 @@ class ModelPickerScreen(Dialog[Path | None]):
             self.info = info
             self.problem = problem
 
-    def __init__(self, backend: ModelBackend, current: ModelInfo | None) -> None:
+    def __init__(self, backend: ModelBackend, current: ModelInfo | None, request: ModelRequest | None = None) -> None:
+        """`current`: the GGUF open now, if any; `request`: how the model open now was asked for."""
         super().__init__()
         self.backend = backend
         self.current = current
+        self.request = request or ModelRequest()
         self.usable: Path | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
-            box.border_title = "Open a GGUF model"
-            yield Input(str(self.current.path) if self.current else "", placeholder="path/to/model.gguf", id="model-path",
-                        suggester=PathSuggester((".gguf",)))
-            yield Static("", id="model-meta", markup=False)
-            yield Label("→ completes the path · enter opens · ctrl+d embedded model · escape cancels", classes="hint")
+            box.border_title = "Open a model"
+            with TabbedContent(initial="server" if self.request.on_servers else "gguf"):
+                with TabPane("GGUF file", id="gguf"):
+                    yield Input(str(self.current.path) if self.current else "", placeholder="path/to/model.gguf", id="model-path",
+                                suggester=PathSuggester((".gguf",)))
+                    yield Static("", id="model-meta", markup=False)
+                    yield Label("→ completes the path · enter opens · ctrl+d embedded model · ctrl+s servers · escape cancels",
+                                classes="hint")
+                with TabPane("Server", id="server"):
+                    yield ServerForm(self.backend, self.request, id="server-form")
+                    yield Label("enter connects · ctrl+l asks the servers again · ctrl+f GGUF file · escape cancels", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one("#model-path", Input).focus()
+        self.action_show_tab("server" if self.request.on_servers else "gguf")
         self.inspect(self.query_one("#model-path", Input).value)
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.query_one("#server-urls" if tab == "server" else "#model-path", Input).focus()
+
+    def action_list_models(self) -> None:
+        self.action_show_tab("server")
+        self.query_one(ServerForm).survey()
+
+    @on(ServerForm.Chosen)
+    def servers_chosen(self, message: ServerForm.Chosen) -> None:
+        self.dismiss(message.request)
 
     @on(Input.Changed, "#model-path")
     def path_changed(self, event: Input.Changed) -> None:
@@ -105,11 +136,12 @@ class ModelPickerScreen(Dialog[Path | None]):
     @on(Input.Submitted, "#model-path")
     def open_model(self) -> None:
         if self.usable is not None:
-            self.dismiss(self.usable)
+            self.dismiss(replace(self.request, path=self.usable, servers=None, local_slots=None))
         else:
             self.notify("Choose a file the picker can read (see the message above).", severity="warning")
 
     def action_default_model(self) -> None:
+        self.action_show_tab("gguf")
         try:
             path = self.backend.inspect(None).path
         except Exception as error:  # the embedded model may be missing: say so

@@ -4,6 +4,7 @@ chat template, a way to count tokens, and whether `seed` replays; every problem 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -12,7 +13,7 @@ from tui.engine.chat_template import ChatTemplate
 from tui.engine.chat_template_file import load_chat_template
 from tui.engine.errors import BadInput, TemplateProblem
 from tui.engine.model import Sampling, load_tokenizer
-from tui.engine.server.pool import Endpoint, EventCallback, KeyRefused, ServerFailure, ServerPool
+from tui.engine.server.pool import Endpoint, EventCallback, KeyRefused, ServerFailure, ServerPool, normalise_url
 from tui.engine.server.server_model import ServerModel, TokenCounter, request_sampling
 from tui.engine.server.settings import ServerSettings
 
@@ -56,6 +57,16 @@ def connect(settings: ServerSettings, check_seed: bool = False, on_event: EventC
     except BaseException:
         pool.close()
         raise
+
+
+def check_settings(settings: ServerSettings, local_server: bool = False) -> ServerSettings:
+    """What can be checked before any server is asked (the numbers, the key's variable, the URLs' shape,
+    the chat template file), with the URLs normalised; BadInput names the flag at fault. With
+    `local_server`, the URL is that of a llama-server started later."""
+    settings.validate(local_server=local_server)
+    if settings.chat_template is not None:
+        load_chat_template(settings.chat_template)
+    return replace(settings, urls=[normalise_url(url) for url in settings.urls])
 
 
 def survey(settings: ServerSettings) -> list[dict[str, Any]]:
