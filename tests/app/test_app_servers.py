@@ -79,7 +79,7 @@ async def test_the_app_on_a_server_generates_magpie_samples_with_the_url_recorde
             status = shown_text(app, "#model-status")
             assert STUB_MODEL in status and server.url in status and "/props" in status  # the template's origin
             await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), timeout=30, what="the run")
-            assert "12 stored" in shown_text(app, "#stage")
+            assert "12 stored" in shown_text(app, "#stage") and shown_text(app, "#progress") == "12/12 100%"
             assert "── Magpie · turn 1 · assistant ──" in app.main_screen.output.stream.text
     samples = app_store.list_samples()
     [run] = app_store.list_runs()
@@ -98,6 +98,10 @@ async def test_escape_closes_the_open_requests_within_a_second_and_keeps_finishe
             await magpie_run(pilot, samples=20)
             await wait_for(pilot, lambda: stub.asked >= 6 + 4 and app.model.in_flight == 4, timeout=20,
                            what="four requests hanging")
+            # The progress line: rows done of the total, then what the CLI's shows.
+            await wait_for(pilot, lambda: "in flight 4" in shown_text(app, "#run-stats"), what="the progress line")
+            line = shown_text(app, "#run-stats")
+            assert re.match(r"\d+/20 · in flight 4 · stored \d+ · failed 0 · [\d.]+ tok/s · \d+ samples/min · ETA \d+:\d\d", line)
             await pilot.press("escape")
             pressed = time.monotonic()
             await wait_for(pilot, lambda: not app.running and app.model.in_flight == 0, timeout=5, what="the run to stop")

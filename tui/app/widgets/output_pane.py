@@ -157,6 +157,7 @@ class OutputPane(Vertical):
     def _show_rate(self) -> None:
         if self._progress is not None and self._in_flight is not None:
             rows = len(self._progress.rows)
+            self.query_one("#progress", ProgressLine).update(progress=rows)
             self._stats(f"{rows}/{self._total} · {self._progress.line(self._in_flight())}{CANCEL_HINT}")
             self._rate_shown = time.monotonic()
             return
@@ -173,7 +174,7 @@ class OutputPane(Vertical):
     def sample_finished(self, sample: dict[str, Any], done: int, total: int) -> None:
         if self._progress is not None:  # rows finish out of order: `done` is this sample's row number
             self._progress.sample_done(sample, done)
-            self.query_one("#progress", ProgressLine).update(progress=len(self._progress.rows))
+            # The bar moves with the progress line: drawn per sample, it took the UI thread as long as the rest.
             if time.monotonic() - self._rate_shown >= RATE_SECONDS:
                 self._show_rate()
             self.add_finished(sample)
@@ -222,6 +223,8 @@ class OutputPane(Vertical):
 
     def run_ended(self, summary: RunSummary) -> None:
         discarded = self.discarded
+        if self._progress is not None:
+            self.query_one("#progress", ProgressLine).update(progress=len(self._progress.rows))
         self._run_over()
         self._progress = None
         failed = f", {summary.failed} failed" if summary.failed else ""
