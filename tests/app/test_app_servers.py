@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from tui.app.messages import StageStarted, TextStreamed
 from tui.app.screens.model_picker import ModelPickerScreen
 from tui.bench.stub_server import STUB_MODEL, Answer, ServerThread, StubServer, canned_text
 from tui.engine.server.settings import ServerSettings
+from tui.engine.store import SampleStore
 
 
 class PacedStub(StubServer):
@@ -126,7 +129,7 @@ async def test_the_bracket_keys_move_the_stream_to_another_sample_in_flight(app_
             await wait_for(pilot, lambda: app.model.in_flight == 3, what="three rows in flight")
             before = watch.watched_row
             pressed_at = len(seen)
-            await pilot.press("right_square_bracket")
+            await pilot.press("]")
             chosen = watch.watched_row
             assert chosen != before
             assert f"sample {chosen + 1}" in shown_text(app, "#stage")
@@ -343,3 +346,31 @@ async def test_the_server_tab_starts_a_local_llama_server_and_stops_it_with_the_
         backend.close()
     with pytest.raises(httpx.ConnectError):  # no orphan server once the app let it go
         httpx.get(url.removesuffix("/v1") + "/health", timeout=2)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_in_a_real_terminal_smolgen_server_generates_and_the_stream_moves(tmp_path):
+    from tests.app.test_e2e_tmux import show_magpie_tab
+    from tui.bench.tmux import Terminal
+
+    store_path = tmp_path / "smolgen.json"
+    with serve(PacedStub(seconds=2.0)) as server:
+        command = [sys.executable, "-m", "tui", "--store", str(store_path), "--prompts", str(tmp_path / "prompts"),
+                   "--server", server.url, "--concurrency", "3"]
+        terminal = Terminal(command, cwd=tmp_path, width=120, height=36)
+        try:
+            terminal.wait_for(f"{STUB_MODEL} on {server.url}")  # the status bar: the model and its server
+            show_magpie_tab(terminal, samples=6)
+            terminal.keys("C-g")
+            terminal.wait_for("sample 1 · Magpie · turn 1 · user")
+            terminal.keys("F2")  # out of the Samples field
+            terminal.keys("]")  # the next sample in flight
+            terminal.wait_for("its text shows from its next model call")
+            terminal.wait_for("Finished · 6 stored", timeout=60)
+            terminal.keys("C-q")
+            terminal.wait_gone(timeout=10)
+        finally:
+            terminal.close()
+    with SampleStore(store_path) as store:
+        samples = store.list_samples()
+    assert len(samples) == 6 and {c["server"] for s in samples for c in s["calls"]} == {server.url}

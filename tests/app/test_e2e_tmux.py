@@ -15,6 +15,18 @@ from tui.engine.store import SampleStore
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
+def show_magpie_tab(terminal: Terminal, samples: int) -> None:
+    """Show the Magpie tab through the command palette and say how many samples to make."""
+    terminal.keys("C-p")
+    terminal.wait_for("Search for commands")
+    terminal.type("Technique: Magpie")
+    terminal.wait_for("Show its settings tab")
+    terminal.keys("Enter")
+    terminal.wait_for("User turn sampling")
+    terminal.type(str(samples))  # the palette leaves the focus on the Samples field
+    terminal.wait_for(f"Samples {samples} ")
+
+
 @pytest.mark.model
 def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
     store_path = tmp_path / "smolgen.json"
@@ -28,14 +40,7 @@ def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
         terminal.type("Generate a question about the Smol Course on small AI models.")
         terminal.keys("C-s")
         terminal.wait_for("1 of 1 used")
-        terminal.keys("C-p")  # the command palette: show the Magpie tab
-        terminal.wait_for("Search for commands")
-        terminal.type("Technique: Magpie")
-        terminal.wait_for("Show its settings tab")
-        terminal.keys("Enter")
-        terminal.wait_for("User turn sampling")
-        terminal.type("1")  # the palette leaves the focus on the Samples field
-        terminal.wait_for("Samples 1 ")
+        show_magpie_tab(terminal, samples=1)
         terminal.keys("C-g")
         terminal.wait_for("Magpie · turn 1")  # the stage, while tokens stream
         terminal.wait_for("Finished · 1 stored", timeout=180)
