@@ -374,3 +374,18 @@ def test_in_a_real_terminal_smolgen_server_generates_and_the_stream_moves(tmp_pa
     with SampleStore(store_path) as store:
         samples = store.list_samples()
     assert len(samples) == 6 and {c["server"] for s in samples for c in s["calls"]} == {server.url}
+
+
+async def test_every_server_down_stops_the_run_with_the_reason_and_keeps_what_was_stored(app_store, prompts, backend):
+    server = serve(PacedStub(seconds=0.1)).__enter__()
+    app = server_app(app_store, prompts, backend, server.url, concurrency=2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await magpie_run(pilot, samples=1000)
+        app.model.pool.halt_after = 0.5  # not the quarter of a minute a real run gives the servers
+        await wait_for(pilot, lambda: len(app_store.list_samples()) >= 2, timeout=20, what="two samples")
+        server.__exit__(None, None, None)
+        await wait_for(pilot, lambda: not app.running, timeout=30, what="the run to halt")
+        await wait_for(pilot, lambda: "every server is down" in shown_text(app, "#stage"), what="the reason")
+        assert any("Run stopped: every server is down" in text for text in notifications(app))
+    [run] = app_store.list_runs()
+    assert run["status"] == "halted" and run["summary"]["stored"] == len(app_store.list_samples()) >= 2

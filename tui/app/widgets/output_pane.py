@@ -174,7 +174,7 @@ class OutputPane(Vertical):
     def sample_finished(self, sample: dict[str, Any], done: int, total: int) -> None:
         if self._progress is not None:  # rows finish out of order: `done` is this sample's row number
             self._progress.sample_done(sample, done)
-            # The bar moves with the progress line: drawn per sample, it took the UI thread as long as the rest.
+            # The bar moves with the progress line: drawn per sample, it was most of the UI thread's work.
             if time.monotonic() - self._rate_shown >= RATE_SECONDS:
                 self._show_rate()
             self.add_finished(sample)
@@ -217,6 +217,7 @@ class OutputPane(Vertical):
 
     def _run_over(self) -> None:
         self.show_finished()
+        self._progress = None
         if self._progress_timer is not None:
             self._progress_timer.stop()
             self._progress_timer = None
@@ -226,7 +227,6 @@ class OutputPane(Vertical):
         if self._progress is not None:
             self.query_one("#progress", ProgressLine).update(progress=len(self._progress.rows))
         self._run_over()
-        self._progress = None
         failed = f", {summary.failed} failed" if summary.failed else ""
         rate = f" · {summary.tokens_per_second:.1f} tok/s" if summary.completion_tokens else ""
         if summary.status == "cancelled":
@@ -242,7 +242,6 @@ class OutputPane(Vertical):
 
     def run_failed(self, message: str) -> None:
         self._run_over()
-        self._progress = None
         self._stage("Stopped by an error")
         self._stats(message)
         self.query_one("#progress", ProgressLine).clear()
