@@ -3,6 +3,7 @@ and what a widget draws at once (without a frame)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -37,6 +38,33 @@ class LoadedModelBackend:
 
     def load(self, request: ModelRequest, on_progress=None) -> Model:
         return self.model
+
+
+class CancelledBeforeCall:
+    """The real model, except that its call number `held_call` (a chat or a raw completion, counted from 1)
+    waits for the run to be cancelled before it starts: a test cancels a run surely in progress, whatever
+    the model would write and however fast the machine is."""
+
+    def __init__(self, model: Model, held_call: int):
+        self._model, self._held_call, self._calls = model, held_call, 0
+        self.waiting = threading.Event()  # set while the held call waits
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+    def _hold(self, cancel: threading.Event | None) -> None:
+        self._calls += 1
+        if self._calls == self._held_call and cancel is not None:
+            self.waiting.set()
+            cancel.wait(30)
+
+    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None):
+        self._hold(cancel)
+        return self._model.complete(prompt, sampling, seed, stop, cancel, on_text)
+
+    def chat(self, messages, sampling, seed, cancel=None, on_text=None):
+        self._hold(cancel)
+        return self._model.chat(messages, sampling, seed, cancel, on_text)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.app.conftest import make_app, notifications, shown_text, wait_for
+from tests.app.conftest import CancelledBeforeCall, LoadedModelBackend, make_app, notifications, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.conftest import run_smolgen
 from tui.app.app import help_sections
@@ -233,24 +233,24 @@ async def test_run_the_chapter_with_the_real_model_then_again_from_the_cache(app
 
 
 @pytest.mark.model
-async def test_escape_cancels_and_a_resumed_run_generates_nothing_twice(app_store, prompts, real_backend):
-    app = make_app(app_store, prompts, real_backend)
+async def test_escape_cancels_and_a_resumed_run_generates_nothing_twice(app_store, prompts, app_model):
+    model = CancelledBeforeCall(app_model, held_call=2)  # the response, once the instruction is written
+    app = make_app(app_store, prompts, LoadedModelBackend(model))
     async with app.run_test(size=(100, 40)) as pilot:
         tab = await pipeline_tab(pilot)
         await load_builtin(pilot, tab, "chapter")
         await edit_step(pilot, tab, 1, max_tokens="8")
-        await edit_step(pilot, tab, 2, max_tokens="200")
+        await edit_step(pilot, tab, 2, max_tokens="8")
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: "done 1 · cached 0 · failed 0 · rows 1" in tab.drawing.text, timeout=60,
                        what="the instruction step to finish")
-        await wait_for(pilot, lambda: bool(app.main_screen.output.stream.text.strip()), what="the response to stream")
+        await wait_for(pilot, model.waiting.is_set, what="the response step to start")
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app.running, timeout=5, what="the run to stop")
         await wait_for(pilot, lambda: "Cancelled" in shown_text(app, "#pipeline-status"))
         assert app_store.list_samples() == [] and app_store.list_runs()[0]["status"] == "cancelled"
 
-        await edit_step(pilot, tab, 2, max_tokens="8")  # resume with a short answer; the instruction is cached
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+g")  # resume: the instruction is cached
         await wait_for(pilot, lambda: "Finished" in shown_text(app, "#pipeline-status"), timeout=120, what="the resumed run")
     steps = app_store.list_runs()[1]["summary"]["steps"]
     assert (steps["generate_instruction"]["generated"], steps["generate_instruction"]["cached"]) == (0, 1)

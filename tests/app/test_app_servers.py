@@ -354,7 +354,7 @@ def test_in_a_real_terminal_smolgen_server_generates_and_the_stream_moves(tmp_pa
     from tui.bench.tmux import Terminal
 
     store_path = tmp_path / "smolgen.json"
-    with serve(PacedStub(seconds=2.0)) as server:
+    with serve(PacedStub(seconds=4.0)) as server:  # slow enough for ] to find rows still in flight on a busy machine
         command = [sys.executable, "-m", "tui", "--store", str(store_path), "--prompts", str(tmp_path / "prompts"),
                    "--server", server.url, "--concurrency", "3"]
         terminal = Terminal(command, cwd=tmp_path, width=120, height=36)
@@ -363,6 +363,7 @@ def test_in_a_real_terminal_smolgen_server_generates_and_the_stream_moves(tmp_pa
             show_magpie_tab(terminal, samples=6)
             terminal.keys("C-g")
             terminal.wait_for("sample 1 · Magpie · turn 1 · user")
+            terminal.wait_for("in flight 3 · ")  # every row has started: there is a next one to move to
             terminal.keys("F2")  # out of the Samples field
             terminal.keys("]")  # the next sample in flight
             terminal.wait_for("its text shows from its next model call")

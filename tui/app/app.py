@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,10 @@ from tui.engine.store import STATUSES, SampleStore
 from tui.engine.techniques.base import Technique
 
 log = logging.getLogger("smolgen.app")
+
+# After a stop signal: how long the run may take to record itself, then the rest of the exit.
+RUN_STOP_SECONDS = 10.0
+ORDERLY_EXIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,16 @@ class SmolgenApp(App):
     def quit_on_signal(self, signum: int) -> None:
         """Quit as ctrl+q does; the exit status says which signal (128 + its number)."""
         self.stop_generation()
+        threading.Thread(target=self._end_surely, args=(128 + signum,), name="smolgen-exit-watch", daemon=True).start()
         self.exit(return_code=128 + signum)
+
+    def _end_surely(self, status: int) -> None:
+        """A closed terminal can leave Textual's shutdown waiting forever on writes nobody drains: once the
+        run is recorded and an orderly exit had its time, the process ends anyway (every sample is on disk)."""
+        self._run_idle.wait(RUN_STOP_SECONDS)
+        time.sleep(ORDERLY_EXIT_SECONDS)
+        logging.shutdown()
+        os._exit(status)
 
     @on(events.DescendantFocus)
     def steady_cursor(self, event: events.DescendantFocus) -> None:

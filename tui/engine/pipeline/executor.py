@@ -154,13 +154,8 @@ class _PipelineRun:
             def take(row: Row) -> None:
                 self._flow(row, self.steps[1:])
         try:
-            workers = self._workers()
-            if workers > 1:
-                self._run_at_once(rows, take, workers)
-            else:
-                for row in rows:
-                    self._check_cancel()
-                    take(row)
+            # Also one row at a time in a worker thread: the user's cancel then reaches the model mid-row.
+            self._run_at_once(rows, take, self._workers())
             self.summary.status = "finished"
         except Cancelled:
             self.summary.status = "cancelled"
