@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +131,9 @@ class SmolgenApp(App):
         self._cancel = threading.Event()
         self._run_idle = threading.Event()
         self._run_idle.set()
+        # run_app's process only (never a test's): after a stop signal, end the process if shutdown hangs.
+        self.exit_watch = False
+        self.ended = threading.Event()  # set once app.run returned: the exit watch stands down
         self.samples_changed: Signal[dict[str, Any]] = Signal(self, "samples-changed")
         self.main_screen = MainScreen(store, prompts, self.techniques)
 
@@ -167,16 +169,17 @@ class SmolgenApp(App):
     def quit_on_signal(self, signum: int) -> None:
         """Quit as ctrl+q does; the exit status says which signal (128 + its number)."""
         self.stop_generation()
-        threading.Thread(target=self._end_surely, args=(128 + signum,), name="smolgen-exit-watch", daemon=True).start()
+        if self.exit_watch:
+            threading.Thread(target=self._end_surely, args=(128 + signum,), name="smolgen-exit-watch", daemon=True).start()
         self.exit(return_code=128 + signum)
 
     def _end_surely(self, status: int) -> None:
         """A closed terminal can leave Textual's shutdown waiting forever on writes nobody drains: once the
         run is recorded and an orderly exit had its time, the process ends anyway (every sample is on disk)."""
         self._run_idle.wait(RUN_STOP_SECONDS)
-        time.sleep(ORDERLY_EXIT_SECONDS)
-        logging.shutdown()
-        os._exit(status)
+        if not self.ended.wait(ORDERLY_EXIT_SECONDS):
+            logging.shutdown()
+            os._exit(status)
 
     @on(events.DescendantFocus)
     def steady_cursor(self, event: events.DescendantFocus) -> None:
@@ -529,9 +532,11 @@ def run_app(store_path: Path, model_request: ModelRequest, prompts_dir: Path | N
     backend = LlamaBackend()
     with store:
         app = SmolgenApp(store, prompts, backend, model_request, read_only_reason=reason)
+        app.exit_watch = True
         try:
             app.run()
         finally:
+            app.ended.set()
             # The generating thread stops within one token; let it finish its store write.
             app.stop_generation(timeout=5.0)
             backend.close()  # the servers' connections closed, a local llama-server stopped
