@@ -17,11 +17,12 @@ import pytest
 
 from tests.conftest import run_smolgen
 from tui.bench.stub_server import STUB_MODEL, Answer, ServerThread, StubServer, canned_text
-from tui.engine.errors import BadInput
+from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.model import Cancelled, Sampling
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import run_generation
 from tui.engine.server.connect import connect
+from tui.engine.server.pool import ServerPool
 from tui.engine.server.settings import ServerSettings
 from tui.engine.store import SampleStore
 from tui.engine.techniques.magpie import Magpie
@@ -297,6 +298,13 @@ def test_an_https_server_whose_certificate_does_not_verify_is_refused(tmp_path):
     with ssl_server as server:
         with pytest.raises(BadInput, match="certificate"):
             connect(ServerSettings([server.url]))
+
+
+def test_an_answer_fetched_whole_from_a_server_whose_certificate_does_not_verify_fails_at_once(tmp_path):
+    with _self_signed_https_server(tmp_path) as server, ServerPool([server.url], max_retries=3) as pool:
+        with pytest.raises(GenerationFailed, match="certificate does not verify") as raised:
+            pool.post("/completions", {"prompt": "x"})
+    assert raised.value.reason == "certificate" and "attempts" not in str(raised.value)  # never retried
 
 
 def test_generate_balances_and_says_how_many_rows_were_left(tmp_path, stub):

@@ -1,8 +1,10 @@
 """Requests to one or several OpenAI-compatible servers, many in flight, from any number of threads.
 
-One asyncio loop in a thread of its own owns the HTTP client (httpx) and every connection: a caller's
+One asyncio loop in a thread of its own owns the HTTP clients and every connection: a caller's
 thread hands it a request and waits, polling its cancel event, so a cancelled request closes its
-connection at once. Each new request goes to the server with the fewest in flight; a failure is
+connection at once. Answers fetched whole (every row nobody watches) go through aiohttp, whose
+per-request cost stays small with hundreds in flight (`smolgen bench server` measures it); the one
+streamed request a person watches, and discovery, go through httpx with httpx-sse. Each new request goes to the server with the fewest in flight; a failure is
 retried with exponential backoff and jitter (or the server's Retry-After), on another server where
 there is one. Streamed text comes back to the caller's thread through a queue, so a front end's
 callback runs on the thread that generates, as everywhere else in the engine.
@@ -17,9 +19,11 @@ import random
 import ssl
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import aiohttp
 import httpx
 import orjson
 from httpx_sse import SSEError, aconnect_sse
@@ -38,6 +42,7 @@ COOLDOWN_CAP_SECONDS = 5.0
 # When every server has failed for this long without one answer, the run stops instead of failing every row.
 HALT_AFTER_SECONDS = 15.0
 _DONE = object()
+_JSON = {"Content-Type": "application/json"}
 
 
 class ServerFailure(Exception):
@@ -68,6 +73,11 @@ class Endpoint:
     failed_attempts: int = 0
     last_failure: str = ""
     down_since: float | None = None
+    # The environment's proxy for this server (HTTPS_PROXY, NO_PROXY...), read once as httpx reads it.
+    proxy: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        self.proxy = environment_proxy(self.url)
 
     @property
     def root(self) -> str:
@@ -86,6 +96,14 @@ class Reply:
     attempts: int = 1
     chunks: list[dict[str, Any]] = field(default_factory=list)
     value: Any = None
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url`, or None (no proxy, or NO_PROXY covers its host)."""
+    parsed = httpx.URL(url)
+    if urllib.request.proxy_bypass_environment(parsed.host):
+        return None
+    return urllib.request.getproxies_environment().get(parsed.scheme)
 
 
 def normalise_url(url: str) -> str:
@@ -129,10 +147,16 @@ class ServerPool:
         # The connect timeout is short: a server that does not answer at all is soon tried elsewhere.
         timeouts = httpx.Timeout(timeout, connect=min(10.0, timeout))
         self._client = self._call_soon(self._new_client(headers, limits, timeouts))
+        whole_timeouts = aiohttp.ClientTimeout(total=timeout, sock_connect=min(10.0, timeout))
+        self._session = self._call_soon(self._new_session(headers, concurrency * 2 + 8, whole_timeouts))
         self._closed = False
 
     async def _new_client(self, headers: dict[str, str], limits: httpx.Limits, timeouts: httpx.Timeout) -> httpx.AsyncClient:
         return httpx.AsyncClient(headers=headers, limits=limits, timeout=timeouts)
+
+    async def _new_session(self, headers: dict[str, str], connections: int, timeouts: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(headers=headers, timeout=timeouts,
+                                     connector=aiohttp.TCPConnector(limit=connections, limit_per_host=0))
 
     def _call_soon(self, coroutine: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
@@ -143,6 +167,7 @@ class ServerPool:
             return
         self._closed = True
         self._call_soon(self._client.aclose())
+        self._call_soon(self._session.close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
@@ -308,10 +333,14 @@ class ServerPool:
             raise transport_failure(error) from None
 
     async def _post_whole(self, endpoint: Endpoint, path: str, body: dict[str, Any], started: float) -> Reply:
-        response = await self._send_once("POST", endpoint.url + path, body)
-        self._check_status(endpoint, response)
         try:
-            parsed = orjson.loads(response.content)
+            async with self._session.post(endpoint.url + path, data=orjson.dumps(body), headers=_JSON, proxy=endpoint.proxy) as response:
+                status, headers, content = response.status, response.headers, await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise aiohttp_failure(error) from None
+        self._check_status(endpoint, status, headers, content)
+        try:
+            parsed = orjson.loads(content)
         except orjson.JSONDecodeError:
             raise ServerFailure("malformed_reply", f"{endpoint.url}{path} answered with text that is not JSON") from None
         if not isinstance(parsed, dict):
@@ -334,7 +363,7 @@ class ServerPool:
             async with aconnect_sse(self._client, "POST", endpoint.url + path, json=body) as source:
                 if source.response.status_code != 200:
                     await source.response.aread()
-                    self._check_status(endpoint, source.response)
+                    self._check_status(endpoint, source.response.status_code, source.response.headers, source.response.content)
                 async for event in source.aiter_sse():
                     if event.data.strip() == "[DONE]":
                         finished = True
@@ -361,19 +390,19 @@ class ServerPool:
             raise ServerFailure("stream_cut", f"{endpoint.url}{path}: the stream ended before the completion did")
         return Reply({}, endpoint, time.perf_counter() - started, first_token, chunks=received)
 
-    def _check_status(self, endpoint: Endpoint, response: httpx.Response) -> None:
-        status = response.status_code
+    def _check_status(self, endpoint: Endpoint, status: int, headers: Any, content: bytes) -> None:
+        """Raise what a status other than 200 means; `headers` is either client's (case-insensitive)."""
         if status == 200:
             return
-        detail = _error_text_of(response)
+        detail = _error_text_of(content)
         where = f"{endpoint.url} answered {status}"
         if status in (401, 403):
             name = f"the key from ${self.key_name}" if self.key_name else "no key (pass --api-key-env VAR)"
             raise KeyRefused(f"--server {endpoint.url}: {name} was refused ({status})")
         if status == 429:
-            raise ServerFailure("rate_limited", f"{where} (too many requests)", retry_after=_retry_after(response))
+            raise ServerFailure("rate_limited", f"{where} (too many requests)", retry_after=_retry_after(headers))
         if status >= 500:
-            raise ServerFailure("server_error", f"{where}{detail}", retry_after=_retry_after(response), server_down=status != 503)
+            raise ServerFailure("server_error", f"{where}{detail}", retry_after=_retry_after(headers), server_down=status != 503)
         # 400, 404, 422: this request cannot succeed as it is (a prompt too long for the context...).
         raise ServerFailure("server_rejected", f"{where}{detail}", retryable=False)
 
@@ -389,6 +418,23 @@ def transport_failure(error: httpx.HTTPError, streaming: bool = False) -> Server
     if isinstance(error, httpx.RemoteProtocolError) and "without sending a response" in str(error):
         return ServerFailure("connection_failed", "the server closed the connection without answering", server_down=True)
     if streaming or isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError)):
+        return ServerFailure("stream_cut", f"the connection broke mid-answer ({_short(error)})", server_down=True)
+    return ServerFailure("connection_failed", f"{type(error).__name__}: {_short(error)}", server_down=True)
+
+
+def aiohttp_failure(error: Exception) -> ServerFailure:
+    """What an aiohttp error (or its timeout) means for a retry, in the same reasons as `transport_failure`."""
+    if isinstance(error, aiohttp.ClientConnectorCertificateError) or isinstance(error, aiohttp.ClientSSLError):
+        return ServerFailure("certificate", f"its TLS certificate does not verify ({_short(error)})", retryable=False)
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        return ServerFailure("timeout", f"no answer in time ({type(error).__name__})", server_down=True)
+    if isinstance(error, asyncio.TimeoutError):
+        return ServerFailure("timeout", f"no answer in time ({type(error).__name__})")
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return ServerFailure("connection_failed", f"cannot connect ({_short(error)})", server_down=True)
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return ServerFailure("connection_failed", "the server closed the connection without answering", server_down=True)
+    if isinstance(error, (aiohttp.ClientPayloadError, aiohttp.ClientResponseError)):
         return ServerFailure("stream_cut", f"the connection broke mid-answer ({_short(error)})", server_down=True)
     return ServerFailure("connection_failed", f"{type(error).__name__}: {_short(error)}", server_down=True)
 
@@ -412,8 +458,8 @@ def _finish_reason(chunk: dict[str, Any]) -> str | None:
     return choices[0].get("finish_reason") if choices and isinstance(choices[0], dict) else None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
@@ -427,9 +473,9 @@ def _error_text(body: dict[str, Any]) -> str:
     return str(error or body.get("detail") or "")[:300]
 
 
-def _error_text_of(response: httpx.Response) -> str:
+def _error_text_of(content: bytes) -> str:
     try:
-        parsed = orjson.loads(response.content)
+        parsed = orjson.loads(content)
     except orjson.JSONDecodeError:
         return ""
     text = _error_text(parsed) if isinstance(parsed, dict) else ""
