@@ -11,6 +11,7 @@ from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import run_generation
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import AnswerSettings, SystemPrompts
+from tui.engine.settings_schema import validate
 from tui.engine.techniques.evol_instruct import OPERATIONS, EvolInstruct, EvolInstructSettings
 
 PARENT = "Explain how photosynthesis works."
@@ -125,8 +126,8 @@ def test_answering_does_not_shift_the_operation_sequence(store):
 
 def test_operations_are_drawn_from_the_enabled_set_only(store):
     assert set(_operations(store, 5, operations=("deepening", "in_breadth"))) <= {"deepening", "in_breadth"}
-    with pytest.raises(BadInput, match="--operations shuffle: unknown"):
-        EvolInstructSettings(operations=("shuffle",)).validate()
+    with pytest.raises(BadInput, match="^operations=shuffle: unknown; use add_constraints, "):
+        validate(EvolInstructSettings(operations=("shuffle",)))
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)

@@ -8,6 +8,7 @@ from tests.conftest import run_smolgen
 from tui.engine.errors import BadInput
 from tui.engine.instruction_filters import UNSERVABLE_KEYWORDS, InstructionFilters
 from tui.engine.near_duplicates import NearDuplicateIndex, rouge_l
+from tui.engine.settings_schema import validate
 from tui.engine.text_tokens import word_tokens
 
 
@@ -44,14 +45,13 @@ def test_spanish_opening_marks_are_well_formed():
 
 
 def test_each_filter_can_be_switched_off():
-    assert InstructionFilters().without(["length"]).check("Hi") is None
-    assert InstructionFilters().without(["keywords"]).check("Draw a small cat.") is None
-    assert InstructionFilters().without(["punctuation"]).check("...and then explain it.") is None
-    assert InstructionFilters().without(["near-duplicates"]).check_near_duplicates is False
-    with pytest.raises(BadInput, match="--no-filter colour: unknown filter"):
-        InstructionFilters().without(["colour"])
-    with pytest.raises(BadInput, match="--rouge-threshold 1.5"):
-        InstructionFilters(rouge_threshold=1.5).validate()
+    assert InstructionFilters(check_length=False).check("Hi") is None
+    assert InstructionFilters(check_keywords=False).check("Draw a small cat.") is None
+    assert InstructionFilters(check_punctuation=False).check("...and then explain it.") is None
+    with pytest.raises(BadInput, match="^rouge_threshold=1.5: must be above 0 and at most 1$"):
+        validate(InstructionFilters(rouge_threshold=1.5))
+    with pytest.raises(BadInput, match="^word limits 9..3: "):
+        validate(InstructionFilters(min_words=9, max_words=3))
 
 
 def test_words_are_counted_in_any_language():
@@ -117,4 +117,3 @@ def test_an_instruction_on_the_worked_examples_topic_is_not_about_its_seed(promp
     assert borrowed_example_word("How is synthetic data made?", seed, words) is None
     # A seed about bees may ask about bees.
     assert borrowed_example_word("How do bees make honey?", "Bees make honey from nectar.", words) is None
-    assert InstructionFilters().without(["example-topic"]).check_example_topic is False

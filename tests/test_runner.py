@@ -1,8 +1,15 @@
 """How a run hands a stored sample's id around: to the technique through its stream, to the front end
 through the observer."""
 
+from dataclasses import dataclass
+
 from tests.scripted_model import ScriptedModel
 from tui.engine.runner import RunObserver, run_generation
+
+
+@dataclass
+class NoSettings:
+    """A technique with nothing to set."""
 
 
 class ParentAndChild:
@@ -15,8 +22,7 @@ class ParentAndChild:
         self.made: list[dict] = []
         self.ids_received: list[int] = []
 
-    def settings_record(self) -> dict:
-        return {}
+    settings = NoSettings()
 
     def check(self, prompts, rows) -> None:
         pass

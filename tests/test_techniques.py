@@ -1,7 +1,7 @@
 """Each technique against the real model, with short outputs."""
 
 import threading
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from tui.engine.model import Sampling
 from tui.engine.runner import RunObserver, run_generation
@@ -97,7 +97,7 @@ def test_run_stores_every_sample_with_its_provenance(model, prompts, store):
     for sample in samples:
         assert sample["seed"] == 1234 and sample["run_id"] == summary.run_id
         assert sample["model"]["fingerprint"] == model.info.fingerprint and sample["model"]["file"].endswith(".gguf")
-        assert sample["settings"]["user_sampling"] == {**user_turn_sampling().as_dict(), "max_tokens": 12}
+        assert sample["settings"]["user_sampling"] == {**asdict(user_turn_sampling()), "max_tokens": 12}
         assert {"prompt", "completion"} <= set(sample["tokens"]) and sample["calls"][0]["finish_reason"] in ("stop", "length")
     assert len({s["instruction"] for s in samples}) == 3  # a fresh seed per sample, not one repeated sample
     assert store.list_runs()[0]["summary"]["stored"] == 3

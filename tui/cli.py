@@ -17,7 +17,8 @@ from tui.bench.commands import add_bench_command, cmd_bench
 from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.cli_stats import add_stats_command, cmd_stats
 from tui.cli_store import add_store_command, cmd_store
-from tui.cli_flags import add_instruction_technique_flags, add_model_flag, add_parallel_flag, add_server_flags
+from tui.cli_technique_flags import add_technique_flags
+from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, export_samples
@@ -75,19 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("technique", choices=TECHNIQUES)
     gen.add_argument("--num", type=int, help="samples to generate (default: one per seed, or 5 for magpie)")
     gen.add_argument("--seeds", type=Path, metavar="FILE", help="seed file (.txt, .jsonl, .csv); default: the store's selected seeds")
-    gen.add_argument("--system", action="append", default=[], metavar="TEXT", help="system prompt; repeat for a uniform choice per sample")
-    gen.add_argument("--system-weights", metavar="W,W,...", help="weights of the --system prompts, in order")
-    gen.add_argument("--template", metavar="NAME", help="prompt template (text: text_generation; chain: chain_instruction)")
     gen.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates, searched before the shipped ones")
-    gen.add_argument("--max-tokens", type=int, metavar="N", help="token cap for each model call")
-    gen.add_argument("--temperature", type=float, metavar="T", help="temperature of the answers (and of chain's instruction)")
-    gen.add_argument("--user-temperature", type=float, metavar="T", help="magpie: temperature of the user turn (default 1.0)")
-    gen.add_argument("--turns", type=int, default=1, metavar="N", help="magpie: conversation turns (default 1)")
-    gen.add_argument("--only-instruction", action="store_true", help="magpie: write the user turn only")
-    gen.add_argument("--end-with-user", action="store_true", help="magpie: end the conversation on a user turn")
     gen.add_argument("--seed", type=int, metavar="S", help="make the run reproducible (default: a fresh random seed, recorded)")
     gen.add_argument("--quiet", action="store_true", help="do not stream tokens, print only progress and the summary")
-    add_instruction_technique_flags(gen)
+    gen.add_argument("--from-store", action="store_true", help="evol-instruct: evolve the store's new and accepted instructions")
+    add_technique_flags(gen)
     add_parallel_flag(gen)
     _add_store(gen)
     _add_model(gen)

@@ -1,6 +1,5 @@
-"""The generate command's technique flags and the --model flag of every command that loads a model,
-kept apart from the generation code so that building the parser (every `smolgen` command does)
-imports nothing heavier than argparse."""
+"""The --model, server and --parallel flags of the commands that load a model, kept apart from the
+generation code so that building a parser (every `smolgen` command does) imports nothing heavier than argparse."""
 
 from __future__ import annotations
 
@@ -32,38 +31,6 @@ def add_server_flags(parser: argparse.ArgumentParser, default: Any = None) -> No
                         help="the model's chat template: a .jinja file, a tokenizer_config.json or a GGUF")
     parser.add_argument("--local-server", type=int, nargs="?", const=0, default=given(None), metavar="SLOTS",
                         help="start llama-server on 127.0.0.1 with --model (or the embedded model) and SLOTS slots, use it, stop it")
-
-
-# Flags of one or two techniques: (attribute, flag, the techniques that take it).
-TECHNIQUE_FLAGS = (
-    ("answer", "--answer", ("self-instruct", "evol-instruct")),
-    ("num_instructions", "--num-instructions", ("self-instruct",)),
-    ("application_description", "--application-description", ("self-instruct",)),
-    ("no_filter", "--no-filter", ("self-instruct",)),
-    ("rouge_threshold", "--rouge-threshold", ("self-instruct",)),
-    ("num_evolutions", "--num-evolutions", ("evol-instruct",)),
-    ("store_evolutions", "--store-evolutions", ("evol-instruct",)),
-    ("include_original", "--include-original", ("evol-instruct",)),
-    ("operations", "--operations", ("evol-instruct",)),
-    ("from_store", "--from-store", ("evol-instruct",)),
-)
-
-
-def add_instruction_technique_flags(gen: argparse.ArgumentParser) -> None:
-    """The flags of `generate self-instruct` and `generate evol-instruct`."""
-    gen.add_argument("--answer", action="store_true", help="self-instruct, evol-instruct: also answer each kept instruction")
-    gen.add_argument("--num-instructions", type=int, metavar="N", help="self-instruct: instructions asked per seed (default 5)")
-    gen.add_argument("--application-description", metavar="TEXT",
-                     help='self-instruct: the AI application (default "AI assistant")')
-    gen.add_argument("--no-filter", action="append", default=[], metavar="NAME",
-                     help="self-instruct: switch a filter off: length, keywords, punctuation, near-duplicates, example-topic (repeatable)")
-    gen.add_argument("--rouge-threshold", type=float, metavar="X",
-                     help="self-instruct: ROUGE-L above X is a near-duplicate (default 0.7)")
-    gen.add_argument("--num-evolutions", type=int, metavar="N", help="evol-instruct: rounds of evolution (default 1)")
-    gen.add_argument("--store-evolutions", action="store_true", help="evol-instruct: keep every generation, not only the last")
-    gen.add_argument("--include-original", action="store_true", help="evol-instruct: store the original instruction too")
-    gen.add_argument("--operations", metavar="OP,OP,...", help="evol-instruct: the operations drawn from (default all six)")
-    gen.add_argument("--from-store", action="store_true", help="evol-instruct: evolve the store's new and accepted instructions")
 
 
 def add_parallel_flag(gen: argparse.ArgumentParser) -> None:

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from typing import Any, Callable, TextIO
 
-from tui.cli_flags import TECHNIQUE_FLAGS
-from tui.cli_signals import cancelled_by_signals, run_exit_status
-from tui.engine.errors import BadInput
 from tui.cli_model import check_model_flags, opened_model, uses_servers
-from tui.engine.model import Sampling, new_run_seed
+from tui.cli_signals import cancelled_by_signals, run_exit_status
+from tui.cli_technique_flags import TECHNIQUE_CLASSES, settings_from_flags
+from tui.engine.errors import BadInput
+from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
 from tui.engine.run_progress import RunProgress
 from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, default_num, run_generation
 from tui.engine.seeds import read_seed_file
 from tui.engine.store import SampleStore
-from tui.engine.techniques.base import AnswerSettings, SystemPrompts, Technique
-from tui.engine.instruction_filters import InstructionFilters
-from tui.engine.techniques.chain import ChainSettings, InstructionResponse
-from tui.engine.techniques.evol_instruct import EvolInstruct, EvolInstructSettings, rows_from_store
-from tui.engine.techniques.magpie import Magpie, MagpieSettings
-from tui.engine.techniques.self_instruct import TOKENS_PER_INSTRUCTION, SelfInstruct, SelfInstructSettings
-from tui.engine.techniques.text_generation import TextGeneration, TextGenerationSettings
+from tui.engine.techniques.base import Technique
+from tui.engine.techniques.evol_instruct import EvolInstruct, rows_from_store
+from tui.engine.techniques.self_instruct import SelfInstruct
 
 class TerminalObserver(RunObserver):
     """Streams tokens to stdout under a header per model call, and a progress line per sample."""
@@ -114,96 +109,11 @@ class ProgressObserver(TerminalObserver):
 
 def build_technique(args: argparse.Namespace) -> Technique:
     """The technique and settings the flags ask for."""
-    _check_technique_flags(args)
-    system = SystemPrompts(args.system, _weights(args.system_weights))
-    answer = Sampling()
-    if args.temperature is not None:
-        answer.temperature = args.temperature
-    if args.max_tokens is not None:
-        answer.max_tokens = args.max_tokens
-    answer.validate()
-    if args.technique == "text":
-        return TextGeneration(TextGenerationSettings(template=args.template or "text_generation", system=system, sampling=answer))
-    if args.technique == "chain":
-        settings = ChainSettings(system=system, response_sampling=answer)
-        settings.instruction_template = args.template or settings.instruction_template
-        settings.instruction_sampling = _override(settings.instruction_sampling, args.temperature, args.max_tokens)
-        return InstructionResponse(settings)
-    if args.technique == "self-instruct":
-        return _self_instruct(args, system, answer)
-    if args.technique == "evol-instruct":
-        return _evol_instruct(args, system, answer)
-    if args.template:
-        raise BadInput("--template: magpie uses the model's own chat template, not a prompt template")
-    settings = MagpieSettings(
-        n_turns=args.turns,
-        only_instruction=args.only_instruction,
-        end_with_user=args.end_with_user,
-        system=system,
-        assistant_sampling=answer,
-    )
-    settings.user_sampling = _override(settings.user_sampling, args.user_temperature, args.max_tokens)
-    return Magpie(settings)
-
-
-def _self_instruct(args: argparse.Namespace, system: SystemPrompts, answer: Sampling) -> SelfInstruct:
-    settings = SelfInstructSettings(answer=AnswerSettings(args.answer, system, answer))
-    settings.template = args.template or settings.template
-    if args.num_instructions is not None:
-        settings.num_instructions = args.num_instructions
-    if args.application_description is not None:
-        settings.application_description = args.application_description
-    filters = InstructionFilters()
-    if args.rouge_threshold is not None:
-        filters.rouge_threshold = args.rouge_threshold
-    settings.filters = filters.without(args.no_filter)
-    list_tokens = args.max_tokens if args.max_tokens is not None else TOKENS_PER_INSTRUCTION * max(settings.num_instructions, 1)
-    settings.instruction_sampling = _override(settings.instruction_sampling, args.temperature, list_tokens)
-    return SelfInstruct(settings)
-
-
-def _evol_instruct(args: argparse.Namespace, system: SystemPrompts, answer: Sampling) -> EvolInstruct:
-    if args.template:
-        raise BadInput(
-            "--template: evol-instruct uses one template per operation in evol_instruct/; override them with --prompts DIR"
-        )
-    settings = EvolInstructSettings(
-        store_evolutions=args.store_evolutions,
-        include_original=args.include_original,
-        answer=AnswerSettings(args.answer, system, answer),
-    )
-    if args.num_evolutions is not None:
-        settings.num_evolutions = args.num_evolutions
-    if args.operations is not None:
-        settings.operations = tuple(op.strip().replace("-", "_") for op in args.operations.split(",") if op.strip())
-    settings.evolution_sampling = _override(settings.evolution_sampling, args.temperature, args.max_tokens)
-    return EvolInstruct(settings)
-
-
-def _check_technique_flags(args: argparse.Namespace) -> None:
-    for attribute, flag, techniques in TECHNIQUE_FLAGS:
-        if args.technique not in techniques and getattr(args, attribute) not in (None, False, []):
-            raise BadInput(f"{flag}: only for {' and '.join(techniques)}, not {args.technique}")
+    if args.from_store and args.technique != "evol-instruct":
+        raise BadInput(f"--from-store: only for evol-instruct, not {args.technique}")
     if args.from_store and args.seeds is not None:
         raise BadInput("--from-store and --seeds: evolve either the store's instructions or a seed file, not both")
-
-
-def _override(sampling: Sampling, temperature: float | None, max_tokens: int | None) -> Sampling:
-    changes: dict[str, Any] = {}
-    if temperature is not None:
-        changes["temperature"] = temperature
-    if max_tokens is not None:
-        changes["max_tokens"] = max_tokens
-    return dataclasses.replace(sampling, **changes).validate()
-
-
-def _weights(text: str | None) -> list[float]:
-    if not text:
-        return []
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise BadInput(f"--system-weights {text}: expected numbers separated by commas, e.g. 3,1,1") from None
+    return TECHNIQUE_CLASSES[args.technique](settings_from_flags(args))
 
 
 def run_generate_command(args: argparse.Namespace) -> int:

@@ -10,19 +10,20 @@ from tui.app.conversation_text import conversation_to_text, text_to_conversation
 from tui.app.messages import SampleFinished, StageStarted, TextStreamed
 from tui.app.path_suggester import complete_path
 from tui.app.review_filter import filter_rows, parent_of, review_rows
-from tui.app.settings_form import describe_settings, format_system_prompts, parse_system_prompts, read_form
+from tui.app.settings_form import format_system_prompts, parse_system_prompts, read_form
 from tui.app.streaming import BatchedObserver
 from tui.app.techniques import available_techniques
 from tui.engine.errors import BadInput
 from tui.engine.model import Sampling
+from tui.engine.settings_schema import describe, get_value
 from tui.engine.techniques.base import SystemPrompts
 
 TECHNIQUES = {entry.key: entry for entry in available_techniques()}
 
 
 def _raw(entry, **changes):
-    fields = describe_settings(entry.default_settings())
-    from tui.app.settings_form import format_value, get_value
+    fields = describe(entry.settings_class)
+    from tui.app.settings_form import format_value
 
     raw = {f.key: format_value(f, get_value(entry.default_settings(), f.path)) for f in fields}
     raw.update(changes)
@@ -30,12 +31,12 @@ def _raw(entry, **changes):
 
 
 def test_every_engine_setting_is_a_field():
-    fields = {f.key: f for f in describe_settings(TECHNIQUES["magpie"].default_settings())}
+    fields = {f.key: f for f in describe(TECHNIQUES["magpie"].settings_class)}
     for turn in ("user_sampling", "assistant_sampling"):
         for name in Sampling.__dataclass_fields__:
             assert f"{turn}--{name}" in fields
     assert fields["n_turns"].kind == "int" and fields["only_instruction"].kind == "bool" and fields["system"].kind == "system"
-    chain = {f.key: f.kind for f in describe_settings(TECHNIQUES["chain"].default_settings())}
+    chain = {f.key: f.kind for f in describe(TECHNIQUES["chain"].settings_class)}
     assert chain["instruction_template"] == "template"
     assert [entry.title for entry in available_techniques()][:2] == ["Text generation", "Instruction → response"]
     assert available_techniques()[-1].title == "Magpie"

@@ -187,7 +187,7 @@ async def test_save_then_load_a_toml_round_trip(app_store, prompts, tmp_path, mo
     engine = load_pipeline(saved)  # the engine's own loader, as `smolgen run` uses it
     assert [step.name for step in engine.ordered()] == ["load_seeds", "generate_instruction", "generate_response"]
     response = engine.ordered()[2]
-    assert (response.sampling.max_tokens, response.sampling.temperature) == (8, 0.3)
+    assert (response.settings_value.sampling.max_tokens, response.settings_value.sampling.temperature) == (8, 0.3)
     assert response.output_mappings == {"generation": "response"}
     drawn = run_smolgen("draw", "mine.toml", cwd=tmp_path)
     assert drawn.returncode == 0 and "out: generation → response" in drawn.stdout

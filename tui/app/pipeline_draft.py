@@ -1,8 +1,9 @@
 """The pipeline the Pipeline tab edits: its steps as TOML-ready tables, and each step kind's fields.
 
 Tables are the form `smolgen run FILE.toml` reads, so what is edited is what is saved, and the
-engine's own loader builds (and checks) the pipeline from them. Fields come from each step
-class's constructor, so a setting the engine adds appears in the tab without UI changes.
+engine's own loader builds (and checks) the pipeline from them. A technique step's fields come from
+its settings schema, other steps' from their constructor, so a setting the engine adds appears in the
+tab without UI changes.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ import dataclasses
 import inspect
 import json
 import typing
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.app.settings_form import SettingField, format_value, parse_value
+from tui.app.settings_form import format_value, parse_system_prompts, parse_value
 from tui.engine.errors import BadInput
-from tui.engine.model import Sampling
+from tui.engine.pipeline.generation_steps import TechniqueStep
 from tui.engine.pipeline.graph import Pipeline
-from tui.engine.pipeline.steps import GenerationStep, Step
+from tui.engine.pipeline.steps import Step
 from tui.engine.pipeline.toml_config import STEP_TYPES, build_pipeline, dump_config, read_config, resolve
+from tui.engine.settings_schema import Setting, get_value, kind_of, unwrap_optional
+from tui.engine.techniques.base import SystemPrompts
 
 # The kinds the add-step dialog offers, in the order of the chapter, with what each starts with.
 STEP_CHOICES: tuple[tuple[str, str, dict[str, Any]], ...] = (
@@ -64,7 +66,7 @@ def new_pipeline_config() -> dict[str, Any]:
 class StepField:
     """One setting of a step: the form field, its default, and whether the step needs it written."""
 
-    setting: SettingField
+    setting: Setting
     default: Any = None
     required: bool = False
 
@@ -72,12 +74,21 @@ class StepField:
     def key(self) -> str:
         return self.setting.path[-1]
 
+    def value_in(self, table: dict[str, Any]) -> Any:
+        """The field's value as the table has it (its default when the table does not say)."""
+        if self.setting.kind == "system":
+            prompts = [table[f"{self.key}_prompt"]] if table.get(f"{self.key}_prompt") else []
+            return SystemPrompts([*prompts, *(table.get(f"{self.key}_prompts") or [])], list(table.get(f"{self.key}_weights") or []))
+        return table.get(self.key, self.default)
+
 
 def step_fields(kind: str) -> list[StepField]:
-    """The editable settings of a step kind, from its constructor; model steps add the sampling settings."""
+    """The editable settings of a step kind: a technique's from its settings schema, others from the constructor."""
     cls = STEP_TYPES[kind]
     found: dict[str, StepField] = {}
     for klass in cls.__mro__:
+        if klass is TechniqueStep:  # the technique's settings before the step's own (retries, names)
+            found.update(_technique_fields(cls))
         init = klass.__dict__.get("__init__")
         if init is None or klass is object:
             continue
@@ -89,46 +100,37 @@ def step_fields(kind: str) -> list[StepField]:
                 continue
             required = parameter.default is inspect.Parameter.empty
             default = None if required else parameter.default
-            field_kind, optional = _field_kind(parameter.name, hints.get(parameter.name, str))
+            hint, optional = unwrap_optional(hints.get(parameter.name, str))
+            field_kind, choices = kind_of(hint)
             label = parameter.name.replace("_", " ").capitalize()
-            setting = SettingField((parameter.name,), field_kind, label, "", optional or default is None)
+            setting = Setting((parameter.name,), field_kind, label, optional=optional or default is None, choices=choices)
             found[parameter.name] = StepField(setting, _plain(default), required)
-    if issubclass(cls, GenerationStep):
-        sampling_hints = typing.get_type_hints(Sampling)
-        for spec in dataclasses.fields(Sampling):
-            field_kind, _ = _field_kind(spec.name, sampling_hints[spec.name])
-            label = spec.name.replace("_", " ").capitalize()
-            found[spec.name] = StepField(SettingField((spec.name,), field_kind, label, "Sampling (blank: the step's default)", True))
     return list(found.values())
 
 
-def _field_kind(name: str, hint: Any) -> tuple[str, bool]:
-    """The form kind of a constructor parameter's type, and whether None is allowed."""
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    if optional:
-        rest = tuple(a for a in args if a is not type(None))
-        hint = rest[0] if len(rest) == 1 else hint
-        args = typing.get_args(hint)
-    origin = typing.get_origin(hint)
-    if hint is bool:
-        return "bool", optional
-    if hint is int:
-        return "int", optional
-    if hint is float:
-        return "float", optional
-    if hint is str:
-        return ("template" if name.endswith("template") else "text"), optional
-    if origin is dict:
-        return "mapping", optional
-    if origin in (list, tuple, Iterable):
-        item = args[0] if args else str
-        if item is str:
-            return "lines", optional
-        if item is float:
-            return "numbers", optional
-        return "rows", optional
-    return "text", optional  # str | Path and the like: a path typed as text
+def _technique_fields(cls: type[TechniqueStep]) -> dict[str, StepField]:
+    """A field per step key of the technique's settings; system prompts are one field over their keys.
+
+    A setting of a group (sampling, filters) shows blank for its default, which may differ between the
+    settings a key sets; a switch shows its default."""
+    defaults = cls.technique_class.settings_class()
+    found: dict[str, StepField] = {}
+    for key, settings in cls.setting_keys().items():
+        first = settings[0]
+        if first.kind == "system":
+            key = first.name
+            if key not in found:
+                found[key] = StepField(dataclasses.replace(first, path=(key,), group=""), SystemPrompts())
+            continue
+        setting = dataclasses.replace(first, path=(key,))
+        if first.group:
+            group = first.group if all(s.group == first.group for s in settings) else "Sampling"
+            setting = dataclasses.replace(setting, group=f"{group} (blank: the step's default)")
+        if first.group and first.kind != "bool":
+            found[key] = StepField(dataclasses.replace(setting, optional=True))
+        else:
+            found[key] = StepField(setting, _plain(get_value(defaults, first.path)))
+    return found
 
 
 def _plain(value: Any) -> Any:
@@ -180,6 +182,8 @@ def parse_field(step_field: StepField, raw: Any) -> Any:
     if kind == "lines":
         lines = parse_value(step_field.setting, raw)
         return lines or (None if step_field.setting.optional and not step_field.required else lines)
+    if kind == "system":
+        return parse_system_prompts(text)
     return parse_value(step_field.setting, raw)
 
 
@@ -330,8 +334,22 @@ def table_with(table: dict[str, Any], fields: list[StepField], values: dict[str,
         if key not in values:
             continue
         value = values[key]
-        if value is None or (key not in table and not step_field.required and value == step_field.default):
+        if step_field.setting.kind == "system":
+            _write_system_prompts(updated, key, value)
+        elif value is None or (key not in table and not step_field.required and value == step_field.default):
             updated.pop(key, None)
         else:
             updated[key] = value
     return updated
+
+
+def _write_system_prompts(table: dict[str, Any], key: str, system: SystemPrompts) -> None:
+    """One unweighted prompt as `system_prompt`; several as `system_prompts`, with `system_weights` if weighted."""
+    for suffix in ("_prompt", "_prompts", "_weights"):
+        table.pop(f"{key}{suffix}", None)
+    if len(system.prompts) == 1 and not system.weights:
+        table[f"{key}_prompt"] = system.prompts[0]
+    elif system.prompts:
+        table[f"{key}_prompts"] = list(system.prompts)
+        if system.weights:
+            table[f"{key}_weights"] = list(system.weights)

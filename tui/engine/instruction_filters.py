@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from tui.engine.errors import BadInput
+from tui.engine.settings_schema import setting
 from tui.engine.text_tokens import word_tokens
 
 # The paper's list: things a text-only model cannot look at, produce or visit.
@@ -19,7 +20,8 @@ UNSERVABLE_KEYWORDS = ("image", "images", "graph", "graphs", "picture", "picture
                        "map", "maps", "draw", "plot", "go to")
 # Spanish opens questions and exclamations with punctuation; that is well formed, not an artefact.
 _OPENING_PUNCTUATION_ALLOWED = "¿¡"
-FILTER_NAMES = ("length", "keywords", "punctuation", "near-duplicates", "example-topic")
+# `smolgen generate --no-filter NAME` switches one filter off.
+_SWITCH_OFF = "--no-filter"
 
 
 @dataclass(frozen=True)
@@ -34,44 +36,29 @@ class Rejection:
 class InstructionFilters:
     """Which of the paper's filters run, and their limits."""
 
-    min_words: int = 3
-    max_words: int = 150
-    keywords: tuple[str, ...] = UNSERVABLE_KEYWORDS
-    check_length: bool = True
-    check_keywords: bool = True
-    check_punctuation: bool = True
-    check_near_duplicates: bool = True
-    check_example_topic: bool = True  # ours, not the paper's: see `borrowed_example_word`
-    rouge_threshold: float = 0.7
+    min_words: int = setting(3, label="Fewest words", at_least=0, help="an instruction with fewer words is too short")
+    max_words: int = setting(150, label="Most words", at_least=0, help="an instruction with more words is too long")
+    keywords: tuple[str, ...] = setting(UNSERVABLE_KEYWORDS, label="Unservable keywords",
+                                        help="words naming what a text model cannot serve")
+    check_length: bool = setting(True, label="Length filter", switched_off_by=(_SWITCH_OFF, "length"),
+                                 help="drop instructions too short or too long")
+    check_keywords: bool = setting(True, label="Keyword filter", switched_off_by=(_SWITCH_OFF, "keywords"),
+                                   help="drop instructions that name an unservable keyword")
+    check_punctuation: bool = setting(True, label="Punctuation filter", switched_off_by=(_SWITCH_OFF, "punctuation"),
+                                      help="drop instructions that start with punctuation")
+    check_near_duplicates: bool = setting(True, label="Near-duplicate filter", switched_off_by=(_SWITCH_OFF, "near-duplicates"),
+                                          help="drop instructions too close to a stored one or to their own prompt")
+    # Ours, not the paper's: see `borrowed_example_word`.
+    check_example_topic: bool = setting(True, label="Example topic filter", switched_off_by=(_SWITCH_OFF, "example-topic"),
+                                        help="drop instructions about the prompt's worked example instead of their seed")
+    rouge_threshold: float = setting(0.7, label="Near-duplicate ROUGE-L", flag="--rouge-threshold", metavar="X", above=0, at_most=1,
+                                     help="ROUGE-L above X is a near-duplicate")
     _keyword_pattern: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)
 
-    def validate(self) -> "InstructionFilters":
-        if self.min_words < 0 or self.max_words < self.min_words:
-            raise BadInput(f"word limits {self.min_words}..{self.max_words}: need 0 <= min <= max")
-        if not 0 < self.rouge_threshold <= 1:
-            raise BadInput(f"--rouge-threshold {self.rouge_threshold}: must be above 0 and at most 1")
-        return self
-
-    def without(self, names: list[str]) -> "InstructionFilters":
-        """These settings with the named filters switched off (names from FILTER_NAMES)."""
-        for name in names:
-            if name not in FILTER_NAMES:
-                raise BadInput(f"--no-filter {name}: unknown filter; use one of {', '.join(FILTER_NAMES)}")
-        self.check_length &= "length" not in names
-        self.check_keywords &= "keywords" not in names
-        self.check_punctuation &= "punctuation" not in names
-        self.check_near_duplicates &= "near-duplicates" not in names
-        self.check_example_topic &= "example-topic" not in names
-        return self
-
-    def record(self) -> dict:
-        return {
-            "length": [self.min_words, self.max_words] if self.check_length else None,
-            "keywords": list(self.keywords) if self.check_keywords else None,
-            "punctuation": self.check_punctuation,
-            "near_duplicates": self.rouge_threshold if self.check_near_duplicates else None,
-            "example_topic": self.check_example_topic,
-        }
+    def check_together(self) -> None:
+        """The word limits must make a range."""
+        if self.max_words < self.min_words:
+            raise BadInput(f"word limits {self.min_words}..{self.max_words}: the fewest words must not be above the most")
 
     def check(self, instruction: str) -> Rejection | None:
         """The first filter the instruction fails (the near-duplicate check excepted), or None."""

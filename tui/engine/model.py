@@ -17,13 +17,14 @@ import os
 import random
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 from tui.engine.chat_template import ChatTemplate, Message
 from tui.engine.errors import BadInput, GenerationFailed, ModelFileError
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
+from tui.engine.settings_schema import setting, validate
 
 log = logging.getLogger("smolgen.llama")
 DEFAULT_CONTEXT = 4096
@@ -38,29 +39,17 @@ class Cancelled(Exception):
 class Sampling:
     """How tokens are drawn. top_k=0 and min_p=0 switch those filters off (llama.cpp's convention)."""
 
-    temperature: float = 0.7
-    top_p: float = 0.95
-    top_k: int = 40
-    min_p: float = 0.05
-    repeat_penalty: float = 1.0
-    max_tokens: int = 256
+    temperature: float = setting(0.7, label="Temperature", flag="--temperature", metavar="T", at_least=0, at_most=5,
+                                 help="how random each token drawn is: 0 always takes the likeliest")
+    top_p: float = setting(0.95, label="Top-p", above=0, at_most=1, help="draw only from the likeliest tokens that make up this share")
+    top_k: int = setting(40, label="Top-k (0 = off)", at_least=0, zero_is_off=True, help="draw only from this many likeliest tokens")
+    min_p: float = setting(0.05, label="Min-p (0 = off)", at_least=0, below=1, zero_is_off=True,
+                           help="drop tokens less likely than this share of the likeliest one")
+    repeat_penalty: float = setting(1.0, label="Repeat penalty", above=0, at_most=5, help="above 1 makes repeated tokens less likely")
+    max_tokens: int = setting(256, label="Max tokens", flag="--max-tokens", at_least=1, help="token cap for each model call")
 
     def validate(self) -> "Sampling":
-        checks = [
-            ("temperature", 0 <= self.temperature <= 5, "between 0 and 5"),
-            ("top_p", 0 < self.top_p <= 1, "above 0 and at most 1"),
-            ("top_k", self.top_k >= 0, "0 (off) or more"),
-            ("min_p", 0 <= self.min_p < 1, "from 0 (off) to below 1"),
-            ("repeat_penalty", 0 < self.repeat_penalty <= 5, "above 0 and at most 5"),
-            ("max_tokens", self.max_tokens >= 1, "at least 1"),
-        ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise BadInput(f"{name}={getattr(self, name)}: must be {expected}")
-        return self
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+        return validate(self)
 
 
 @dataclass

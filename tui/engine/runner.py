@@ -18,6 +18,7 @@ from tui.engine.model import Cancelled
 from tui.engine.parallel_run import run_rows_in_parallel
 from tui.engine.prompts import PromptLibrary
 from tui.engine.run_rows import RunObserver, RunSummary, SampleWriter, row_samples, store_row
+from tui.engine.settings_schema import record
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 from tui.engine.techniques.base import GenerationContext, ReadsStoredSamples, Technique
 
@@ -51,7 +52,7 @@ def run_generation(
     check_model(technique, model)
     if isinstance(technique, ReadsStoredSamples):
         technique.prepare_run(store.list_samples(statuses=REVIEW_STATUSES))
-    settings = technique.settings_record()
+    settings = record(technique.settings)
     model_record = model.describe()
     run_id = store.start_run(
         technique=technique.name, settings=settings, seed=run_seed, model=model_record, num=num,

@@ -16,7 +16,7 @@ from tui.engine.errors import BadInput
 from tui.engine.prompts import PromptLibrary
 
 # Field kinds edited in a multi-line editor rather than a one-line input.
-WIDE_KINDS = ("lines", "numbers", "mapping", "rows")
+WIDE_KINDS = ("lines", "numbers", "mapping", "rows", "system")
 
 
 class PipelineStepForm(Vertical):
@@ -80,7 +80,8 @@ class PipelineStepForm(Vertical):
 
     def _wide_label(self, step_field: StepField) -> str:
         how = {"lines": "one per line", "numbers": "one number per line", "mapping": "one per line: old = new",
-               "rows": 'one JSON object per line, e.g. {"instruction": "..."}'}[step_field.setting.kind]
+               "rows": 'one JSON object per line, e.g. {"instruction": "..."}',
+               "system": "one per line, a [weight] first to draw them unevenly"}[step_field.setting.kind]
         return f"{step_field.setting.label} ({how})"
 
     def _grid(self, fields: list[StepField]) -> ComposeResult:
@@ -88,13 +89,15 @@ class PipelineStepForm(Vertical):
             with Grid():
                 for step_field in fields:
                     yield Label(step_field.setting.label)
-                    yield self._input_for(step_field)
+                    widget = self._input_for(step_field)
+                    widget.tooltip = step_field.setting.help or None
+                    yield widget
 
     def field_id(self, step_field: StepField) -> str:
         return f"step-field-{step_field.key}"
 
     def _shown(self, step_field: StepField) -> Any:
-        return format_field(step_field, self.table.get(step_field.key, step_field.default))
+        return format_field(step_field, step_field.value_in(self.table))
 
     def _input_for(self, step_field: StepField) -> Widget:
         value = self._shown(step_field)

@@ -10,12 +10,13 @@ from textual.containers import Grid, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
-from tui.app.settings_form import FormResult, SettingField, describe_settings, format_value, get_value, read_form
+from tui.app.settings_form import FormResult, format_value, read_form
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.template_editor import TemplateEditor
 from tui.engine.errors import SmolgenError
 from tui.engine.model import Model
 from tui.engine.prompts import PromptLibrary
+from tui.engine.settings_schema import Setting, describe, get_value
 from tui.engine.techniques.base import Technique, system_messages
 
 SYSTEM_HINT = "One prompt per line; put a weight first to draw them unevenly: [3] You are an AI assistant who…"
@@ -41,17 +42,17 @@ class TechniqueTab(VerticalScroll):
         self.prompts = prompts
         self.model = model
         self.defaults = entry.default_settings()
-        self.fields = describe_settings(self.defaults)
+        self.fields = describe(entry.settings_class)
         self._problems: dict[str, Static] = {}
         # Until then the form is being composed (a grid's fields are mounted after the grid): the model
         # may load, or ctrl+g come, in between, and must not look for fields that are not there yet.
         self._fields_mounted = False
 
-    def widget_id(self, field: SettingField) -> str:
+    def widget_id(self, field: Setting) -> str:
         return f"{self.entry.key}--{field.key}"
 
     def compose(self) -> ComposeResult:
-        grid: list[SettingField] = []
+        grid: list[Setting] = []
         group = None
         for field in self.fields:
             if field.group != group or field.kind in ("system", "lines", "template"):
@@ -70,14 +71,16 @@ class TechniqueTab(VerticalScroll):
             yield Label("Pre-query, from the model's own chat template (read-only)", classes="group")
             yield TextArea("(shown when the model is loaded)", read_only=True, soft_wrap=True, classes="pre-query", compact=True)
 
-    def _grid(self, fields: list[SettingField]) -> ComposeResult:
+    def _grid(self, fields: list[Setting]) -> ComposeResult:
         if fields:
             with Grid():
                 for field in fields:
                     yield Label(field.label)
-                    yield self._input_for(field, format_value(field, get_value(self.defaults, field.path)))
+                    widget = self._input_for(field, format_value(field, get_value(self.defaults, field.path)))
+                    widget.tooltip = field.help or None
+                    yield widget
 
-    def _compose_wide_field(self, field: SettingField) -> ComposeResult:
+    def _compose_wide_field(self, field: Setting) -> ComposeResult:
         value = format_value(field, get_value(self.defaults, field.path))
         widget_id = self.widget_id(field)
         if field.kind == "template":
@@ -92,7 +95,7 @@ class TechniqueTab(VerticalScroll):
             yield Label(SYSTEM_HINT, classes="hint", markup=False)
         yield TextArea(value, id=widget_id, soft_wrap=True, classes="system-prompts", compact=True)
 
-    def _input_for(self, field: SettingField, value: Any) -> Widget:
+    def _input_for(self, field: Setting, value: Any) -> Widget:
         widget_id = self.widget_id(field)
         if field.kind == "bool":
             return Checkbox("", value, id=widget_id, compact=True)

@@ -1,125 +1,129 @@
-"""Pipeline steps that run the engine's techniques on each row."""
+"""Pipeline steps that run the engine's techniques on each row.
+
+A step's keys are its technique's settings (`settings_schema`), by name: `template`, `n_turns`,
+`num_instructions`... A key several settings share sets them all (`max_tokens` caps every model call
+of the step); a group with a prefix has keys of its own (Magpie's `user_temperature`); system prompts
+are `system_prompt` (one), or `system_prompts` with `system_weights`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 from tui.engine.errors import BadInput, GenerationFailed
-from tui.engine.model import Sampling
+from tui.engine.llm import LlamaCppLLM
 from tui.engine.pipeline.steps import GenerationStep, Row, SourceStep
+from tui.engine.settings_schema import FieldPath, Setting, configured, describe, record
 from tui.engine.techniques import chain, evol_instruct, magpie, self_instruct, text_generation
 from tui.engine.techniques.base import SystemPrompts
 
-SAMPLING_KEYS = tuple(field.name for field in dataclasses.fields(Sampling))
+_SYSTEM_KEYS = ("_prompt", "_prompts", "_weights")
 
 
-def _sampling(step: str, base: Sampling, overrides: dict[str, Any]) -> Sampling:
-    unknown = set(overrides) - set(SAMPLING_KEYS)
+def setting_keys(settings_class: type) -> dict[str, list[Setting]]:
+    """Each step key of a technique's settings, and the settings it sets."""
+    keys: dict[str, list[Setting]] = {}
+    for described in describe(settings_class):
+        if not described.in_steps:
+            continue
+        names = [described.name + suffix for suffix in _SYSTEM_KEYS] if described.kind == "system" else [described.name]
+        for name in names:
+            keys.setdefault(name, []).append(described)
+    return keys
+
+
+def settings_from_keys(settings_class: type, given: dict[str, Any]) -> Any:
+    """The technique's settings with the step's keys set, checked; BadInput names a wrong key."""
+    keys = setting_keys(settings_class)
+    unknown = [key for key in given if key not in keys]
     if unknown:
-        raise BadInput(f"{step}: unknown setting {sorted(unknown)[0]!r}; sampling settings are {', '.join(SAMPLING_KEYS)}")
-    try:
-        return dataclasses.replace(base, **overrides).validate()
-    except BadInput as error:
-        raise BadInput(f"{step}: {error}") from None
+        raise BadInput(f"unknown setting {unknown[0]!r} (known: {', '.join(sorted(keys))})")
+    values: dict[FieldPath, Any] = {}
+    systems: dict[FieldPath, tuple[list[str], list[float]]] = {}
+    for key, value in given.items():
+        if value is None:  # left unset: the default
+            continue
+        for described in keys[key]:
+            if described.kind != "system":
+                values[described.path] = value
+                continue
+            prompts, weights = systems.setdefault(described.path, ([], []))
+            if key.endswith("_prompt"):
+                prompts.append(value)
+            elif not isinstance(value, list):
+                raise BadInput(f"{key}: must be a list, e.g. {key} = [...]")
+            else:
+                (weights if key.endswith("_weights") else prompts).extend(value)
+    for path, (prompts, weights) in systems.items():
+        values[path] = SystemPrompts(prompts, weights)
+    return configured(settings_class, values)
 
 
-def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Separate sampling settings from the step's other keyword arguments."""
-    sampling = {k: kwargs.pop(k) for k in list(kwargs) if k in SAMPLING_KEYS}
-    return sampling, kwargs
+class TechniqueStep(GenerationStep):
+    """A step that runs one technique on each row; its keys are the technique's settings."""
+
+    technique_class: ClassVar[type]
+
+    def __init__(self, llm: LlamaCppLLM | None = None, max_retries: int = 2, name: str | None = None,
+                 input_mappings: dict[str, str] | None = None, output_mappings: dict[str, str] | None = None,
+                 **settings: Any):
+        super().__init__(llm=llm, max_retries=max_retries, name=name, input_mappings=input_mappings,
+                         output_mappings=output_mappings)
+        try:
+            self.settings_value = settings_from_keys(self.technique_class.settings_class, settings)
+        except BadInput as error:
+            raise BadInput(f"{self.name}: {error}") from None
+
+    @classmethod
+    def setting_keys(cls) -> dict[str, list[Setting]]:
+        """The keys a step of this kind takes for its technique's settings."""
+        return setting_keys(cls.technique_class.settings_class)
+
+    def technique(self) -> Any:
+        return self.technique_class(self.settings_value)
+
+    def settings(self) -> dict[str, Any]:
+        return record(self.settings_value)
 
 
-class TextGeneration(GenerationStep):
+class TextGeneration(TechniqueStep):
     """A template rendered with the row (default: its `instruction`), answered by the model."""
 
     kind = "text_generation"
+    technique_class = text_generation.TextGeneration
     inputs = ("instruction",)
     outputs = ("generation",)
 
-    def __init__(self, template: str = "text_generation", system_prompt: str | None = None, **kwargs: Any):
-        sampling, rest = _split(kwargs)
-        super().__init__(**rest)
-        self.template = template
-        self.system_prompt = system_prompt
-        self.sampling = _sampling(self.name, Sampling(), sampling)
-
-    def technique(self) -> text_generation.TextGeneration:
-        system = SystemPrompts([self.system_prompt] if self.system_prompt else [])
-        return text_generation.TextGeneration(
-            text_generation.TextGenerationSettings(template=self.template, system=system, sampling=self.sampling)
-        )
-
     def template_text(self, prompts: Any) -> str:
-        return prompts.load(self.template).source
+        return prompts.load(self.settings_value.template).source
 
     def produced(self, sample: Row) -> Row:
         return {"generation": sample["generation"]}
 
-    def settings(self) -> dict[str, Any]:
-        return {"template": self.template, "system_prompt": self.system_prompt, **self.sampling.as_dict()}
 
-
-class InstructionResponse(GenerationStep):
+class InstructionResponse(TechniqueStep):
     """The instruction → response chain as one step: the seed asks for an instruction, then it is answered."""
 
     kind = "instruction_response"
+    technique_class = chain.InstructionResponse
     inputs = ("text",)
     outputs = ("instruction", "response")
 
-    def __init__(self, template: str = "chain_instruction", system_prompt: str | None = None, **kwargs: Any):
-        sampling, rest = _split(kwargs)
-        super().__init__(**rest)
-        self.template = template
-        self.system_prompt = system_prompt
-        defaults = chain.ChainSettings()
-        self.instruction_sampling = _sampling(self.name, defaults.instruction_sampling, sampling)
-        self.response_sampling = _sampling(self.name, defaults.response_sampling, sampling)
-
-    def technique(self) -> chain.InstructionResponse:
-        system = SystemPrompts([self.system_prompt] if self.system_prompt else [])
-        return chain.InstructionResponse(
-            chain.ChainSettings(self.template, system, self.instruction_sampling, self.response_sampling)
-        )
-
     def template_text(self, prompts: Any) -> str:
-        return prompts.load(self.template).source
+        return prompts.load(self.settings_value.instruction_template).source
 
     def produced(self, sample: Row) -> Row:
         return {"instruction": sample["instruction"], "response": sample["response"]}
 
-    def settings(self) -> dict[str, Any]:
-        return {
-            "template": self.template,
-            "system_prompt": self.system_prompt,
-            "instruction_sampling": self.instruction_sampling.as_dict(),
-            "response_sampling": self.response_sampling.as_dict(),
-        }
 
-
-class Magpie(GenerationStep):
+class Magpie(TechniqueStep):
     """Magpie on each row; a row's `system_prompt` column, when present, steers it."""
 
     kind = "magpie"
+    technique_class = magpie.Magpie
     inputs = ()
     outputs = ("instruction", "response", "conversation", "system_prompt")
-
-    def __init__(self, n_turns: int = 1, system_prompts: list[str] | None = None, system_weights: list[float] | None = None,
-                 only_instruction: bool = False, end_with_user: bool = False, **kwargs: Any):
-        sampling, rest = _split(kwargs)
-        super().__init__(**rest)
-        defaults = magpie.MagpieSettings()
-        self.settings_value = magpie.MagpieSettings(
-            n_turns=n_turns,
-            only_instruction=only_instruction,
-            end_with_user=end_with_user,
-            system=SystemPrompts(list(system_prompts or []), list(system_weights or [])),
-            user_sampling=_sampling(self.name, defaults.user_sampling, {k: v for k, v in sampling.items() if k == "max_tokens"}),
-            assistant_sampling=_sampling(self.name, defaults.assistant_sampling, sampling),
-        ).validate()
-
-    def technique(self) -> magpie.Magpie:
-        return magpie.Magpie(self.settings_value)
 
     def technique_for(self, row: Row) -> magpie.Magpie:
         """A row that carries its own system prompt steers the conversation with it."""
@@ -130,18 +134,6 @@ class Magpie(GenerationStep):
 
     def produced(self, sample: Row) -> Row:
         return {key: sample[key] for key in self.outputs}
-
-    def settings(self) -> dict[str, Any]:
-        s = self.settings_value
-        return {
-            "n_turns": s.n_turns,
-            "system_prompts": s.system.prompts,
-            "system_weights": s.system.weights,
-            "only_instruction": s.only_instruction,
-            "end_with_user": s.end_with_user,
-            "user_sampling": s.user_sampling.as_dict(),
-            "assistant_sampling": s.assistant_sampling.as_dict(),
-        }
 
 
 class MagpieGenerator(Magpie, SourceStep):
@@ -166,7 +158,7 @@ class MagpieGenerator(Magpie, SourceStep):
         return Magpie.settings(self)  # asking for more rows must not invalidate the ones already made
 
 
-class SelfInstruct(GenerationStep):
+class SelfInstruct(TechniqueStep):
     """New instructions from a seed (an instruction or a passage of context), filtered as the paper does.
 
     Output `instructions` is the list that passed the filters; `expand_columns` turns it into rows.
@@ -174,24 +166,9 @@ class SelfInstruct(GenerationStep):
     """
 
     kind = "self_instruct"
+    technique_class = self_instruct.SelfInstruct
     inputs = ("text",)
     outputs = ("instructions",)
-
-    def __init__(self, num_instructions: int = 5, application_description: str | None = None,
-                 template: str = "self_instruct", **kwargs: Any):
-        sampling, rest = _split(kwargs)
-        super().__init__(**rest)
-        defaults = self_instruct.SelfInstructSettings()
-        self.settings_value = self_instruct.SelfInstructSettings(
-            template=template,
-            num_instructions=num_instructions,
-            application_description=application_description or defaults.application_description,
-            instruction_sampling=_sampling(self.name, self_instruct.list_sampling(num_instructions), sampling),
-        )
-        self.settings_value.validate()
-
-    def technique(self) -> Any:
-        return self_instruct.SelfInstruct(self.settings_value)
 
     def template_text(self, prompts: Any) -> str:
         return prompts.load(self.settings_value.template).source
@@ -204,41 +181,17 @@ class SelfInstruct(GenerationStep):
     def collect(self, samples: list[Row]) -> Row:
         return {"instructions": [s["instruction"] for s in samples if s.get("status") != "failed"]}
 
-    def settings(self) -> dict[str, Any]:
-        s = self.settings_value
-        return {
-            "template": s.template,
-            "num_instructions": s.num_instructions,
-            "application_description": s.application_description,
-            **s.instruction_sampling.as_dict(),
-        }
 
-
-class EvolInstruct(GenerationStep):
+class EvolInstruct(TechniqueStep):
     """A harder version of the row's instruction after `num_evolutions` rounds of elimination evolving.
 
     A row none of whose rounds survived elimination fails with the last round's reason (and is retried).
     """
 
     kind = "evol_instruct"
+    technique_class = evol_instruct.EvolInstruct
     inputs = ("instruction",)
     outputs = ("evolved_instruction", "evolution")
-
-    def __init__(self, num_evolutions: int = 1, operations: list[str] | None = None, **kwargs: Any):
-        sampling, rest = _split(kwargs)
-        super().__init__(**rest)
-        self.settings_value = evol_instruct.EvolInstructSettings(
-            num_evolutions=num_evolutions,
-            operations=tuple(operations or evol_instruct.OPERATIONS),
-            evolution_sampling=_sampling(self.name, evol_instruct.evolution_sampling(), sampling),
-        )
-        try:
-            self.settings_value.validate()
-        except BadInput as error:
-            raise BadInput(f"{self.name}: {error}") from None
-
-    def technique(self) -> Any:
-        return evol_instruct.EvolInstruct(self.settings_value)
 
     def template_text(self, prompts: Any) -> str:
         return "\n".join(prompts.load(f"{evol_instruct.TEMPLATE_FOLDER}/{op}").source for op in self.settings_value.operations)
@@ -256,7 +209,3 @@ class EvolInstruct(GenerationStep):
             raise GenerationFailed(last["reason"], last["message"])
         final = kept[-1]
         return {"evolved_instruction": final["instruction"], "evolution": final.get("evolution", {}).get("lineage", [])}
-
-    def settings(self) -> dict[str, Any]:
-        s = self.settings_value
-        return {"num_evolutions": s.num_evolutions, "operations": list(s.operations), **s.evolution_sampling.as_dict()}

@@ -193,6 +193,6 @@ def _parameters(cls: type) -> set[str]:
             if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY) and parameter.name != "self":
                 names.add(parameter.name)
     names.discard("llm")
-    if issubclass(cls, steps.GenerationStep):
-        names |= set(generation_steps.SAMPLING_KEYS)
+    if issubclass(cls, generation_steps.TechniqueStep):
+        names |= set(cls.setting_keys())
     return names

@@ -12,6 +12,7 @@ from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import Completion, Sampling, TextCallback, derive_seed
 from tui.engine.prompts import PromptLibrary
+from tui.engine.settings_schema import setting
 
 
 @dataclass
@@ -49,6 +50,8 @@ class GenerationContext:
 @dataclass
 class SystemPrompts:
     """No prompt (the template's default), one prompt, or weighted choices drawn per sample."""
+
+    setting_kind = "system"  # edited whole: a prompt per line, each with an optional weight
 
     prompts: list[str] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
@@ -94,8 +97,7 @@ class Technique(Protocol):
 
     name: str
     needs_seeds: bool
-
-    def settings_record(self) -> dict[str, Any]: ...
+    settings: Any  # a settings dataclass, described by `settings_schema` (its run record comes from there)
 
     def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
         """Raise BadInput now, before any model call, if a template or a row cannot work."""
@@ -170,16 +172,19 @@ def rejected(sample: dict[str, Any], reason: str, message: str) -> dict[str, Any
     return {**sample, "status": "failed", "failure": {"reason": reason, "message": message}}
 
 
+def system_prompts_setting() -> Any:
+    """The system prompts field every technique that chats has."""
+    return setting(default_factory=SystemPrompts, label="System prompts", flag="--system", metavar="TEXT",
+                   help="system prompt; repeat for a uniform choice per sample")
+
+
 @dataclass
 class AnswerSettings:
     """Whether a technique answers each instruction it keeps (the chain's second step), and how."""
 
-    enabled: bool = False
-    system: SystemPrompts = field(default_factory=SystemPrompts)
-    sampling: Sampling = field(default_factory=Sampling)
-
-    def record(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "system_prompts": self.system.record(), "sampling": self.sampling.as_dict()}
+    enabled: bool = setting(False, label="Answer each instruction", flag="--answer", help="also answer each kept instruction")
+    system: SystemPrompts = system_prompts_setting()
+    sampling: Sampling = setting(default_factory=Sampling, label="Sampling")
 
 
 def answer_instruction(

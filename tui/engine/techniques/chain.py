@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
-from tui.engine.techniques.base import GenerationContext, check_template, SystemPrompts, build_sample, require_text, system_messages
+from tui.engine.settings_schema import setting, validate
+from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, check_template, require_text,
+                                       system_messages, system_prompts_setting)
 
 _WRAPPERS = ('"', "'", "“", "”", "`")
 
 
+def instruction_sampling() -> Sampling:
+    """Sampling for the instruction the seed asks for: a short one, a little more varied than the answer."""
+    return Sampling(temperature=0.8, max_tokens=96)
+
+
 @dataclass
 class ChainSettings:
-    instruction_template: str = "chain_instruction"
-    system: SystemPrompts = field(default_factory=SystemPrompts)
-    instruction_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.8, max_tokens=96))
-    response_sampling: Sampling = field(default_factory=Sampling)
+    instruction_template: str = setting("chain_instruction", label="Instruction template", kind="template", flag="--template",
+                                        metavar="NAME", step_key="template",
+                                        help="the prompt template that asks each seed for an instruction")
+    system: SystemPrompts = system_prompts_setting()
+    instruction_sampling: Sampling = setting(default_factory=instruction_sampling, label="Instruction sampling")
+    response_sampling: Sampling = setting(default_factory=Sampling, label="Response sampling")
 
 
 def clean_instruction(text: str) -> str:
@@ -35,18 +44,11 @@ class InstructionResponse:
     """Instruction → response: one sample holds the generated instruction and its answer."""
 
     name = "chain"
+    settings_class = ChainSettings
     needs_seeds = True
 
     def __init__(self, settings: ChainSettings | None = None):
-        self.settings = settings or ChainSettings()
-
-    def settings_record(self) -> dict[str, Any]:
-        return {
-            "instruction_template": self.settings.instruction_template,
-            "system_prompts": self.settings.system.record(),
-            "instruction_sampling": self.settings.instruction_sampling.as_dict(),
-            "response_sampling": self.settings.response_sampling.as_dict(),
-        }
+        self.settings = validate(settings or ChainSettings())
 
     def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
         check_template(prompts, self.settings.instruction_template, rows)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from tui.engine.elimination import eliminate
-from tui.engine.errors import BadInput
 from tui.engine.model import Completion, Sampling
 from tui.engine.prompts import PromptLibrary
 from tui.engine.seeds import seed_text
+from tui.engine.settings_schema import setting, validate
 from tui.engine.techniques.base import (
     AnswerSettings,
     GenerationContext,
@@ -47,24 +47,22 @@ def evolution_sampling() -> Sampling:
 
 @dataclass
 class EvolInstructSettings:
-    num_evolutions: int = 1
-    store_evolutions: bool = False
-    include_original: bool = False
-    operations: tuple[str, ...] = OPERATIONS
-    evolution_sampling: Sampling = field(default_factory=evolution_sampling)
-    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    num_evolutions: int = setting(1, label="Rounds of evolution", flag="--num-evolutions", at_least=1,
+                                  help="rounds of evolution")
+    # A pipeline step passes on the last generation only: these two are for runs into the store.
+    store_evolutions: bool = setting(False, label="Store every generation", flag="--store-evolutions", in_steps=False,
+                                     help="keep every generation, not only the last")
+    include_original: bool = setting(False, label="Store the original too", flag="--include-original", in_steps=False,
+                                     help="store the original instruction too")
+    operations: tuple[str, ...] = setting(OPERATIONS, label="Operations", flag="--operations", choices=OPERATIONS,
+                                          metavar="OP,OP,...", help="the operations drawn from")
+    evolution_sampling: Sampling = setting(default_factory=evolution_sampling, label="Evolution sampling")
+    answer: AnswerSettings = setting(default_factory=AnswerSettings, label="Answer", in_steps=False)
 
-    def validate(self) -> "EvolInstructSettings":
-        if self.num_evolutions < 1:
-            raise BadInput(f"--num-evolutions {self.num_evolutions}: must be at least 1")
-        if not self.operations:
-            raise BadInput("--operations: enable at least one operation")
-        unknown = [op for op in self.operations if op not in OPERATIONS]
-        if unknown:
-            raise BadInput(f"--operations {','.join(unknown)}: unknown; use {', '.join(OPERATIONS)}")
-        self.evolution_sampling.validate()
-        self.answer.sampling.validate()
-        return self
+    # Flags of other techniques that would mislead here, and why.
+    refused_flags = {
+        "--template": "evol-instruct uses one template per operation in evol_instruct/; override them with --prompts DIR",
+    }
 
 
 @dataclass
@@ -92,21 +90,11 @@ class EvolInstruct:
     """Harder instructions from each instruction, over `num_evolutions` rounds."""
 
     name = "evol-instruct"
+    settings_class = EvolInstructSettings
     needs_seeds = True
 
     def __init__(self, settings: EvolInstructSettings | None = None):
-        self.settings = (settings or EvolInstructSettings()).validate()
-
-    def settings_record(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "num_evolutions": s.num_evolutions,
-            "store_evolutions": s.store_evolutions,
-            "include_original": s.include_original,
-            "operations": list(s.operations),
-            "evolution_sampling": s.evolution_sampling.as_dict(),
-            "answer": s.answer.record(),
-        }
+        self.settings = validate(settings or EvolInstructSettings())
 
     def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
         for row in rows:

@@ -7,13 +7,20 @@ block, the user's or the template's default: SmolLM2 rambles without one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from tui.engine.errors import BadInput
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
-from tui.engine.techniques.base import GenerationContext, SystemPrompts, build_sample, require_text, system_messages
+from tui.engine.settings_schema import setting, validate
+from tui.engine.techniques.base import (
+    GenerationContext,
+    SystemPrompts,
+    build_sample,
+    require_text,
+    system_messages,
+    system_prompts_setting,
+)
 
 
 def user_turn_sampling() -> Sampling:
@@ -23,41 +30,31 @@ def user_turn_sampling() -> Sampling:
 
 @dataclass
 class MagpieSettings:
-    n_turns: int = 1
-    only_instruction: bool = False
-    end_with_user: bool = False
-    system: SystemPrompts = field(default_factory=SystemPrompts)
-    user_sampling: Sampling = field(default_factory=user_turn_sampling)
-    assistant_sampling: Sampling = field(default_factory=Sampling)
+    n_turns: int = setting(1, label="Turns", flag="--turns", at_least=1, help="conversation turns")
+    only_instruction: bool = setting(False, label="Only the instruction (no answer)", flag="--only-instruction",
+                                     help="write the user turn only")
+    end_with_user: bool = setting(False, label="End on a user turn", flag="--end-with-user",
+                                  help="end the conversation on a user turn")
+    system: SystemPrompts = system_prompts_setting()
+    # The user turn keeps its own sampling (the paper's), sharing only the token cap with the answers.
+    user_sampling: Sampling = setting(default_factory=user_turn_sampling, label="User turn sampling", prefix="user",
+                                      shares=("max_tokens",))
+    assistant_sampling: Sampling = setting(default_factory=Sampling, label="Assistant turn sampling")
 
-    def validate(self) -> "MagpieSettings":
-        if self.n_turns < 1:
-            raise BadInput(f"n_turns={self.n_turns}: must be at least 1")
-        self.user_sampling.validate()
-        self.assistant_sampling.validate()
-        return self
+    # Flags of other techniques that would mislead here, and why.
+    refused_flags = {"--template": "magpie uses the model's own chat template, not a prompt template"}
 
 
 class Magpie:
     """Instructions (and conversations) with no seed at all, from the template's pre-query."""
 
     name = "magpie"
+    settings_class = MagpieSettings
     needs_seeds = False
     needs_chat_template = True  # the pre-query is cut from it
 
     def __init__(self, settings: MagpieSettings | None = None):
-        self.settings = (settings or MagpieSettings()).validate()
-
-    def settings_record(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "n_turns": s.n_turns,
-            "only_instruction": s.only_instruction,
-            "end_with_user": s.end_with_user,
-            "system_prompts": s.system.record(),
-            "user_sampling": s.user_sampling.as_dict(),
-            "assistant_sampling": s.assistant_sampling.as_dict(),
-        }
+        self.settings = validate(settings or MagpieSettings())
 
     def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
         """Magpie needs no seed and no prompt template."""

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from tui.engine.errors import BadInput
 from tui.engine.instruction_filters import InstructionFilters, Rejection, borrowed_example_word
 from tui.engine.instruction_parsing import parse_instructions
 from tui.engine.model import Completion, Sampling
 from tui.engine.near_duplicates import NearDuplicate, NearDuplicateIndex
 from tui.engine.prompts import PromptLibrary
 from tui.engine.seeds import seed_text
+from tui.engine.settings_schema import setting, validate, with_value
 from tui.engine.techniques.base import (
     AnswerSettings,
     GenerationContext,
@@ -54,45 +54,37 @@ def list_sampling(num_instructions: int = 5) -> Sampling:
 
 @dataclass
 class SelfInstructSettings:
-    template: str = "self_instruct"
-    num_instructions: int = 5
-    criteria_for_query_generation: str = DEFAULT_CRITERIA
-    application_description: str = DEFAULT_APPLICATION
-    filters: InstructionFilters = field(default_factory=InstructionFilters)
-    instruction_sampling: Sampling = field(default_factory=list_sampling)
-    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    template: str = setting("self_instruct", label="Prompt template", kind="template", flag="--template", metavar="NAME",
+                            help="the prompt template that asks each seed for a list of instructions")
+    num_instructions: int = setting(5, label="Instructions per seed", flag="--num-instructions", at_least=1,
+                                    help="instructions asked per seed")
+    criteria_for_query_generation: str = setting(DEFAULT_CRITERIA, label="Criteria for the instructions",
+                                                 help="what makes a good instruction, as the prompt tells the model")
+    application_description: str = setting(DEFAULT_APPLICATION, label="Application description",
+                                           flag="--application-description", help="the AI application")
+    filters: InstructionFilters = setting(default_factory=InstructionFilters, label="Filters")
+    instruction_sampling: Sampling = setting(default_factory=list_sampling, label="Instruction list sampling")
+    # A pipeline step makes the list only: answering is the next step's work.
+    answer: AnswerSettings = setting(default_factory=AnswerSettings, label="Answer", in_steps=False)
 
-    def validate(self) -> "SelfInstructSettings":
-        if self.num_instructions < 1:
-            raise BadInput(f"--num-instructions {self.num_instructions}: must be at least 1")
-        self.filters.validate()
-        self.instruction_sampling.validate()
-        self.answer.sampling.validate()
-        return self
+    def follow_given(self, given: set[tuple[str, ...]]) -> "SelfInstructSettings":
+        """Unless its token cap is given, the list has room for the number of instructions asked."""
+        if ("instruction_sampling", "max_tokens") in given:
+            return self
+        return with_value(self, ("instruction_sampling", "max_tokens"), TOKENS_PER_INSTRUCTION * max(self.num_instructions, 1))
 
 
 class SelfInstruct:
     """Many new instructions from each seed, filtered as in the Self-Instruct paper."""
 
     name = "self-instruct"
+    settings_class = SelfInstructSettings
     needs_seeds = True
 
     def __init__(self, settings: SelfInstructSettings | None = None):
-        self.settings = (settings or SelfInstructSettings()).validate()
+        self.settings = validate(settings or SelfInstructSettings())
         self._known = NearDuplicateIndex(self.settings.filters.rouge_threshold)
         self._known_lock = threading.Lock()  # rows run in parallel (`--parallel`) share the index
-
-    def settings_record(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "template": s.template,
-            "num_instructions": s.num_instructions,
-            "criteria_for_query_generation": s.criteria_for_query_generation,
-            "application_description": s.application_description,
-            "filters": s.filters.record(),
-            "instruction_sampling": s.instruction_sampling.as_dict(),
-            "answer": s.answer.record(),
-        }
 
     def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
         template = prompts.load(self.settings.template)

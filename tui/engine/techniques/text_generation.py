@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
-from tui.engine.techniques.base import GenerationContext, check_template, SystemPrompts, build_sample, require_text, system_messages
+from tui.engine.settings_schema import setting, validate
+from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, check_template, require_text,
+                                       system_messages, system_prompts_setting)
 
 
 @dataclass
 class TextGenerationSettings:
-    template: str = "text_generation"
-    system: SystemPrompts = field(default_factory=SystemPrompts)
-    sampling: Sampling = field(default_factory=Sampling)
+    template: str = setting("text_generation", label="Prompt template", kind="template", flag="--template", metavar="NAME",
+                            help="the prompt template filled with each seed")
+    system: SystemPrompts = system_prompts_setting()
+    sampling: Sampling = setting(default_factory=Sampling, label="Sampling")
 
 
 class TextGeneration:
     """The chapter's basic prompting: one prompt in, one generation out (output column `generation`)."""
 
     name = "text"
+    settings_class = TextGenerationSettings
     needs_seeds = True
 
     def __init__(self, settings: TextGenerationSettings | None = None):
-        self.settings = settings or TextGenerationSettings()
-
-    def settings_record(self) -> dict[str, Any]:
-        return {
-            "template": self.settings.template,
-            "system_prompts": self.settings.system.record(),
-            "sampling": self.settings.sampling.as_dict(),
-        }
+        self.settings = validate(settings or TextGenerationSettings())
 
     def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
         check_template(prompts, self.settings.template, rows)
