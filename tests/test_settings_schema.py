@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.scripted_model import ScriptedModel
-from tui.app.pipeline_draft import step_fields
+from tui.app.pipeline_draft import parse_field, step_fields, table_with
 from tui.app.settings_form import read_form
 from tui.app.techniques import available_techniques
 from tui.app.widgets.technique_tab import TechniqueTab
@@ -198,6 +198,19 @@ def test_a_step_refuses_a_setting_of_another_technique_and_a_value_of_the_wrong_
         build_pipeline({"steps": [{"name": "step", "type": "text_generation", "n_turns": 2}]}, "keys.toml")
     with pytest.raises(BadInput, match="^keys.toml: step step: step: n_turns=two: must be a whole number$"):
         build_pipeline({"steps": [{"name": "step", "type": "magpie", "n_turns": "two"}]}, "keys.toml")
+
+
+def test_the_step_editor_shows_system_prompts_as_one_field_and_writes_the_keys_steps_read():
+    [system] = [f for f in step_fields("magpie") if f.setting.kind == "system"]
+    assert system.value_in({"system_prompt": "Be brief."}) == SystemPrompts(["Be brief."])
+    assert system.value_in({"system_prompts": ["A", "B"], "system_weights": [3, 1]}) == SystemPrompts(["A", "B"], [3, 1])
+    one = table_with({"type": "magpie", "system_prompts": ["A", "B"]}, [system], {"system": parse_field(system, "Be brief.")})
+    assert one == {"type": "magpie", "system_prompt": "Be brief."}
+    weighted = table_with({"type": "magpie", "system_prompt": "x"}, [system], {"system": parse_field(system, "[3] A\n[1] B")})
+    assert weighted == {"type": "magpie", "system_prompts": ["A", "B"], "system_weights": [3.0, 1.0]}
+    step = build_pipeline({"steps": [{"name": "step", **weighted}]}, "keys.toml").ordered()[0]
+    assert step.settings_value.system == SystemPrompts(["A", "B"], [3, 1])
+    assert table_with(weighted, [system], {"system": parse_field(system, "")}) == {"type": "magpie"}
 
 
 def test_every_setting_has_a_label_and_every_flag_a_help_line():

@@ -17,7 +17,7 @@ from tui.bench.commands import add_bench_command, cmd_bench
 from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.cli_stats import add_stats_command, cmd_stats
 from tui.cli_store import add_store_command, cmd_store
-from tui.cli_technique_flags import add_technique_flags
+from tui.cli_technique_flags import TECHNIQUE_CLASSES, add_technique_flags
 from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
@@ -25,13 +25,7 @@ from tui.engine.export import FORMATS, export_samples
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
 
 # What each technique of `smolgen generate` does, in one line of its --help.
-TECHNIQUES = {
-    "text": "a prompt template filled with each seed, answered by the model",
-    "chain": "an instruction written from each seed, then answered",
-    "magpie": "needs no seeds: the model writes the user's turn itself, then answers it",
-    "self-instruct": "new instructions listed from each seed; the new, well-formed ones are kept",
-    "evol-instruct": "each instruction rewritten into harder ones, round after round",
-}
+TECHNIQUES = {name: technique.summary for name, technique in TECHNIQUE_CLASSES.items()}
 
 
 class CliError(SmolgenError):

@@ -2,7 +2,8 @@
 
 A setting with a `flag` is a flag of every technique that has it; one flag may set several settings of a
 technique (`--max-tokens` caps every model call). A flag given to a technique without it is refused in
-one line: "--num-instructions: only for self-instruct, not chain".
+one line: "--num-instructions: only for self-instruct, not chain", or with the reason its settings class
+gives in `refused_flags` (Magpie has no prompt template).
 """
 
 from __future__ import annotations

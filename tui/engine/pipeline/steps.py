@@ -67,7 +67,7 @@ class Step:
         return self.settings()
 
     def config(self) -> dict[str, Any]:
-        """Everything needed to rebuild the step from a TOML table."""
+        """The step as recorded with a pipeline's run: its type, name, settings and mappings."""
         table: dict[str, Any] = {"name": self.name, "type": self.kind, **self.settings()}
         if self.input_mappings:
             table["input_mappings"] = self.input_mappings

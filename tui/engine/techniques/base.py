@@ -96,6 +96,7 @@ class Technique(Protocol):
     """A way of producing one sample, or a stream of them, from an optional seed row."""
 
     name: str
+    summary: str  # what it does, in one line (`smolgen generate --help`)
     needs_seeds: bool
     settings: Any  # a settings dataclass, described by `settings_schema` (its run record comes from there)
 

@@ -44,6 +44,7 @@ class InstructionResponse:
     """Instruction → response: one sample holds the generated instruction and its answer."""
 
     name = "chain"
+    summary = "an instruction written from each seed, then answered"
     settings_class = ChainSettings
     needs_seeds = True
 

@@ -90,6 +90,7 @@ class EvolInstruct:
     """Harder instructions from each instruction, over `num_evolutions` rounds."""
 
     name = "evol-instruct"
+    summary = "each instruction rewritten into harder ones, round after round"
     settings_class = EvolInstructSettings
     needs_seeds = True
 

@@ -49,6 +49,7 @@ class Magpie:
     """Instructions (and conversations) with no seed at all, from the template's pre-query."""
 
     name = "magpie"
+    summary = "needs no seeds: the model writes the user's turn itself, then answers it"
     settings_class = MagpieSettings
     needs_seeds = False
     needs_chat_template = True  # the pre-query is cut from it

@@ -78,6 +78,7 @@ class SelfInstruct:
     """Many new instructions from each seed, filtered as in the Self-Instruct paper."""
 
     name = "self-instruct"
+    summary = "new instructions listed from each seed; the new, well-formed ones are kept"
     settings_class = SelfInstructSettings
     needs_seeds = True
 

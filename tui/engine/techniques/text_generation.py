@@ -24,6 +24,7 @@ class TextGeneration:
     """The chapter's basic prompting: one prompt in, one generation out (output column `generation`)."""
 
     name = "text"
+    summary = "a prompt template filled with each seed, answered by the model"
     settings_class = TextGenerationSettings
     needs_seeds = True
 
