@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 
@@ -114,8 +113,7 @@ def test_in_a_real_terminal_a_stop_signal_records_the_run_as_cancelled(tmp_path,
         terminal.wait_for("null model")
         terminal.keys("C-g")  # text generation, one sample per seed
         terminal.wait_until(lambda screen: re.search(r"\b([3-9]|1\d)/20\b", screen) is not None, "three finished samples")
-        pid = int(subprocess.run(["tmux", "list-panes", "-t", terminal.name, "-F", "#{pane_pid}"],
-                                 capture_output=True, text=True).stdout)
+        pid = terminal.pane_pid()
         if how == "kill -TERM":
             os.kill(pid, signal.SIGTERM)
         else:

@@ -354,27 +354,27 @@ def test_in_a_real_terminal_smolgen_server_generates_and_the_stream_moves(tmp_pa
     from tui.bench.tmux import Terminal
 
     store_path = tmp_path / "smolgen.json"
-    with serve(PacedStub(seconds=4.0)) as server:  # slow enough for ] to find rows still in flight on a busy machine
+    with serve(PacedStub(seconds=8.0)) as server:  # slow: ]'s note stays until the row's next call, even on a busy machine
         command = [sys.executable, "-m", "tui", "--store", str(store_path), "--prompts", str(tmp_path / "prompts"),
                    "--server", server.url, "--concurrency", "3"]
         terminal = Terminal(command, cwd=tmp_path, width=120, height=36)
         try:
             terminal.wait_for(f"{STUB_MODEL} on {server.url}")  # the status bar: the model and its server
-            show_magpie_tab(terminal, samples=6)
+            show_magpie_tab(terminal, samples=3)
             terminal.keys("C-g")
             terminal.wait_for("sample 1 · Magpie · turn 1 · user")
             terminal.wait_for("in flight 3 · ")  # every row has started: there is a next one to move to
             terminal.keys("F2")  # out of the Samples field
             terminal.keys("]")  # the next sample in flight
             terminal.wait_for("its text shows from its next model call")
-            terminal.wait_for("Finished · 6 stored", timeout=60)
+            terminal.wait_for("Finished · 3 stored", timeout=60)
             terminal.keys("C-q")
             terminal.wait_gone(timeout=10)
         finally:
             terminal.close()
     with SampleStore(store_path) as store:
         samples = store.list_samples()
-    assert len(samples) == 6 and {c["server"] for s in samples for c in s["calls"]} == {server.url}
+    assert len(samples) == 3 and {c["server"] for s in samples for c in s["calls"]} == {server.url}
 
 
 async def test_every_server_down_stops_the_run_with_the_reason_and_keeps_what_was_stored(app_store, prompts, backend):

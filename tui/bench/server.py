@@ -5,6 +5,8 @@
 - ceiling: smolgen's own ceiling against the canned stub server (no model): samples per second with
   every sample durable in the store, peak memory per concurrency, a large run that must balance
   (requested = stored + failed) and the time to open its store afterwards.
+- app: the whole app (headless) against the stub: samples per second, and how long a keypress takes to
+  reach its handler meanwhile (tui/bench/server_app.py).
 Each `smolgen generate` of the ceiling part is a fresh process, so its peak memory is its own.
 """
 
@@ -19,19 +21,25 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from tui.cli_flags import add_model_flag
 
 
+PARTS = ("llama", "ceiling", "app")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--parts", default="llama,ceiling", metavar="P,P", help="which parts: llama, ceiling (default both)")
+    parser.add_argument("--parts", default="llama,ceiling,app", metavar="P,P", help="which parts: llama, ceiling, app (default all)")
     parser.add_argument("--concurrency", default="1,2,4,8", metavar="N,N", help="llama part: concurrencies (default 1,2,4,8)")
     parser.add_argument("--samples", type=int, default=16, metavar="N", help="llama part: Magpie samples per variant (default 16)")
     parser.add_argument("--max-tokens", type=int, default=48, metavar="N", help="llama part: cap of each turn (default 48)")
     parser.add_argument("--ceiling-concurrency", default="1,64,256", metavar="N,N", help="ceiling part: concurrencies (default 1,64,256)")
     parser.add_argument("--ceiling-samples", type=int, default=2000, metavar="N", help="ceiling part: samples per run (default 2000)")
     parser.add_argument("--balance-samples", type=int, default=10_000, metavar="N", help="ceiling part: the large run (default 10000)")
+    parser.add_argument("--app-concurrency", type=int, default=64, metavar="N", help="app part: rows in flight (default 64)")
+    parser.add_argument("--app-samples", type=int, default=3000, metavar="N", help="app part: samples of its run (default 3000)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     add_model_flag(parser)
 
@@ -40,15 +48,22 @@ def cmd_bench_server(args: argparse.Namespace) -> int:
     from tui.engine.errors import BadInput
 
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = [p for p in parts if p not in ("llama", "ceiling")]
+    unknown = [p for p in parts if p not in PARTS]
     if unknown:
-        raise BadInput(f"--parts {args.parts}: unknown part {unknown[0]!r} (known: llama, ceiling)")
+        raise BadInput(f"--parts {args.parts}: unknown part {unknown[0]!r} (known: {', '.join(PARTS)})")
     figures: dict[str, Any] = {}
     if "llama" in parts:
         figures["llama"] = llama_part(args.model, _numbers("--concurrency", args.concurrency), args.samples, args.max_tokens)
     if "ceiling" in parts:
         figures["ceiling"] = ceiling_part(_numbers("--ceiling-concurrency", args.ceiling_concurrency), args.ceiling_samples,
                                           args.balance_samples)
+    if "app" in parts:
+        from tui.bench.server_app import app_part
+
+        if args.app_concurrency < 1 or args.app_samples < 1:
+            raise BadInput("--app-concurrency and --app-samples: each must be at least 1")
+        with stub_process() as url:
+            figures["app"] = app_part(url, args.app_concurrency, args.app_samples)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -189,18 +204,9 @@ def _engine_run(model_path: Path | None, samples: int, max_tokens: int, run_seed
 
 def ceiling_part(concurrencies: list[int], samples: int, balance_samples: int) -> dict[str, Any]:
     """smolgen's own rate against the canned stub: samples/s, peak memory, a large run that balances."""
-    from tui.engine.server.local import free_port
-
-    port = free_port()
-    stub = subprocess.Popen([sys.executable, "-m", "tui.bench.stub_server", "--port", str(port)])
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_for(url)
+    with stub_process() as url:
         runs = {str(c): _cli_run(url, c, samples) for c in concurrencies}
         balance = _cli_run(url, max(concurrencies), balance_samples, open_store=True)
-    finally:
-        stub.terminate()
-        stub.wait(10)
     lowest, highest = str(min(concurrencies)), str(max(concurrencies))
     return {
         "samples": samples,
@@ -208,6 +214,22 @@ def ceiling_part(concurrencies: list[int], samples: int, balance_samples: int) -
         "peak_memory_ratio": round(runs[highest]["peak_rss_mb"] / runs[lowest]["peak_rss_mb"], 2),
         "balance": balance,
     }
+
+
+@contextmanager
+def stub_process() -> Iterator[str]:
+    """The canned stub server in a process of its own (so it does not share smolgen's GIL); its base URL."""
+    from tui.engine.server.local import free_port
+
+    port = free_port()
+    stub = subprocess.Popen([sys.executable, "-m", "tui.bench.stub_server", "--port", str(port)])
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_for(url)
+        yield url
+    finally:
+        stub.terminate()
+        stub.wait(10)
 
 
 def _wait_for(url: str) -> None:
@@ -276,3 +298,8 @@ def _print(figures: dict[str, Any]) -> None:
         balance = ceiling["balance"]
         print(f"  {balance['requested']} samples: {balance['stored']} stored + {balance['failed']} failed, balances "
               f"{balance['balances']}; store opens in {balance['store_open_seconds']} s")
+    app = figures.get("app")
+    if app:
+        print(f"The app against the stub ({app['requested']} samples, {app['concurrency']} in flight): "
+              f"{app['samples_per_second']} samples/s; a keypress reached its handler in {app['keypress_ms_median']} ms "
+              f"(median of {app['keypresses']}), p95 {app['keypress_ms_p95']} ms, max {app['keypress_ms_max']} ms")

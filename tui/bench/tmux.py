@@ -1,6 +1,9 @@
 """A detached tmux session of fixed size running one command: a real terminal for benchmarks and tests.
 
-The screen is read with capture-pane and waited on by polling it; keys go in with send-keys.
+Each terminal has a tmux server of its own, started from this process's environment: a server shared
+with earlier sessions would hand new ones the environment it was started with (and a person's own
+tmux configuration). The screen is read with capture-pane and waited on by polling it; keys go in with
+send-keys.
 """
 
 from __future__ import annotations
@@ -26,24 +29,24 @@ class Terminal:
     def __init__(self, command: list[str], cwd: Path | None = None, width: int = 100, height: int = 32,
                  env: dict[str, str] | None = None):
         self.name = f"smolgen-{uuid.uuid4().hex[:8]}"
+        self._tmux = ["tmux", "-L", self.name, "-f", "/dev/null"]
         # COLUMNS and LINES: a pane started from another program may not report its size to the app.
         assignments = [f"{key}={value}" for key, value in {**(env or {}), "COLUMNS": width, "LINES": height}.items()]
         where = ["-c", str(cwd)] if cwd is not None else []
-        new_session = ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), *where, "env", *assignments, *command]
+        new_session = [*self._tmux, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), *where, "env", *assignments, *command]
         for attempt in range(NEW_SESSION_ATTEMPTS):
-            # The server of a session just closed may still be exiting: "server exited unexpectedly".
+            # A busy machine may keep the new server from answering at once: "server exited unexpectedly".
             result = subprocess.run(new_session, capture_output=True, text=True)
             if result.returncode == 0:
                 break
             time.sleep(0.2 * (attempt + 1))
         else:
             raise BadInput(f"tmux could not open a session: {result.stderr.strip() or result.returncode}")
-        # A tmux server started elsewhere may impose its own default size.
-        subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(width), "-y", str(height)], capture_output=True)
+        subprocess.run([*self._tmux, "resize-window", "-t", self.name, "-x", str(width), "-y", str(height)], capture_output=True)
 
     def screen(self) -> str | None:
         """The visible screen, None once the command has ended (its session closes with it)."""
-        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        result = subprocess.run([*self._tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
         return result.stdout if result.returncode == 0 else None
 
     def wait_until(self, seen: Callable[[str], bool], what: str, timeout: float = 60.0, poll: float = 0.1) -> float:
@@ -72,16 +75,21 @@ class Terminal:
         raise BadInput(f"the program in the terminal did not end within {timeout:.0f} s")
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self._tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def type(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        subprocess.run([*self._tmux, "send-keys", "-t", self.name, "-l", text], check=True)
+
+    def pane_pid(self) -> int:
+        """The process id of the command running in the terminal."""
+        result = subprocess.run([*self._tmux, "list-panes", "-t", self.name, "-F", "#{pane_pid}"], capture_output=True, text=True)
+        return int(result.stdout)
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
+        return subprocess.run([*self._tmux, "has-session", "-t", self.name], capture_output=True).returncode == 0
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self._tmux, "kill-session", "-t", self.name], capture_output=True)
 
     def __enter__(self) -> "Terminal":
         return self
