@@ -50,7 +50,8 @@ def test_export_messages_and_alpaca(generated):
     row = json.loads((folder / "alpaca.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert set(row) == {"instruction", "input", "output"}
     accepted = run_smolgen("export", "--out", "accepted.jsonl", cwd=folder)
-    assert accepted.returncode == 0 and "wrote 0 rows" in accepted.stdout
+    _one_line_error(accepted, 1, "0 accepted samples; --status new has 2")
+    assert not (folder / "accepted.jsonl").exists()
 
 
 @pytest.mark.model

@@ -75,7 +75,16 @@ def test_bench_alone_is_bench_generation_with_the_same_flags():
 def test_unknown_bench_is_one_line_exit_2(capsys):
     assert main(["bench", "warp"]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("smolgen: smolgen bench: argument NAME: invalid choice: 'warp'") and "\n" not in error
+    assert error.startswith("smolgen bench: argument NAME: invalid choice: 'warp'") and "\n" not in error
+
+
+@pytest.mark.parametrize("words", [["export"], ["generate", "magpie", "--nope"], ["seeds", "import"], ["stats", "--run", "x"],
+                                   ["store"], ["run"], ["draw"], ["models", "--nope"], ["bench", "store", "--nope"], ["--nope"]])
+def test_every_command_says_smolgen_once_before_a_bad_argument(capsys, words):
+    assert main(words) == 2
+    error = capsys.readouterr().err.strip()
+    named = " ".join(["smolgen", *(word for word in words[:2] if not word.startswith("-") and word not in ("magpie", "x"))])
+    assert "\n" not in error and error.split(": ")[0] in (named, "smolgen") and error.count("smolgen") == 1, error
 
 
 def test_generate_help_describes_every_technique_in_one_line(capsys):

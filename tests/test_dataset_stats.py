@@ -127,3 +127,17 @@ def test_many_exact_copies_make_one_cluster_and_a_search_can_be_stopped():
     assert find_clusters(items, should_stop=lambda: True) == []
     with pytest.raises(ValueError, match="threshold=0"):
         find_clusters(items, 0)
+
+
+def test_the_stats_histogram_marks_whole_tokens_from_the_shortest_sample_never_below_0():
+    from tui.cli_stats import histogram_text
+    from tui.engine.dataset_stats import Histogram
+
+    for values in ([12, 150, 300], [0, 0, 1], [7]):
+        lines = histogram_text(Histogram(values), "lengths").splitlines()
+        axis = lines[lines.index(next(line for line in lines if line.lstrip().startswith("└"))) + 1]
+        ticks = axis.split()
+        assert ticks and all(tick.isdigit() for tick in ticks), axis  # whole tokens, none negative
+        assert int(ticks[0]) == min(values) and int(ticks[-1]) <= max(values) + 20, axis
+        counts = [line.split("┤")[0].strip() for line in lines if "┤" in line]
+        assert counts and all(count.isdigit() for count in counts), counts  # whole samples

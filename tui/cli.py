@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -29,6 +30,8 @@ TECHNIQUES = {name: technique.summary for name, technique in TECHNIQUE_CLASSES.i
 
 
 class CliError(SmolgenError):
+    """A command line argparse refused; its message starts with the command's name (`smolgen export: …`)."""
+
     exit_code = 2
 
 
@@ -154,6 +157,9 @@ def _main(argv: Sequence[str] | None) -> int:
             "bench": cmd_bench,
         }[command]
         return handler(args)
+    except CliError as error:
+        print(error, file=sys.stderr)
+        return error.exit_code
     except SmolgenError as error:
         print(f"smolgen: {error}", file=sys.stderr)
         return error.exit_code
@@ -215,10 +221,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     statuses = REVIEW_STATUSES if args.status == "all" else (args.status,)
     with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=statuses)
+        counts = store.status_counts()
     result = export_samples(samples, args.format, args.out, overwrite=args.force)
-    note = f", {result.skipped} skipped (no {'answer' if args.format == 'messages' else 'instruction or answer'})" if result.skipped else ""
+    trainless = f"no {'answer' if args.format == 'messages' else 'instruction or answer'}"
+    if not result.written:
+        raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(args.status, counts, result.skipped, trainless)}")
+    note = f", {result.skipped} skipped ({trainless})" if result.skipped else ""
     print(f"wrote {result.written} rows ({args.format}, status {args.status}) to {result.path}{note}")
     return 0
+
+
+def _nothing_exported(status: str, counts: Counter, skipped: int, trainless: str) -> str:
+    """Why an export found no row, and where the samples are instead."""
+    chosen = "samples" if status == "all" else f"{status} samples"
+    if skipped:
+        return f"the {skipped} {chosen} have {trainless}"
+    others = [f"--status {other} has {counts[other]}" for other in REVIEW_STATUSES if other != status and counts[other]]
+    return f"0 {chosen}" + (f"; {', '.join(others)}" if others and status != "all" else "")
 
 
 def cmd_models(args: argparse.Namespace) -> int:

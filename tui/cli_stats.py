@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tui.engine.dataset_stats import DatasetStats, compare, compute_stats
+from tui.engine.dataset_stats import DatasetStats, Histogram, compare, compute_stats
 from tui.engine.errors import BadInput
 from tui.engine.store import DEFAULT_STORE, STATUSES, SampleStore
 
@@ -62,16 +62,25 @@ def _token_counter(model_path: Path | None):
     return load_tokenizer(model_path)
 
 
-def histogram_text(values: list[int], title: str, width: int = 72, height: int = 12) -> str:
-    """A terminal histogram drawn by plotext, plain text (no colour codes)."""
+def histogram_text(histogram: Histogram, title: str, width: int = 72, height: int = 12) -> str:
+    """A terminal histogram drawn by plotext, plain text (no colour codes); its axes mark whole tokens and
+    whole samples from the shortest sample up, never below 0."""
     import plotext as plt
 
-    if not values:
+    bins = histogram.bins()
+    if not bins:
         return f"{title}: no samples"
+    starts = [start for start, _ in bins]
+    counts = [count for _, count in bins]
+    step = starts[1] - starts[0] if len(starts) > 1 else 1
     plt.clear_figure()
     plt.theme("clear")
     plt.plotsize(width, height)
-    plt.hist(values, bins=min(20, max(1, len(set(values)))))
+    plt.bar([start + step / 2 for start in starts], counts, width=1)
+    plt.xlim(starts[0], starts[-1] + step)
+    edges = [*starts, starts[-1] + step]
+    plt.xticks(edges[:: max(1, len(edges) // 6)])
+    plt.yticks(range(0, max(counts) + 1, max(1, -(-max(counts) // 5))))
     plt.title(title)
     plt.xlabel("tokens")
     return _ANSI.sub("", plt.build())
@@ -91,8 +100,8 @@ def render_text(stats: DatasetStats, samples: list[dict[str, Any]]) -> str:
         h = record["lengths"][name]
         if h["count"]:
             lines.append(f"{label} length: median {h['median']} tokens, mean {h['mean']}, p90 {h['p90']}, max {h['max']}")
-    lines.append(histogram_text(stats.instruction_tokens.values, "instruction length (tokens)"))
-    lines.append(histogram_text(stats.response_tokens.values, "response length (tokens)"))
+    lines.append(histogram_text(stats.instruction_tokens, "instruction length (tokens)"))
+    lines.append(histogram_text(stats.response_tokens, "response length (tokens)"))
     lines.append("")
     lines.append(
         f"diversity: distinct-1 {diversity['distinct_1']:.3f}, distinct-2 {diversity['distinct_2']:.3f} "

@@ -140,6 +140,18 @@ async def test_export_writes_the_accepted_rows_and_warns_before_overwriting(tmp_
         assert out.read_text(encoding="utf-8").count("\n") == 1
 
 
+async def test_an_export_with_no_row_writes_no_file_and_says_why(tmp_path, monkeypatch, app_store, prompts):
+    monkeypatch.chdir(tmp_path)
+    add_samples(app_store, "Still new")
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+e", "ctrl+s")
+        assert isinstance(app.screen, ExportScreen)  # stays open, so the person can choose other statuses
+        assert "not written, no sample has the statuses chosen" in str(app.screen.query_one("#problem").render())
+        assert not (tmp_path / "smolgen-messages.jsonl").exists()
+        assert not any("Wrote" in message for message in notifications(app))
+
+
 async def test_a_model_that_fails_to_load_is_reported_and_the_app_stays_up(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend(load_error="broken.gguf: llama.cpp cannot load this model"))
     async with app.run_test(size=(100, 32)) as pilot:

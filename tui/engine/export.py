@@ -42,7 +42,8 @@ def export_row(sample: dict[str, Any], fmt: str) -> dict[str, Any] | None:
 
 
 def export_samples(samples: Iterable[dict[str, Any]], fmt: str, out: str | Path, overwrite: bool = False) -> ExportResult:
-    """Write the samples to `out` atomically; refuse to replace an existing file unless asked."""
+    """Write the samples to `out` atomically; refuse to replace an existing file unless asked. With no row
+    to write, `out` is left as it was (an empty file would only block the next export)."""
     out = Path(out)
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt}: unknown format; use one of {', '.join(FORMATS)}")
@@ -62,5 +63,8 @@ def export_samples(samples: Iterable[dict[str, Any]], fmt: str, out: str | Path,
                 continue
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             written += 1
-    os.replace(tmp, out)
+    if written:
+        os.replace(tmp, out)
+    else:
+        tmp.unlink()
     return ExportResult(out, written, skipped)

@@ -118,6 +118,10 @@ class ExportScreen(Dialog[ExportResult | None]):
         except (SmolgenError, OSError) as error:
             self._problem(str(error))
             return
+        if not result.written:
+            why = f"the {result.skipped} samples have nothing to train on" if result.skipped else "no sample has the statuses chosen"
+            self._problem(f"{out}: not written, {why}")
+            return
         skipped = f", {result.skipped} skipped (nothing to train on)" if result.skipped else ""
         self.notify(f"Wrote {result.written} rows ({self.format}, {', '.join(statuses)}) to {result.path}{skipped}", markup=False)
         self.dismiss(result)
