@@ -110,8 +110,16 @@ def test_prompt_longer_than_the_context_fails_that_sample_only(tmp_path):
 
 
 def test_locked_and_corrupt_stores(tmp_path):
-    with SampleStore(tmp_path / "smolgen.json"):
-        _one_line_error(run_smolgen("seeds", "list", cwd=tmp_path), 1, "smolgen.json: in use by PID")
+    (tmp_path / "more.txt").write_text("another seed\n", encoding="utf-8")
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        store.add_seeds([{"text": "a seed the app just added"}])
+        _one_line_error(run_smolgen("seeds", "import", "more.txt", cwd=tmp_path), 1, "smolgen.json: in use by PID")
+        listed = run_smolgen("seeds", "list", cwd=tmp_path)  # readers read beside the writer
+        assert listed.returncode == 0 and "a seed the app just added" in listed.stdout
+        store.add_sample({"technique": "magpie", "instruction": "Q?", "response": "A.", "status": "accepted",
+                          "conversation": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]})
+        assert run_smolgen("export", "--out", "now.jsonl", cwd=tmp_path).returncode == 0
+        assert '"content": "A."' in (tmp_path / "now.jsonl").read_text(encoding="utf-8")
     (tmp_path / "bad.json").write_text("{oops")
     _one_line_error(run_smolgen("seeds", "list", "--store", "bad.json", cwd=tmp_path), 1, "bad.json: not a readable smolgen store")
     assert (tmp_path / "bad.json").read_text() == "{oops"

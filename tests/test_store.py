@@ -1,9 +1,12 @@
+import fcntl
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
+from tests.conftest import run_smolgen
 from tui.engine.errors import StoreDamaged, StoreError, StoreLocked
 from tui.engine.store import SampleStore
 
@@ -153,6 +156,78 @@ def test_second_process_gets_in_use_by_pid(tmp_path):
         assert "in use by PID" in result.stderr
     with SampleStore(path):  # the lock is free again once closed
         pass
+
+
+def test_a_clean_close_removes_the_lock_file_and_a_command_leaves_none(tmp_path):
+    path = tmp_path / "s.json"
+    lock = tmp_path / "s.json.lock"
+    with SampleStore(path) as store:
+        store.add_seeds([{"text": "a seed"}])
+        assert lock.read_text() == str(os.getpid())  # held while open, naming its owner
+    assert not lock.exists()
+    with SampleStore(path, read_only=True):
+        assert not lock.exists()  # a reader takes no lock
+    (tmp_path / "seeds.txt").write_text("one\ntwo\n", encoding="utf-8")
+    assert run_smolgen("seeds", "import", "seeds.txt", "--store", "s.json", cwd=tmp_path).returncode == 0
+    assert run_smolgen("seeds", "list", "--store", "s.json", cwd=tmp_path).returncode == 0
+    assert not lock.exists()
+
+
+def test_a_lock_file_removed_by_its_owner_is_not_locked_by_a_late_opener(tmp_path, monkeypatch):
+    """A second process opened the old file just before the owner removed it: it must not believe it holds
+    the store while a third process locks the new file."""
+    path = tmp_path / "s.json"
+    first = SampleStore(path)
+    real_flock = fcntl.flock
+    late = []
+
+    def owner_closes_first(handle, operation):
+        if not late:
+            late.append(handle)
+            first.close()  # removes the file our handle was opened on
+        return real_flock(handle, operation)
+
+    monkeypatch.setattr(fcntl, "flock", owner_closes_first)
+    with SampleStore(path):
+        monkeypatch.setattr(fcntl, "flock", real_flock)
+        assert (tmp_path / "s.json.lock").exists()  # the lock it holds is the file others will find
+        with pytest.raises(StoreLocked):
+            SampleStore(path)
+
+
+def test_a_reader_opens_beside_a_writer_and_sees_every_change_it_made(tmp_path):
+    path = tmp_path / "s.json"
+    with SampleStore(path) as writer:
+        writer.add_sample(_sample("first"))
+        with SampleStore(path, read_only=True) as reader:
+            assert [s["instruction"] for s in reader.list_samples()] == ["first"]
+        writer.add_sample(_sample("second"))
+        with SampleStore(path, read_only=True) as reader:
+            assert [s["instruction"] for s in reader.list_samples()] == ["first", "second"]
+        with pytest.raises(StoreLocked, match="in use by PID"):
+            SampleStore(path)  # a second writer is still kept out
+
+
+def test_a_reader_whose_snapshot_a_writer_folds_mid_read_reads_again(tmp_path, monkeypatch):
+    import tui.engine.store as store_module
+
+    path = tmp_path / "s.json"
+    writer = SampleStore(path)
+    for i in range(3):
+        writer.add_sample(_sample(f"q{i}"))
+    real_read_journal = store_module.read_journal
+    folds = []
+
+    def writer_folds_between_snapshot_and_journal(journal):
+        if not folds:  # the reader has the old snapshot; the fold empties the journal it is about to read
+            folds.append(writer.add_sample(_sample("late")))
+            writer._fold()
+        return real_read_journal(journal)
+
+    monkeypatch.setattr(store_module, "read_journal", writer_folds_between_snapshot_and_journal)
+    with SampleStore(path, read_only=True) as reader:
+        assert [s["instruction"] for s in reader.list_samples()] == ["q0", "q1", "q2", "late"]
+    writer.close()
 
 
 def test_same_process_second_open_is_refused_too(tmp_path):

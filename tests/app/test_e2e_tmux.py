@@ -4,11 +4,13 @@ real model, accept it in review, quit, and read the store file. The screen is po
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 
 import pytest
 
+from tests.conftest import run_smolgen
 from tui.bench.tmux import Terminal
 from tui.engine.store import SampleStore
 
@@ -25,6 +27,28 @@ def show_magpie_tab(terminal: Terminal, samples: int) -> None:
     terminal.wait_for("User turn sampling")
     terminal.type(str(samples))  # the palette leaves the focus on the Samples field
     terminal.wait_for(f"Samples {samples} ")
+
+
+def test_ctrl_q_leaves_no_lock_file_and_a_reader_works_while_the_app_runs(tmp_path):
+    store_path = tmp_path / "smolgen.json"
+    # The whole app, with the paced stand-in model loaded instead of llama.cpp's.
+    command = [sys.executable, "-m", "tui.bench.paced_cli", "0.01", "--store", str(store_path), "--prompts", str(tmp_path / "prompts")]
+    terminal = Terminal(command, cwd=tmp_path, env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    try:
+        terminal.wait_for("null model")
+        terminal.keys("n")
+        terminal.wait_for("New seed")
+        terminal.type("A seed typed in the app.")
+        terminal.keys("C-s")
+        terminal.wait_for("1 of 1 used")
+        assert (tmp_path / "smolgen.json.lock").exists()
+        listed = run_smolgen("seeds", "list", cwd=tmp_path)
+        assert listed.returncode == 0 and "A seed typed in the app." in listed.stdout
+        terminal.keys("C-q")
+        terminal.wait_gone(timeout=10)
+    finally:
+        terminal.close()
+    assert not (tmp_path / "smolgen.json.lock").exists()
 
 
 @pytest.mark.model
@@ -52,6 +76,7 @@ def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
         terminal.wait_gone(timeout=10)
     finally:
         terminal.close()
+    assert not (tmp_path / "smolgen.json.lock").exists()
     with SampleStore(store_path) as store:
         samples = store.list_samples()
         assert [s["row"]["text"] for s in store.list_seeds()] == ["Generate a question about the Smol Course on small AI models."]

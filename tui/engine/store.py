@@ -13,7 +13,8 @@ hold every finished sample; a line torn by the kill is the change in progress, m
 `<store>.damaged`. A write that fails (a full disk) leaves the store exactly as before that change,
 on disk and in memory. A store opened `read_only` never writes: reading works on a full disk or a
 read-only folder. A lock file keeps a second process out with a clear message; a file that is not a
-store, or a journal with damaged lines, is reported, never overwritten.
+store, or a journal with damaged lines, is reported, never overwritten. A store opened `read_only` takes
+no lock: `smolgen export` and `smolgen stats` read a store while the app or a run writes it.
 
 Reads go straight to the raw tables rather than through tinydb's Documents (a copy of every record
 per call), and bulk work runs with the cyclic garbage collector paused: at 100,000 samples its passes
@@ -256,7 +257,8 @@ def fsync_folder(folder: Path) -> None:
 
 
 class StoreLock:
-    """An exclusive lock on `<store>.lock` holding the owner's PID; the OS frees it if we die."""
+    """An exclusive lock on `<store>.lock` holding the owner's PID; the OS frees it if we die, and a clean
+    close removes the file."""
 
     def __init__(self, store_path: Path):
         self.path = store_path.with_name(store_path.name + ".lock")
@@ -265,25 +267,20 @@ class StoreLock:
 
     def acquire(self, read_only: bool = False) -> None:
         """Take the lock; a reader in a folder nobody can write in needs none (no writer can be there)."""
-        try:
-            handle = open(self.path, "a+", encoding="utf-8")
-        except OSError as error:
-            if not read_only:
-                raise StoreUnwritable(
-                    f"{self.store_path}: cannot write in {self.path.parent} ({error.strerror}); "
-                    "stats, export and seeds list can still read it"
-                ) from None
-            try:
-                handle = open(self.path, encoding="utf-8")
-            except OSError:
+        while True:
+            handle = self._open(read_only)
+            if handle is None:
                 return
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            handle.close()
-            raise StoreLocked(f"{self.store_path}: in use by PID {owner} (another smolgen); close it or use --store") from None
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                owner = handle.read().strip() or "unknown"
+                handle.close()
+                raise StoreLocked(f"{self.store_path}: in use by PID {owner} (another smolgen); close it or use --store") from None
+            if self._still_named(handle):
+                break
+            handle.close()  # its owner removed the file between our open and our lock: lock the new one
         try:
             handle.seek(0)
             handle.truncate()
@@ -293,11 +290,43 @@ class StoreLock:
             pass  # the PID only names the owner in a message: a full disk must not keep a reader out
         self._handle = handle
 
+    def _open(self, read_only: bool) -> Any:
+        try:
+            return open(self.path, "a+", encoding="utf-8")
+        except OSError as error:
+            if not read_only:
+                raise StoreUnwritable(
+                    f"{self.store_path}: cannot write in {self.path.parent} ({error.strerror}); "
+                    "stats, export and seeds list can still read it"
+                ) from None
+            try:
+                return open(self.path, encoding="utf-8")
+            except OSError:
+                return None
+
+    def _still_named(self, handle: Any) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            return False
+
     def release(self) -> None:
+        """Remove the lock file while still holding it (so no one locks a file about to vanish), then let go."""
         if self._handle is not None:
+            with contextlib.suppress(OSError):  # a read-only folder keeps the file; the lock still ends
+                self.path.unlink()
             with contextlib.suppress(OSError):  # an unwritten PID on a full disk fails again on close
                 self._handle.close()
             self._handle = None
+
+
+def _file_identity(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced or rewritten; None when there is none."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
 
 
 def _locked(method):
@@ -338,12 +367,13 @@ class SampleStore:
             raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
         self._mutex = threading.RLock()
         self._lock = StoreLock(self.path)
-        self._lock.acquire(read_only)
+        if not read_only:  # a reader takes no lock: it reads while the app or a run writes
+            self._lock.acquire()
         self._writer: JournalWriter | None = None
         self._fold_deferred = False  # a fold failed to write: the next is tried on close
         try:
             self._db = _StoreDB(self.path, storage=AtomicJSONStorage)
-            found = self._load()
+            found = self._load() if not read_only else self._load_beside_a_writer()
             if found.damaged:
                 lines = ", ".join(str(line.number) for line in found.damaged[:5]) + (", …" if len(found.damaged) > 5 else "")
                 raise StoreDamaged(
@@ -376,6 +406,16 @@ class SampleStore:
             found = replay(read_journal(journal_path(self.path)), data)
         self._snapshot_bytes = self.path.stat().st_size if self.path.exists() else 0
         return found
+
+    def _load_beside_a_writer(self) -> Replay:
+        """`_load` for a reader, which a writer may fold under: a journal is read again onto its own result
+        harmlessly, but a snapshot replaced while the journal was read may have lost its lines to the fold,
+        so the read is done again. A line the writer is still appending is left out, not reported."""
+        while True:
+            before = _file_identity(self.path)
+            found = self._load()
+            if _file_identity(self.path) == before:
+                return found
 
     def _open_for_writing(self, journal_bytes: int, torn: bytes) -> None:
         self._writer = JournalWriter(journal_path(self.path), journal_bytes)
