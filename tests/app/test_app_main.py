@@ -152,6 +152,13 @@ async def test_an_export_with_no_row_writes_no_file_and_says_why(tmp_path, monke
         assert not any("Wrote" in message for message in notifications(app))
 
 
+async def test_the_status_bar_names_the_model_file_first_then_its_metadata_name(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        assert shown_text(app, "#model-status").startswith("SmolLM2-fake.gguf (SmolLM2 fake) · 135M · Q4_1")
+
+
 async def test_a_model_that_fails_to_load_is_reported_and_the_app_stays_up(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend(load_error="broken.gguf: llama.cpp cannot load this model"))
     async with app.run_test(size=(100, 32)) as pilot:

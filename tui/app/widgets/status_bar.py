@@ -15,11 +15,17 @@ if TYPE_CHECKING:
     from tui.app.backend import ModelRequest
 
 
+def model_names(info: ModelInfo) -> str:
+    """The file's name, which the person chose, then the name its metadata gives (often a training tag)."""
+    tagged = info.name if info.name not in (info.path.name, info.path.stem) else ""
+    return f"{info.path.name} ({tagged})" if tagged else info.path.name
+
+
 def describe_model(info: ModelInfo, n_ctx: int | None = None, n_threads: int | None = None) -> str:
-    """Name · parameters · quantization · context, as the status bar and the picker show it."""
+    """File and metadata names · parameters · quantization · context, as the status bar and the picker show it."""
     context = f"ctx {n_ctx:,}" if n_ctx else f"trained ctx {info.trained_context:,}"
     threads = f" · {n_threads} thread{'s' if n_threads != 1 else ''}" if n_threads else ""
-    return f"{info.name} · {info.parameters_label} · {info.quantization} · {context}{threads}"
+    return f"{model_names(info)} · {info.parameters_label} · {info.quantization} · {context}{threads}"
 
 
 class StatusBar(Horizontal):
@@ -27,9 +33,9 @@ class StatusBar(Horizontal):
 
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; padding: 0 1; }
-    StatusBar #model-status { width: auto; }
+    StatusBar #model-status { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     StatusBar #model-progress { width: 22; margin-left: 1; }
-    StatusBar #store-status { width: 1fr; text-align: right; color: $text-muted; }
+    StatusBar #store-status { width: auto; margin-left: 1; color: $text-muted; }
     StatusBar.-failed #model-status { color: $error; }
     """
 
@@ -51,7 +57,7 @@ class StatusBar(Horizontal):
         self.set_class(failed, "-failed")
 
     def model_loading(self, info: ModelInfo | None) -> None:
-        name = f"{info.name} ({info.size_bytes / 1e6:.0f} MB)" if info else "the model"
+        name = f"{info.path.name} ({info.size_bytes / 1e6:.0f} MB)" if info else "the model"
         self._model_status(f"Loading {name}…", loading=True)
         self.query_one("#model-progress", ProgressBar).update(total=None, progress=0)
 
