@@ -141,3 +141,20 @@ def test_the_stats_histogram_marks_whole_tokens_from_the_shortest_sample_never_b
         assert int(ticks[0]) == min(values) and int(ticks[-1]) <= max(values) + 20, axis
         counts = [line.split("┤")[0].strip() for line in lines if "┤" in line]
         assert counts and all(count.isdigit() for count in counts), counts  # whole samples
+
+
+def test_cli_compare_names_both_runs(tmp_path):
+    from datetime import datetime
+
+    from tui.engine.store import SampleStore
+
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        runs = [store.start_run(technique=name) for name in ("magpie", "chain")]
+        for run_id, count in zip(runs, (3, 1)):
+            for i in range(count):
+                store.add_sample({**_sample(i, f"Question {i} of run {run_id}?"), "run_id": run_id})
+        started = [datetime.fromisoformat(run["started"]).astimezone().strftime("%H:%M") for run in store.list_runs()]
+    result = run_smolgen("stats", "--compare", "1", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"A  run 1 · magpie · {started[0]} · 3 samples" in result.stdout
+    assert f"B  run 2 · chain · {started[1]} · 1 sample\n" in result.stdout

@@ -10,6 +10,7 @@ from typing import Any
 
 from tui.engine.dataset_stats import DatasetStats, Histogram, compare, compute_stats
 from tui.engine.errors import BadInput
+from tui.engine.run_names import run_choices
 from tui.engine.store import DEFAULT_STORE, STATUSES, SampleStore
 
 
@@ -32,10 +33,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         raise BadInput(f"--threshold {args.threshold}: must be above 0 and at most 1")
     with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=args.status)
-        known_runs = {run["id"] for run in store.list_runs()}
+        runs = {choice.id: choice for choice in run_choices(store.list_runs(), store.samples_by_run())}
     for run_id in [*(args.run or []), *(args.compare or [])]:
-        if run_id not in known_runs:
-            raise BadInput(f"--run {run_id}: {args.store} has no run with that id (runs: {', '.join(map(str, sorted(known_runs))) or 'none'})")
+        if run_id not in runs:
+            raise BadInput(f"--run {run_id}: {args.store} has no run with that id (runs: {', '.join(map(str, sorted(runs))) or 'none'})")
     counter = _token_counter(args.model)
     if args.compare:
         left, right = ([s for s in samples if s.get("run_id") == run] for run in args.compare)
@@ -43,7 +44,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         if args.format == "json":
             print(json.dumps({"runs": list(args.compare), "figures": {name: [a, b] for name, a, b in rows}}))
         else:
-            print(render_comparison(rows, *args.compare))
+            print(render_comparison(rows, *(runs[run_id].name for run_id in args.compare)))
         return 0
     if args.run:
         samples = [s for s in samples if s.get("run_id") in set(args.run)]
@@ -119,8 +120,9 @@ def render_text(stats: DatasetStats, samples: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def render_comparison(rows: list[tuple[str, float, float]], run_a: int, run_b: int) -> str:
-    lines = [f"{'figure':<28}{'run ' + str(run_a):>12}{'run ' + str(run_b):>12}{'change':>12}"]
+def render_comparison(rows: list[tuple[str, float, float]], run_a: str, run_b: str) -> str:
+    """The figures of two runs, named above the table ("A  run 8 · magpie · 12:04 · 40 samples")."""
+    lines = [f"A  {run_a}", f"B  {run_b}", "", f"{'figure':<28}{'run A':>12}{'run B':>12}{'change':>12}"]
     for name, a, b in rows:
         change = b - a
         lines.append(f"{name:<28}{a:>12g}{b:>12g}{change:>+12.4g}")

@@ -151,6 +151,28 @@ async def test_two_runs_are_compared_side_by_side(app_store, prompts):
         await wait_for_screen(pilot, lambda text: f"Run {after} (A) and run {after} (B)" in text, "the new pair")
 
 
+async def test_runs_are_named_where_they_are_chosen_and_compare_starts_on_the_latest_two_with_samples(app_store, prompts):
+    from datetime import datetime
+
+    magpie, chain, empty = (app_store.start_run(technique=name) for name in ("magpie", "chain", "text"))
+    add(app_store, "What is the Smol Course?", run_id=magpie)
+    add(app_store, "Explain LoRA in one line.", run_id=magpie)
+    add(app_store, "What is the LoRA rank?", technique="chain", run_id=chain)
+    app_store.add_sample({"technique": "text", "run_id": empty, "status": "failed", "failure": {"reason": "empty", "message": "no text"}})
+    started = {run["id"]: datetime.fromisoformat(run["started"]).astimezone().strftime("%H:%M") for run in app_store.list_runs()}
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 32)) as pilot:
+        stats = await open_stats(pilot)
+        await pilot.press("4")
+        await wait_for_screen(pilot, lambda text: f"Run {magpie} (A) and run {chain} (B)" in text, "the latest two runs with samples")
+        text = screen_text(app)
+        assert f"run {magpie} · magpie · {started[magpie]} · 2 samples" in text
+        assert f"run {chain} · chain · {started[chain]} · 1 sample" in text
+        stats.query_one("#stats-run").focus()
+        await pilot.press("enter")  # the run filter's list
+        await wait_for_screen(pilot, lambda text: f"run {empty} · text · {started[empty]} · 0 samples" in text, "every run named")
+
+
 def figures_settled(stats: StatsScreen) -> bool:
     """No new samples waiting to be counted, and no computation of the figures running or queued to run again:
     without another change, the figures are not computed again."""

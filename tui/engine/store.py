@@ -638,6 +638,11 @@ class SampleStore:
         self._put(self._cache, [doc_id])
 
     @_locked
+    def samples_by_run(self) -> Counter:
+        """How many samples each run stored, failed ones left out."""
+        return Counter(doc.get("run_id") for doc in self._records("samples").values() if doc.get("status") != "failed")
+
+    @_locked
     def status_counts(self) -> Counter:
         if self._status_counts is None:
             self._status_counts = Counter(doc.get("status", "new") for doc in self._records("samples").values())

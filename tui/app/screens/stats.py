@@ -38,6 +38,7 @@ from tui.app.widgets.stats_figures import (
     length_summary,
 )
 from tui.engine.dataset_stats import DatasetStats, compare, compute_stats, instruction_items
+from tui.engine.run_names import RunChoice, latest_two_with_samples, run_choices
 from tui.engine.store import STATUSES, SampleStore
 
 REFRESH_SECONDS = 0.5
@@ -73,7 +74,8 @@ class StatsScreen(Screen):
 
     DEFAULT_CSS = """
     StatsScreen #stats-filters { height: 1; padding: 0 1; }
-    StatsScreen #stats-filters Select { width: 24; margin-right: 1; }
+    StatsScreen #stats-filters Select { width: 20; margin-right: 1; }
+    StatsScreen #stats-filters #stats-run { width: 38; }
     StatsScreen #stats-summary { width: 1fr; color: $text-muted; }
     StatsScreen TabbedContent { height: 1fr; }
     StatsScreen TabPane { padding: 0; }
@@ -85,7 +87,7 @@ class StatsScreen(Screen):
     StatsScreen .bar Label { margin-right: 1; }
     StatsScreen #threshold { width: 10; margin-right: 2; }
     StatsScreen #cluster-summary { width: 1fr; color: $text-muted; }
-    StatsScreen #compare-bar Select { width: 30; margin-right: 2; }
+    StatsScreen #compare-bar Select { width: 44; margin-right: 2; }
     StatsScreen DataTable { height: 1fr; border: round $primary-muted; }
     StatsScreen DataTable:focus { border: round $primary; }
     """
@@ -106,7 +108,7 @@ class StatsScreen(Screen):
         bubble = False  # for this screen alone
 
         def __init__(self, selection: Selection, stats: DatasetStats, samples: dict[int, SampleSummary],
-                     items: list[tuple[int, str]], runs: list[int]) -> None:
+                     items: list[tuple[int, str]], runs: list[RunChoice]) -> None:
             super().__init__()
             self.selection, self.stats, self.samples, self.items, self.runs = selection, stats, samples, items, runs
 
@@ -144,7 +146,7 @@ class StatsScreen(Screen):
         self._workers: dict[str, Worker] = {}
         self._again: dict[str, Callable[[], Worker]] = {}
         self._refresh_timer: Timer | None = None
-        self._runs: list[int] = []
+        self._runs: list[RunChoice] = []
         self._built_tabs: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -242,7 +244,7 @@ class StatsScreen(Screen):
     def compute_figures(self, selection: Selection) -> None:
         worker = get_current_worker()
         samples = self.store.list_samples(statuses=selection.statuses(), run_id=selection.run_id)
-        runs = sorted({run["id"] for run in self.store.list_runs()} | {s["run_id"] for s in samples if s.get("run_id") is not None})
+        runs = run_choices(self.store.list_runs(), self.store.samples_by_run())
         # Words stand in for tokens only where a sample has no recorded lengths (an edited one): the model
         # may be generating on another thread, and the figures must not wait for it.
         stats = compute_stats(samples, with_clusters=False)
@@ -343,8 +345,8 @@ class StatsScreen(Screen):
     def _fill_run_choices(self, select: Select) -> None:
         current = select.value
         with select.prevent(Select.Changed):
-            select.set_options([(f"run {run}", run) for run in self._runs])
-            if current in self._runs:
+            select.set_options([(run.name, run.id) for run in self._runs])
+            if current in {run.id for run in self._runs}:
                 select.value = current
 
     def _fill_compare_runs(self) -> None:
@@ -353,10 +355,10 @@ class StatsScreen(Screen):
         run_a, run_b = self.query_one("#run-a", Select), self.query_one("#run-b", Select)
         for select in (run_a, run_b):
             self._fill_run_choices(select)
-        if len(self._runs) >= 2 and run_a.is_blank() and run_b.is_blank():
-            # Most often the question is "did my last prompt edit help?": the last two runs.
+        latest = latest_two_with_samples(self._runs)
+        if latest is not None and run_a.is_blank() and run_b.is_blank():
             with run_a.prevent(Select.Changed), run_b.prevent(Select.Changed):
-                run_a.value, run_b.value = self._runs[-2], self._runs[-1]
+                run_a.value, run_b.value = latest
         self.request_comparison()
 
     def _show_summary(self) -> None:
@@ -406,7 +408,8 @@ class StatsScreen(Screen):
             return
         run_a, run_b = self.query_one("#run-a", Select).value, self.query_one("#run-b", Select).value
         if not isinstance(run_a, int) or not isinstance(run_b, int):
-            note = "Pick run A and run B." if len(self._runs) >= 2 else "Comparing needs two runs: generate another."
+            note = ("Pick run A and run B." if latest_two_with_samples(self._runs) is not None
+                    else "Comparing needs two runs with samples: generate another.")
             self._show_comparison_note(note)
             return
         key = (run_a, run_b, self.selection.status)
