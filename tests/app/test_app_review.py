@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.widgets import TextArea
 
-from tests.app.conftest import make_app, wait_for
+from tests.app.conftest import make_app, notifications, wait_for
 from tests.app.fake_backend import FakeBackend
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.edit_sample import EditSampleScreen
@@ -95,6 +95,62 @@ async def test_bulk_accept_applies_to_what_the_filter_shows_after_confirmation(a
         assert [row.status for row in review.shown] == ["accepted", "accepted"]
         assert "accepted 2" in app.sub_title
     assert app_store.get_sample(magpie)["status"] == "new"
+
+
+async def test_u_undoes_every_change_last_first_wherever_the_cursor_is_and_says_what(app_store, prompts):
+    first, second, third = add_samples(app_store, "What is SmolLM2?", "Explain Magpie.", "Name a small model.")
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        review = app.screen
+        await pilot.press("a", "r")  # accept the first, reject the second; the cursor is on the third now
+        await pilot.press("e")
+        app.screen.query_one(TextArea).text = "[user]\nName a small model.\n\n[assistant]\nSmolLM2."
+        await pilot.press("ctrl+s")
+        await pilot.press("A", "y")  # the one new sample left, the edited third
+        await wait_for(pilot, lambda: app_store.get_sample(third)["status"] == "accepted")
+        await pilot.press("escape", "ctrl+r")  # history outlives the screen: it goes back to when the app opened
+        review = app.screen
+        await pilot.press("k", "k")  # the cursor is on the first sample, nowhere near the last change
+        statuses = lambda: [on_disk(app_store)[str(i)]["status"] for i in (first, second, third)]  # noqa: E731
+        await pilot.press("u")
+        assert statuses() == ["accepted", "rejected", "new"]
+        assert "Undid the accept of 1 shown sample: it is back to new." in notifications(app)
+        await pilot.press("u")
+        assert on_disk(app_store)[str(third)]["response"] == "About: Name a small model."
+        assert "original" not in on_disk(app_store)[str(third)] and "edited" not in review.rows[2].flags
+        assert "Undid the edit of sample #%d: its text is as it was." % third in notifications(app)
+        await pilot.press("u")
+        assert statuses() == ["accepted", "new", "new"] and review.selected_id() == second
+        assert "Undid the reject of sample #%d: it is back to new." % second in notifications(app)
+        await pilot.press("u")
+        assert statuses() == ["new", "new", "new"] and [row.status for row in review.rows] == ["new"] * 3
+        assert "new 3 · accepted 0" in app.sub_title
+        await pilot.press("u")
+        assert "Nothing to undo: no review change since the app opened." in notifications(app)
+        assert statuses() == ["new", "new", "new"]
+
+
+async def test_bulk_decisions_leave_samples_decided_the_other_way_alone_unless_asked(app_store, prompts):
+    ids = add_samples(app_store, *(f"Question {i}" for i in range(6)))
+    app_store.set_status(ids[:2], "rejected")
+    app_store.set_status(ids[2:3], "accepted")
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+r", "A")
+        question = str(app.screen.query_one("#question").render())
+        assert question.startswith("Accept the 3 new samples the filter shows? 2 samples you rejected stay rejected")
+        assert "1 sample already accepted." in question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app_store.status_counts()["accepted"] == 4)
+        assert [app_store.get_sample(i)["status"] for i in ids[:2]] == ["rejected", "rejected"]
+        assert any("Accepted 3 samples; 2 rejected left alone." in n for n in notifications(app))
+        await pilot.press("A")  # nothing new is shown now: only then does A offer the rejected ones
+        assert str(app.screen.query_one("#question").render()).startswith("Accept the 2 samples you rejected")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app_store.status_counts()["accepted"] == 6)
+        await pilot.press("u")
+        assert [app_store.get_sample(i)["status"] for i in ids[:2]] == ["rejected", "rejected"]
 
 
 async def test_filters_narrow_the_table_and_the_conversation_is_shown(app_store, prompts):

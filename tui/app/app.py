@@ -31,6 +31,7 @@ from tui.app.messages import (
     ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, ServerReported, StageStarted, TextStreamed,
 )
 from tui.app.pipeline_run import PipelineRunEnded, PipelineRunObserver, PipelineRunRequest, StepProgress, run_request, run_summary
+from tui.app.review_history import ReviewHistory
 from tui.app.screens.export import ExportScreen
 from tui.app.screens.edit_sample import EditSampleScreen
 from tui.app.screens.help import HelpScreen, HelpSection
@@ -135,6 +136,7 @@ class SmolgenApp(App):
         self.exit_watch = False
         self.ended = threading.Event()  # set once app.run returned: the exit watch stands down
         self.samples_changed: Signal[dict[str, Any]] = Signal(self, "samples-changed")
+        self.review_history = ReviewHistory()  # what `u` in review takes back, since the app opened
         self.main_screen = MainScreen(store, prompts, self.techniques)
 
     # Start and stop --------------------------------------------------------------------------

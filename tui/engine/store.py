@@ -619,6 +619,26 @@ class SampleStore:
         )
         self._put(self._samples, [sample_id])
 
+    @_writes
+    def restore_sample(self, sample: dict[str, Any]) -> None:
+        """Put a sample back exactly as a copy of it was (undoing an edit): fields it lacked are removed."""
+        sample_id = sample["id"]
+        records = self._records("samples")
+        if str(sample_id) not in records:
+            raise StoreError(f"sample #{sample_id} is no longer in the store")
+        before = records[str(sample_id)].get("status", "new")
+        doc = {key: value for key, value in sample.items() if key != "id"}
+
+        def replace(record: dict[str, Any]) -> None:
+            record.clear()
+            record.update(doc)
+
+        self._samples.update(replace, doc_ids=[sample_id])
+        self._put(self._samples, [sample_id])
+        if self._status_counts is not None:
+            self._status_counts[before] -= 1
+            self._status_counts[doc.get("status", "new")] += 1
+
     # Pipeline cache ------------------------------------------------------------------------------
 
     @_locked

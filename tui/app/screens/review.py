@@ -1,7 +1,8 @@
 """The review screen: a table of samples with filters and search, the selected conversation beside it.
 
-a accepts, r rejects, e edits (the original is kept); A and R apply to everything the filter shows,
-after a confirmation. Every change is written to the store at once. An evolved sample shows the
+a accepts, r rejects, e edits (the original is kept); A and R decide every new sample the filter shows,
+after a confirmation (samples decided the other way only when the filter shows nothing else); u undoes
+the last change, again and again back to when the app opened. Every change is written to the store at once. An evolved sample shows the
 instruction it was evolved from in a panel beside its conversation.
 
 The table is virtual: it draws only the rows on screen from the filtered list, so 100,000 samples
@@ -40,6 +41,8 @@ STATUS_STYLES = {"new": "", "accepted": "green", "rejected": "red", "failed": "d
 COLUMNS = ("ID", "Technique", "Status", "Instruction", "Tok", "Flags")
 OPTIONAL_COLUMNS = ("Tok", "Technique", "Flags")  # dropped in this order when the table is narrow
 MIN_INSTRUCTION = 12
+ACTION_NOUNS = {"accepted": "accept", "rejected": "reject"}  # how undo names a change
+OTHER_DECISION = {"accepted": "rejected", "rejected": "accepted"}
 
 
 def parent_text(sample: dict[str, Any]) -> Text | None:
@@ -188,6 +191,10 @@ def _cells(row: ReviewRow) -> tuple[str | Text, ...]:
     )
 
 
+def _samples(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def conversation_text(sample: dict[str, Any]) -> Text:
     """The sample as a person reads it: each message under its role, then what the run recorded."""
     text = Text()
@@ -228,7 +235,8 @@ class ReviewScreen(Screen):
     BINDINGS = [
         Binding("a", "set_status('accepted')", "Accept", id="review.accept", tooltip="Accept the selected sample"),
         Binding("r", "set_status('rejected')", "Reject", id="review.reject", tooltip="Reject the selected sample"),
-        Binding("u", "set_status('new')", "Undo", id="review.undo", tooltip="Set the selected sample back to new"),
+        Binding("u", "undo", "Undo", id="review.undo",
+                tooltip="Undo the last change (accept, reject, edit, bulk), again and again back to when the app opened"),
         Binding("e", "edit", "Edit", id="review.edit", tooltip="Edit the conversation; the original is kept"),
         Binding("j", "move(1)", "Next", id="review.next", show=False, tooltip="Next sample"),
         Binding("k", "move(-1)", "Previous", id="review.previous", show=False, tooltip="Previous sample"),
@@ -380,8 +388,11 @@ class ReviewScreen(Screen):
         if self.samples[sample_id].get("status") == "failed":
             self.notify("A failed sample has nothing to curate.", severity="warning")
             return
+        before = self.samples[sample_id].get("status", "new")
         with saving(self):
             self.store.set_status([sample_id], status)
+            if before != status:
+                self.app.review_history.statuses_set(f"{ACTION_NOUNS[status]} of sample #{sample_id}", {sample_id: before})
             self.samples[sample_id] = self.store.get_sample(sample_id)
             table = self.query_one("#samples", SampleTable)
             # The row object is shared by `rows` and `shown`: changed once, in place.
@@ -397,16 +408,36 @@ class ReviewScreen(Screen):
         table.move_cursor(table.cursor_row + step)
 
     def action_bulk(self, status: str) -> None:
-        changed = [row for row in self.shown if row.status != "failed"]
-        if not changed:
-            self.notify("No sample shown to change.", severity="warning")
-            return
+        """Decide every new sample shown; samples a person decided the other way are left alone unless they
+        are all that is shown (filter on that status to ask for them)."""
+        other = OTHER_DECISION[status]
+        live = [row for row in self.shown if row.status != "failed"]
+        undecided = [row for row in live if row.status == "new"]
+        other_way = [row for row in live if row.status == other]
+        already = len(live) - len(undecided) - len(other_way)
         verb = {"accepted": "Accept", "rejected": "Reject"}[status]
+        key = "A" if status == "accepted" else "R"
+        if undecided:
+            changed = undecided
+            question = f"{verb} the {_samples(len(undecided), 'new sample')} the filter shows?"
+            if other_way:
+                question += (f" {_samples(len(other_way), 'sample')} you {other} stay {other}: to {verb.lower()} them too,"
+                             f" show only {other} samples and press {key}.")
+        elif other_way:
+            changed = other_way
+            question = f"{verb} the {_samples(len(other_way), 'sample')} you {other}, which the filter shows?"
+        else:
+            self.notify(f"Every sample shown is already {status}." if already else "No sample shown to change.", severity="warning")
+            return
+        if already:
+            question += f" {_samples(already, 'sample')} already {status}."
 
         def confirmed(yes: bool | None) -> None:
             if yes:
+                before = {row.id: row.status for row in changed}
                 with saving(self):
-                    self.store.set_status([row.id for row in changed], status)
+                    self.store.set_status(list(before), status)
+                    self.app.review_history.statuses_set(f"{ACTION_NOUNS[status]} of {_samples(len(before), 'shown sample')}", before)
                     # The shown rows change in place and stay until the filter changes, as with `a` and `r`
                     # (reading every sample again took a second at 100,000).
                     for row in changed:
@@ -414,9 +445,37 @@ class ReviewScreen(Screen):
                     self.query_one("#samples", SampleTable).refresh()
                     self.show_selected()
                     self.app.show_counts()
-                    self.notify(f"{verb}ed {len(changed)} samples.")
+                    left = f"; {len(other_way)} {other} left alone" if other_way and changed is undecided else ""
+                    self.notify(f"{verb}ed {_samples(len(changed), 'sample')}{left}.")
 
-        self.app.push_screen(ConfirmScreen(f"{verb} all {len(changed)} samples the current filter shows?", verb), confirmed)
+        self.app.push_screen(ConfirmScreen(question, verb), confirmed)
+
+    def action_undo(self) -> None:
+        with saving(self):
+            change = self.app.review_history.undo(self.store)
+            if change is None:
+                self.notify("Nothing to undo: no review change since the app opened.")
+                return
+            if change.edited is not None:
+                self.reload(select=change.edited["id"])
+            else:
+                rows = {row.id: row for row in self.rows}
+                for sample_id in change.statuses:
+                    if sample_id in self.samples:
+                        self.samples[sample_id] = self.store.get_sample(sample_id)
+                        if sample_id in rows:
+                            rows[sample_id].status = self.samples[sample_id].get("status", "new")
+                self._select(change.sample_ids[0])
+                self.query_one("#samples", SampleTable).refresh()
+                self.show_selected()
+            self.app.show_counts()
+            self.notify(change.undone())
+
+    def _select(self, sample_id: int) -> None:
+        """Put the cursor on a sample when the filters show it."""
+        index = next((index for index, row in enumerate(self.shown) if row.id == sample_id), None)
+        if index is not None:
+            self.query_one("#samples", SampleTable).move_cursor(index)
 
     def action_edit(self) -> None:
         sample_id = self.selected_id()
@@ -429,8 +488,10 @@ class ReviewScreen(Screen):
 
         def edited(conversation: list[ChatMessage] | None) -> None:
             if conversation is not None:
+                before = self.store.get_sample(sample_id)
                 with saving(self):
                     self.store.edit_sample(sample_id, conversation)
+                    self.app.review_history.edited(before)
                     self.reload(select=sample_id)
                     self.notify(f"Sample #{sample_id} edited; the original is kept.")
 

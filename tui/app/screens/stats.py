@@ -525,6 +525,8 @@ class StatsScreen(Screen):
             if yes:
                 with saving(self):
                     self.store.set_status(rest, "rejected")
+                    before = {sample_id: self.samples.get(sample_id, ("new", ""))[0] for sample_id in rest}
+                    self.app.review_history.statuses_set(f"rejection of {len(rest)} near-duplicates of #{kept}", before)
                     self.app.show_counts()
                     self.notify(f"Kept #{kept}; rejected {len(rest)} near-duplicate{'s' if len(rest) > 1 else ''}.")
                     self.refresh_figures(restart=True)
