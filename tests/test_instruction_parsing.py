@@ -22,6 +22,9 @@ from tui.engine.instruction_parsing import parse_instructions
         ("1.\n2.\n3. Real one here.", ["Real one here."]),
         ("1. Mục đích của Khóa học Smol là gì?\n2. Giải thích dữ liệu giả lập.", ["Mục đích của Khóa học Smol là gì?", "Giải thích dữ liệu giả lập."]),
         (" What is the first one, written after a primed “1.”?\n2. Second.", ["What is the first one, written after a primed “1.”?", "Second."]),
+        ("A) What is a seed?\nB: Explain a token.\nC) Name a small model.", ["What is a seed?", "Explain a token.", "Name a small model."]),
+        ("(a) Why do models drift?\n(b) How is data cleaned?\nc. Define recall.", ["Why do models drift?", "How is data cleaned?", "Define recall."]),
+        ("Q: What is X?\nA: X is a letter.\nI want a haiku about rain.", ["What is X?", "I want a haiku about rain."]),
     ],
 )
 def test_messy_lists_become_clean_instructions(text, expected):

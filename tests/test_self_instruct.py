@@ -78,6 +78,19 @@ def test_the_line_cut_by_the_token_cap_is_not_kept(store, prompts):
     assert summary.stored == 1 and summary.failures == {"token_cap": 1}
 
 
+def test_instructions_past_the_number_asked_are_stored_as_failed_not_lost(store, prompts):
+    asked = ["Which river is the longest in Europe?", "Explain how tides follow the moon.",
+             "Name three uses of baking soda.", "Describe the water cycle step by step."]
+    listed = "\n".join(f"{n}. {instruction}" for n, instruction in enumerate(asked, start=1))
+    summary, _ = _run(store, prompts, [listed], [{"text": "x"}], num_instructions=2)
+    assert summary.stored == 2 and summary.failures == {"beyond_count": 2}
+    failed = store.list_samples(statuses=["failed"])
+    assert [s["instruction"] for s in failed] == asked[2:]
+    assert failed[0]["failure"]["message"] == "the list went on past the 2 instructions asked for"
+    # Every parsed instruction is a sample: kept or failed with its reason, none dropped unrecorded.
+    assert [s["source"]["position"] for s in store.list_samples()] == [1, 2, 3, 4]
+
+
 def test_a_list_with_no_instruction_fails_the_row(store, prompts):
     summary, _ = _run(store, prompts, ["\n2.\n3.\n# Context"], [{"text": "x"}])
     assert summary.stored == 0 and summary.failures == {"no_instructions": 1}
@@ -193,7 +206,7 @@ def test_real_model_over_the_chapter_passage_and_english_seeds(model, prompts, s
 
 COPY_A_LIST = (  # a user template in the model's chat format
     "<|im_start|>user\nCopy the list below exactly.\n\n1. What is synthetic data?\n2. Draw a picture of a cat.\n"
-    "3. Say hi.\n4. (a) List three fruits.\n5. What is synthetic data?<|im_end|>\n<|im_start|>assistant\n"
+    "3. Say hi.\n4. ...and list three fruits.\n5. What is synthetic data?<|im_end|>\n<|im_start|>assistant\n"
 )
 
 
@@ -201,14 +214,14 @@ def test_a_copied_list_trips_every_filter_and_a_user_templates_lines_are_its_own
     from tui.engine.prompts import PromptLibrary
 
     (tmp_path / "self_instruct.jinja2").write_text(COPY_A_LIST, encoding="utf-8")
-    copied = "1. What is synthetic data?\n2. Draw a picture of a cat.\n3. Say hi.\n4. (a) List three fruits.\n5. What is synthetic data?"
+    copied = "1. What is synthetic data?\n2. Draw a picture of a cat.\n3. Say hi.\n4. ...and list three fruits.\n5. What is synthetic data?"
     summary, _ = _run(store, PromptLibrary(tmp_path), [copied], [{"text": "unused"}])
     failures = [(s["instruction"], s["failure"]["reason"]) for s in store.list_samples(statuses=["failed"])]
     assert failures == [
         ("What is synthetic data?", "near_duplicate"),  # it copies a line of its own prompt
         ("Draw a picture of a cat.", "unservable_keyword"),
         ("Say hi.", "too_short"),
-        ("(a) List three fruits.", "starts_with_punctuation"),
+        ("...and list three fruits.", "starts_with_punctuation"),
         ("What is synthetic data?", "near_duplicate"),
     ]
     assert summary.stored == 0

@@ -24,8 +24,10 @@ from tui.engine.techniques.self_instruct import SelfInstruct
 class TerminalObserver(RunObserver):
     """Streams tokens to stdout under a header per model call, and a progress line per sample."""
 
-    def __init__(self, out: TextIO, err: TextIO, stream_tokens: bool, parallel: bool = False):
+    def __init__(self, out: TextIO, err: TextIO, stream_tokens: bool, parallel: bool = False, per_seed: bool = False):
+        """`per_seed`: each seed gives several samples, so a line names the seed it came from."""
         self.out, self.err, self.stream_tokens, self.parallel = out, err, stream_tokens, parallel
+        self.row_label = "seed " if per_seed else ""
         self.shows_text = stream_tokens
         self.started = time.perf_counter()
         self.tokens = 0
@@ -62,7 +64,7 @@ class TerminalObserver(RunObserver):
             self.out.write("\n")
             self.out.flush()
             self.streamed = False
-        self.err.write(f"[{done}/{total}] {line}\n")
+        self.err.write(f"[{self.row_label}{done}/{total}] {line}\n")
         self.err.flush()
 
     def close(self) -> None:
@@ -138,7 +140,8 @@ def run_generate_command(args: argparse.Namespace) -> int:
         with opened_model(args, check_seed=args.seed is not None) as model:
             check_model(technique, model)
             run_seed = args.seed if args.seed is not None else new_run_seed()
-            unit = "seeds" if isinstance(technique, (SelfInstruct, EvolInstruct)) else "samples"  # several samples each
+            per_seed = getattr(technique, "many_samples_per_seed", False)
+            unit = "seeds" if per_seed else "samples"
             workers = getattr(model, "settings", None).concurrency if uses_servers(args) else args.parallel
             print(f"{technique.name}: {num} {unit} with {model.label}{_how(model, workers)}, seed {run_seed}, store {args.store}",
                   file=sys.stderr)
@@ -146,7 +149,7 @@ def run_generate_command(args: argparse.Namespace) -> int:
             if workers > 1:
                 observer: TerminalObserver = ProgressObserver(sys.stdout, sys.stderr, streams, num, _in_flight(model))
             else:
-                observer = TerminalObserver(sys.stdout, sys.stderr, streams)
+                observer = TerminalObserver(sys.stdout, sys.stderr, streams, per_seed=per_seed)
             with cancelled_by_signals() as signals:
                 summary = run_generation(technique, store, model, prompts, num, run_seed, rows, observer, signals.cancel,
                                          parallel=workers)

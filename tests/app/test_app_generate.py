@@ -115,3 +115,21 @@ async def test_quitting_during_a_run_is_fast_and_loses_no_finished_sample(tmp_pa
     with SampleStore(path) as reopened:
         assert len(reopened.list_samples()) >= finished
         assert reopened.list_runs()[0]["status"] == "cancelled"
+
+
+async def test_self_instruct_counts_seeds_done_and_instructions_kept_apart(app_store, prompts):
+    from tests.app.fake_backend import FakeModel
+
+    app_store.add_seeds([{"text": "Rivers and tides."}, {"text": "Kitchen chemistry."}])
+    lists = ("1. Which river is the longest in Europe?\n2. Explain how tides follow the moon.\n3. Why do rivers flood?",
+             "A) Name three uses of baking soda.\nB: Why does bread rise?")
+    app = make_app(app_store, prompts, FakeBackend(FakeModel(lists)))
+    async with app.run_test(size=(120, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        app.main_screen.technique.show_technique("self-instruct")
+        await pilot.pause()
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), what="the run to finish")
+        assert shown_text(app, "#run-stats").startswith("2/2 seeds done · 5 kept · 0 failed")
+    kept = [s["instruction"] for s in app_store.list_samples()]
+    assert kept[3:] == ["Name three uses of baking soda.", "Why does bread rise?"]  # the letters are gone

@@ -333,7 +333,8 @@ class SmolgenApp(App):
         else:
             model = self.model
             in_flight = (lambda: model.in_flight) if requests_in_flight(model) > 1 else None
-            self.main_screen.output.run_started(request.title, request.num, in_flight)
+            per_seed = getattr(request.technique, "many_samples_per_seed", False)
+            self.main_screen.output.run_started(request.title, request.num, in_flight, per_seed)
             self.generate(request, model, self._cancel)
         self.refresh_bindings()
 

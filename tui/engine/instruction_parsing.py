@@ -1,7 +1,7 @@
 """Instructions out of the text a small model writes when asked for a list of them.
 
-Small models number their lines ("1.", "2)", "(3)"), bullet them ("-", "*", "•"), label them
-("Query 1:", "**Question:**"), wrap them in quotes, put several on one line ("1. … 2. …"), add
+Small models number their lines ("1.", "2)", "(3)") or letter them ("B:", "C)", "(a)"), bullet them
+("-", "*", "•"), label them ("Query 1:", "**Question:**"), wrap them in quotes, put several on one line ("1. … 2. …"), add
 headings and introductions ("# Output", "Here are 5 queries:") and sometimes answer their own
 questions ("Answer: …"). The parser keeps the instructions and drops the rest.
 """
@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 
-# "1.", "2)", "(3)", "4:", "5 -" at the start of a line, and bullets.
-_LIST_MARKER = re.compile(r"^(?:\(?\d{1,3}[.):\]](?!\d)|\d{1,3}\s+-\s|[-*•●▪‣+–—])\s*")
+# "1.", "2)", "(3)", "4:", "5 -" at the start of a line, bullets, and letters: "(a)", "C)", "b.", "B:" ("A:" is
+# left to _ANSWER: after a question it is the model answering it).
+_LIST_MARKER = re.compile(
+    r"^(?:\(?\d{1,3}[.):\]](?!\d)|\d{1,3}\s+-\s|[-*•●▪‣+–—]|\([A-Za-z]\)|[A-Za-z][.)](?=\s)|[B-Zb-z]:(?=\s))\s*"
+)
 # A label before the instruction, with an optional number: "Query 1:", "Instruction #2 -", "Q3."
 _LABEL = re.compile(
     r"^(?:user\s+)?(?:query|question|instruction|prompt|task|request|q)\s*#?\s*\d{0,3}\s*(?:[:.)](?=\s|$)|\s[-–]\s)\s*",

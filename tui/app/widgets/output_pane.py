@@ -65,6 +65,9 @@ class OutputPane(Vertical):
         self._model_seconds = 0.0
         self._done = 0
         self._total = 0
+        # A technique whose seed gives several samples (SelfInstruct, EvolInstruct) counts seeds and samples apart.
+        self._per_seed = False
+        self._kept = self._failed = 0
         self._new_sample = True
         self._rate_shown = 0.0
         self._finished_pending: list[tuple[int | None, Text]] = []
@@ -97,15 +100,17 @@ class OutputPane(Vertical):
         """Before the run starts (waiting for the model)."""
         self._stage(text)
 
-    def run_started(self, title: str, total: int, in_flight: Callable[[], int] | None = None) -> None:
-        """`in_flight` counts the requests open now, for a run with rows in flight on servers."""
+    def run_started(self, title: str, total: int, in_flight: Callable[[], int] | None = None, per_seed: bool = False) -> None:
+        """`in_flight` counts the requests open now, for a run with rows in flight on servers; `per_seed`: each
+        of the `total` seeds gives several samples."""
         self._run_started = self._call_started = time.monotonic()
         self._tokens, self._model_seconds, self._done, self._total = 0, 0.0, 0, total
+        self._per_seed, self._kept, self._failed = per_seed, 0, 0
         self._call_chunks = 0
         self._new_sample = True
         self._stage(f"{title} · starting")
         self.query_one("#progress", ProgressLine).update(total=total, progress=0)
-        self._stats(f"0/{total} samples{CANCEL_HINT}")
+        self._stats(f"0/{total} {self._rows_noun}{CANCEL_HINT}")
         self.stream.clear()
         self._in_flight, self._row_shown = in_flight, None
         self._progress = RunProgress(total) if in_flight is not None else None
@@ -158,7 +163,7 @@ class OutputPane(Vertical):
         if self._progress is not None and self._in_flight is not None:
             rows = len(self._progress.rows)
             self.query_one("#progress", ProgressLine).update(progress=rows)
-            self._stats(f"{rows}/{self._total} · {self._progress.line(self._in_flight())}{CANCEL_HINT}")
+            self._stats(f"{rows}/{self._total} {self._rows_noun} · {self._progress.line(self._in_flight())}{CANCEL_HINT}")
             self._rate_shown = time.monotonic()
             return
         live_seconds = time.monotonic() - self._call_started
@@ -168,7 +173,8 @@ class OutputPane(Vertical):
         if self._done:
             per_sample = (time.monotonic() - self._run_started) / self._done
             eta = f" · ETA {duration_text(per_sample * (self._total - self._done))}"
-        self._stats(f"{self._done}/{self._total} samples · {rate:.1f} tok/s{eta}{CANCEL_HINT}")
+        done = f"seed {self._done}/{self._total} · {self._kept} kept · {self._failed} failed" if self._per_seed else f"{self._done}/{self._total} samples"
+        self._stats(f"{done} · {rate:.1f} tok/s{eta}{CANCEL_HINT}")
         self._rate_shown = time.monotonic()
 
     def sample_finished(self, sample: dict[str, Any], done: int, total: int) -> None:
@@ -181,6 +187,8 @@ class OutputPane(Vertical):
             return
         self._done, self._total = done, total
         self.query_one("#progress", ProgressLine).update(progress=done)
+        self._failed += sample.get("status") == "failed"
+        self._kept += sample.get("status") != "failed"
         if sample.get("status") != "failed":
             self._tokens += sample["tokens"]["completion"]
             self._model_seconds += sample["seconds"]
@@ -235,10 +243,20 @@ class OutputPane(Vertical):
             self._append("\n\n[cancelled: this unfinished sample was discarded]")
         elif summary.halt_reason:
             self._stage(f"Stopped · {summary.stored} stored{failed} · {summary.halt_reason}")
-            self._stats(f"{summary.stored + summary.failed}/{summary.total} samples{rate}")
+            self._stats(f"{self._done_text(summary)}{rate}")
         else:
             self._stage(f"Finished · {summary.stored} stored{failed}")
-            self._stats(f"{summary.stored + summary.failed}/{summary.total} samples{rate}")
+            self._stats(f"{self._done_text(summary)}{rate}")
+
+    @property
+    def _rows_noun(self) -> str:
+        return "seeds" if self._per_seed else "samples"
+
+    def _done_text(self, summary: RunSummary) -> str:
+        """What a run did: samples of samples asked for, or seeds done and what they gave."""
+        if not self._per_seed:
+            return f"{summary.stored + summary.failed}/{summary.total} samples"
+        return f"{summary.rows_done}/{summary.total} seeds done · {summary.stored} kept · {summary.failed} failed"
 
     def run_failed(self, message: str) -> None:
         self._run_over()

@@ -93,6 +93,7 @@ class EvolInstruct:
     summary = "each instruction rewritten into harder ones, round after round"
     settings_class = EvolInstructSettings
     needs_seeds = True
+    many_samples_per_seed = True  # progress counts seeds done and samples kept apart
 
     def __init__(self, settings: EvolInstructSettings | None = None):
         self.settings = validate(settings or EvolInstructSettings())

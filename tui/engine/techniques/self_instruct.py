@@ -5,7 +5,8 @@ Each instruction of the list becomes its own sample, stored before the next is c
 near-duplicate check sees the ones just kept; rows run in parallel see each other's too (a kept
 instruction is checked again and entered in the index in one step, just before it is stored). A
 dropped instruction is stored as a failed sample with its reason (too_short, too_long,
-unservable_keyword, starts_with_punctuation, near_duplicate, token_cap) and is never exported.
+unservable_keyword, starts_with_punctuation, near_duplicate, token_cap, beyond_count: the list went on
+past the number asked for) and is never exported.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class SelfInstruct:
     summary = "new instructions listed from each seed; the new, well-formed ones are kept"
     settings_class = SelfInstructSettings
     needs_seeds = True
+    many_samples_per_seed = True  # progress counts seeds done and samples kept apart
 
     def __init__(self, settings: SelfInstructSettings | None = None):
         self.settings = validate(settings or SelfInstructSettings())
@@ -126,14 +128,13 @@ class SelfInstruct:
         own_prompt.add_all((quoted, "its own prompt") for quoted in _QUOTED.findall(prompt))  # the criteria's examples
         rng = ctx.rng(index)
         uncounted = [listed]  # the list's call is counted once, with the row's first sample
-        for position, (instruction, cut_off) in enumerate(candidates, start=1):
+        for position, (instruction, dropped) in enumerate(candidates, start=1):
             counted, uncounted = uncounted, []
             source = _source(prompt, listed, position)
             question = [{"role": "user", "content": instruction}]
             rejection = (
-                Rejection("token_cap", "cut off by the token cap of the list")
-                if cut_off
-                else self._rejection(instruction, own_prompt)
+                dropped
+                or self._rejection(instruction, own_prompt)
                 or borrowed_example_word(instruction, variables["input"], example_words)
             )
             if rejection is not None:
@@ -212,16 +213,20 @@ def _source(prompt: str, listed: Completion, position: int | None) -> dict[str, 
     return {"prompt": prompt, "raw": listed.text, "call": listed.record(), "position": position}
 
 
-def candidate_instructions(listed: Completion, limit: int) -> list[tuple[str, bool]]:
-    """The instructions of a model's list, each with whether the token cap cut it off.
+def candidate_instructions(listed: Completion, limit: int) -> list[tuple[str, Rejection | None]]:
+    """Every instruction of a model's list, each with why it is dropped before the filters, if it is.
 
-    When the model hit the cap, its last line stopped mid-way: an instruction parsed from it is
-    marked cut off rather than passed off as complete.
+    Past the `limit` asked for, an instruction is dropped as beyond the count. When the model hit the
+    token cap, its last line stopped mid-way: an instruction parsed from it is dropped as cut off rather
+    than passed off as complete.
     """
     text = listed.text
     if listed.finish_reason != "length" or text.endswith("\n"):
-        return [(instruction, False) for instruction in parse_instructions(text, limit)]
-    complete, _, last_line = text.rpartition("\n")
-    whole = parse_instructions(complete, limit)
-    cut = parse_instructions(last_line, limit - len(whole)) if len(whole) < limit else []
-    return [(instruction, False) for instruction in whole] + [(instruction, True) for instruction in cut]
+        whole, cut = parse_instructions(text), []
+    else:
+        complete, _, last_line = text.rpartition("\n")
+        whole, cut = parse_instructions(complete), parse_instructions(last_line)
+    beyond = Rejection("beyond_count", f"the list went on past the {limit} instruction{'s' if limit != 1 else ''} asked for")
+    cut_off = Rejection("token_cap", "cut off by the token cap of the list")
+    found = [(instruction, None) for instruction in whole] + [(instruction, cut_off) for instruction in cut]
+    return [(instruction, beyond if position >= limit else dropped) for position, (instruction, dropped) in enumerate(found)]
