@@ -14,7 +14,7 @@ from tui.app.screens.pipeline_dialogs import PipelineLoadScreen, PipelineSaveScr
 from tui.app.pipeline_draft import STEP_CHOICES
 from tui.app.widgets.pipeline_step_form import PipelineStepForm
 from tui.app.widgets import pipeline_tab as pipeline_tab_module
-from tui.app.widgets.pipeline_tab import PipelineTab
+from tui.app.widgets.pipeline_tab import PIPELINE_BINDINGS, PipelineTab
 from tui.engine.pipeline.toml_config import load_pipeline
 
 
@@ -95,7 +95,7 @@ async def test_build_a_pipeline_by_keys(app_store, prompts):
         assert {in_footer[key] for key in ("a", "d", "shift+up", "shift+down", "f5", "f6", "f8")} == {
             "Add step", "Remove step", "Move up", "Move down", "Load pipeline", "Save pipeline", "No cache"}
         helped = {b.description for title, bindings, _ in help_sections() if title == "Pipeline tab" for b in bindings}
-        assert set(in_footer.values()) & {b.description for b in [*tab.BINDINGS, *tab.step_list.BINDINGS]} <= helped
+        assert set(in_footer.values()) & {b.description for b in [*PIPELINE_BINDINGS, *tab.step_list.BINDINGS]} <= helped
 
 
 async def test_a_missing_column_is_shown_not_raised_and_a_mapping_fixes_it(app_store, prompts):
@@ -275,6 +275,39 @@ async def test_marked_seeds_are_the_source_of_a_new_pipeline(app_store, prompts)
     samples = app_store.list_samples()
     assert [s["columns"]["text"] for s in samples] == ["Ask about LoRA.", "Ask about SFT."]
     assert all(s["instruction"] and s["response"] and s["pipeline"] == "my-pipeline" for s in samples)
+
+
+async def test_the_tabs_keys_work_as_soon_as_it_is_shown_wherever_the_focus_is(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("f3")  # the technique tabs, then along them to Pipeline, the last
+        for _ in app.main_screen.technique.techniques:
+            await pilot.press("right")
+        assert app.main_screen.technique.pipeline_shown
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: isinstance(app.screen, PipelineLoadScreen), what="the load dialog from the tab bar")
+        await pilot.press("escape")
+        await pilot.press("f2", "f8")  # from the seeds pane too
+        assert app.main_screen.query_one("#pipeline-no-cache").value
+        app.main_screen.technique.show_technique("magpie")
+        await pilot.pause()
+        await pilot.press("f8")  # the keys belong to the tab: with another in front they do nothing
+        assert app.main_screen.query_one("#pipeline-no-cache").value
+
+
+async def test_a_rerun_served_from_the_cache_says_so_and_which_key_runs_without_it(app_store, prompts):
+    app_store.add_seeds([{"text": "Ask about LoRA."}, {"text": "Ask about SFT."}])
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 40)) as pilot:
+        tab = await pipeline_tab(pilot)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished · 2 stored" in shown_text(app, "#stage"), what="the first run")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "cached 2" in tab.drawing.text, what="the run from the cache")
+        await wait_for(pilot, lambda: not app.running)
+        assert shown_text(app, "#stage") == "Finished · 2 rows came from the cache, nothing generated"
+        assert shown_text(app, "#run-stats") == "f8 (No cache) then ctrl+g generates them again"
+        assert "0 samples" not in shown_text(app, "#run-stats")
 
 
 @pytest.mark.model

@@ -44,7 +44,7 @@ from tui.app.streaming import BatchedObserver
 from tui.app.techniques import TechniqueEntry, available_techniques
 from tui.app.widgets.output_pane import OutputPane
 from tui.app.widgets.pipeline_step_list import PipelineStepList
-from tui.app.widgets.pipeline_tab import PipelineTab
+from tui.app.widgets.pipeline_tab import PIPELINE_BINDINGS
 from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.template_editor import TemplateEditor
 from tui.engine.errors import SmolgenError, StoreUnwritable
@@ -496,7 +496,7 @@ def help_sections() -> list[HelpSection]:
     """Every key of the app, from the bindings themselves, and the keys widgets own."""
     return [
         ("Everywhere", SmolgenApp.BINDINGS, [("ctrl+p", "Command palette: every action by name, themes")]),
-        ("Main screen", MainScreen.BINDINGS, [("tab / shift+tab", "Next / previous field")]),
+        ("Main screen", [b for b in MainScreen.BINDINGS if b not in PIPELINE_BINDINGS], [("tab / shift+tab", "Next / previous field")]),
         ("Seeds pane", SeedsPane.BINDINGS, [("space / enter", "Mark or unmark the seed for the next run")]),
         (
             "Technique settings",
@@ -505,7 +505,7 @@ def help_sections() -> list[HelpSection]:
         ),
         (
             "Pipeline tab",
-            [*PipelineTab.BINDINGS, *PipelineStepList.BINDINGS],
+            [*PIPELINE_BINDINGS, *PipelineStepList.BINDINGS],
             [("enter on a step", "Edit its settings"), ("ctrl+g", "Run the pipeline (escape cancels; a re-run reuses the cache)")],
         ),
         ("Review", ReviewScreen.BINDINGS, [("↑ / ↓", "Previous / next sample")]),

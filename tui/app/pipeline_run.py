@@ -64,8 +64,9 @@ def copy_counts(counts: dict[str, StepCounts]) -> dict[str, StepCounts]:
 def run_summary(summary: PipelineSummary) -> RunSummary:
     """The pipeline's summary in the shape the output pane shows for every run."""
     failed = sum(counts.failed for counts in summary.steps.values())
+    worked = [counts for counts in summary.steps.values() if counts.generated or counts.cached or counts.failed]
     result = RunSummary(summary.run_id, summary.stored + failed, summary.stored, failed,
-                        wall_seconds=summary.wall_seconds, status=summary.status)
+                        wall_seconds=summary.wall_seconds, status=summary.status, cached_rows=worked[-1].cached if worked else 0)
     for counts in summary.steps.values():
         result.failures.update(counts.failures)
     return result

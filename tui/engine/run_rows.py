@@ -63,6 +63,7 @@ class RunSummary:
     wall_seconds: float = 0.0
     status: str = "running"
     halt_reason: str | None = None
+    cached_rows: int = 0  # a pipeline's rows whose last step came from its cache (nothing generated for them)
 
     @property
     def tokens_per_second(self) -> float:

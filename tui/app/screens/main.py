@@ -20,7 +20,7 @@ from tui.app.screens.seed_editor import SeedEditorScreen
 from tui.app.screens.seed_import import SeedImportScreen
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.output_pane import OutputPane
-from tui.app.widgets.pipeline_tab import PipelineTab
+from tui.app.widgets.pipeline_tab import PIPELINE_BINDINGS, PipelineTab
 from tui.app.widgets.seeds_pane import SeedsPane, seed_label
 from tui.app.widgets.status_bar import StatusBar
 from tui.app.widgets.technique_pane import TechniquePane
@@ -54,6 +54,7 @@ class MainScreen(Screen):
         Binding("f2", "focus_pane('seeds')", "Seeds", id="main.focus_seeds", show=False, tooltip="Move to the seeds pane"),
         Binding("f3", "focus_pane('technique')", "Settings", id="main.focus_settings", show=False, tooltip="Move to the technique settings"),
         Binding("f4", "focus_pane('output')", "Output", id="main.focus_output", show=False, tooltip="Move to the output pane"),
+        *PIPELINE_BINDINGS,
     ]
 
     def __init__(self, store: SampleStore, prompts: PromptLibrary, techniques: tuple[TechniqueEntry, ...]) -> None:
@@ -91,6 +92,14 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.seeds.seed_list.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pipeline_key":  # the Pipeline tab's keys, shown and working while it is in front
+            return self.technique.pipeline_shown
+        return True
+
+    def action_pipeline_key(self, action: str) -> None:
+        getattr(self.technique.pipeline, f"action_{action}")()
 
     def action_focus_pane(self, pane: str) -> None:
         if pane == "seeds":

@@ -244,6 +244,11 @@ class OutputPane(Vertical):
         elif summary.halt_reason:
             self._stage(f"Stopped · {summary.stored} stored{failed} · {summary.halt_reason}")
             self._stats(f"{self._done_text(summary)}{rate}")
+        elif summary.cached_rows and not summary.stored + summary.failed:
+            self.query_one("#progress", ProgressLine).update(progress=self._total)
+            rows = f"{summary.cached_rows} row{'s' if summary.cached_rows != 1 else ''}"
+            self._stage(f"Finished · {rows} came from the cache, nothing generated")
+            self._stats("f8 (No cache) then ctrl+g generates them again")
         else:
             self._stage(f"Finished · {summary.stored} stored{failed}")
             self._stats(f"{self._done_text(summary)}{rate}")

@@ -32,6 +32,17 @@ from tui.engine.prompts import PromptLibrary
 CHECK_AFTER_SECONDS = 0.15
 
 
+# The tab's keys, bound on the main screen so that they work as soon as the tab is in front, wherever the
+# focus is; each runs the PipelineTab action it names.
+PIPELINE_BINDINGS = [
+    Binding("f5", "pipeline_key('load')", "Load pipeline", id="pipeline.load", tooltip="Load a built-in pipeline or a TOML file"),
+    Binding("f6", "pipeline_key('save')", "Save pipeline", id="pipeline.save", tooltip="Save the pipeline as a TOML file"),
+    Binding("f7", "pipeline_key('show_drawing')", "Drawing", id="pipeline.drawing", tooltip="Scroll to the drawing and focus it"),
+    Binding("f8", "pipeline_key('toggle_cache')", "No cache", id="pipeline.no_cache",
+            tooltip="Switch between reusing cached step outputs and generating again"),
+]
+
+
 def summary_text(summary: PipelineSummary) -> str:
     """The end of a run: what was stored, then each step's counts and failure reasons."""
     status = {"finished": "Finished", "cancelled": "Cancelled (resume with ctrl+g: nothing is generated twice)"}
@@ -61,13 +72,6 @@ class PipelineTab(VerticalScroll):
     PipelineTab .group { text-style: bold; color: $accent; margin-top: 1; }
     PipelineTab #pipeline-step-slot { height: auto; }
     """
-    BINDINGS = [
-        Binding("f5", "load", "Load pipeline", id="pipeline.load", tooltip="Load a built-in pipeline or a TOML file"),
-        Binding("f6", "save", "Save pipeline", id="pipeline.save", tooltip="Save the pipeline as a TOML file"),
-        Binding("f7", "show_drawing", "Drawing", id="pipeline.drawing", tooltip="Scroll to the drawing and focus it"),
-        Binding("f8", "toggle_cache", "No cache", id="pipeline.no_cache",
-                tooltip="Switch between reusing cached step outputs and generating again"),
-    ]
 
     @dataclass
     class StepKindRequested(Message):

@@ -116,6 +116,7 @@ class TechniquePane(Vertical):
 
     @on(TabbedContent.TabActivated, "#technique-tabs")
     def technique_shown(self, event: TabbedContent.TabActivated) -> None:
+        self.screen.refresh_bindings()  # the Pipeline tab's keys come and go with it
         if self.pipeline_shown:
             self.query_one("#run-num", Input).placeholder = "every row"  # the source's rows, cycled when more
             return
