@@ -65,6 +65,26 @@ async def test_e_edits_the_highlighted_seed_and_escape_keeps_it(app_store, promp
         assert not isinstance(app.screen, SeedEditorScreen)
         assert [(s["id"], s["row"]) for s in app_store.list_seeds()] == [(seed_id, {"text": "Name a red fruit."})]
 
+async def test_samples_and_seed_are_marked_invalid_only_for_an_invalid_value_with_the_reason(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        samples, seed = (app.main_screen.query_one(selector, Input) for selector in ("#run-num", "#run-seed"))
+        samples.focus()
+        await pilot.press("tab", "tab", "tab")  # through both, empty
+        await pilot.pause()
+        assert not samples.has_class("-invalid") and not seed.has_class("-invalid")
+        assert not app.main_screen.query_one("#run-problem").display
+        samples.focus()
+        await pilot.press("0", "tab")
+        await pilot.pause()
+        assert samples.has_class("-invalid") and not seed.has_class("-invalid")
+        assert "samples 0: must be at least 1" in shown_text(app, "#run-problem")
+        samples.focus()
+        await pilot.press("backspace", "2", "tab")
+        await pilot.pause()
+        assert not samples.has_class("-invalid") and not app.main_screen.query_one("#run-problem").display
+
+
 async def test_an_invalid_setting_is_explained_next_to_it_and_blocks_the_run(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:

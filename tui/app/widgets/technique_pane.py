@@ -7,6 +7,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
 from tui.app.techniques import TechniqueEntry
@@ -32,6 +33,21 @@ def parse_optional_int(text: str, what: str, minimum: int) -> int | None:
     return value
 
 
+class WholeNumberAtLeast(Validator):
+    """The run options' check, for the field's own invalid mark."""
+
+    def __init__(self, what: str, minimum: int) -> None:
+        super().__init__()
+        self.what, self.minimum = what, minimum
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            parse_optional_int(value, self.what, self.minimum)
+        except BadInput as error:
+            return self.failure(str(error))
+        return self.success()
+
+
 class TechniquePane(Vertical):
     """Run options shared by every technique, and one settings tab per technique."""
 
@@ -54,9 +70,13 @@ class TechniquePane(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="run-options"):
             yield Label("Samples")
-            yield Input(id="run-num", type="integer", placeholder="1 per seed", compact=True)
+            # Blank means the default: a field passed through empty is not marked invalid, one below its
+            # minimum is, with the reason under the line.
+            yield Input(id="run-num", type="integer", placeholder="1 per seed", compact=True, valid_empty=True,
+                        validators=[WholeNumberAtLeast("samples", 1)])
             yield Label("Seed")
-            yield Input(id="run-seed", type="integer", placeholder="random", compact=True)
+            yield Input(id="run-seed", type="integer", placeholder="random", compact=True, valid_empty=True,
+                        validators=[WholeNumberAtLeast("seed", 0)])
         yield Static("", id="run-problem", markup=False)
         with TabbedContent(id="technique-tabs"):
             for entry in self.techniques:
