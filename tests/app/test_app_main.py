@@ -8,7 +8,7 @@ import json
 from rich.console import Console
 from textual.binding import Binding
 from textual.command import CommandList
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Input, RadioButton, Static, TextArea
 
 from tests.app.conftest import make_app, notifications, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend, FileCheckingBackend
@@ -64,6 +64,51 @@ async def test_e_edits_the_highlighted_seed_and_escape_keeps_it(app_store, promp
         await pilot.press("escape")
         assert not isinstance(app.screen, SeedEditorScreen)
         assert [(s["id"], s["row"]) for s in app_store.list_seeds()] == [(seed_id, {"text": "Name a red fruit."})]
+
+def box_styles(widget, y: int):
+    """The style of the check box drawn on line `y` of a selection list, and whether its mark can be seen."""
+    segments = list(widget.render_line(y))
+    box = segments[1].style
+    return box.bgcolor, box.color != box.bgcolor
+
+
+async def test_a_marked_seed_reads_at_a_glance_in_every_theme_and_t_with_some_marked_asks(app_store, prompts):
+    app_store.add_seeds([{"text": f"Seed {i}"} for i in range(4)])
+    for seed in app_store.list_seeds()[2:]:
+        app_store.update_seed(seed["id"], selected=False)
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        seed_list = app.main_screen.seeds.seed_list
+        for theme in ("textual-dark", "textual-light", "nord", "gruvbox"):
+            app.theme = theme
+            await pilot.pause()
+            marked, unmarked = box_styles(seed_list, 1), box_styles(seed_list, 2)  # line 0 is highlighted
+            assert marked[0] != unmarked[0], theme  # a filled box against an empty one
+            assert marked[1] and not unmarked[1], theme  # the mark shows only in the marked box
+        await pilot.press("t")  # two of four marked: it asks
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "2 of 4 seeds are marked for the next run. Mark all 4?" in str(app.screen.query_one("#question").render())
+        await pilot.press("n")
+        assert [bool(s.get("selected", True)) for s in app_store.list_seeds()] == [True, True, False, False]
+        await pilot.press("t", "y")
+        assert all(s.get("selected", True) for s in app_store.list_seeds())
+        assert any("All 4 seeds marked" in n for n in notifications(app))
+        await pilot.press("t")  # all marked: cleared at once
+        assert not any(s.get("selected", True) for s in app_store.list_seeds())
+
+
+async def test_the_export_dialogs_chosen_format_and_statuses_stand_out(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+e")
+        buttons = list(app.screen.query(RadioButton))
+        boxes = [button.get_component_rich_style("toggle--button") for button in buttons]
+        assert buttons[0].value and not buttons[1].value
+        assert boxes[0].bgcolor != boxes[1].bgcolor and boxes[1].color == boxes[1].bgcolor
+        statuses = app.screen.query_one("#export-statuses")
+        chosen, other = box_styles(statuses, 1), box_styles(statuses, 0)  # accepted is chosen, new is not
+        assert chosen[0] != other[0] and chosen[1] and not other[1]
+
 
 async def test_samples_and_seed_are_marked_invalid_only_for_an_invalid_value_with_the_reason(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend())

@@ -43,6 +43,13 @@ class ExportScreen(Dialog[ExportResult | None]):
     ExportScreen #export-count { color: $text-muted; }
     ExportScreen Horizontal { height: auto; align-horizontal: right; }
     ExportScreen Button { margin-left: 2; }
+    /* The chosen format and statuses have a filled box, the others an empty one. */
+    ExportScreen RadioSet > RadioButton > .toggle--button, ExportScreen SelectionList > .selection-list--button,
+    ExportScreen SelectionList > .selection-list--button-highlighted { color: $panel; background: $panel; }
+    ExportScreen RadioSet > RadioButton.-on > .toggle--button, ExportScreen SelectionList > .selection-list--button-selected,
+    ExportScreen SelectionList > .selection-list--button-selected-highlighted {
+        color: $background; background: $success; text-style: bold;
+    }
     """
     BINDINGS = [
         Binding("ctrl+s", "export", "Export", id="export.run", tooltip="Write the file"),

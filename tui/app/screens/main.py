@@ -121,6 +121,11 @@ class MainScreen(Screen):
         question = f"Delete the seed “{seed_label(request.seed['row'])[:60]}”?"
         self.app.push_screen(ConfirmScreen(question, "Delete"), partial(self.seeds.delete_seed, request.seed))
 
+    @on(SeedsPane.MarkAllRequested)
+    def confirm_marking_all(self, request: SeedsPane.MarkAllRequested) -> None:
+        question = f"{request.marked} of {request.total} seeds are marked for the next run. Mark all {request.total}?"
+        self.app.push_screen(ConfirmScreen(question, f"Mark all {request.total}"), lambda yes: self.seeds.mark_all(True) if yes else None)
+
     @on(SeedsPane.ImportRequested)
     def open_seed_import(self) -> None:
         self.app.push_screen(SeedImportScreen(), self.seeds.import_seeds)

@@ -36,8 +36,16 @@ def seed_label(row: dict[str, Any]) -> str:
 class SeedsPane(Vertical):
     """Lists the seeds; space marks the ones the next run uses; every change is stored at once."""
 
+    # A marked seed's box is filled, an unmarked one's empty: told apart at a glance in every theme.
     DEFAULT_CSS = """
     SeedsPane SelectionList { height: 1fr; border: none; padding: 0; }
+    SeedsPane SelectionList > .selection-list--button, SeedsPane SelectionList > .selection-list--button-highlighted {
+        color: $panel; background: $panel;
+    }
+    SeedsPane SelectionList > .selection-list--button-selected,
+    SeedsPane SelectionList > .selection-list--button-selected-highlighted {
+        color: $background; background: $success; text-style: bold;
+    }
     SeedsPane #seeds-empty { color: $text-muted; padding: 0 1; height: auto; }
     """
     BINDINGS = [
@@ -45,7 +53,8 @@ class SeedsPane(Vertical):
         Binding("e", "edit_seed", "Edit seed", id="seeds.edit", show=False, tooltip="Edit the highlighted seed"),
         Binding("d,delete", "delete_seed", "Delete seed", id="seeds.delete", show=False, tooltip="Delete the highlighted seed"),
         Binding("i", "import_seeds", "Import", id="seeds.import", tooltip="Import a .txt, .jsonl or .csv file"),
-        Binding("t", "toggle_all", "Use all/none", id="seeds.toggle_all", show=False, tooltip="Mark every seed for the next run, or none"),
+        Binding("t", "toggle_all", "Use all/none", id="seeds.toggle_all", show=False,
+                tooltip="Mark every seed for the next run, or none when all are (it asks when only some are)"),
     ]
 
     @dataclass
@@ -59,6 +68,13 @@ class SeedsPane(Vertical):
         """d: ask whether to delete `seed`, then call `delete_seed` with the answer."""
 
         seed: dict[str, Any]
+
+    @dataclass
+    class MarkAllRequested(Message):
+        """t with some seeds marked: ask whether to mark all `total`; if so, call `mark_all(True)`."""
+
+        marked: int
+        total: int
 
     @dataclass
     class ImportRequested(Message):
@@ -167,8 +183,16 @@ class SeedsPane(Vertical):
             self.reload()
 
     def action_toggle_all(self) -> None:
+        """None marked: mark all; all marked: clear the marks; some marked: ask before marking the rest."""
+        marked, total = len(self.seed_list.selected), self.seed_list.option_count
+        if 0 < marked < total:
+            self.post_message(self.MarkAllRequested(marked, total))
+        elif total:
+            self.mark_all(marked == 0)
+
+    def mark_all(self, use: bool) -> None:
+        """Mark every seed for the next run (`use`), or none."""
         seed_list = self.seed_list
-        use = len(seed_list.selected) < seed_list.option_count
         with saving(self):
             for seed in self.store.list_seeds():
                 if bool(seed.get("selected", True)) != use:
@@ -177,6 +201,9 @@ class SeedsPane(Vertical):
                 seed_list.select_all()
             else:
                 seed_list.deselect_all()
-            self._show_counts(seed_list.option_count)
+            total = seed_list.option_count
+            self._show_counts(total)
+            self.notify(f"All {total} seeds marked: the next run uses every one." if use
+                        else "No seed marked: space marks the ones the next run uses.")
             return
         self.reload()  # saved part-way: show the seeds as the store has them
