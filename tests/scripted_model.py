@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from tui.bench.null_backend import CHATML
+from tui.engine.chat_template import ChatTemplate
+from tui.engine.errors import BadInput
 from tui.engine.model import Completion
 
 Output = str | tuple[str, str]  # a text, or (text, finish reason) to play a call that hit the token cap
@@ -18,8 +21,10 @@ class ScriptedModel:
 
     n_threads = 1
 
-    def __init__(self, outputs: list[Output]):
+    def __init__(self, outputs: list[Output], base_model: bool = False):
+        """`base_model`: like a GGUF without a chat template, it completes raw prompts and cannot chat."""
         self.outputs = list(outputs)
+        self.base_model = base_model
         self.prompts: list[str] = []
         self.info = SimpleNamespace(fingerprint="scripted", summary=lambda: {"file": "scripted.gguf", "fingerprint": "scripted"})
 
@@ -33,7 +38,14 @@ class ScriptedModel:
             on_text(text)
         return Completion(text, len(prompt.split()), max(1, len(text.split())), finish, seed, 0.01, prompt=prompt)
 
+    @property
+    def chat_template(self) -> ChatTemplate:
+        if self.base_model:
+            raise BadInput("scripted.gguf: this GGUF has no chat template (tokenizer.chat_template)")
+        return ChatTemplate(CHATML, "<|im_start|>", "<|im_end|>", origin="scripted chat template")
+
     def chat(self, messages, sampling, seed, cancel=None, on_text=None) -> Completion:
+        self.chat_template  # noqa: B018 - a base model cannot chat
         return self.complete(messages[-1]["content"], sampling, seed, (), cancel, on_text)
 
     def turn_stops(self) -> tuple[str, ...]:

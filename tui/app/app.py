@@ -51,7 +51,7 @@ from tui.engine.errors import SmolgenError, StoreUnwritable
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
-from tui.engine.runner import check_run, default_num, run_generation
+from tui.engine.runner import check_model, check_run, default_num, run_generation
 from tui.engine.store import STATUSES, SampleStore
 from tui.engine.techniques.base import Technique
 
@@ -308,6 +308,8 @@ class SmolgenApp(App):
         num = num or default_num(technique, rows)
         try:
             check_run(technique, self.prompts, num, rows)
+            if self.model is not None:  # a chat technique on a base model is told so before it starts
+                check_model(technique, self.model)
         except SmolgenError as error:
             self.notify(str(error), severity="error", timeout=10, markup=False)
             self.main_screen.output.run_failed(str(error))

@@ -206,8 +206,10 @@ class ChatModel:
         return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text)
 
     def turn_stops(self) -> tuple[str, ...]:
-        """Texts that end a turn in this model's template (used when completing a raw prompt)."""
-        return tuple(dict.fromkeys(s for s in (self.chat_template.end_of_turn(), self.info.eos_token) if s))
+        """Texts that end a turn in this model's template (used when completing a raw prompt); a base model
+        without a template stops at its end-of-text token alone."""
+        end_of_turn = self.chat_template.end_of_turn() if self.info.chat_template else None
+        return tuple(dict.fromkeys(s for s in (end_of_turn, self.info.eos_token) if s))
 
 
 class Model(ChatModel):

@@ -16,23 +16,27 @@ from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 from tui.app.backend import ModelBackend, ModelRequest
 from tui.app.path_suggester import PathSuggester
 from tui.app.screens.dialog import Dialog
+from tui.app.techniques import available_techniques
 from tui.app.widgets.server_form import ServerForm
 from tui.app.widgets.status_bar import describe_model
 from tui.engine.model_file import ModelInfo
 
 
 def describe_file(info: ModelInfo) -> str:
-    """The metadata a person needs to choose a model."""
-    chat = "yes" if info.chat_template else "none: chat techniques and Magpie cannot run"
-    return "\n".join(
-        [
-            describe_model(info),
-            f"architecture  {info.architecture}",
-            f"parameters    {info.parameters:,}",
-            f"size          {info.size_bytes / 1e6:.1f} MB",
-            f"chat template {chat}",
-        ]
-    )
+    """The metadata a person needs to choose a model, and which techniques it can run."""
+    lines = [
+        describe_model(info),
+        f"architecture  {info.architecture}",
+        f"parameters    {info.parameters:,}",
+        f"size          {info.size_bytes / 1e6:.1f} MB",
+    ]
+    if info.chat_template:
+        return "\n".join([*lines, "chat template yes: every technique runs"])
+    chatting = [entry.title for entry in available_techniques()
+                if getattr(entry.build(entry.default_settings()), "needs_chat_template", False)]
+    runs = [entry.title for entry in available_techniques() if entry.title not in chatting]
+    return "\n".join([*lines, "chat template none (a base model)", f"runs          {', '.join(runs)}",
+                       f"cannot run    {', '.join(chatting)}, nor answer instructions: they need a chat template"])
 
 
 class ModelPickerScreen(Dialog[ModelRequest | None]):
@@ -51,7 +55,9 @@ class ModelPickerScreen(Dialog[ModelRequest | None]):
                 tooltip="OpenAI-compatible servers, or a llama-server started here"),
         Binding("ctrl+l", "list_models", "List models", id="model_picker.list_models",
                 tooltip="Ask the servers for their models again"),
-        Binding("ctrl+d", "default_model", "Embedded model", id="model_picker.default", tooltip="Back to SmolLM2-135M-Instruct"),
+        # A priority key: the path field's own ctrl+d would take it otherwise.
+        Binding("ctrl+d", "default_model", "Embedded model", id="model_picker.default", priority=True,
+                tooltip="Back to SmolLM2-135M-Instruct, the model that ships with smolgen"),
         Binding("escape", "cancel", "Cancel", id="model_picker.cancel", tooltip="Keep the current model"),
     ]
 
@@ -141,13 +147,14 @@ class ModelPickerScreen(Dialog[ModelRequest | None]):
             self.notify("Choose a file the picker can read (see the message above).", severity="warning")
 
     def action_default_model(self) -> None:
+        """Open the embedded model at once (or say why it cannot be)."""
         self.action_show_tab("gguf")
         try:
-            path = self.backend.inspect(None).path
+            self.backend.inspect(None)
         except Exception as error:  # the embedded model may be missing: say so
             self.query_one("#model-meta", Static).update(f"Cannot use the embedded model: {error}")
             return
-        self.query_one("#model-path", Input).value = str(path)
+        self.dismiss(replace(self.request, path=None, servers=None, local_slots=None))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -114,6 +114,15 @@ class ReadsStoredSamples(Protocol):
         """Called once by the runner, before the first sample, with the store's curated samples."""
 
 
+def has_chat_template(model: LanguageModel) -> bool:
+    """Whether the model can chat: a base model's GGUF has no chat template."""
+    try:
+        model.chat_template  # noqa: B018 - raises BadInput when there is none
+    except BadInput:
+        return False
+    return True
+
+
 def require_text(completion: Completion, what: str) -> str:
     """The completion's text, stripped; an empty one fails the sample with a recorded reason."""
     text = completion.text.strip()

@@ -95,6 +95,11 @@ class EvolInstruct:
     needs_seeds = True
     many_samples_per_seed = True  # progress counts seeds done and samples kept apart
 
+    @property
+    def needs_chat_template(self) -> bool:
+        """Its own prompts are raw completions (a base model runs them); answering the instructions is a chat."""
+        return self.settings.answer.enabled
+
     def __init__(self, settings: EvolInstructSettings | None = None):
         self.settings = validate(settings or EvolInstructSettings())
 

@@ -1,4 +1,5 @@
-"""TextGeneration: a template rendered with the seed row's columns, answered by the model."""
+"""TextGeneration: a template rendered with the seed row's columns, answered by the model (a base model
+without a chat template continues the prompt as raw text)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
 from tui.engine.settings_schema import setting, validate
-from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, check_template, require_text,
-                                       system_messages, system_prompts_setting)
+from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, check_template, has_chat_template,
+                                       require_text, system_messages, system_prompts_setting)
 
 
 @dataclass
@@ -40,7 +41,12 @@ class TextGeneration:
         system_prompt = self.settings.system.choose(ctx.rng(index))
         messages = [*system_messages(system_prompt), {"role": "user", "content": prompt}]
         ctx.on_stage("Text generation · assistant")
-        completion = ctx.model.chat(messages, self.settings.sampling, ctx.call_seed(index, 0), ctx.cancel, ctx.on_text)
+        if has_chat_template(ctx.model):
+            completion = ctx.model.chat(messages, self.settings.sampling, ctx.call_seed(index, 0), ctx.cancel, ctx.on_text)
+        else:  # a base model continues the prompt as written, the system prompt first
+            raw = "\n\n".join(message["content"] for message in messages) + "\n\n"
+            completion = ctx.model.complete(raw, self.settings.sampling, ctx.call_seed(index, 0), ctx.model.turn_stops(),
+                                            ctx.cancel, ctx.on_text)
         generation = require_text(completion, "generation")
         conversation = [*messages, {"role": "assistant", "content": generation}]
         return build_sample(self.name, conversation, system_prompt, [completion], row, generation=generation)
