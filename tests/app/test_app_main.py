@@ -264,7 +264,7 @@ KNOWN_KEYS = [  # a few of the app's keys, with what the help says they do
 def help_lines(help_screen: HelpScreen) -> list[str]:
     """The help's lines, scrolled or not, wide enough that no description wraps."""
     console = Console(file=io.StringIO(), width=240, record=True, color_system=None)
-    console.print(help_screen.query_one(Static).content)
+    console.print(help_screen.query_one("#help-keys", Static).content)
     return console.export_text().splitlines()
 
 
@@ -292,6 +292,34 @@ async def test_help_lists_every_key_and_the_palette_runs_actions(app_store, prom
                        what="the palette's search to offer Review")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen.id == "review", what="the review screen from the palette")
+
+
+async def test_each_technique_tab_says_what_it_does_and_f1_has_a_page_with_an_example(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.main_screen.technique.show_technique("chain")
+        await wait_for(pilot, lambda: bool(app.main_screen.query("#form-chain .technique-summary")), what="the chain's tab")
+        summary = str(app.main_screen.query_one("#form-chain .technique-summary").render())
+        assert summary.startswith("Writes an instruction from each seed, then answers it. Seed: a request for an instruction.")
+        for entry in app.techniques:
+            app.main_screen.technique.show_technique(entry.key)
+            await wait_for(pilot, lambda: bool(app.main_screen.query(f"#form-{entry.key} .technique-summary")), what=entry.title)
+        app.main_screen.technique.show_technique("pipeline")
+        await pilot.pause()
+        assert "every step output is cached" in str(app.main_screen.query_one("#pipeline .technique-summary").render())
+        await pilot.press("f1")
+        titles = ["Keys", *(entry.title for entry in app.techniques), "Pipeline"]
+        pages = app.screen.query_one("#help-pages")
+        for title in titles[1:]:
+            await pilot.press("right")
+            await pilot.pause()
+            page = pages.active_pane
+            assert str(pages.get_tab(page).label) == title
+            if title == "Instruction → response":
+                text = str(page.query_one(".guide").render())
+                assert "Example seed\nGenerate a question about the Smol Course on small AI models." in text
+                assert "instruction: What is the purpose of the Smol Course?" in text
+                assert "gets an answer, which is then used as the instruction" in text
 
 
 async def test_every_technique_tab_builds_its_technique_from_the_defaults(app_store, prompts):

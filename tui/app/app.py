@@ -53,6 +53,7 @@ from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import check_model, check_run, default_num, run_generation
 from tui.engine.store import STATUSES, SampleStore
+from tui.engine.technique_guides import GUIDES, TechniqueGuide
 from tui.engine.techniques.base import Technique
 
 log = logging.getLogger("smolgen.app")
@@ -462,7 +463,7 @@ class SmolgenApp(App):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(help_sections()))
+            self.push_screen(HelpScreen(help_sections(), technique_guides(self.techniques)))
 
     def action_review(self, sample_id: int | None = None) -> None:
         if isinstance(self.screen, ReviewScreen):
@@ -516,6 +517,12 @@ def help_sections() -> list[HelpSection]:
         ("Export", ExportScreen.BINDINGS, [("enter in the path", "Export")]),
         ("Model picker", ModelPickerScreen.BINDINGS, [("enter", "Open the model, or connect to the servers")]),
     ]
+
+
+def technique_guides(techniques: tuple[TechniqueEntry, ...]) -> list[tuple[str, TechniqueGuide]]:
+    """A help page per technique the app offers, then the Pipeline tab's."""
+    pages = [(entry.title, GUIDES[entry.key]) for entry in techniques if entry.key in GUIDES]
+    return [*pages, ("Pipeline", GUIDES["pipeline"])]
 
 
 def default_prompts_dir() -> Path:

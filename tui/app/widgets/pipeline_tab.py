@@ -27,6 +27,7 @@ from tui.engine.errors import BadInput
 from tui.engine.pipeline.executor import PipelineSummary, StepCounts
 from tui.engine.pipeline.graph import Pipeline
 from tui.engine.prompts import PromptLibrary
+from tui.engine.technique_guides import GUIDES
 
 # A step form's edits are checked by the engine once typing pauses this long.
 CHECK_AFTER_SECONDS = 0.15
@@ -64,6 +65,7 @@ class PipelineTab(VerticalScroll):
     DEFAULT_CSS = """
     PipelineTab { padding: 0 1; }
     PipelineTab #pipeline-header { height: 1; }
+    PipelineTab .technique-summary { color: $text-muted; height: auto; }
     PipelineTab #pipeline-header Label { padding: 0 1 0 0; }
     PipelineTab #pipeline-name { width: 1fr; margin-right: 1; }
     PipelineTab #pipeline-no-cache { width: auto; }
@@ -101,6 +103,7 @@ class PipelineTab(VerticalScroll):
         self._run_pipeline: Pipeline | None = None
 
     def compose(self) -> ComposeResult:
+        yield Static(f"{GUIDES['pipeline'].summary} F1: an example.", classes="technique-summary", markup=False)
         with Horizontal(id="pipeline-header"):
             yield Label("Name")
             yield Input(self.draft.name, id="pipeline-name", compact=True, select_on_focus=False)

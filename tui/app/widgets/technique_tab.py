@@ -17,6 +17,7 @@ from tui.engine.errors import SmolgenError
 from tui.engine.model import Model
 from tui.engine.prompts import PromptLibrary
 from tui.engine.settings_schema import Setting, describe, get_value
+from tui.engine.technique_guides import GUIDES
 from tui.engine.techniques.base import Technique, system_messages
 
 SYSTEM_HINT = "One prompt per line; put a weight first to draw them unevenly: [3] You are an AI assistant who…"
@@ -34,6 +35,7 @@ class TechniqueTab(VerticalScroll):
     TechniqueTab .hint { color: $text-muted; }
     TechniqueTab Checkbox { width: 4; }
     TechniqueTab .pre-query { height: 5; }
+    TechniqueTab .technique-summary { color: $text-muted; height: auto; }
     """
 
     def __init__(self, entry: TechniqueEntry, prompts: PromptLibrary, model: Model | None = None, **kwargs: Any) -> None:
@@ -52,6 +54,9 @@ class TechniqueTab(VerticalScroll):
         return f"{self.entry.key}--{field.key}"
 
     def compose(self) -> ComposeResult:
+        guide = GUIDES.get(self.entry.key)
+        if guide is not None:  # what it does and the seed it expects; F1 has an example
+            yield Static(f"{guide.summary} F1: an example.", classes="technique-summary", markup=False)
         grid: list[Setting] = []
         group = None
         for field in self.fields:
