@@ -163,7 +163,8 @@ class OutputPane(Vertical):
         if self._progress is not None and self._in_flight is not None:
             rows = len(self._progress.rows)
             self.query_one("#progress", ProgressLine).update(progress=rows)
-            self._stats(f"{rows}/{self._total} {self._rows_noun} · {self._progress.line(self._in_flight())}{CANCEL_HINT}")
+            seeds = " seeds" if self._per_seed else ""  # a row of the other techniques is one sample
+            self._stats(f"{rows}/{self._total}{seeds} · {self._progress.line(self._in_flight())}{CANCEL_HINT}")
             self._rate_shown = time.monotonic()
             return
         live_seconds = time.monotonic() - self._call_started
