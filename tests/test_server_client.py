@@ -307,6 +307,23 @@ def test_an_answer_fetched_whole_from_a_server_whose_certificate_does_not_verify
     assert raised.value.reason == "certificate" and "attempts" not in str(raised.value)  # never retried
 
 
+def test_a_retried_stream_skips_what_was_shown_and_marks_a_different_answer():
+    from tui.engine.server.pool import RETRY_NOTE, StreamShown
+
+    shown: list[str] = []
+    stream = StreamShown(shown.append)
+    stream.add("The sky ")
+    stream.add("is b")
+    stream.restart()  # the same answer again, cut differently: nothing twice
+    for piece in ("The ", "sky is", " blue."):
+        stream.add(piece)
+    assert "".join(shown) == "The sky is blue."
+    stream.restart()  # another answer: a note, then all of it
+    stream.add("The s")
+    stream.add("ea is green.")
+    assert "".join(shown) == "The sky is blue." + RETRY_NOTE + "The sea is green."
+
+
 def test_generate_balances_and_says_how_many_rows_were_left(tmp_path, stub):
     result = run_smolgen("generate", "magpie", "--server", stub.url, "--num", "40", "--concurrency", "8", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

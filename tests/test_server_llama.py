@@ -106,6 +106,22 @@ def test_each_fault_is_retried_and_the_sample_stored(tmp_path, llama_server, fau
     assert summary.stored == 1 and summary.failed == 0, summary.failures
 
 
+def test_a_stream_cut_and_retried_shows_its_text_once(tmp_path, llama_server):
+    with FaultProxy(llama_server.url.removesuffix("/v1"), stall_seconds=STALL_SECONDS) as proxy:
+        model = connect(ServerSettings([proxy.url], max_retries=2))
+        model.pool.backoff_seconds = 0.05
+        proxy.faults.append("cut")
+        watching = _Streaming()
+        try:
+            with SampleStore(tmp_path / "s.json") as store:
+                run_generation(Magpie(_short_magpie()), store, model, PromptLibrary(), 1, 3, observer=watching)
+                [sample] = store.list_samples()
+        finally:
+            model.close()
+    assert proxy.spoiled == ["cut"]
+    assert "".join(watching.shown) == "".join(sample["raw"])  # the same seed wrote the same text again: shown once
+
+
 @pytest.mark.parametrize(("fault", "reason"), [("500", "server_error"), ("garbage", "malformed_reply"), ("stall", "timeout"),
                                                ("429", "rate_limited"), ("empty", "empty"), ("cut", "stream_cut")])
 def test_a_fault_past_the_retries_fails_the_row_with_its_reason_and_the_run_goes_on(tmp_path, llama_server, fault, reason):
@@ -166,6 +182,12 @@ def _short_magpie() -> MagpieSettings:
 
 class _Streaming(RunObserver):
     """An observer that watches the text, so calls stream (a cut then breaks a stream, not a whole reply)."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def text(self, chunk: str) -> None:
+        self.shown.append(chunk)
 
 
 def _stored_any(folder: Path) -> bool:

@@ -41,7 +41,10 @@ COOLDOWN_SECONDS = 0.5
 COOLDOWN_CAP_SECONDS = 5.0
 # When every server has failed for this long without one answer, the run stops instead of failing every row.
 HALT_AFTER_SECONDS = 15.0
+# Shown when a retried stream's answer differs from what its first attempt had shown.
+RETRY_NOTE = "\n[retried; the answer starts again]\n"
 _DONE = object()
+_RESTART = object()
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -113,6 +116,36 @@ def normalise_url(url: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise BadInput(f"--server {url}: not an http:// or https:// URL")
     return url
+
+
+class StreamShown:
+    """Passes a streamed answer's text on, once: when a retried request streams again from the start,
+    the text already shown is skipped as long as the new answer repeats it (the same seed gives the same
+    text), and a note marks where a different answer starts over."""
+
+    def __init__(self, on_text: Callable[[str], None]):
+        self._on_text = on_text
+        self._shown: list[str] = []
+        self._replay = ""  # what the new answer must still repeat to stay unseen
+        self._repeated = ""  # what it has repeated so far
+
+    def restart(self) -> None:
+        self._replay, self._repeated = "".join(self._shown), ""
+
+    def add(self, piece: str) -> None:
+        if self._replay:
+            if self._replay.startswith(piece):
+                self._replay, self._repeated = self._replay[len(piece):], self._repeated + piece
+                return
+            if piece.startswith(self._replay):
+                piece = piece[len(self._replay):]
+            else:  # another answer: from its start, under a note
+                self._on_text(RETRY_NOTE)
+                self._shown, piece = [], self._repeated + piece
+            self._replay = ""
+        if piece:
+            self._shown.append(piece)
+            self._on_text(piece)
 
 
 class ServerPool:
@@ -208,16 +241,19 @@ class ServerPool:
         """
         chunks: queue.SimpleQueue | None = queue.SimpleQueue() if on_text is not None else None
         future = asyncio.run_coroutine_threadsafe(self._post_with_retries(path, body, chunks, text_of, accept), self._loop)
+        shown = StreamShown(on_text) if on_text is not None else None
         while True:
-            if chunks is not None:
+            if chunks is not None and shown is not None:
                 try:
                     piece = chunks.get(timeout=CANCEL_POLL_SECONDS)
                 except queue.Empty:
                     piece = None
                 if piece is _DONE:
                     chunks = None
+                elif piece is _RESTART:
+                    shown.restart()
                 elif piece:
-                    on_text(piece)
+                    shown.add(piece)
             if cancel is not None and cancel.is_set():
                 future.cancel()
                 raise Cancelled()
@@ -273,6 +309,8 @@ class ServerPool:
                         raise RunHalted(f"every server is down ({self._why_down()}); the run stops") from None
                     if not failure.retryable or attempt == self.max_retries:
                         break
+                    if chunks is not None:
+                        chunks.put(_RESTART)  # the next attempt streams its answer from the start
                     await asyncio.sleep(self._delay(failure, attempt))
                     continue
                 finally:
