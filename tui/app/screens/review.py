@@ -115,7 +115,7 @@ class SampleTable(CursorView):
         self._widths = {
             "ID": max(2, len(str(max((row.id for row in rows), default=0)))),
             "Technique": max([len("Technique"), *map(len, {row.technique for row in rows})]),
-            "Status": max([len("Status"), *map(len, {row.status for row in rows})]),
+            "Status": max(map(len, ("Status", *STATUSES))),  # a row decided later must not be cut ("rejec…")
             "Tok": max(3, len(str(max((row.tokens or 0 for row in rows), default=0)))),
             "Flags": max([len("Flags"), *(len(", ".join(flags)) for flags in {row.flags for row in rows})]),
         }

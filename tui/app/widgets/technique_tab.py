@@ -20,6 +20,7 @@ from tui.engine.settings_schema import Setting, describe, get_value
 from tui.engine.technique_guides import GUIDES
 from tui.engine.techniques.base import Technique, system_messages
 
+LABEL_COLUMN = 22
 SYSTEM_HINT = "One prompt per line; put a weight first to draw them unevenly: [3] You are an AI assistant who…"
 
 
@@ -29,11 +30,13 @@ class TechniqueTab(VerticalScroll):
     DEFAULT_CSS = """
     TechniqueTab { padding: 0 1; }
     TechniqueTab .group { text-style: bold; color: $accent; margin-top: 1; }
-    TechniqueTab Grid { grid-size: 2; grid-columns: 20 1fr; grid-rows: 1; height: auto; }
+    TechniqueTab Grid { grid-size: 2; grid-columns: 20 1fr; grid-rows: auto; height: auto; }
+    TechniqueTab Grid > Label { width: 1fr; padding-right: 1; }
+    TechniqueTab Grid > Select, TechniqueTab Grid > Input { height: 1; }
     TechniqueTab .field-problem { color: $error; column-span: 2; height: auto; }
     TechniqueTab .system-prompts { height: 4; }
     TechniqueTab .hint { color: $text-muted; }
-    TechniqueTab Checkbox { width: 4; }
+    TechniqueTab Checkbox { width: 5; }  /* its box and the padding of an empty label: no "…" */
     TechniqueTab .pre-query { height: 5; }
     TechniqueTab .technique-summary { color: $text-muted; height: auto; }
     """
@@ -46,6 +49,10 @@ class TechniqueTab(VerticalScroll):
         self.defaults = entry.default_settings()
         self.fields = describe(entry.settings_class)
         self._problems: dict[str, Static] = {}
+        # Labels take the column their longest needs, a space before the value, up to LABEL_COLUMN: a longer
+        # one wraps onto a second line rather than crowding the value.
+        longest = max((len(field.label) for field in self.fields), default=0)
+        self._grid_columns = f"{min(longest + 1, LABEL_COLUMN)} 1fr"
         # Until then the form is being composed (a grid's fields are mounted after the grid): the model
         # may load, or ctrl+g come, in between, and must not look for fields that are not there yet.
         self._fields_mounted = False
@@ -78,19 +85,24 @@ class TechniqueTab(VerticalScroll):
 
     def _grid(self, fields: list[Setting]) -> ComposeResult:
         if fields:
-            with Grid():
+            with self._labelled_grid():
                 for field in fields:
                     yield Label(field.label)
                     widget = self._input_for(field, format_value(field, get_value(self.defaults, field.path)))
                     widget.tooltip = field.help or None
                     yield widget
 
+    def _labelled_grid(self) -> Grid:
+        grid = Grid()
+        grid.styles.grid_columns = self._grid_columns
+        return grid
+
     def _compose_wide_field(self, field: Setting) -> ComposeResult:
         value = format_value(field, get_value(self.defaults, field.path))
         widget_id = self.widget_id(field)
         if field.kind == "template":
             options = [(name, name) for name in dict.fromkeys([*self.prompts.names(), value])]
-            with Grid():
+            with self._labelled_grid():
                 yield Label(field.label)
                 yield Select(options, value=value, allow_blank=False, id=widget_id, compact=True)
             yield TemplateEditor(self.prompts, value, id=f"{widget_id}--editor")

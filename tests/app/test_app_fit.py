@@ -1,0 +1,49 @@
+"""Text that must fit, at 120×36 and 80×24: a setting's label never runs into its value or is cut, a
+checkbox shows its box whole, and review's status column holds a status decided after it opened."""
+
+from __future__ import annotations
+
+import pytest
+from textual.containers import Grid
+from textual.widgets import Checkbox, Label
+
+from tests.app.conftest import make_app, wait_for
+from tests.app.fake_backend import FakeBackend
+from tests.app.test_app_review import add_samples
+from tests.app.test_app_stats import screen_text
+
+SIZES = [(120, 36), (80, 24)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x36", "80x24"])
+async def test_every_label_fits_beside_its_value_and_checkboxes_are_whole(app_store, prompts, size):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=size) as pilot:
+        for entry in app.techniques:
+            app.main_screen.technique.show_technique(entry.key)
+            form = f"#form-{entry.key}"
+            await wait_for(pilot, lambda: bool(app.main_screen.query(f"{form} Grid")), what=entry.title)
+            await pilot.pause()
+            for grid in app.main_screen.query(f"{form} Grid").results(Grid):
+                cells = list(grid.children)
+                for label, value in zip(cells[::2], cells[1::2]):
+                    assert isinstance(label, Label)
+                    text = str(label.render())
+                    lines = label.region.height
+                    assert "…" not in text and label.region.right <= value.region.x, (entry.title, text)
+                    if lines == 1:
+                        assert len(text) < label.region.width, (entry.title, text)  # a space before the value
+                    else:  # a long label wraps, whole, onto a second line
+                        assert len(text) <= (label.region.width - 1) * lines, (entry.title, text)
+            for checkbox in app.main_screen.query(f"{form} Checkbox").results(Checkbox):
+                assert "…" not in str(checkbox.render()) and checkbox.region.width >= 5, entry.title
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x36", "80x24"])
+async def test_a_status_decided_in_review_is_shown_whole(app_store, prompts, size):
+    add_samples(app_store, "What is a seed?", "Why do seeds matter?")
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("ctrl+r", "r")  # every sample was new when review opened
+        await pilot.pause()
+        assert "rejected" in screen_text(app) and "rejec…" not in screen_text(app)
