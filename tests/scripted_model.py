@@ -11,13 +11,14 @@ from types import SimpleNamespace
 from tui.bench.null_backend import CHATML
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import BadInput
-from tui.engine.model import Completion
+from tui.engine.model import ChatModel, Completion
 
 Output = str | tuple[str, str]  # a text, or (text, finish reason) to play a call that hit the token cap
 
 
-class ScriptedModel:
-    """Answers each call with the next scripted output, in order."""
+class ScriptedModel(ChatModel):
+    """Answers each call with the next scripted output, in order; the texts that end a turn are the real
+    model's (ChatModel's), from its ChatML template or, as a base model, its end-of-text token alone."""
 
     n_threads = 1
 
@@ -26,7 +27,8 @@ class ScriptedModel:
         self.outputs = list(outputs)
         self.base_model = base_model
         self.prompts: list[str] = []
-        self.info = SimpleNamespace(fingerprint="scripted", summary=lambda: {"file": "scripted.gguf", "fingerprint": "scripted"})
+        self.info = SimpleNamespace(fingerprint="scripted", summary=lambda: {"file": "scripted.gguf", "fingerprint": "scripted"},
+                                    chat_template=None if base_model else CHATML, eos_token="<|im_end|>")
 
     def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None) -> Completion:
         self.prompts.append(prompt)
@@ -47,9 +49,6 @@ class ScriptedModel:
     def chat(self, messages, sampling, seed, cancel=None, on_text=None) -> Completion:
         self.chat_template  # noqa: B018 - a base model cannot chat
         return self.complete(messages[-1]["content"], sampling, seed, (), cancel, on_text)
-
-    def turn_stops(self) -> tuple[str, ...]:
-        return ("<|im_end|>",)
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
