@@ -57,3 +57,17 @@ def test_a_base_models_raw_prompts_stop_at_its_end_of_text_token():
     assert model.turn_stops() == (info.eos_token,)
     with pytest.raises(BadInput, match="has no chat template"):
         model.chat_template  # noqa: B018
+
+
+def test_a_server_that_does_not_report_its_template_still_chats(store, prompts):
+    """A server answers a conversation with its own chat template: text generation and the chain chat."""
+
+    class UnreportedTemplateServer(ScriptedModel):
+        serves_concurrently = True  # a server model
+
+        def chat(self, messages, sampling, seed, cancel=None, on_text=None):
+            return self.complete(messages[-1]["content"], sampling, seed, (), cancel, on_text)
+
+    model = UnreportedTemplateServer(["Name a fruit.", "An apple."], base_model=True)
+    summary = run_generation(InstructionResponse(), store, model, prompts, 1, 3, SEED)
+    assert summary.stored == 1 and len(model.prompts) == 2

@@ -20,7 +20,7 @@ from tui.engine.prompts import PromptLibrary
 from tui.engine.run_rows import RunObserver, RunSummary, SampleWriter, row_samples, store_row
 from tui.engine.settings_schema import record
 from tui.engine.store import REVIEW_STATUSES, SampleStore
-from tui.engine.techniques.base import GenerationContext, ReadsStoredSamples, Technique, has_chat_template
+from tui.engine.techniques.base import GenerationContext, ReadsStoredSamples, Technique, can_chat, has_chat_template
 
 __all__ = ["RunObserver", "RunSummary", "check_model", "check_run", "default_num", "run_generation", "run_stopped"]  # what front ends use
 
@@ -113,9 +113,11 @@ def check_run(technique: Technique, prompts: PromptLibrary, num: int, rows: list
 
 
 def check_model(technique: Technique, model: LanguageModel) -> None:
-    """What the technique needs of the model, checked before the run starts: one that chats (Magpie, the
-    chain, answers) needs a chat template; a base model without one runs the others on raw prompts."""
-    if getattr(technique, "needs_chat_template", False) and not has_chat_template(model):
+    """What the technique needs of the model, checked before the run starts: Magpie cuts its pre-query from
+    the chat template; one that chats (the chain, answers) needs a template or a server's own chat; a base
+    model without one runs the others on raw prompts."""
+    cuts_pre_query = getattr(technique, "needs_chat_template", False)
+    if (cuts_pre_query and not has_chat_template(model)) or (getattr(technique, "chats", False) and not can_chat(model)):
         try:
             model.chat_template  # noqa: B018 - raises BadInput naming what is missing
         except BadInput as error:

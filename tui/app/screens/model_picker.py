@@ -32,9 +32,10 @@ def describe_file(info: ModelInfo) -> str:
     ]
     if info.chat_template:
         return "\n".join([*lines, "chat template yes: every technique runs"])
-    chatting = [entry.title for entry in available_techniques()
-                if getattr(entry.build(entry.default_settings()), "needs_chat_template", False)]
-    runs = [entry.title for entry in available_techniques() if entry.title not in chatting]
+    built = {entry.title: entry.build(entry.default_settings()) for entry in available_techniques()}
+    chatting = [title for title, technique in built.items()
+                if getattr(technique, "needs_chat_template", False) or getattr(technique, "chats", False)]
+    runs = [title for title in built if title not in chatting]
     return "\n".join([*lines, "chat template none (a base model)", f"runs          {', '.join(runs)}",
                        f"cannot run    {', '.join(chatting)}, nor answer instructions: they need a chat template"])
 

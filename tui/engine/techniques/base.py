@@ -123,6 +123,12 @@ def has_chat_template(model: LanguageModel) -> bool:
     return True
 
 
+def can_chat(model: LanguageModel) -> bool:
+    """Whether the model can answer a conversation: with its chat template, or, on servers, with the
+    server's own (ServerModel falls back to the server's chat when it does not know the template)."""
+    return has_chat_template(model) or bool(getattr(model, "serves_concurrently", False))
+
+
 def require_text(completion: Completion, what: str) -> str:
     """The completion's text, stripped; an empty one fails the sample with a recorded reason."""
     text = completion.text.strip()

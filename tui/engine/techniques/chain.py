@@ -45,7 +45,7 @@ class InstructionResponse:
 
     name = "chain"
     summary = "an instruction written from each seed, then answered"
-    needs_chat_template = True  # both the instruction and the answer are chat turns
+    chats = True  # both the instruction and the answer are chat turns
     settings_class = ChainSettings
     needs_seeds = True
 

@@ -85,7 +85,7 @@ class SelfInstruct:
     many_samples_per_seed = True  # progress counts seeds done and samples kept apart
 
     @property
-    def needs_chat_template(self) -> bool:
+    def chats(self) -> bool:
         """Its own prompts are raw completions (a base model runs them); answering the instructions is a chat."""
         return self.settings.answer.enabled
 

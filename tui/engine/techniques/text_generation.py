@@ -9,7 +9,7 @@ from typing import Any
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
 from tui.engine.settings_schema import setting, validate
-from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, check_template, has_chat_template,
+from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, check_template, can_chat,
                                        require_text, system_messages, system_prompts_setting)
 
 
@@ -41,7 +41,7 @@ class TextGeneration:
         system_prompt = self.settings.system.choose(ctx.rng(index))
         messages = [*system_messages(system_prompt), {"role": "user", "content": prompt}]
         ctx.on_stage("Text generation · assistant")
-        if has_chat_template(ctx.model):
+        if can_chat(ctx.model):
             completion = ctx.model.chat(messages, self.settings.sampling, ctx.call_seed(index, 0), ctx.cancel, ctx.on_text)
         else:  # a base model continues the prompt as written, the system prompt first
             raw = "\n\n".join(message["content"] for message in messages) + "\n\n"
