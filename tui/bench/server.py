@@ -33,7 +33,7 @@ PARTS = ("llama", "ceiling", "app")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parts", default="llama,ceiling,app", metavar="P,P", help="which parts: llama, ceiling, app (default all)")
     parser.add_argument("--concurrency", default="1,2,4,8", metavar="N,N", help="llama part: concurrencies (default 1,2,4,8)")
-    parser.add_argument("--samples", type=int, default=16, metavar="N", help="llama part: Magpie samples per variant (default 16)")
+    parser.add_argument("--samples", type=int, default=32, metavar="N", help="llama part: Magpie samples per variant (default 32)")
     parser.add_argument("--max-tokens", type=int, default=48, metavar="N", help="llama part: cap of each turn (default 48)")
     parser.add_argument("--ceiling-concurrency", default="1,64,256", metavar="N,N", help="ceiling part: concurrencies (default 1,64,256)")
     parser.add_argument("--ceiling-samples", type=int, default=2000, metavar="N", help="ceiling part: samples per run (default 2000)")
