@@ -364,7 +364,7 @@ def test_in_a_real_terminal_smolgen_server_generates_and_the_stream_moves(tmp_pa
             terminal.keys("C-g")
             terminal.wait_for("sample 1 · Magpie · turn 1 · user")
             terminal.wait_for("in flight 3 · ")  # every row has started: there is a next one to move to
-            terminal.keys("F2")  # out of the Samples field
+            terminal.keys("F4")  # to the output pane: out of every text field, where ] would be typed
             terminal.keys("]")  # the next sample in flight
             terminal.wait_for("its text shows from its next model call")
             terminal.wait_for("Finished · 3 stored", timeout=60)

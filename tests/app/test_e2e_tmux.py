@@ -24,7 +24,7 @@ def show_magpie_tab(terminal: Terminal, samples: int) -> None:
     terminal.type("Technique: Magpie")
     terminal.wait_for("Show its settings tab")
     terminal.keys("Enter")
-    terminal.wait_for("User turn sampling")
+    terminal.wait_for("End on a user turn")  # a Magpie setting, near the top of its tab
     terminal.type(str(samples))  # the palette leaves the focus on the Samples field
     terminal.wait_for(f"Samples {samples} ")
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tui.bench.tmux import Terminal, require_tmux
+from tui.bench.tmux import Terminal, model_described, require_tmux
 from tui.cli_flags import add_model_flag
 from tui.engine.errors import BadInput
 
@@ -57,8 +57,7 @@ def time_one_start(model: Path | None = None) -> dict[str, float]:
         with Terminal(command, width=100, height=30, env={"XDG_CONFIG_HOME": folder}) as terminal:
             first_frame = terminal.wait_until(lambda screen: "Seeds" in screen and "Quit" in screen, "first frame",
                                               TIMEOUT_SECONDS, POLL_SECONDS) - start
-            model_ready = terminal.wait_until(lambda screen: " ctx " in screen, "model in the status bar",
-                                              TIMEOUT_SECONDS, POLL_SECONDS) - start
+            model_ready = terminal.wait_until(model_described, "model in the status bar", TIMEOUT_SECONDS, POLL_SECONDS) - start
             quit_pressed = time.perf_counter()
             terminal.keys("C-q")
             gone = terminal.wait_gone(TIMEOUT_SECONDS, POLL_SECONDS) - quit_pressed

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tui.bench.tmux import Terminal, require_tmux
+from tui.bench.tmux import Terminal, model_described, require_tmux
 from tui.cli_flags import add_model_flag
 from tui.engine.errors import BadInput, SmolgenError
 
@@ -115,13 +115,13 @@ def run_variant(variant: str, samples: int, seed: int, model: Path | None, threa
 
 def _drive_app(terminal: Terminal, samples: int, seed: int) -> None:
     """The keys a person presses: the Magpie tab from the palette, samples, seed, ctrl+g; ctrl+q at the end."""
-    terminal.wait_for(" ctx ", STEP_TIMEOUT)  # the model is loaded: the status bar describes it
+    terminal.wait_until(model_described, "the model in the status bar", STEP_TIMEOUT)
     terminal.keys("C-p")
     terminal.wait_for("Search for commands", STEP_TIMEOUT)
     terminal.type("Technique: Magpie")
     terminal.wait_for("Show its settings tab", STEP_TIMEOUT)
     terminal.keys("Enter")
-    terminal.wait_for("User turn sampling", STEP_TIMEOUT)
+    terminal.wait_for("End on a user turn", STEP_TIMEOUT)  # a Magpie setting, near the top of its tab
     terminal.type(str(samples))  # the palette leaves the focus on the Samples field
     terminal.keys("Tab")
     terminal.type(str(seed))

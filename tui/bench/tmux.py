@@ -20,6 +20,11 @@ from tui.engine.errors import BadInput
 NEW_SESSION_ATTEMPTS = 4
 
 
+def model_described(screen: str) -> bool:
+    """The app's status bar describes a loaded model ("FILE.gguf (its name) · 135M · …"), no longer "Loading FILE.gguf…"."""
+    return ".gguf (" in screen and "Loading " not in screen and "No model" not in screen
+
+
 def require_tmux(command: str) -> None:
     if shutil.which("tmux") is None:
         raise BadInput(f"{command}: tmux is not installed (apt-get install tmux)")
