@@ -55,3 +55,14 @@ def test_a_stored_samples_id_reaches_the_technique_only_through_its_stream(store
     assert [(s["id"], s["instruction"], s["run_id"]) for s in recorder.samples] == [
         (s["id"], s["instruction"], s["run_id"]) for s in stored
     ]  # the front end opens each sample by the id it is told
+
+
+def test_a_run_counts_its_truncated_samples_and_its_summary_says_export_leaves_them_out(store, prompts):
+    from tui.cli_generate import summary_line
+    from tui.engine.techniques.chain import InstructionResponse
+
+    model = ScriptedModel(["Why is the sky blue?", "Light scatters.", "Why is grass green?", ("Chlorophyll absorbs", "length")])
+    summary = run_generation(InstructionResponse(), store, model, prompts, 2, 7, rows=[{"text": "Ask about colour."}])
+    assert summary.stored == 2 and summary.truncated == 1
+    assert "2 stored (1 truncated: left out of export unless --include-truncated)" in summary_line(summary)
+    assert store.list_runs()[-1]["summary"]["truncated"] == 1

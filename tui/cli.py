@@ -22,7 +22,7 @@ from tui.cli_technique_flags import TECHNIQUE_CLASSES, add_technique_flags
 from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
-from tui.engine.export import FORMATS, export_samples
+from tui.engine.export import FORMATS, ExportResult, export_samples
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
 
 # What each technique of `smolgen generate` does, in one line of its --help.
@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--status", choices=(*REVIEW_STATUSES, "all"), default="accepted", help="which samples (default accepted)")
     export.add_argument("--out", type=Path, required=True, metavar="FILE")
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    export.add_argument("--include-truncated", action="store_true",
+                        help="also write samples cut off by a token cap (left out by default)")
     _add_store(export)
 
     add_pipeline_commands(commands)
@@ -222,20 +224,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=statuses)
         counts = store.status_counts()
-    result = export_samples(samples, args.format, args.out, overwrite=args.force)
-    trainless = f"no {'answer' if args.format == 'messages' else 'instruction or answer'}"
+    result = export_samples(samples, args.format, args.out, overwrite=args.force, include_truncated=args.include_truncated)
     if not result.written:
-        raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(args.status, counts, result.skipped, trainless)}")
-    note = f", {result.skipped} skipped ({trainless})" if result.skipped else ""
+        raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(args.status, counts, result, args.format)}")
+    note = result.left_out(args.format, "--include-truncated")
     print(f"wrote {result.written} rows ({args.format}, status {args.status}) to {result.path}{note}")
     return 0
 
 
-def _nothing_exported(status: str, counts: Counter, skipped: int, trainless: str) -> str:
+def _nothing_exported(status: str, counts: Counter, result: ExportResult, fmt: str) -> str:
     """Why an export found no row, and where the samples are instead."""
     chosen = "samples" if status == "all" else f"{status} samples"
-    if skipped:
-        return f"the {skipped} {chosen} have {trainless}"
+    if result.skipped or result.truncated:
+        return f"the {result.skipped + result.truncated} {chosen}: " + result.left_out(fmt, "--include-truncated").removeprefix(", ")
     others = [f"--status {other} has {counts[other]}" for other in REVIEW_STATUSES if other != status and counts[other]]
     return f"0 {chosen}" + (f"; {', '.join(others)}" if others and status != "all" else "")
 

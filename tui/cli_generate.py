@@ -178,7 +178,8 @@ def summary_line(summary: RunSummary, unit: str = "samples") -> str:
     left = summary.total - summary.rows_done
     not_run = f"; {left} of {summary.total} {unit} not run" if left else ""
     return (
-        f"run {summary.run_id} {summary.status}: {summary.stored} stored, {summary.failed} failed"
+        f"run {summary.run_id} {summary.status}: {summary.stored} stored{summary.truncated_note('--include-truncated')}, "
+        f"{summary.failed} failed"
         + (f" ({failures})" if failures else "")
         + f"; {tokens} at {summary.tokens_per_second:.1f} tok/s in {summary.wall_seconds:.1f} s{not_run}"
     )

@@ -224,6 +224,27 @@ async def test_the_status_bar_names_the_model_file_first_then_its_metadata_name(
         assert shown_text(app, "#model-status").startswith("SmolLM2-fake.gguf (SmolLM2 fake) · 135M · Q4_1")
 
 
+async def test_export_leaves_truncated_samples_out_unless_its_checkbox_is_ticked(tmp_path, monkeypatch, app_store, prompts):
+    monkeypatch.chdir(tmp_path)
+    whole = app_store.add_sample({"technique": "magpie", "instruction": "Whole?", "response": "Whole.", "flags": [],
+                                  "conversation": [{"role": "user", "content": "Whole?"}, {"role": "assistant", "content": "Whole."}]})
+    cut = app_store.add_sample({"technique": "magpie", "instruction": "Cut?", "response": "Cut mid", "flags": ["truncated"],
+                                "conversation": [{"role": "user", "content": "Cut?"}, {"role": "assistant", "content": "Cut mid"}]})
+    app_store.set_status([whole, cut], "accepted")
+    out = tmp_path / "smolgen-messages.jsonl"
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("ctrl+e")
+        assert "1 of them truncated and left out" in str(app.screen.query_one("#export-count").render())
+        await pilot.press("ctrl+s")
+        assert len(out.read_text(encoding="utf-8").splitlines()) == 1
+        assert any("1 truncated left out" in message for message in notifications(app))
+        await pilot.press("ctrl+e")
+        app.screen.query_one("#export-truncated").value = True
+        await pilot.press("ctrl+s", "y")
+        assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+
+
 async def test_a_model_that_fails_to_load_is_reported_and_the_app_stays_up(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend(load_error="broken.gguf: llama.cpp cannot load this model"))
     async with app.run_test(size=(100, 32)) as pilot:

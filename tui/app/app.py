@@ -435,7 +435,8 @@ class SmolgenApp(App):
                         timeout=20, markup=False)
         else:
             failed = f", {summary.failed} failed" if summary.failed else ""
-            self.notify(f"Run finished: {summary.stored} samples stored{failed}.")
+            truncated = summary.truncated_note("asked for in the export dialog")
+            self.notify(f"Run finished: {summary.stored} samples stored{truncated}{failed}.")
 
     @on(Worker.StateChanged)
     def worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -2,7 +2,9 @@
 
 `messages` is the conversational format TRL's SFTTrainer reads; `alpaca` is instruction/input/output.
 Both write UTF-8 as written (no escaping of non-ASCII text) and use the edited text where a person
-edited a sample.
+edited a sample. A sample cut off by a token cap is left out unless asked for: its text stops
+mid-thought, and a model trained on it learns to stop mid-thought too. One a person edited since is
+theirs, and goes out.
 """
 
 from __future__ import annotations
@@ -16,13 +18,31 @@ from typing import Any, Iterable
 from tui.engine.errors import BadInput
 
 FORMATS = ("messages", "alpaca")
+# What a sample needs to make a row of each format: said when one is skipped.
+_NEEDED = {"messages": "answer", "alpaca": "instruction or answer"}
 
 
 @dataclass
 class ExportResult:
     path: Path
     written: int
-    skipped: int
+    skipped: int  # nothing to train on in the format
+    truncated: int = 0  # cut off by a token cap, left out
+
+    def left_out(self, fmt: str, keeps_truncated: str) -> str:
+        """What was not written and why, e.g. ", 2 truncated left out (--include-truncated keeps them)";
+        `keeps_truncated` names the switch that keeps them in the front end's own words."""
+        notes = []
+        if self.truncated:
+            notes.append(f"{self.truncated} truncated left out ({keeps_truncated} keeps them)")
+        if self.skipped:
+            notes.append(f"{self.skipped} skipped (no {_NEEDED[fmt]})")
+        return "".join(f", {note}" for note in notes)
+
+
+def is_truncated(sample: dict[str, Any]) -> bool:
+    """The model hit a token cap in this sample and no person has edited it since."""
+    return "truncated" in (sample.get("flags") or []) and not sample.get("edited")
 
 
 def export_row(sample: dict[str, Any], fmt: str) -> dict[str, Any] | None:
@@ -41,9 +61,14 @@ def export_row(sample: dict[str, Any], fmt: str) -> dict[str, Any] | None:
     raise BadInput(f"--format {fmt}: unknown format; use one of {', '.join(FORMATS)}")
 
 
-def export_samples(samples: Iterable[dict[str, Any]], fmt: str, out: str | Path, overwrite: bool = False) -> ExportResult:
+def export_samples(
+    samples: Iterable[dict[str, Any]], fmt: str, out: str | Path, overwrite: bool = False, include_truncated: bool = False
+) -> ExportResult:
     """Write the samples to `out` atomically; refuse to replace an existing file unless asked. With no row
-    to write, `out` is left as it was (an empty file would only block the next export)."""
+    to write, `out` is left as it was (an empty file would only block the next export).
+
+    Truncated samples (`is_truncated`) are left out and counted unless `include_truncated`.
+    """
     out = Path(out)
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt}: unknown format; use one of {', '.join(FORMATS)}")
@@ -53,10 +78,13 @@ def export_samples(samples: Iterable[dict[str, Any]], fmt: str, out: str | Path,
         raise BadInput(f"{out}: already exists; pass --force to overwrite it")
     if not out.parent.is_dir():
         raise BadInput(f"{out}: folder {out.parent} does not exist")
-    written = skipped = 0
+    written = skipped = truncated = 0
     tmp = out.with_name(f".{out.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
         for sample in samples:
+            if not include_truncated and is_truncated(sample):
+                truncated += 1
+                continue
             row = export_row(sample, fmt)
             if row is None:
                 skipped += 1
@@ -67,4 +95,4 @@ def export_samples(samples: Iterable[dict[str, Any]], fmt: str, out: str | Path,
         os.replace(tmp, out)
     else:
         tmp.unlink()
-    return ExportResult(out, written, skipped)
+    return ExportResult(out, written, skipped, truncated)

@@ -200,6 +200,7 @@ def _worker_context(
 def _add_up(summary: RunSummary, counts: list[RunSummary], seconds: float) -> None:
     for counted in counts:
         summary.stored += counted.stored
+        summary.truncated += counted.truncated
         summary.failed += counted.failed
         summary.failures.update(counted.failures)
         summary.completion_tokens += counted.completion_tokens

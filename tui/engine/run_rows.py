@@ -54,6 +54,7 @@ class RunSummary:
     run_id: int
     total: int
     stored: int = 0
+    truncated: int = 0  # of the stored, those cut off by a token cap (export leaves them out)
     failed: int = 0
     failures: Counter = field(default_factory=Counter)
     completion_tokens: int = 0
@@ -65,6 +66,10 @@ class RunSummary:
     halt_reason: str | None = None
     cached_rows: int = 0  # a pipeline's rows whose last step came from its cache (nothing generated for them)
 
+    def truncated_note(self, keeps_truncated: str) -> str:
+        """" (2 truncated: left out of export unless --include-truncated)", or "" when none was."""
+        return f" ({self.truncated} truncated: left out of export unless {keeps_truncated})" if self.truncated else ""
+
     @property
     def tokens_per_second(self) -> float:
         return self.completion_tokens / self.model_seconds if self.model_seconds else 0.0
@@ -73,6 +78,7 @@ class RunSummary:
         return {
             "total": self.total,
             "stored": self.stored,
+            "truncated": self.truncated,
             "failed": self.failed,
             "failures": dict(self.failures),
             "completion_tokens": self.completion_tokens,
@@ -155,6 +161,7 @@ def _counted(sample: dict[str, Any], ctx: GenerationContext, summary: RunSummary
             part: ctx.model.count_tokens(sample[part]) for part in ("instruction", "response") if sample.get(part)
         }
         summary.stored += 1
+        summary.truncated += "truncated" in sample.get("flags", ())
     tokens = sample.get("tokens")
     if tokens:  # rejected candidates cost model time too
         if tokens["completion"] is None:

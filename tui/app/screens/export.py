@@ -1,4 +1,5 @@
-"""The export dialog: format, statuses and path; it warns before overwriting and reports rows written."""
+"""The export dialog: format, statuses, truncated samples or not, and path; it warns before overwriting and
+reports rows written and left out."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, SelectionList, Static
+from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from tui.app.path_suggester import PathSuggester
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.dialog import Dialog
 from tui.engine.errors import SmolgenError
-from tui.engine.export import FORMATS, ExportResult, export_samples
+from tui.engine.export import FORMATS, ExportResult, export_samples, is_truncated
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 
 FORMAT_LABELS = {
@@ -72,6 +73,7 @@ class ExportScreen(Dialog[ExportResult | None]):
             yield SelectionList[str](
                 *(Selection(status, status, status == "accepted") for status in REVIEW_STATUSES), id="export-statuses"
             )
+            yield Checkbox("Include truncated samples (cut off by a token cap)", False, id="export-truncated")
             yield Label("File (→ completes the path)", classes="heading")
             yield Input(default_export_path(self.store, self.format), id="export-path", suggester=PathSuggester((".jsonl",)))
             yield Static("", id="export-count", markup=False)
@@ -87,10 +89,15 @@ class ExportScreen(Dialog[ExportResult | None]):
     def statuses(self) -> list[str]:
         return list(self.query_one("#export-statuses", SelectionList).selected)
 
+    def includes_truncated(self) -> bool:
+        return self.query_one("#export-truncated", Checkbox).value
+
     def _show_count(self) -> None:
         statuses = self.statuses()
-        count = len(self.store.list_samples(statuses=statuses)) if statuses else 0
-        self.query_one("#export-count", Static).update(f"{count} samples have the statuses chosen")
+        samples = self.store.list_samples(statuses=statuses) if statuses else []
+        truncated = sum(map(is_truncated, samples))
+        left_out = f", {truncated} of them truncated and left out" if truncated and not self.includes_truncated() else ""
+        self.query_one("#export-count", Static).update(f"{len(samples)} samples have the statuses chosen{left_out}")
 
     @on(RadioSet.Changed, "#export-format")
     def format_changed(self, event: RadioSet.Changed) -> None:
@@ -101,7 +108,8 @@ class ExportScreen(Dialog[ExportResult | None]):
             path_input.value = default_export_path(self.store, self.format)
 
     @on(SelectionList.SelectedChanged, "#export-statuses")
-    def statuses_changed(self) -> None:
+    @on(Checkbox.Changed, "#export-truncated")
+    def choice_changed(self) -> None:
         self._show_count()
 
     @on(Input.Submitted, "#export-path")
@@ -121,16 +129,17 @@ class ExportScreen(Dialog[ExportResult | None]):
 
     def _write(self, out: Path, statuses: list[str]) -> None:
         try:
-            result = export_samples(self.store.list_samples(statuses=statuses), self.format, out, overwrite=True)
+            result = export_samples(self.store.list_samples(statuses=statuses), self.format, out, overwrite=True,
+                                    include_truncated=self.includes_truncated())
         except (SmolgenError, OSError) as error:
             self._problem(str(error))
             return
+        left_out = result.left_out(self.format, "its checkbox")
         if not result.written:
-            why = f"the {result.skipped} samples have nothing to train on" if result.skipped else "no sample has the statuses chosen"
+            why = f"every sample chosen was left out{left_out}" if left_out else "no sample has the statuses chosen"
             self._problem(f"{out}: not written, {why}")
             return
-        skipped = f", {result.skipped} skipped (nothing to train on)" if result.skipped else ""
-        self.notify(f"Wrote {result.written} rows ({self.format}, {', '.join(statuses)}) to {result.path}{skipped}", markup=False)
+        self.notify(f"Wrote {result.written} rows ({self.format}, {', '.join(statuses)}) to {result.path}{left_out}", markup=False)
         self.dismiss(result)
 
     def _problem(self, text: str) -> None:
