@@ -53,6 +53,8 @@ def test_an_evolution_that_takes_up_the_examples_topic_left_its_parent(prompts):
 
 
 def _run(store, outputs, rows, seed=7, prompts=None, **settings):
+    """Runs whose script holds the evolutions only: unanswered unless `answer` is given."""
+    settings.setdefault("answer", AnswerSettings(enabled=False))
     model = ScriptedModel(outputs)
     summary = run_generation(EvolInstruct(EvolInstructSettings(**settings)), store, model, prompts or PromptLibrary(), len(rows), seed, rows)
     return summary, model
@@ -100,8 +102,9 @@ def test_from_store_rows_link_to_the_stored_sample(store):
     assert evolved["parent_id"] == parent_id and failed["parent_id"] == evolved["id"]
 
 
-def test_answer_answers_the_evolved_instruction(store):
-    _run(store, ["Explain how photosynthesis works in algae.", "Algae use light to make sugar."], [{"text": PARENT}], answer=AnswerSettings(enabled=True))
+def test_the_evolved_instruction_is_answered_by_default(store):
+    model = ScriptedModel(["Explain how photosynthesis works in algae.", "Algae use light to make sugar."])
+    run_generation(EvolInstruct(), store, model, PromptLibrary(), 1, 7, [{"text": PARENT}])
     (kept,) = store.list_samples()
     assert kept["response"] == "Algae use light to make sugar." and [m["role"] for m in kept["conversation"]] == ["user", "assistant"]
 
@@ -191,7 +194,7 @@ def test_the_real_models_evolution_is_judged_by_the_rules(model, store, tmp_path
     elimination rules judge that text (the text itself differs between CPUs)."""
     prompts = _steered(tmp_path, reason)
     cap = 2 if reason == "token_cap" else 40
-    technique = EvolInstruct(EvolInstructSettings(operations=("deepening",), evolution_sampling=Sampling(temperature=0, max_tokens=cap)))
+    technique = EvolInstruct(EvolInstructSettings(operations=("deepening",), answer=AnswerSettings(enabled=False), evolution_sampling=Sampling(temperature=0, max_tokens=cap)))
     summary = run_generation(technique, store, model, prompts, 1, 1, [{"text": GREEN_TEA}])
     (sample,) = store.list_samples()
     assert summary.stored + summary.failed == 1 and sample["parent_instruction"] == GREEN_TEA
@@ -206,7 +209,7 @@ def test_the_real_models_evolution_is_judged_by_the_rules(model, store, tmp_path
 
 def test_real_model_two_rounds_link_children_to_parents(model, prompts, store):
     rows = [{"text": "Explain how photosynthesis works."}, {"text": "Write a short poem about the sea."}, {"text": "What is the purpose of the Smol Course?"}]
-    technique = EvolInstruct(EvolInstructSettings(num_evolutions=2, store_evolutions=True, include_original=True, evolution_sampling=Sampling(temperature=0.7, repeat_penalty=1.1, max_tokens=48)))
+    technique = EvolInstruct(EvolInstructSettings(num_evolutions=2, store_evolutions=True, include_original=True, answer=AnswerSettings(enabled=False), evolution_sampling=Sampling(temperature=0.7, repeat_penalty=1.1, max_tokens=48)))
     summary = run_generation(technique, store, model, prompts, 3, 2024, rows)
     samples = {s["id"]: s for s in store.list_samples()}
     evolved = [s for s in samples.values() if s["status"] == "new" and s["evolution"]["round"] > 0]
@@ -228,12 +231,13 @@ def test_real_model_two_rounds_link_children_to_parents(model, prompts, store):
 @pytest.mark.model
 def test_cli_evol_instruct_from_the_store(tmp_path):
     (tmp_path / "seeds.txt").write_text("Explain how photosynthesis works.\nWrite a short poem about the sea.\n", encoding="utf-8")
-    first = run_smolgen("generate", "evol-instruct", "--seeds", "seeds.txt", "--include-original",
+    first = run_smolgen("generate", "evol-instruct", "--seeds", "seeds.txt", "--include-original", "--no-answer",
                         "--max-tokens", "32", "--seed", "9", "--quiet", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "evol-instruct: 2 seeds" in first.stderr and "finished:" in first.stderr
+    assert "`smolgen export --format instructions` writes them" in first.stderr
     again = run_smolgen("generate", "evol-instruct", "--from-store", "--operations", "concretizing,add-constraints",
-                        "--answer", "--max-tokens", "16", "--seed", "9", "--quiet", cwd=tmp_path)
+                        "--max-tokens", "16", "--seed", "9", "--quiet", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     with SampleStore(tmp_path / "smolgen.json") as store:
         runs = store.list_runs()

@@ -42,3 +42,12 @@ def test_a_truncated_sample_a_person_edited_goes_out(tmp_path):
         store.edit_sample(cut, [{"role": "user", "content": "Cut question?"}, {"role": "assistant", "content": "Finished by hand."}])
     result = run_smolgen("export", "--out", "out.jsonl", cwd=tmp_path)
     assert [r["messages"][1]["content"] for r in _rows(tmp_path / "out.jsonl")] == ["Finished by hand."]
+
+
+def test_instructions_alone_have_their_own_format(tmp_path):
+    _store(tmp_path, _sample("Name three rivers in Vietnam.", None), _sample("Kể tên ba con sông.", "Sông Hồng, sông Mekong."))
+    result = run_smolgen("export", "--format", "instructions", "--out", "out.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert _rows(tmp_path / "out.jsonl") == [{"instruction": "Name three rivers in Vietnam."}, {"instruction": "Kể tên ba con sông."}]
+    messages = run_smolgen("export", "--out", "sft.jsonl", cwd=tmp_path)
+    assert "wrote 1 rows" in messages.stdout and "1 skipped (no answer)" in messages.stdout

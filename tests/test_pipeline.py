@@ -285,3 +285,15 @@ def test_drawing_of_the_evol_chain():
     for line in ("self_instruct  (self_instruct)", "in: instructions", "out: evolved_instruction → instruction, evolution",
                  "out: generation → response"):
         assert line in text
+
+
+def test_a_self_instruct_step_leaves_answering_to_the_next_step(store):
+    from tui.engine.pipeline import SelfInstruct
+
+    with Pipeline(name="list-only") as pipeline:
+        data = LoadDataFromDicts(data=[{"text": "Seeds steer what a model writes."}])
+        step = SelfInstruct(llm=LlamaCppLLM(model=ScriptedModel(["What is a seed?\n2. Why do seeds matter?"])),
+                            num_instructions=2)
+        data >> step
+    summary = pipeline.run(store=store)  # answering here would ask the script for two more outputs
+    assert summary.steps[step.name].generated == 1 and summary.steps[step.name].failed == 0

@@ -30,6 +30,8 @@ CONTEXT_FREE_REASONS = {"too_short", "too_long", "unservable_keyword", "starts_w
 
 
 def _run(store, prompts, outputs, rows, num=None, **settings):
+    """Runs whose script holds the lists only: unanswered unless `answer` is given."""
+    settings.setdefault("answer", AnswerSettings(enabled=False))
     model = ScriptedModel(outputs)
     technique = SelfInstruct(SelfInstructSettings(**settings))
     summary = run_generation(technique, store, model, prompts, num or len(rows), 7, rows)
@@ -97,9 +99,10 @@ def test_a_list_with_no_instruction_fails_the_row(store, prompts):
     assert summary.completion_tokens == 4 and store.list_samples()[0]["source"]["raw"] == "\n2.\n3.\n# Context"
 
 
-def test_answer_gives_each_kept_instruction_a_response(store, prompts):
+def test_each_kept_instruction_is_answered_by_default(store, prompts):
     outputs = ["What is a seed?\n2. Draw a map.\n3. Why do seeds matter?", "A starting point.", "They steer the data."]
-    summary, model = _run(store, prompts, outputs, [{"text": "x"}], answer=AnswerSettings(enabled=True))
+    model = ScriptedModel(outputs)
+    summary = run_generation(SelfInstruct(), store, model, prompts, 1, 7, [{"text": "x"}])
     samples = store.list_samples(statuses=["new"])
     assert [(s["instruction"], s["response"]) for s in samples] == [
         ("What is a seed?", "A starting point."), ("Why do seeds matter?", "They steer the data."),
@@ -119,7 +122,7 @@ def test_each_sample_is_stored_before_the_next_is_checked(store, prompts):
             self.stored_when_done.append(len(store.list_samples()))
 
     recorder = Recorder()
-    technique = SelfInstruct(SelfInstructSettings())
+    technique = SelfInstruct(SelfInstructSettings(answer=AnswerSettings(enabled=False)))
     run_generation(technique, store, ScriptedModel(["What is a seed?\n2. Why do seeds matter?"]), prompts, 1, 1, [{"text": "x"}], recorder)
     assert recorder.stored_when_done == [1, 2]
 
@@ -186,7 +189,7 @@ def test_a_user_template_overrides_the_shipped_one(store, tmp_path):
 def test_real_model_over_the_chapter_passage_and_english_seeds(model, prompts, store, chapter_passage):
     """Whatever the real model lists, each line is kept or dropped by the filters, as they judge that line."""
     rows = [{"text": chapter_passage["en"]}, {"text": chapter_passage["vi"]}, {"text": "What are the health benefits of green tea?"}]
-    technique = SelfInstruct(SelfInstructSettings(num_instructions=3, instruction_sampling=Sampling(temperature=0.7, repeat_penalty=1.1, max_tokens=40)))
+    technique = SelfInstruct(SelfInstructSettings(num_instructions=3, answer=AnswerSettings(enabled=False), instruction_sampling=Sampling(temperature=0.7, repeat_penalty=1.1, max_tokens=40)))
     summary = run_generation(technique, store, model, prompts, 3, 11, rows)
     assert summary.stored >= 1, summary.failures  # of nine candidates
     samples = store.list_samples()
@@ -228,10 +231,10 @@ def test_a_copied_list_trips_every_filter_and_a_user_templates_lines_are_its_own
 
 
 @pytest.mark.model
-def test_cli_self_instruct_with_answers(tmp_path):
+def test_cli_self_instruct_answers_by_default(tmp_path):
     (tmp_path / "seeds.txt").write_text("What are the health benefits of green tea?\n", encoding="utf-8")
     result = run_smolgen(
-        "generate", "self-instruct", "--seeds", "seeds.txt", "--num-instructions", "2", "--answer",
+        "generate", "self-instruct", "--seeds", "seeds.txt", "--num-instructions", "2",
         "--max-tokens", "32", "--seed", "4", "--quiet", cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -242,7 +245,7 @@ def test_cli_self_instruct_with_answers(tmp_path):
     assert all(s["response"] and s["technique"] == "self-instruct" for s in kept)
     assert run["settings"]["num_instructions"] == 2 and run["settings"]["answer"]["enabled"] is True
     assert sum(run["summary"]["failures"].values()) == run["summary"]["failed"]
-    exported = run_smolgen("export", "--status", "all", "--out", "sft.jsonl", cwd=tmp_path)
+    exported = run_smolgen("export", "--status", "all", "--include-truncated", "--out", "sft.jsonl", cwd=tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
     assert exported.returncode == 0 and len(rows) == len(kept)  # rejected candidates are never exported
 

@@ -129,7 +129,7 @@ def test_cross_field_checks_stay_with_their_class():
     (["evol-instruct", "--template", "mine"], "--template: evol-instruct uses one template per operation in evol_instruct/"),
     (["chain", "--num-instructions", "3"], "--num-instructions: only for self-instruct, not chain"),
     (["text", "--turns", "2"], "--turns: only for magpie, not text"),
-    (["magpie", "--answer"], "--answer: only for self-instruct and evol-instruct, not magpie"),
+    (["magpie", "--no-answer"], "--no-answer: only for self-instruct and evol-instruct, not magpie"),
     (["magpie", "--from-store"], "--from-store: only for evol-instruct, not magpie"),
     (["self-instruct", "--no-filter", "colour"], "--no-filter colour: unknown; use one of length, keywords, punctuation"),
     (["magpie", "--system", "A", "--system-weights", "3,x"], "--system-weights 3,x: expected numbers separated by commas"),
@@ -162,9 +162,11 @@ def test_a_wrong_flag_is_named_in_one_line(flags, message):
     (["self-instruct", "--application-description", "A tutor"], lambda s: s.application_description == "A tutor"),
     (["self-instruct", "--no-filter", "length", "--no-filter", "near-duplicates"],
      lambda s: not s.filters.check_length and not s.filters.check_near_duplicates and s.filters.check_keywords),
-    (["self-instruct", "--rouge-threshold", "0.5", "--answer"], lambda s: s.filters.rouge_threshold == 0.5 and s.answer.enabled),
-    (["evol-instruct", "--num-evolutions", "3", "--store-evolutions", "--include-original", "--answer"],
-     lambda s: (s.num_evolutions, s.store_evolutions, s.include_original, s.answer.enabled) == (3, True, True, True)),
+    (["self-instruct", "--rouge-threshold", "0.5"], lambda s: s.filters.rouge_threshold == 0.5 and s.answer.enabled),
+    (["self-instruct", "--no-answer"], lambda s: not s.answer.enabled),
+    (["evol-instruct"], lambda s: s.answer.enabled),
+    (["evol-instruct", "--num-evolutions", "3", "--store-evolutions", "--include-original", "--no-answer"],
+     lambda s: (s.num_evolutions, s.store_evolutions, s.include_original, s.answer.enabled) == (3, True, True, False)),
     (["evol-instruct", "--operations", "deepening,in-breadth"], lambda s: tuple(s.operations) == ("deepening", "in_breadth")),
 ])
 def test_every_existing_flag_sets_what_it_did(flags, holds):

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store(seed_list)
 
     export = commands.add_parser("export", help="write samples as JSON Lines for fine-tuning")
-    export.add_argument("--format", choices=FORMATS, default="messages", help="messages (TRL SFT) or alpaca")
+    export.add_argument("--format", choices=FORMATS, default="messages", help="messages (TRL SFT), alpaca, or instructions (the instruction alone)")
     export.add_argument("--status", choices=(*REVIEW_STATUSES, "all"), default="accepted", help="which samples (default accepted)")
     export.add_argument("--out", type=Path, required=True, metavar="FILE")
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")

@@ -155,6 +155,9 @@ def run_generate_command(args: argparse.Namespace) -> int:
                                          parallel=workers)
     observer.close()
     print(summary_line(summary, unit) + f" → {args.store}", file=sys.stderr)
+    answering = getattr(technique.settings, "answer", None)
+    if answering is not None and not answering.enabled and summary.stored:
+        print("instructions only (--no-answer): `smolgen export --format instructions` writes them", file=sys.stderr)
     return run_exit_status(summary.halt_reason, signals, "sample")
 
 

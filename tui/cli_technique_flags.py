@@ -56,7 +56,10 @@ class SettingFlag:
         else:  # the same flag means something of its own in each technique (--template)
             help_text = "; ".join(f"{name}: {text}" for name, text in helps.items())
         metavar = first.metavar or _METAVARS.get(self.kind, "TEXT")
-        if self.kind == "bool":
+        if self.kind == "bool" and self.flag.startswith("--no-"):  # a switch on by default: the flag turns it off
+            parser.add_argument(self.flag, action="store_const", const=False, default=None,
+                                help=self._help(f"do not {first.help} (on by default)"))
+        elif self.kind == "bool":
             parser.add_argument(self.flag, action="store_true", default=None, help=help_text)
         elif self.kind == "system":
             parser.add_argument(self.flag, action="append", default=[], metavar=metavar, help=help_text)

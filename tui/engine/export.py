@@ -1,7 +1,7 @@
 """Export curated samples as JSON Lines for fine-tuning.
 
-`messages` is the conversational format TRL's SFTTrainer reads; `alpaca` is instruction/input/output.
-Both write UTF-8 as written (no escaping of non-ASCII text) and use the edited text where a person
+`messages` is the conversational format TRL's SFTTrainer reads; `alpaca` is instruction/input/output;
+`instructions` is the instruction alone (SelfInstruct or EvolInstruct with `--no-answer`). All write UTF-8 as written (no escaping of non-ASCII text) and use the edited text where a person
 edited a sample. A sample cut off by a token cap is left out unless asked for: its text stops
 mid-thought, and a model trained on it learns to stop mid-thought too. One a person edited since is
 theirs, and goes out.
@@ -17,9 +17,9 @@ from typing import Any, Iterable
 
 from tui.engine.errors import BadInput
 
-FORMATS = ("messages", "alpaca")
+FORMATS = ("messages", "alpaca", "instructions")
 # What a sample needs to make a row of each format: said when one is skipped.
-_NEEDED = {"messages": "answer", "alpaca": "instruction or answer"}
+_NEEDED = {"messages": "answer", "alpaca": "instruction or answer", "instructions": "instruction"}
 
 
 @dataclass
@@ -58,6 +58,9 @@ def export_row(sample: dict[str, Any], fmt: str) -> dict[str, Any] | None:
         if not instruction or not response:
             return None
         return {"instruction": instruction, "input": sample.get("input") or "", "output": response}
+    if fmt == "instructions":
+        instruction = sample.get("instruction")
+        return {"instruction": instruction} if instruction else None
     raise BadInput(f"--format {fmt}: unknown format; use one of {', '.join(FORMATS)}")
 
 

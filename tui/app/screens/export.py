@@ -23,6 +23,7 @@ from tui.engine.store import REVIEW_STATUSES, SampleStore
 FORMAT_LABELS = {
     "messages": "messages · TRL SFT conversations",
     "alpaca": "alpaca · instruction / input / output",
+    "instructions": "instructions · the instruction alone, no answer",
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.llm import LlamaCppLLM
 from tui.engine.pipeline.steps import GenerationStep, Row, SourceStep
-from tui.engine.settings_schema import FieldPath, Setting, configured, describe, record
+from tui.engine.settings_schema import FieldPath, Setting, configured, describe, record, with_value
 from tui.engine.techniques import chain, evol_instruct, magpie, self_instruct, text_generation
 from tui.engine.techniques.base import SystemPrompts
 
@@ -64,6 +64,7 @@ class TechniqueStep(GenerationStep):
     """A step that runs one technique on each row; its keys are the technique's settings."""
 
     technique_class: ClassVar[type]
+    fixed_settings: ClassVar[dict[FieldPath, Any]] = {}  # what a step of this kind always has, whatever its keys
 
     def __init__(self, llm: LlamaCppLLM | None = None, max_retries: int = 2, name: str | None = None,
                  input_mappings: dict[str, str] | None = None, output_mappings: dict[str, str] | None = None,
@@ -74,6 +75,8 @@ class TechniqueStep(GenerationStep):
             self.settings_value = settings_from_keys(self.technique_class.settings_class, settings)
         except BadInput as error:
             raise BadInput(f"{self.name}: {error}") from None
+        for path, value in self.fixed_settings.items():
+            self.settings_value = with_value(self.settings_value, path, value)
 
     @classmethod
     def setting_keys(cls) -> dict[str, list[Setting]]:
@@ -167,6 +170,7 @@ class SelfInstruct(TechniqueStep):
 
     kind = "self_instruct"
     technique_class = self_instruct.SelfInstruct
+    fixed_settings = {("answer", "enabled"): False}  # a pipeline answers in a step of its own
     inputs = ("text",)
     outputs = ("instructions",)
 
@@ -190,6 +194,7 @@ class EvolInstruct(TechniqueStep):
 
     kind = "evol_instruct"
     technique_class = evol_instruct.EvolInstruct
+    fixed_settings = {("answer", "enabled"): False}  # a pipeline answers in a step of its own
     inputs = ("instruction",)
     outputs = ("evolved_instruction", "evolution")
 

@@ -198,7 +198,8 @@ def system_prompts_setting() -> Any:
 class AnswerSettings:
     """Whether a technique answers each instruction it keeps (the chain's second step), and how."""
 
-    enabled: bool = setting(False, label="Answer each instruction", flag="--answer", help="also answer each kept instruction")
+    # On by default: an instruction without its answer trains nothing (`--format instructions` exports them alone).
+    enabled: bool = setting(True, label="Answer each instruction", flag="--no-answer", help="answer each kept instruction")
     system: SystemPrompts = system_prompts_setting()
     sampling: Sampling = setting(default_factory=Sampling, label="Sampling")
 
