@@ -60,3 +60,4 @@ class ScriptedModel(ChatModel):
 
     def fingerprint(self) -> str:
         return "scripted"
+

@@ -17,6 +17,7 @@ from tui.engine.techniques.base import (
     GenerationContext,
     SystemPrompts,
     build_sample,
+    rejected,
     require_text,
     system_messages,
     system_prompts_setting,
@@ -66,6 +67,7 @@ class Magpie:
         stops = ctx.model.turn_stops()
         system_prompt = s.system.choose(ctx.rng(index))
         messages = system_messages(system_prompt)
+        opening = template.pre_query(messages)  # the first turn's pre-query, recorded with the sample
         calls = []
         for turn in range(1, s.n_turns + 1):
             ctx.on_stage(f"Magpie · turn {turn} · user")
@@ -73,10 +75,13 @@ class Magpie:
             asked = ctx.model.complete(pre_query, s.user_sampling, ctx.call_seed(index, len(calls)), stops, ctx.cancel, ctx.on_text)
             calls.append(asked)
             messages.append({"role": "user", "content": require_text(asked, f"user turn {turn}")})
+            if asked.finish_reason == "length":  # a user turn cut off is not a question: nothing to answer
+                cut = build_sample(self.name, messages, system_prompt, calls, None, pre_query=opening)
+                return rejected(cut, "user_turn_truncated", f"user turn {turn} hit the token cap ({s.user_sampling.max_tokens})")
             if s.only_instruction or (s.end_with_user and turn == s.n_turns):
                 break
             ctx.on_stage(f"Magpie · turn {turn} · assistant")
             answered = ctx.model.chat(messages, s.assistant_sampling, ctx.call_seed(index, len(calls)), ctx.cancel, ctx.on_text)
             calls.append(answered)
             messages.append({"role": "assistant", "content": require_text(answered, f"assistant turn {turn}")})
-        return build_sample(self.name, messages, system_prompt, calls, None, pre_query=template.pre_query(system_messages(system_prompt)))
+        return build_sample(self.name, messages, system_prompt, calls, None, pre_query=opening)
