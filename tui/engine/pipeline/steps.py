@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Iterable
 
-from tui.engine.errors import BadInput
+from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.llm import LlamaCppLLM
 from tui.engine.pipeline.building import current_pipeline
 from tui.engine.seeds import read_seed_file
@@ -280,5 +280,9 @@ class GenerationStep(Step):
         return self.view(row)
 
     def collect(self, samples: list[Row]) -> Row:
-        """The step's output columns from every sample the technique made for the row (most make one)."""
-        return self.produced(samples[-1])
+        """The step's output columns from every sample the technique made for the row (most make one);
+        a sample a gate failed (a Magpie user turn cut off) fails the row with its reason."""
+        last = samples[-1]
+        if last.get("status") == "failed":
+            raise GenerationFailed(last["failure"]["reason"], last["failure"]["message"])
+        return self.produced(last)
