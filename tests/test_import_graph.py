@@ -20,6 +20,7 @@ HEAVY = (
     "llama_cpp",  # the model's native library: loaded with a model
     "gguf",  # numpy and the GGUF tables: loaded to read a model file's details
     "plotext",  # the terminal plots of `smolgen stats`
+    "py3langid",  # numpy and its language model: loaded when a quality gate first identifies a language
     "tui.engine.minhash_clusters",  # datasketch and numpy: loaded when clusters are asked for
     "tui.engine.server.connect",  # httpx and the server client: loaded when a server is used
     "tui.engine.server.local",  # httpx and llama-server's process: loaded when the app starts one

@@ -92,6 +92,7 @@ class SettingFlag:
         """The settings this flag gives the technique, by path."""
         given = getattr(args, self.dest)
         if self.off_words:
+            given = [word.replace("_", "-") for word in given]  # the reason's own name (not_a_request) works too
             unknown = [word for word in given if word not in self.off_words]
             if unknown:
                 raise BadInput(f"{self.flag} {unknown[0]}: unknown; use one of {', '.join(self.off_words)}")

@@ -9,6 +9,7 @@ from typing import Any, Callable, Generator, Protocol, runtime_checkable
 
 from tui.engine.chat_template import Message
 from tui.engine.errors import BadInput, GenerationFailed
+from tui.engine.instruction_filters import Rejection
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import Completion, Sampling, TextCallback, derive_seed
 from tui.engine.prompts import PromptLibrary
@@ -186,6 +187,11 @@ def rejected(sample: dict[str, Any], reason: str, message: str) -> dict[str, Any
     Failed samples are counted in the run summary and never exported or reviewed as data.
     """
     return {**sample, "status": "failed", "failure": {"reason": reason, "message": message}}
+
+
+def gated(sample: dict[str, Any], rejection: Rejection | None) -> dict[str, Any]:
+    """The sample, or when a gate or filter rejected it, the sample failed with that rejection's reason."""
+    return sample if rejection is None else rejected(sample, rejection.reason, rejection.message)
 
 
 def system_prompts_setting() -> Any:

@@ -7,8 +7,9 @@ from typing import Any
 
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
+from tui.engine.quality_gates import QualityGates, expected_language
 from tui.engine.settings_schema import setting, validate
-from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, check_template, require_text,
+from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, check_template, gated, require_text,
                                        system_messages, system_prompts_setting)
 
 _WRAPPERS = ('"', "'", "“", "”", "`")
@@ -27,6 +28,7 @@ class ChainSettings:
     system: SystemPrompts = system_prompts_setting()
     instruction_sampling: Sampling = setting(default_factory=instruction_sampling, label="Instruction sampling")
     response_sampling: Sampling = setting(default_factory=Sampling, label="Response sampling")
+    gates: QualityGates = setting(default_factory=QualityGates, label="Quality gates")
 
 
 def clean_instruction(text: str) -> str:
@@ -69,8 +71,13 @@ class InstructionResponse:
         instruction = clean_instruction(require_text(asked, "instruction"))
         system_prompt = self.settings.system.choose(ctx.rng(index))
         messages = [*system_messages(system_prompt), {"role": "user", "content": instruction}]
+        language = expected_language(row)
+        rejection = self.settings.gates.instruction_rejection(instruction, language)
+        if rejection is not None:  # not answered: its answer would not be kept
+            return gated(build_sample(self.name, messages, system_prompt, [asked], row, seed_prompt=seed_prompt), rejection)
         ctx.on_stage("Instruction → response · response")
         answered = ctx.model.chat(messages, self.settings.response_sampling, ctx.call_seed(index, 1), ctx.cancel, ctx.on_text)
         response = require_text(answered, "response")
         conversation = [*messages, {"role": "assistant", "content": response}]
-        return build_sample(self.name, conversation, system_prompt, [asked, answered], row, seed_prompt=seed_prompt)
+        sample = build_sample(self.name, conversation, system_prompt, [asked, answered], row, seed_prompt=seed_prompt)
+        return gated(sample, self.settings.gates.answer_rejection(response, language))

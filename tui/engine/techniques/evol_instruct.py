@@ -18,6 +18,7 @@ from typing import Any, Iterator
 from tui.engine.elimination import eliminate
 from tui.engine.model import Completion, Sampling
 from tui.engine.prompts import PromptLibrary
+from tui.engine.quality_gates import AnswerGates, expected_language
 from tui.engine.seeds import seed_text
 from tui.engine.settings_schema import setting, validate
 from tui.engine.techniques.base import (
@@ -26,6 +27,7 @@ from tui.engine.techniques.base import (
     SampleStream,
     answer_instruction,
     build_sample,
+    gated,
     rejected,
 )
 from tui.engine.techniques.chain import clean_instruction
@@ -58,6 +60,7 @@ class EvolInstructSettings:
                                           metavar="OP,OP,...", help="the operations drawn from")
     evolution_sampling: Sampling = setting(default_factory=evolution_sampling, label="Evolution sampling")
     answer: AnswerSettings = setting(default_factory=AnswerSettings, label="Answer", in_steps=False)
+    gates: AnswerGates = setting(default_factory=AnswerGates, label="Quality gates", in_steps=False)  # gates answers only
 
     # Flags of other techniques that would mislead here, and why.
     refused_flags = {
@@ -198,9 +201,11 @@ class EvolInstruct:
                 "lineage": [{"round": g.round, "operation": g.operation, "instruction": g.instruction} for g in lineage],
             },
         )
-        if self.settings.answer.enabled and not sample["response"]:
+        if not self.settings.answer.enabled:
+            return sample
+        if not sample["response"]:
             return rejected(sample, "empty", "the model wrote an empty answer")
-        return sample
+        return gated(sample, self.settings.gates.answer_rejection(sample["response"], expected_language(row)))
 
 
 def _kept_id(sample: dict[str, Any], sample_id: int) -> int | None:

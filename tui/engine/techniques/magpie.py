@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tui.engine.instruction_filters import Rejection
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
+from tui.engine.quality_gates import QualityGates, expected_language
 from tui.engine.settings_schema import setting, validate
 from tui.engine.techniques.base import (
     GenerationContext,
     SystemPrompts,
     build_sample,
-    rejected,
+    gated,
     require_text,
     system_messages,
     system_prompts_setting,
@@ -41,6 +43,7 @@ class MagpieSettings:
     user_sampling: Sampling = setting(default_factory=user_turn_sampling, label="User turn sampling", prefix="user",
                                       shares=("max_tokens",))
     assistant_sampling: Sampling = setting(default_factory=Sampling, label="Assistant turn sampling")
+    gates: QualityGates = setting(default_factory=QualityGates, label="Quality gates")
 
     # Flags of other techniques that would mislead here, and why.
     refused_flags = {"--template": "magpie uses the model's own chat template, not a prompt template"}
@@ -68,6 +71,7 @@ class Magpie:
         system_prompt = s.system.choose(ctx.rng(index))
         messages = system_messages(system_prompt)
         opening = template.pre_query(messages)  # the first turn's pre-query, recorded with the sample
+        language = expected_language(None, system_prompt)  # the template's default prompt sets none
         calls = []
         for turn in range(1, s.n_turns + 1):
             ctx.on_stage(f"Magpie · turn {turn} · user")
@@ -75,13 +79,20 @@ class Magpie:
             asked = ctx.model.complete(pre_query, s.user_sampling, ctx.call_seed(index, len(calls)), stops, ctx.cancel, ctx.on_text)
             calls.append(asked)
             messages.append({"role": "user", "content": require_text(asked, f"user turn {turn}")})
-            if asked.finish_reason == "length":  # a user turn cut off is not a question: nothing to answer
-                cut = build_sample(self.name, messages, system_prompt, calls, None, pre_query=opening)
-                return rejected(cut, "user_turn_truncated", f"user turn {turn} hit the token cap ({s.user_sampling.max_tokens})")
+            rejection = (
+                Rejection("user_turn_truncated", f"user turn {turn} hit the token cap ({s.user_sampling.max_tokens})")
+                if asked.finish_reason == "length"  # a user turn cut off is not a question: nothing to answer
+                else s.gates.instruction_rejection(messages[-1]["content"], language)
+            )
+            if rejection is not None:
+                return gated(build_sample(self.name, messages, system_prompt, calls, None, pre_query=opening), rejection)
             if s.only_instruction or (s.end_with_user and turn == s.n_turns):
                 break
             ctx.on_stage(f"Magpie · turn {turn} · assistant")
             answered = ctx.model.chat(messages, s.assistant_sampling, ctx.call_seed(index, len(calls)), ctx.cancel, ctx.on_text)
             calls.append(answered)
             messages.append({"role": "assistant", "content": require_text(answered, f"assistant turn {turn}")})
+            rejection = s.gates.answer_rejection(messages[-1]["content"], language)
+            if rejection is not None:
+                return gated(build_sample(self.name, messages, system_prompt, calls, None, pre_query=opening), rejection)
         return build_sample(self.name, messages, system_prompt, calls, None, pre_query=opening)

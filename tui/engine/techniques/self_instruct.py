@@ -6,7 +6,8 @@ near-duplicate check sees the ones just kept; rows run in parallel see each othe
 instruction is checked again and entered in the index in one step, just before it is stored). A
 dropped instruction is stored as a failed sample with its reason (too_short, too_long,
 unservable_keyword, starts_with_punctuation, near_duplicate, token_cap, beyond_count: the list went on
-past the number asked for) and is never exported.
+past the number asked for, or a quality gate's: not_a_request, language_mismatch, repetition of its
+answer) and is never exported.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tui.engine.instruction_parsing import parse_instructions
 from tui.engine.model import Completion, Sampling
 from tui.engine.near_duplicates import NearDuplicate, NearDuplicateIndex
 from tui.engine.prompts import PromptLibrary
+from tui.engine.quality_gates import QualityGates, expected_language
 from tui.engine.seeds import seed_text
 from tui.engine.settings_schema import setting, validate, with_value
 from tui.engine.techniques.base import (
@@ -29,6 +31,7 @@ from tui.engine.techniques.base import (
     SampleStream,
     answer_instruction,
     build_sample,
+    gated,
     rejected,
 )
 
@@ -64,6 +67,7 @@ class SelfInstructSettings:
     application_description: str = setting(DEFAULT_APPLICATION, label="Application description",
                                            flag="--application-description", help="the AI application")
     filters: InstructionFilters = setting(default_factory=InstructionFilters, label="Filters")
+    gates: QualityGates = setting(default_factory=QualityGates, label="Quality gates")
     instruction_sampling: Sampling = setting(default_factory=list_sampling, label="Instruction list sampling")
     # A pipeline step makes the list only: answering is the next step's work.
     answer: AnswerSettings = setting(default_factory=AnswerSettings, label="Answer", in_steps=False)
@@ -132,6 +136,7 @@ class SelfInstruct:
         own_prompt.add_all((line, "its own prompt") for line in parse_instructions(prompt))
         own_prompt.add_all((quoted, "its own prompt") for quoted in _QUOTED.findall(prompt))  # the criteria's examples
         rng = ctx.rng(index)
+        language = expected_language(row)
         uncounted = [listed]  # the list's call is counted once, with the row's first sample
         for position, (instruction, dropped) in enumerate(candidates, start=1):
             counted, uncounted = uncounted, []
@@ -141,6 +146,7 @@ class SelfInstruct:
                 dropped
                 or self._rejection(instruction, own_prompt)
                 or borrowed_example_word(instruction, variables["input"], example_words)
+                or s.gates.instruction_rejection(instruction, language)
             )
             if rejection is not None:
                 yield rejected(
@@ -154,12 +160,10 @@ class SelfInstruct:
                     ctx, instruction, s.answer, rng, ctx.call_seed(index, position)
                 )
                 calls, counted = [answered], [*counted, answered]
-                if not answered.text.strip():
-                    yield rejected(
-                        build_sample(self.name, question, system_prompt, calls, row, counted, source=source),
-                        "empty",
-                        "the model wrote an empty answer",
-                    )
+                gate = (Rejection("empty", "the model wrote an empty answer") if not answered.text.strip()
+                        else s.gates.answer_rejection(answered.text, language))
+                if gate is not None:
+                    yield gated(build_sample(self.name, conversation, system_prompt, calls, row, counted, source=source), gate)
                     continue
             sample = build_sample(self.name, conversation, system_prompt, calls, row, counted, source=source)
             claim = self._claim(instruction)

@@ -8,8 +8,9 @@ from typing import Any
 
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
+from tui.engine.quality_gates import AnswerGates, expected_language
 from tui.engine.settings_schema import setting, validate
-from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, check_template, can_chat,
+from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, can_chat, check_template, gated,
                                        require_text, system_messages, system_prompts_setting)
 
 
@@ -19,6 +20,7 @@ class TextGenerationSettings:
                             help="the prompt template filled with each seed")
     system: SystemPrompts = system_prompts_setting()
     sampling: Sampling = setting(default_factory=Sampling, label="Sampling")
+    gates: AnswerGates = setting(default_factory=AnswerGates, label="Quality gates")
 
 
 class TextGeneration:
@@ -49,4 +51,5 @@ class TextGeneration:
                                             ctx.cancel, ctx.on_text)
         generation = require_text(completion, "generation")
         conversation = [*messages, {"role": "assistant", "content": generation}]
-        return build_sample(self.name, conversation, system_prompt, [completion], row, generation=generation)
+        sample = build_sample(self.name, conversation, system_prompt, [completion], row, generation=generation)
+        return gated(sample, self.settings.gates.answer_rejection(generation, expected_language(row, system_prompt)))
