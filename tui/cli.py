@@ -23,6 +23,7 @@ from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, ExportResult, export_samples
+from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
 
 # What each technique of `smolgen generate` does, in one line of its --help.
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, metavar="S", help="make the run reproducible (default: a fresh random seed, recorded)")
     gen.add_argument("--quiet", action="store_true", help="do not stream tokens, print only progress and the summary")
     gen.add_argument("--from-store", action="store_true", help="evol-instruct: evolve the store's new and accepted instructions")
+    gen.add_argument("--stop-when-saturated", type=int, nargs="?", const=DEFAULT_SATURATION_WINDOW, default=0, metavar="K",
+                     help=f"end the run when most of the last K samples (default {DEFAULT_SATURATION_WINDOW}) "
+                     "were near-duplicates of earlier ones")
     add_technique_flags(gen)
     add_parallel_flag(gen)
     _add_store(gen)

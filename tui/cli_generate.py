@@ -14,6 +14,7 @@ from tui.engine.errors import BadInput
 from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
 from tui.engine.run_progress import RunProgress
+from tui.engine.run_quality import RunQuality
 from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, default_num, run_generation
 from tui.engine.seeds import read_seed_file
 from tui.engine.store import SampleStore
@@ -22,13 +23,15 @@ from tui.engine.techniques.evol_instruct import EvolInstruct, rows_from_store
 from tui.engine.techniques.self_instruct import SelfInstruct
 
 class TerminalObserver(RunObserver):
-    """Streams tokens to stdout under a header per model call, and a progress line per sample."""
+    """Streams tokens to stdout under a header per model call, and a progress line per sample that ends
+    with the run's quality so far (kept, failed by reason, near-duplicate share)."""
 
     def __init__(self, out: TextIO, err: TextIO, stream_tokens: bool, parallel: bool = False, per_seed: bool = False):
         """`per_seed`: each seed gives several samples, so a line names the seed it came from."""
         self.out, self.err, self.stream_tokens, self.parallel = out, err, stream_tokens, parallel
         self.row_label = "seed " if per_seed else ""
         self.shows_text = stream_tokens
+        self.quality = RunQuality()
         self.started = time.perf_counter()
         self.tokens = 0
         self.model_seconds = 0.0
@@ -46,6 +49,7 @@ class TerminalObserver(RunObserver):
             self.streamed = True
 
     def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
+        self.quality.add(sample)
         if sample.get("tokens"):  # a rejected candidate cost model time too
             self.tokens += sample["tokens"]["completion"] or 0
             self.model_seconds += sample["seconds"]
@@ -64,7 +68,7 @@ class TerminalObserver(RunObserver):
             self.out.write("\n")
             self.out.flush()
             self.streamed = False
-        self.err.write(f"[{self.row_label}{done}/{total}] {line}\n")
+        self.err.write(f"[{self.row_label}{done}/{total}] {line} │ {self.quality.line()}\n")
         self.err.flush()
 
     def close(self) -> None:
@@ -86,6 +90,7 @@ class ProgressObserver(TerminalObserver):
 
     def sample_done(self, sample: dict[str, Any], done: int, total: int) -> None:
         self.progress.sample_done(sample, done)
+        self.quality.add(sample)
         if sample.get("status") == "failed":
             failure = sample["failure"]
             self.err.write(f"failed ({failure['reason']}): {_one_line(failure['message'])}\n")
@@ -101,7 +106,7 @@ class ProgressObserver(TerminalObserver):
     def _progress(self, now: float) -> None:
         self._shown, self._pending = now, False
         in_flight = self.in_flight() if self.in_flight is not None else None
-        self.err.write(f"[{self.progress.finished} done] {self.progress.line(in_flight, now)}\n")
+        self.err.write(f"[{self.progress.finished} done] {self.progress.line(in_flight, now)} │ {self.quality.line()}\n")
         self.err.flush()
 
     def close(self) -> None:
@@ -120,6 +125,8 @@ def build_technique(args: argparse.Namespace) -> Technique:
 
 def run_generate_command(args: argparse.Namespace) -> int:
     check_model_flags(args)
+    if args.stop_when_saturated < 0:
+        raise BadInput(f"--stop-when-saturated {args.stop_when_saturated}: must be at least 1 (0 or left out: never)")
     technique = build_technique(args)
     prompts = PromptLibrary(args.prompts)
     rows: list[dict[str, Any]] = []
@@ -152,7 +159,7 @@ def run_generate_command(args: argparse.Namespace) -> int:
                 observer = TerminalObserver(sys.stdout, sys.stderr, streams, per_seed=per_seed)
             with cancelled_by_signals() as signals:
                 summary = run_generation(technique, store, model, prompts, num, run_seed, rows, observer, signals.cancel,
-                                         parallel=workers)
+                                         parallel=workers, saturation_window=args.stop_when_saturated)
     observer.close()
     print(summary_line(summary, unit) + f" → {args.store}", file=sys.stderr)
     answering = getattr(technique.settings, "answer", None)
@@ -180,6 +187,8 @@ def summary_line(summary: RunSummary, unit: str = "samples") -> str:
         tokens += f" (+ {summary.uncounted_samples} samples the server did not count)"
     left = summary.total - summary.rows_done
     not_run = f"; {left} of {summary.total} {unit} not run" if left else ""
+    if summary.stop_reason:
+        not_run += f"; {summary.stop_reason}"
     return (
         f"run {summary.run_id} {summary.status}: {summary.stored} stored{summary.truncated_note('--include-truncated')}, "
         f"{summary.failed} failed"

@@ -141,3 +141,15 @@ async def test_the_finished_list_redraws_its_cursor_line_when_the_cursor_or_the_
         await pilot.press("k")
         await pilot.pause()
         assert background(0) == cursor() and background(1) != cursor()
+
+
+async def test_the_finished_list_is_headed_by_the_runs_quality_so_far(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())  # the same question every time: near-duplicates from the second on
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        app.main_screen.technique.show_technique("magpie")
+        await wait_for(pilot, lambda: bool(app.main_screen.query("#run-num")), what="the Magpie form")
+        app.main_screen.query_one("#run-num").value = "3"
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "kept 3" in shown_text(app, "#finished-title"), what="the quality line")
+        assert "kept 3 · failed 0 · near-duplicates 67%" in shown_text(app, "#finished-title")

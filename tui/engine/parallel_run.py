@@ -69,6 +69,7 @@ def run_rows_in_parallel(
                     store_row(row_samples(technique, ctx, index, row, counted), stored, index)
                     counted.rows_done += 1
                     watch.finished(number)
+                    stored.check_saturation()
             except Cancelled:
                 pass
             except BaseException as error:  # e.g. a template or the store failing: the run stops

@@ -18,6 +18,7 @@ from typing import Any
 
 from tui.engine.errors import BadInput, GenerationFailed, RunHalted
 from tui.engine.model import Cancelled
+from tui.engine.run_quality import RunQuality, RunSaturated
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import GenerationContext, SampleStream, Technique
 
@@ -65,6 +66,7 @@ class RunSummary:
     status: str = "running"
     halt_reason: str | None = None
     cached_rows: int = 0  # a pipeline's rows whose last step came from its cache (nothing generated for them)
+    stop_reason: str | None = None  # a stop that was asked for (`--stop-when-saturated`)
 
     def truncated_note(self, keeps_truncated: str) -> str:
         """" (2 truncated: left out of export unless --include-truncated)", or "" when none was."""
@@ -88,6 +90,7 @@ class RunSummary:
             "tokens_per_second": round(self.tokens_per_second, 2),
             "wall_seconds": round(self.wall_seconds, 3),
             **({"halt_reason": self.halt_reason} if self.halt_reason else {}),
+            **({"stop_reason": self.stop_reason} if self.stop_reason else {}),
         }
 
 
@@ -97,10 +100,18 @@ class SampleWriter:
     `lock` serialises the store and the observer when several rows are generated at once.
     """
 
-    def __init__(self, store: SampleStore, observer: RunObserver, num: int, run_id: int, stamp: dict[str, Any], parallel: int):
+    def __init__(self, store: SampleStore, observer: RunObserver, num: int, run_id: int, stamp: dict[str, Any], parallel: int,
+                 saturation_window: int = 0):
         self.store, self.observer, self.num, self.run_id, self.stamp = store, observer, num, run_id, stamp
         self.finished = 0  # samples on disk, failed ones not counted
+        self.quality = RunQuality(saturation_window) if saturation_window else None  # only to stop when saturated
         self.lock: threading.Lock | contextlib.nullcontext = threading.Lock() if parallel > 1 else contextlib.nullcontext()
+
+    def check_saturation(self) -> None:
+        """Raise RunSaturated when the run asked to stop when saturated and it has; called after each row."""
+        with self.lock:
+            if self.quality is not None and self.quality.saturated:
+                raise RunSaturated(self.quality.saturation_message())
 
 
 def store_row(samples: SampleStream, stored: SampleWriter, index: int) -> None:
@@ -116,6 +127,8 @@ def store_row(samples: SampleStream, stored: SampleWriter, index: int) -> None:
             sample_id = stored.store.add_sample(record)
             stored.finished += record.get("status") != "failed"
             stored.observer.sample_done({**record, "id": sample_id}, index + 1, stored.num)  # a front end opens it by its id
+            if stored.quality is not None:
+                stored.quality.add(record)
         sample = _send(samples, sample_id)
 
 

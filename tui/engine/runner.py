@@ -17,6 +17,7 @@ from tui.engine.language_model import LanguageModel
 from tui.engine.model import Cancelled
 from tui.engine.parallel_run import run_rows_in_parallel
 from tui.engine.prompts import PromptLibrary
+from tui.engine.run_quality import RunSaturated
 from tui.engine.run_rows import RunObserver, RunSummary, SampleWriter, row_samples, store_row
 from tui.engine.settings_schema import record
 from tui.engine.store import REVIEW_STATUSES, SampleStore
@@ -39,8 +40,12 @@ def run_generation(
     observer: RunObserver | None = None,
     cancel: threading.Event | None = None,
     parallel: int = 1,
+    saturation_window: int = 0,
 ) -> RunSummary:
     """Generate `num` samples, cycling through `rows` for techniques that need seeds.
+
+    With `saturation_window` K > 0 the run ends (status "saturated") once most of its latest K samples
+    were near-duplicates of earlier ones (`run_quality.RunQuality`).
 
     With `parallel` > 1, that many rows are generated at once and their model calls decoded together
     (`tui/engine/parallel_run.py`): headless only, the observer gets no stages and no streamed text.
@@ -59,7 +64,8 @@ def run_generation(
         threads=getattr(model, "n_threads", None),
     )
     summary = RunSummary(run_id=run_id, total=num)
-    stored = SampleWriter(store, observer, num, run_id, {"seed": run_seed, "settings": settings, "model": model_record}, parallel)
+    stored = SampleWriter(store, observer, num, run_id, {"seed": run_seed, "settings": settings, "model": model_record}, parallel,
+                          saturation_window)
     started = time.perf_counter()
     failure: StoreUnwritable | None = None
     try:
@@ -73,6 +79,7 @@ def run_generation(
                 row = rows[index % len(rows)] if rows else None
                 store_row(row_samples(technique, ctx, index, row, summary), stored, index)
                 summary.rows_done += 1
+                stored.check_saturation()
         summary.status = "finished"
     except Cancelled:
         summary.status = "cancelled"
@@ -81,6 +88,9 @@ def run_generation(
     except RunHalted as halted:
         summary.status = "halted"
         summary.halt_reason = str(halted)
+    except RunSaturated as saturated:
+        summary.status = "saturated"
+        summary.stop_reason = str(saturated)
     except BaseException:
         summary.status = "interrupted"
         raise

@@ -20,6 +20,7 @@ from tui.app.widgets.finished_list import FinishedList
 from tui.app.widgets.status_line import ProgressLine, StatusLine
 from tui.app.widgets.stream_view import StreamView
 from tui.engine.run_progress import RunProgress, duration_text
+from tui.engine.run_quality import RunQuality
 from tui.engine.runner import RunSummary
 
 
@@ -31,6 +32,7 @@ RATE_SECONDS = 1.0
 FINISHED_SECONDS = 1.0
 CANCEL_HINT = " · esc cancels"  # the footer does not show the key (see MainScreen.BINDINGS)
 ROW_KEYS_HINT = " · [ ] other samples"
+FINISHED_TITLE = "Finished samples · enter opens one in review"
 
 
 class OutputPane(Vertical):
@@ -79,6 +81,7 @@ class OutputPane(Vertical):
         self._in_flight: Callable[[], int] | None = None
         self._row_shown: int | None = None
         self._progress_timer: Any = None
+        self._quality: RunQuality | None = None  # the run's kept, failed by reason and near-duplicate share
 
     def compose(self) -> ComposeResult:
         yield StatusLine("Idle · ctrl+g generates with the technique shown", id="stage")
@@ -86,7 +89,7 @@ class OutputPane(Vertical):
         yield StatusLine("", id="run-stats")
         # Appending to it costs next to nothing, so the UI thread leaves the cores to the model.
         yield self._stream
-        yield Label("Finished samples · enter opens one in review", id="finished-title")
+        yield Label(FINISHED_TITLE, id="finished-title")
         yield FinishedList(id="finished")
 
     # Both lines change several times a second during a run: each draws itself at once, without a frame.
@@ -112,6 +115,7 @@ class OutputPane(Vertical):
         self.query_one("#progress", ProgressLine).update(total=total, progress=0)
         self._stats(f"0/{total} {self._rows_noun}{CANCEL_HINT}")
         self.stream.clear()
+        self._quality = RunQuality()
         self._in_flight, self._row_shown = in_flight, None
         self._progress = RunProgress(total) if in_flight is not None else None
         if self._progress is not None:  # the figures move while no sample finishes, on a slow server
@@ -179,6 +183,8 @@ class OutputPane(Vertical):
         self._rate_shown = time.monotonic()
 
     def sample_finished(self, sample: dict[str, Any], done: int, total: int) -> None:
+        if self._quality is not None:
+            self._quality.add(sample)
         if self._progress is not None:  # rows finish out of order: `done` is this sample's row number
             self._progress.sample_done(sample, done)
             # The bar moves with the progress line: drawn per sample, it was most of the UI thread's work.
@@ -220,6 +226,8 @@ class OutputPane(Vertical):
         self._finished_shown = time.monotonic()
         if not self._finished_pending:
             return
+        if self._quality is not None:  # shown with the samples it counts, as often as they are added
+            self.query_one("#finished-title", Label).update(f"Finished samples · {self._quality.line()} · enter opens one in review")
         self.query_one("#finished", FinishedList).add(self._finished_pending)
         self._finished_pending = []
         self.post_message(self.FinishedShown())
