@@ -23,7 +23,7 @@ def test_the_line_counts_kept_failed_by_reason_and_the_near_duplicate_share():
     for sample in (_kept("What is the capital of France?"), _failed("repetition"), _kept("What is the capital of France, please?"),
                    _failed("not_a_request"), _failed("repetition"), _kept("Explain how rain forms over the sea.")):
         quality.add(sample)
-    assert quality.line() == "kept 3 · failed 3 (repetition 2, not_a_request 1) · near-duplicates 33%"
+    assert quality.line() == "kept 3 · near-duplicates 33% · failed 3 (repetition 2, not_a_request 1)"
 
 
 def test_the_cli_prints_the_quality_after_each_sample():
@@ -32,8 +32,8 @@ def test_the_cli_prints_the_quality_after_each_sample():
     observer.sample_done({**_kept("Why is the sky blue?"), "tokens": {"completion": 5}, "seconds": 0.1}, 1, 2)
     observer.sample_done({**_failed("language_mismatch"), "instruction": "Trời màu gì?"}, 2, 2)
     lines = err.getvalue().splitlines()
-    assert lines[0].endswith("│ kept 1 · failed 0 · near-duplicates 0%")
-    assert lines[1].endswith("│ kept 1 · failed 1 (language_mismatch 1) · near-duplicates 0%")
+    assert lines[0].endswith("│ kept 1 · near-duplicates 0% · failed 0")
+    assert lines[1].endswith("│ kept 1 · near-duplicates 0% · failed 1 (language_mismatch 1)")
 
 
 REPEATED = ["What is the capital of France?", "Paris is the capital of France."]

@@ -169,7 +169,7 @@ def test_a_run_on_a_full_disk_stops_at_once_with_one_line_saying_what_is_safe(di
     from tui.engine.techniques.text_generation import TextGeneration
 
     path = disk / "s.json"
-    model = ScriptedModel(["A long enough answer to fill a small disk soon. " * 8] * 500)
+    model = ScriptedModel(["A long enough answer to fill a small disk soon: " + " ".join(f"item{j}" for j in range(60))] * 500)
     rows = [{"instruction": f"Question {i}?"} for i in range(500)]
     with SampleStore(path) as store:
         with pytest.raises(StoreUnwritable) as stopped:

@@ -72,8 +72,9 @@ class RunQuality:
                 f"were near-duplicates of earlier ones")
 
     def line(self) -> str:
-        """"kept 12 · failed 3 (repetition 2, not_a_request 1) · near-duplicates 8%"."""
+        """"kept 12 · near-duplicates 8% · failed 3 (repetition 2, not_a_request 1)": the shortest figures first,
+        so a narrow line cuts the list of reasons only."""
         failed = f"failed {self.failed}"
         if self.failures:
             failed += " (" + ", ".join(f"{reason} {n}" for reason, n in self.failures.most_common()) + ")"
-        return f"kept {self.kept} · {failed} · near-duplicates {self.near_duplicate_share:.0%}"
+        return f"kept {self.kept} · near-duplicates {self.near_duplicate_share:.0%} · {failed}"

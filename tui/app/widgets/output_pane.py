@@ -13,7 +13,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Label
 
 from tui.app.review_filter import first_line
 from tui.app.widgets.finished_list import FinishedList
@@ -89,7 +88,7 @@ class OutputPane(Vertical):
         yield StatusLine("", id="run-stats")
         # Appending to it costs next to nothing, so the UI thread leaves the cores to the model.
         yield self._stream
-        yield Label(FINISHED_TITLE, id="finished-title")
+        yield StatusLine(FINISHED_TITLE, id="finished-title")  # it carries the run's quality: drawn in place
         yield FinishedList(id="finished")
 
     # Both lines change several times a second during a run: each draws itself at once, without a frame.
@@ -227,7 +226,7 @@ class OutputPane(Vertical):
         if not self._finished_pending:
             return
         if self._quality is not None:  # shown with the samples it counts, as often as they are added
-            self.query_one("#finished-title", Label).update(f"Finished samples · {self._quality.line()} · enter opens one in review")
+            self.query_one("#finished-title", StatusLine).update(f"Finished · {self._quality.line()} · enter opens one in review")
         self.query_one("#finished", FinishedList).add(self._finished_pending)
         self._finished_pending = []
         self.post_message(self.FinishedShown())
