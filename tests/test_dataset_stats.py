@@ -91,7 +91,8 @@ def test_compare_two_selections():
 @pytest.mark.model
 def test_cli_stats_and_run_comparison_on_real_samples(tmp_path):
     for system in ("You are a helpful assistant.", "You are an AI assistant who helps users solve math problems."):
-        result = run_smolgen("generate", "magpie", "--num", "3", "--max-tokens", "16", "--only-instruction",
+        result = run_smolgen("generate", "magpie", "--num", "3", "--user-max-tokens", "16", "--only-instruction",
+                             "--no-filter", "user-turn-truncated", "--no-filter", "not-a-request",  # short turns, all kept
                              "--system", system, "--quiet", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     figures = json.loads(run_smolgen("stats", "--format", "json", cwd=tmp_path).stdout)

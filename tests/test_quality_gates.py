@@ -130,3 +130,12 @@ def test_magpie_holds_the_user_turn_and_the_answer_to_its_system_prompts_languag
     summary = run_generation(Magpie(MagpieSettings(system=system)), store, model, prompts, 2, 7)
     assert summary.stored == 0 and dict(summary.failures) == {"language_mismatch": 2}
     assert not model.outputs  # the English user turn was not answered
+
+
+def test_a_switch_another_technique_has_is_refused_not_ignored():
+    from tui.engine.errors import BadInput
+
+    args = build_parser().parse_args(["generate", "chain", "--no-filter", "user-turn-truncated"])
+    with pytest.raises(BadInput) as refused:
+        settings_from_flags(args)
+    assert str(refused.value) == "--no-filter user-turn-truncated: unknown for chain; use one of repetition, language-mismatch, not-a-request"

@@ -255,4 +255,4 @@ def test_cli_flag_of_another_technique_is_refused(tmp_path):
     result = run_smolgen("generate", "chain", "--seeds", "seeds.txt", "--num-instructions", "3", cwd=tmp_path)
     assert result.returncode == 2 and "--num-instructions: only for self-instruct, not chain" in result.stderr
     result = run_smolgen("generate", "self-instruct", "--seeds", "seeds.txt", "--no-filter", "colour", cwd=tmp_path)
-    assert result.returncode == 2 and "--no-filter colour: unknown; use one of repetition, language-mismatch, not-a-request, length, keywords" in result.stderr
+    assert result.returncode == 2 and "--no-filter colour: unknown for self-instruct; use one of repetition, language-mismatch, not-a-request, length, keywords" in result.stderr

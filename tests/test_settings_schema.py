@@ -23,7 +23,7 @@ from tui.engine.runner import run_generation
 from tui.engine.settings_schema import describe, get_value, setting, validate
 from tui.engine.techniques.base import SystemPrompts
 from tui.engine.techniques.evol_instruct import EvolInstructSettings
-from tui.engine.techniques.magpie import MagpieSettings
+from tui.engine.techniques.magpie import MagpieSettings, user_turn_sampling
 from tui.engine.techniques.self_instruct import SelfInstructSettings
 from tui.engine.techniques.text_generation import TextGeneration
 
@@ -131,7 +131,7 @@ def test_cross_field_checks_stay_with_their_class():
     (["text", "--turns", "2"], "--turns: only for magpie, not text"),
     (["magpie", "--no-answer"], "--no-answer: only for self-instruct and evol-instruct, not magpie"),
     (["magpie", "--from-store"], "--from-store: only for evol-instruct, not magpie"),
-    (["self-instruct", "--no-filter", "colour"], "--no-filter colour: unknown; use one of repetition, language-mismatch, not-a-request, length, keywords"),
+    (["self-instruct", "--no-filter", "colour"], "--no-filter colour: unknown for self-instruct; use one of repetition, language-mismatch, not-a-request, length, keywords"),
     (["magpie", "--system", "A", "--system-weights", "3,x"], "--system-weights 3,x: expected numbers separated by commas"),
 ])
 def test_a_wrong_flag_is_named_in_one_line(flags, message):
@@ -152,7 +152,8 @@ def test_a_wrong_flag_is_named_in_one_line(flags, message):
      and s.instruction_sampling.max_tokens == s.response_sampling.max_tokens == 9),
     (["magpie", "--temperature", "0.2", "--max-tokens", "9"],
      lambda s: (s.assistant_sampling.temperature, s.user_sampling.temperature) == (0.2, 1.0)
-     and s.assistant_sampling.max_tokens == s.user_sampling.max_tokens == 9),
+     and (s.assistant_sampling.max_tokens, s.user_sampling.max_tokens) == (9, user_turn_sampling().max_tokens)),
+    (["magpie", "--user-max-tokens", "64"], lambda s: (s.user_sampling.max_tokens, s.assistant_sampling.max_tokens) == (64, 256)),
     (["magpie", "--user-temperature", "0.3"], lambda s: (s.user_sampling.temperature, s.assistant_sampling.temperature) == (0.3, 0.7)),
     (["magpie", "--turns", "2", "--only-instruction", "--end-with-user"],
      lambda s: (s.n_turns, s.only_instruction, s.end_with_user) == (2, True, True)),
@@ -182,7 +183,8 @@ def test_every_existing_flag_sets_what_it_did(flags, holds):
       "end_with_user": True, "temperature": 0.2, "max_tokens": 9},
      lambda s: (s.n_turns, s.system, s.only_instruction, s.end_with_user) == (2, SystemPrompts(["A", "B"], [3, 1]), True, True)
      and (s.assistant_sampling.temperature, s.user_sampling.temperature) == (0.2, 1.0)
-     and s.assistant_sampling.max_tokens == s.user_sampling.max_tokens == 9),
+     and (s.assistant_sampling.max_tokens, s.user_sampling.max_tokens) == (9, user_turn_sampling().max_tokens)),
+    ({"type": "magpie", "user_max_tokens": 64}, lambda s: (s.user_sampling.max_tokens, s.assistant_sampling.max_tokens) == (64, 256)),
     ({"type": "magpie_generator", "num_rows": 2, "n_turns": 2}, lambda s: s.n_turns == 2),
     ({"type": "self_instruct", "num_instructions": 3, "application_description": "A tutor", "template": "mine", "top_p": 0.5},
      lambda s: (s.num_instructions, s.application_description, s.template, s.instruction_sampling.top_p) == (3, "A tutor", "mine", 0.5)

@@ -4,6 +4,7 @@ import threading
 from dataclasses import asdict, replace
 
 from tui.engine.model import Sampling
+from tui.engine.quality_gates import QualityGates
 from tui.engine.runner import RunObserver, run_generation
 from tui.engine.techniques.base import GenerationContext, SystemPrompts
 from tui.engine.techniques.chain import ChainSettings, InstructionResponse, clean_instruction
@@ -11,6 +12,10 @@ from tui.engine.techniques.magpie import Magpie, MagpieSettings, user_turn_sampl
 from tui.engine.techniques.text_generation import TextGeneration, TextGenerationSettings
 
 SHORT = Sampling(max_tokens=24)
+# These tests check Magpie's mechanics with caps short enough to be quick: a cut user turn, or one no
+# gate would keep, is still a turn here.
+NO_GATES = QualityGates.all_off()
+UNGATED = {"gates": NO_GATES, "check_user_turn_cap": False}
 
 
 def _ctx(model, prompts, seed=7):
@@ -28,7 +33,7 @@ def test_text_generation_renders_the_row_and_answers(model, prompts):
 
 
 def test_chain_generates_an_instruction_then_its_answer(model, prompts):
-    technique = InstructionResponse(ChainSettings(instruction_sampling=SHORT, response_sampling=SHORT))
+    technique = InstructionResponse(ChainSettings(instruction_sampling=SHORT, response_sampling=SHORT, gates=NO_GATES))
     stages = []
     ctx = GenerationContext(model, prompts, 3, on_stage=stages.append)
     sample = technique.generate(ctx, 0, {"text": "Generate a question about the Smol Course on small AI models."})
@@ -43,7 +48,7 @@ def test_clean_instruction_strips_labels_and_quotes():
 
 
 def test_magpie_writes_the_user_turn_from_the_pre_query(model, prompts):
-    technique = Magpie(MagpieSettings(user_sampling=Sampling(temperature=1.0, top_p=1.0, top_k=0, min_p=0, max_tokens=40), assistant_sampling=SHORT))
+    technique = Magpie(MagpieSettings(user_sampling=Sampling(temperature=1.0, top_p=1.0, top_k=0, min_p=0, max_tokens=40), assistant_sampling=SHORT, **UNGATED))
     sample = technique.generate(_ctx(model, prompts), 0, None)
     assert [m["role"] for m in sample["conversation"]] == ["user", "assistant"]
     assert sample["system_prompt"] is None
@@ -58,7 +63,7 @@ def test_magpie_user_turn_defaults_follow_the_paper():
 
 
 def test_magpie_multi_turn_and_end_with_user(model, prompts):
-    settings = MagpieSettings(n_turns=2, end_with_user=True, user_sampling=Sampling(max_tokens=16), assistant_sampling=Sampling(max_tokens=16))
+    settings = MagpieSettings(n_turns=2, end_with_user=True, user_sampling=Sampling(max_tokens=16), assistant_sampling=Sampling(max_tokens=16), **UNGATED)
     stages = []
     ctx = GenerationContext(model, prompts, 5, on_stage=stages.append)
     sample = Magpie(settings).generate(ctx, 0, None)
@@ -67,13 +72,13 @@ def test_magpie_multi_turn_and_end_with_user(model, prompts):
 
 
 def test_magpie_only_instruction(model, prompts):
-    sample = Magpie(MagpieSettings(n_turns=3, only_instruction=True, user_sampling=Sampling(max_tokens=16))).generate(_ctx(model, prompts), 0, None)
+    sample = Magpie(MagpieSettings(n_turns=3, only_instruction=True, user_sampling=Sampling(max_tokens=16), **UNGATED)).generate(_ctx(model, prompts), 0, None)
     assert [m["role"] for m in sample["conversation"]] == ["user"] and sample["response"] is None
 
 
 def test_magpie_weighted_system_prompts_are_drawn_and_recorded(model, prompts):
     system = SystemPrompts(["You are an AI assistant who helps users solve math problems.", "You are a helpful assistant."], [1.0, 0.0])
-    settings = MagpieSettings(system=system, only_instruction=True, user_sampling=Sampling(max_tokens=12))
+    settings = MagpieSettings(system=system, only_instruction=True, user_sampling=Sampling(max_tokens=12), **UNGATED)
     sample = Magpie(settings).generate(_ctx(model, prompts), 0, None)
     assert sample["system_prompt"] == "You are an AI assistant who helps users solve math problems."
     assert sample["conversation"][0] == {"role": "system", "content": sample["system_prompt"]}
@@ -89,7 +94,7 @@ def test_run_stores_every_sample_with_its_provenance(model, prompts, store):
             self.done.append((done, total, len(store.list_samples())))
 
     recorder = Recorder()
-    technique = Magpie(MagpieSettings(user_sampling=replace(user_turn_sampling(), max_tokens=12), assistant_sampling=Sampling(max_tokens=12)))
+    technique = Magpie(MagpieSettings(user_sampling=replace(user_turn_sampling(), max_tokens=12), assistant_sampling=Sampling(max_tokens=12), **UNGATED))
     summary = run_generation(technique, store, model, prompts, 3, 1234, observer=recorder)
     assert summary.status == "finished" and summary.stored == 3
     assert recorder.done == [(1, 3, 1), (2, 3, 2), (3, 3, 3)]  # each sample is stored before the next starts
@@ -104,7 +109,7 @@ def test_run_stores_every_sample_with_its_provenance(model, prompts, store):
 
 
 def test_same_run_seed_reproduces_the_run(model, prompts, store):
-    technique = Magpie(MagpieSettings(only_instruction=True, user_sampling=Sampling(max_tokens=12)))
+    technique = Magpie(MagpieSettings(only_instruction=True, user_sampling=Sampling(max_tokens=12), **UNGATED))
     first = run_generation(technique, store, model, prompts, 2, 99)
     second = run_generation(technique, store, model, prompts, 2, 99)
     texts = lambda run: [s["instruction"] for s in store.list_samples(run_id=run.run_id)]  # noqa: E731
@@ -134,7 +139,7 @@ def test_cancel_keeps_finished_samples_and_drops_the_one_in_progress(model, prom
             if self.samples == 1:
                 cancel.set()
 
-    technique = Magpie(MagpieSettings(user_sampling=Sampling(max_tokens=16), assistant_sampling=Sampling(max_tokens=16)))
+    technique = Magpie(MagpieSettings(user_sampling=Sampling(max_tokens=16), assistant_sampling=Sampling(max_tokens=16), **UNGATED))
     summary = run_generation(technique, store, model, prompts, 5, 8, observer=CancelDuringSecond(), cancel=cancel)
     assert summary.status == "cancelled"
     assert len(store.list_samples()) == 1

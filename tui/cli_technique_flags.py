@@ -93,9 +93,11 @@ class SettingFlag:
         given = getattr(args, self.dest)
         if self.off_words:
             given = [word.replace("_", "-") for word in given]  # the reason's own name (not_a_request) works too
-            unknown = [word for word in given if word not in self.off_words]
+            fields = {s.path[-1] for s in self.settings[technique]}
+            known = [word for word, name in self.off_words.items() if name in fields]  # this technique's switches
+            unknown = [word for word in given if word not in known]
             if unknown:
-                raise BadInput(f"{self.flag} {unknown[0]}: unknown; use one of {', '.join(self.off_words)}")
+                raise BadInput(f"{self.flag} {unknown[0]}: unknown for {technique}; use one of {', '.join(known)}")
             off = {self.off_words[word] for word in given}
             return {s.path: False for s in self.settings[technique] if s.path[-1] in off}
         if self.kind == "system":

@@ -24,6 +24,9 @@ async def _magpie(pilot, samples: str = "1", max_tokens: str = "16") -> None:
     app.main_screen.query_one("#run-seed").value = "11"
     for turn in ("user_sampling", "assistant_sampling"):
         app.main_screen.query_one(f"#magpie--{turn}--max_tokens").value = max_tokens
+    # Turns this short are often cut: these tests are about running, not about what the gates keep.
+    for gate in ("check_user_turn_cap", "gates--check_repetition", "gates--check_language", "gates--check_request"):
+        app.main_screen.query_one(f"#magpie--{gate}").value = False
     await pilot.pause()
 
 

@@ -202,22 +202,25 @@ def _bare_workload(llm: Any, workload: Workload, variant: str) -> Measurement:
 def technique_for(workload: Workload) -> Any:
     """smolgen's technique for the workload, with the same caps as the bare loops."""
     from tui.engine.model import Sampling
+    from tui.engine.quality_gates import QualityGates
+    from tui.engine.techniques.base import AnswerSettings
     from tui.engine.techniques.chain import ChainSettings, InstructionResponse
     from tui.engine.techniques.magpie import Magpie, MagpieSettings, user_turn_sampling
     from tui.engine.techniques.self_instruct import SelfInstruct, SelfInstructSettings, list_sampling
 
     answer = Sampling(temperature=0.7, max_tokens=workload.answer_tokens)
+    ungated = QualityGates.all_off()  # the bare loops answer whatever the model writes: so does smolgen here
     if workload.kind == "magpie":
         user = user_turn_sampling()
         user.max_tokens = workload.user_tokens
-        return Magpie(MagpieSettings(user_sampling=user, assistant_sampling=answer))
+        return Magpie(MagpieSettings(user_sampling=user, assistant_sampling=answer, gates=ungated, check_user_turn_cap=False))
     if workload.kind == "selfinstruct":
         listing = list_sampling(SELF_INSTRUCT_LIST)
         listing.max_tokens = workload.list_tokens
-        return SelfInstruct(SelfInstructSettings(num_instructions=SELF_INSTRUCT_LIST, instruction_sampling=listing))
-    return InstructionResponse(
-        ChainSettings(instruction_sampling=Sampling(temperature=0.8, max_tokens=workload.user_tokens), response_sampling=answer)
-    )
+        return SelfInstruct(SelfInstructSettings(num_instructions=SELF_INSTRUCT_LIST, instruction_sampling=listing, gates=ungated,
+                                                 answer=AnswerSettings(enabled=False)))
+    return InstructionResponse(ChainSettings(instruction_sampling=Sampling(temperature=0.8, max_tokens=workload.user_tokens),
+                                             response_sampling=answer, gates=ungated))
 
 
 def seed_rows(workload: Workload) -> list[dict[str, str]]:

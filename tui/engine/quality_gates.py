@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from dataclasses import dataclass
@@ -81,6 +82,11 @@ class AnswerGates:
                                      help="fail answers that repeat a sentence or a line, or loop on the same words")
     check_language: bool = setting(True, label="Language gate", switched_off_by=(_SWITCH_OFF, "language-mismatch"),
                                    help="fail samples in another language than their seed or system prompt")
+
+    @classmethod
+    def all_off(cls) -> "AnswerGates":
+        """Every gate switched off (a benchmark measures the same work whatever the model writes)."""
+        return cls(**{spec.name: False for spec in dataclasses.fields(cls)})
 
     def answer_rejection(self, answer: str, expected_language: str | None) -> Rejection | None:
         """Why an answer fails a gate that is on, or None."""

@@ -39,11 +39,13 @@ class MagpieSettings:
     end_with_user: bool = setting(False, label="End on a user turn", flag="--end-with-user",
                                   help="end the conversation on a user turn")
     system: SystemPrompts = system_prompts_setting()
-    # The user turn keeps its own sampling (the paper's), sharing only the token cap with the answers.
-    user_sampling: Sampling = setting(default_factory=user_turn_sampling, label="User turn sampling", prefix="user",
-                                      shares=("max_tokens",))
+    # The user turn keeps its own sampling (the paper's) and its own cap: one that cuts it fails the
+    # sample (`user_turn_truncated`), so `--max-tokens`, meant for shorter answers, leaves it alone.
+    user_sampling: Sampling = setting(default_factory=user_turn_sampling, label="User turn sampling", prefix="user")
     assistant_sampling: Sampling = setting(default_factory=Sampling, label="Assistant turn sampling")
     gates: QualityGates = setting(default_factory=QualityGates, label="Quality gates")
+    check_user_turn_cap: bool = setting(True, label="Cut user turn gate", switched_off_by=("--no-filter", "user-turn-truncated"),
+                                        help="fail samples whose user turn the token cap cut off")
 
     # Flags of other techniques that would mislead here, and why.
     refused_flags = {"--template": "magpie uses the model's own chat template, not a prompt template"}
@@ -81,7 +83,7 @@ class Magpie:
             messages.append({"role": "user", "content": require_text(asked, f"user turn {turn}")})
             rejection = (
                 Rejection("user_turn_truncated", f"user turn {turn} hit the token cap ({s.user_sampling.max_tokens})")
-                if asked.finish_reason == "length"  # a user turn cut off is not a question: nothing to answer
+                if asked.finish_reason == "length" and s.check_user_turn_cap  # a cut user turn is not a question
                 else s.gates.instruction_rejection(messages[-1]["content"], language)
             )
             if rejection is not None:
