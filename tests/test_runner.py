@@ -64,5 +64,5 @@ def test_a_run_counts_its_truncated_samples_and_its_summary_says_export_leaves_t
     model = ScriptedModel(["Why is the sky blue?", "Light scatters.", "Why is grass green?", ("Chlorophyll absorbs", "length")])
     summary = run_generation(InstructionResponse(), store, model, prompts, 2, 7, rows=[{"text": "Ask about colour."}])
     assert summary.stored == 2 and summary.truncated == 1
-    assert "2 stored (1 truncated: left out of export unless --include-truncated)" in summary_line(summary)
+    assert summary_line(summary).endswith("; 1 truncated: left out of export unless --include-truncated")
     assert store.list_runs()[-1]["summary"]["truncated"] == 1

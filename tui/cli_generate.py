@@ -186,14 +186,15 @@ def summary_line(summary: RunSummary, unit: str = "samples") -> str:
     if summary.uncounted_samples:
         tokens += f" (+ {summary.uncounted_samples} samples the server did not count)"
     left = summary.total - summary.rows_done
-    not_run = f"; {left} of {summary.total} {unit} not run" if left else ""
+    tail = f"; {left} of {summary.total} {unit} not run" if left else ""
     if summary.stop_reason:
-        not_run += f"; {summary.stop_reason}"
+        tail += f"; {summary.stop_reason}"
+    if summary.truncated:
+        tail += f"; {summary.truncated_note('--include-truncated')}"
     return (
-        f"run {summary.run_id} {summary.status}: {summary.stored} stored{summary.truncated_note('--include-truncated')}, "
-        f"{summary.failed} failed"
+        f"run {summary.run_id} {summary.status}: {summary.stored} stored, {summary.failed} failed"
         + (f" ({failures})" if failures else "")
-        + f"; {tokens} at {summary.tokens_per_second:.1f} tok/s in {summary.wall_seconds:.1f} s{not_run}"
+        + f"; {tokens} at {summary.tokens_per_second:.1f} tok/s in {summary.wall_seconds:.1f} s{tail}"
     )
 
 

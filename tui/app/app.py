@@ -435,7 +435,7 @@ class SmolgenApp(App):
                         timeout=20, markup=False)
         else:
             failed = f", {summary.failed} failed" if summary.failed else ""
-            truncated = summary.truncated_note("asked for in the export dialog")
+            truncated = f" ({summary.truncated_note('asked for in the export dialog')})" if summary.truncated else ""
             self.notify(f"Run finished: {summary.stored} samples stored{truncated}{failed}.")
 
     @on(Worker.StateChanged)

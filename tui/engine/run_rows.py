@@ -69,8 +69,8 @@ class RunSummary:
     stop_reason: str | None = None  # a stop that was asked for (`--stop-when-saturated`)
 
     def truncated_note(self, keeps_truncated: str) -> str:
-        """" (2 truncated: left out of export unless --include-truncated)", or "" when none was."""
-        return f" ({self.truncated} truncated: left out of export unless {keeps_truncated})" if self.truncated else ""
+        """"2 truncated: left out of export unless --include-truncated", or "" when none was."""
+        return f"{self.truncated} truncated: left out of export unless {keeps_truncated}" if self.truncated else ""
 
     @property
     def tokens_per_second(self) -> float:
