@@ -180,7 +180,8 @@ def _how(model: Any, workers: int) -> str:
 
 
 def summary_line(summary: RunSummary, unit: str = "samples") -> str:
-    """A run's last line: what was stored and failed (by reason), tokens and speed, and rows not run."""
+    """A run's last line: what was stored and failed (by reason), tokens and speed, rows not run, a stop asked
+    for, and the truncated samples export will leave out."""
     failures = ", ".join(f"{n} {reason}" for reason, n in summary.failures.items())
     tokens = f"{summary.completion_tokens} tokens"
     if summary.uncounted_samples:
