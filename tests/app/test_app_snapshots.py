@@ -39,6 +39,7 @@ def test_main_screen_after_a_run(snap_compare, snapshot_store):
         pilot.app.main_screen.query_one("#run-num").value = "2"
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: "Finished" in str(pilot.app.main_screen.query_one("#stage").render()))
+        await wait_for(pilot, lambda: "kept 2" in str(pilot.app.main_screen.query_one("#finished-title").render()))
         pilot.app.clear_notifications()
         await pilot.pause()
 
