@@ -9,6 +9,7 @@ from tests.conftest import run_smolgen
 from tests.scripted_model import ScriptedModel
 from tui.engine.instruction_filters import InstructionFilters
 from tui.engine.model import Completion, Sampling
+from tui.engine.quality_gates import not_a_request
 from tui.engine.runner import RunObserver, run_generation
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import AnswerSettings
@@ -203,8 +204,10 @@ def test_real_model_over_the_chapter_passage_and_english_seeds(model, prompts, s
             assert filters.check(sample["instruction"]) is None, sample["instruction"]
         elif sample["failure"]["reason"] in CONTEXT_FREE_REASONS:  # the others depend on the prompt and the store
             assert filters.check(sample["instruction"]).reason == sample["failure"]["reason"], sample["instruction"]
+        elif sample["failure"]["reason"] == "not_a_request":
+            assert not_a_request(sample["instruction"]) is not None, sample["instruction"]
         else:
-            assert sample["failure"]["reason"] in {"near_duplicate", "example_topic", "token_cap", "no_instructions"}
+            assert sample["failure"]["reason"] in {"near_duplicate", "example_topic", "token_cap", "no_instructions", "language_mismatch"}
 
 
 COPY_A_LIST = (  # a user template in the model's chat format
