@@ -27,23 +27,29 @@ def test_text_generation_continues_the_prompt_as_raw_text(store, prompts):
 
 def test_self_instruct_and_evol_instruct_run_on_raw_prompts(store, prompts):
     listed = "1. What is the Smol Course?\n2. Explain why small models need little memory."
-    summary = run_generation(SelfInstruct(SelfInstructSettings(num_instructions=2)), store, ScriptedModel([listed], base_model=True),
+    unanswered = AnswerSettings(enabled=False)  # --no-answer: answering is a chat
+    summary = run_generation(SelfInstruct(SelfInstructSettings(num_instructions=2, answer=unanswered)), store, ScriptedModel([listed], base_model=True),
                              prompts, 1, 3, SEED)
     assert summary.stored == 2
     evolved = "Explain, in three steps and with one example, why small models need little memory on a laptop."
-    summary = run_generation(EvolInstruct(EvolInstructSettings(num_evolutions=1)), store, ScriptedModel([evolved], base_model=True),
+    summary = run_generation(EvolInstruct(EvolInstructSettings(num_evolutions=1, answer=unanswered)), store, ScriptedModel([evolved], base_model=True),
                              prompts, 1, 3, [{"text": "Explain why small models need little memory."}])
     assert summary.stored == 1
 
 
 @pytest.mark.parametrize("technique", [
-    Magpie(), InstructionResponse(), SelfInstruct(SelfInstructSettings(answer=AnswerSettings(enabled=True))),
-], ids=["magpie", "chain", "self-instruct answering"])
+    Magpie(), InstructionResponse(), SelfInstruct(), EvolInstruct(),
+], ids=["magpie", "chain", "self-instruct answering", "evol-instruct answering"])
 def test_a_technique_that_chats_says_it_needs_a_chat_template_before_anything_runs(store, prompts, technique):
     model = ScriptedModel(["never used"], base_model=True)
     with pytest.raises(BadInput, match=f"^{technique.name} needs a chat template: scripted.gguf: this GGUF has no chat template"):
         run_generation(technique, store, model, prompts, 1, 3, SEED)
     assert model.prompts == [] and store.list_runs() == []
+
+
+def test_an_answering_technique_on_a_base_model_names_the_switch_that_runs_it(store, prompts):
+    with pytest.raises(BadInput, match="; --no-answer keeps its instructions unanswered, on raw prompts$"):
+        run_generation(SelfInstruct(), store, ScriptedModel([], base_model=True), prompts, 1, 3, SEED)
 
 
 def test_a_base_models_raw_prompts_stop_at_its_end_of_text_token():

@@ -28,7 +28,7 @@ def test_in_a_pipeline_a_cut_user_turn_fails_the_row_with_its_reason(store):
 
     cut = ("Tell me about the history of the", "length")
     with Pipeline(name="magpie-cut") as pipeline:
-        MagpieGenerator(llm=LlamaCppLLM(model=ScriptedChatModel([cut, cut])), num_rows=1, max_retries=1)
+        MagpieGenerator(llm=LlamaCppLLM(model=ScriptedModel([cut, cut])), num_rows=1, max_retries=1)
     summary = pipeline.run(store=store)
     (counts,) = summary.steps.values()
     assert (counts.generated, dict(counts.failures)) == (0, {"user_turn_truncated": 1})

@@ -3,7 +3,7 @@ and each gate switched off by `--no-filter NAME` and applied as a technique stor
 
 import pytest
 
-from tests.scripted_model import ScriptedChatModel, ScriptedModel
+from tests.scripted_model import ScriptedModel
 from tui.cli import build_parser
 from tui.cli_technique_flags import settings_from_flags
 from tui.engine.quality_gates import QualityGates, language_mismatch, not_a_request, repetition
@@ -125,7 +125,7 @@ def test_the_chain_does_not_answer_an_instruction_that_is_not_a_request(store, p
 def test_magpie_holds_the_user_turn_and_the_answer_to_its_system_prompts_language(store, prompts):
     system = SystemPrompts(["Bạn là một trợ lý hữu ích, trả lời bằng tiếng Việt cho người dùng."])
     english_answer = "The three largest rivers of Vietnam are the Mekong, the Red River and the Dong Nai River."
-    model = ScriptedChatModel(["Kể tên ba con sông lớn ở Việt Nam.", english_answer,
+    model = ScriptedModel(["Kể tên ba con sông lớn ở Việt Nam.", english_answer,
                                "Tell me about the rivers of Vietnam and the cities along their banks."])
     summary = run_generation(Magpie(MagpieSettings(system=system)), store, model, prompts, 2, 7)
     assert summary.stored == 0 and dict(summary.failures) == {"language_mismatch": 2}

@@ -3,7 +3,7 @@
 import io
 
 from tests.conftest import run_smolgen
-from tests.scripted_model import ScriptedChatModel
+from tests.scripted_model import ScriptedModel
 from tui.cli_generate import TerminalObserver, summary_line
 from tui.engine.run_quality import RunQuality
 from tui.engine.runner import run_generation
@@ -43,7 +43,7 @@ def test_a_run_that_repeats_itself_stops_when_saturated_and_says_so(store, promp
     fresh = ["How do bees make honey?", "Explain why the sea is salty.", "Give me a recipe for pancakes.",
              "Who wrote the first computer program?", "Describe a day in the life of a lighthouse keeper."]
     script = [text for question in fresh for text in (question, "A fact.")] + REPEATED * 30
-    summary = run_generation(Magpie(), store, ScriptedChatModel(script), prompts, 40, 3, saturation_window=6)
+    summary = run_generation(Magpie(), store, ScriptedModel(script), prompts, 40, 3, saturation_window=6)
     # Five different questions, then the same one: the first copy is new, four more make most of the last six.
     assert summary.status == "saturated" and summary.stored == 5 + 1 + 4
     assert "stopped when saturated: 4 of the last 6 samples were near-duplicates of earlier ones" in summary_line(summary)
@@ -52,7 +52,7 @@ def test_a_run_that_repeats_itself_stops_when_saturated_and_says_so(store, promp
 
 
 def test_without_the_flag_a_repeating_run_goes_to_the_end(store, prompts):
-    summary = run_generation(Magpie(), store, ScriptedChatModel(REPEATED * 8), prompts, 8, 3)
+    summary = run_generation(Magpie(), store, ScriptedModel(REPEATED * 8), prompts, 8, 3)
     assert summary.status == "finished" and summary.stored == 8
 
 

@@ -131,7 +131,9 @@ def check_model(technique: Technique, model: LanguageModel) -> None:
         try:
             model.chat_template  # noqa: B018 - raises BadInput naming what is missing
         except BadInput as error:
-            raise BadInput(f"{technique.name} needs a chat template: {error}") from None
+            answering = getattr(getattr(technique, "settings", None), "answer", None)
+            hint = "; --no-answer keeps its instructions unanswered, on raw prompts" if answering is not None else ""
+            raise BadInput(f"{technique.name} needs a chat template: {error}{hint}") from None
 
 
 def default_num(technique: Technique, rows: list[dict[str, Any]]) -> int:
