@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,6 +21,7 @@ from tui.app.techniques import available_techniques
 from tui.app.widgets.server_form import ServerForm
 from tui.app.widgets.status_bar import describe_model
 from tui.engine.model_file import ModelInfo
+from tui.engine.settings_schema import with_value
 
 
 def describe_file(info: ModelInfo) -> str:
@@ -32,12 +34,17 @@ def describe_file(info: ModelInfo) -> str:
     ]
     if info.chat_template:
         return "\n".join([*lines, "chat template yes: every technique runs"])
-    built = {entry.title: entry.build(entry.default_settings()) for entry in available_techniques()}
+    built = {entry.title: entry.build(_unanswered(entry.default_settings())) for entry in available_techniques()}
     chatting = [title for title, technique in built.items()
                 if getattr(technique, "needs_chat_template", False) or getattr(technique, "chats", False)]
     runs = [title for title in built if title not in chatting]
     return "\n".join([*lines, "chat template none (a base model)", f"runs          {', '.join(runs)}",
                        f"cannot run    {', '.join(chatting)}, nor answer instructions: they need a chat template"])
+
+
+def _unanswered(settings: Any) -> Any:
+    """The settings with answering off, where a technique answers: what runs on raw prompts alone."""
+    return with_value(settings, ("answer", "enabled"), False) if hasattr(settings, "answer") else settings
 
 
 class ModelPickerScreen(Dialog[ModelRequest | None]):
