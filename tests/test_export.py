@@ -51,3 +51,10 @@ def test_instructions_alone_have_their_own_format(tmp_path):
     assert _rows(tmp_path / "out.jsonl") == [{"instruction": "Name three rivers in Vietnam."}, {"instruction": "Kể tên ba con sông."}]
     messages = run_smolgen("export", "--out", "sft.jsonl", cwd=tmp_path)
     assert "wrote 1 rows" in messages.stdout and "1 skipped (no answer)" in messages.stdout
+
+
+def test_an_export_left_with_only_truncated_samples_writes_nothing_and_says_why(tmp_path):
+    _store(tmp_path, _sample("Cut question?", "An answer that stops mid", ("truncated",)))
+    result = run_smolgen("export", "--out", "out.jsonl", cwd=tmp_path)
+    assert result.returncode == 1 and not (tmp_path / "out.jsonl").exists()
+    assert "the 1 accepted samples were cut off by a token cap (--include-truncated keeps them)" in result.stderr

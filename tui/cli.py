@@ -22,7 +22,7 @@ from tui.cli_technique_flags import TECHNIQUE_CLASSES, add_technique_flags
 from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
-from tui.engine.export import FORMATS, ExportResult, export_samples
+from tui.engine.export import FORMATS, NEEDED_FOR_A_ROW, ExportResult, export_samples
 from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
 
@@ -239,8 +239,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _nothing_exported(status: str, counts: Counter, result: ExportResult, fmt: str) -> str:
     """Why an export found no row, and where the samples are instead."""
     chosen = "samples" if status == "all" else f"{status} samples"
+    trainless = f"have no {NEEDED_FOR_A_ROW[fmt]}"
+    truncated = "were cut off by a token cap (--include-truncated keeps them)"
+    if result.skipped and result.truncated:
+        return f"of the {result.skipped + result.truncated} {chosen}, {result.truncated} {truncated} and {result.skipped} {trainless}"
     if result.skipped or result.truncated:
-        return f"the {result.skipped + result.truncated} {chosen}: " + result.left_out(fmt, "--include-truncated").removeprefix(", ")
+        return f"the {result.skipped + result.truncated} {chosen} {trainless if result.skipped else truncated}"
     others = [f"--status {other} has {counts[other]}" for other in REVIEW_STATUSES if other != status and counts[other]]
     return f"0 {chosen}" + (f"; {', '.join(others)}" if others and status != "all" else "")
 

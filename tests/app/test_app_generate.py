@@ -131,6 +131,7 @@ async def test_self_instruct_counts_seeds_done_and_instructions_kept_apart(app_s
         await wait_for(pilot, lambda: app.model is not None, what="the model")
         app.main_screen.technique.show_technique("self-instruct")
         await pilot.pause()
+        app.main_screen.query_one("#self-instruct--answer--enabled").value = False  # the script holds the lists only
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), what="the run to finish")
         assert shown_text(app, "#run-stats").startswith("2/2 seeds done · 5 kept · 0 failed")

@@ -19,7 +19,7 @@ from tui.engine.errors import BadInput
 
 FORMATS = ("messages", "alpaca", "instructions")
 # What a sample needs to make a row of each format: said when one is skipped.
-_NEEDED = {"messages": "answer", "alpaca": "instruction or answer", "instructions": "instruction"}
+NEEDED_FOR_A_ROW = {"messages": "answer", "alpaca": "instruction or answer", "instructions": "instruction"}
 
 
 @dataclass
@@ -36,7 +36,7 @@ class ExportResult:
         if self.truncated:
             notes.append(f"{self.truncated} truncated left out ({keeps_truncated} keeps them)")
         if self.skipped:
-            notes.append(f"{self.skipped} skipped (no {_NEEDED[fmt]})")
+            notes.append(f"{self.skipped} skipped (no {NEEDED_FOR_A_ROW[fmt]})")
         return "".join(f", {note}" for note in notes)
 
 
