@@ -88,9 +88,11 @@ def _numbers(flag: str, text: str) -> list[int]:
 
 def _magpie(max_tokens: int) -> Any:
     from tui.engine.model import Sampling
+    from tui.engine.quality_gates import QualityGates
     from tui.engine.techniques.magpie import Magpie, MagpieSettings
 
-    settings = MagpieSettings()
+    # Ungated: the bare client answers every user turn, so smolgen does the same work.
+    settings = MagpieSettings(gates=QualityGates.all_off(), check_user_turn_cap=False)
     settings.user_sampling = Sampling(temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, max_tokens=max_tokens)
     settings.assistant_sampling = Sampling(max_tokens=max_tokens)
     return Magpie(settings)
