@@ -146,6 +146,7 @@ def test_a_wrong_flag_is_named_in_one_line(flags, message):
     (["self-instruct", "--template", "mine"], lambda s: s.template == "mine"),
     (["text", "--system", "A", "--system", "B", "--system-weights", "3,1"], lambda s: s.system == SystemPrompts(["A", "B"], [3, 1])),
     (["self-instruct", "--system", "A"], lambda s: s.answer.system.prompts == ["A"]),
+    (["evol-instruct", "--answer"], lambda s: s.answer.enabled),  # the default since answers went on; scripts still pass it
     (["text", "--temperature", "0.2", "--max-tokens", "9"], lambda s: (s.sampling.temperature, s.sampling.max_tokens) == (0.2, 9)),
     (["chain", "--temperature", "0.2", "--max-tokens", "9"],
      lambda s: s.instruction_sampling.temperature == s.response_sampling.temperature == 0.2

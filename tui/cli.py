@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--stop-when-saturated", type=int, nargs="?", const=DEFAULT_SATURATION_WINDOW, default=0, metavar="K",
                      help=f"end the run when most of the last K samples (default {DEFAULT_SATURATION_WINDOW}) "
                      "were near-duplicates of earlier ones")
+    gen.add_argument("--answer", action="store_true",
+                     help="self-instruct, evol-instruct: answer each kept instruction (now the default; kept for scripts)")
     add_technique_flags(gen)
     add_parallel_flag(gen)
     _add_store(gen)
