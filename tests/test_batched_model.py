@@ -16,6 +16,7 @@ import llama_cpp
 import pytest
 
 from tests.conftest import SMOLGEN, run_smolgen
+from tui.engine.quality_gates import QualityGates
 from tui.engine.batched_model import BatchedModel
 from tui.engine.errors import GenerationFailed
 from tui.engine.model import Sampling
@@ -26,7 +27,8 @@ from tui.engine.techniques.magpie import Magpie, MagpieSettings, user_turn_sampl
 
 
 def _magpie(tokens: int = 12) -> Magpie:
-    return Magpie(MagpieSettings(user_sampling=replace(user_turn_sampling(), max_tokens=tokens), assistant_sampling=Sampling(max_tokens=tokens)))
+    return Magpie(MagpieSettings(user_sampling=replace(user_turn_sampling(), max_tokens=tokens), assistant_sampling=Sampling(max_tokens=tokens),
+                                 gates=QualityGates.all_off(), check_user_turn_cap=False))  # short calls: every sample stored
 
 
 def _together(batched: BatchedModel, calls: list[dict]) -> list:

@@ -16,6 +16,7 @@ from tests.conftest import REPO, run_smolgen
 from tests.fault_proxy import FaultProxy
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
+from tui.engine.quality_gates import QualityGates
 from tui.engine.runner import RunObserver, run_generation
 from tui.engine.server.connect import connect
 from tui.engine.server.settings import ServerSettings
@@ -24,7 +25,12 @@ from tui.engine.techniques.magpie import Magpie, MagpieSettings
 
 pytestmark = pytest.mark.model
 
-SHORT = ["--max-tokens", "24"]
+# Short calls, Magpie's quality gates off: these tests are about the servers, not what a 135M model writes.
+SHORT = ["--max-tokens", "24", "--user-max-tokens", "24", "--no-filter", "user-turn-truncated", "--no-filter", "repetition",
+         "--no-filter", "language-mismatch", "--no-filter", "not-a-request"]
+GATES_OFF = {"text": ["--no-filter", "repetition", "--no-filter", "language-mismatch"]}
+GATES_OFF["evol-instruct"] = GATES_OFF["text"]
+GATES_OFF["chain"] = GATES_OFF["self-instruct"] = [*GATES_OFF["text"], "--no-filter", "not-a-request"]
 # A stalled request never answers; the timeout still leaves a busy machine time for a real answer.
 STALL_SECONDS = 3600.0
 
@@ -65,7 +71,7 @@ def test_every_technique_runs_through_a_server(tmp_path, llama_server, technique
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("Give three tips for saving money on groceries.\nExplain how rivers form deltas.\n")
     result = run_smolgen("generate", technique, "--server", llama_server.url, "--seeds", str(seeds), "--concurrency", "2",
-                         "--quiet", *SHORT, cwd=tmp_path)
+                         "--quiet", "--max-tokens", "24", *GATES_OFF[technique], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     samples, runs = _samples(tmp_path)
     run = runs[0]
@@ -174,7 +180,7 @@ def test_models_lists_what_a_server_offers(tmp_path, llama_server):
 
 
 def _short_magpie() -> MagpieSettings:
-    settings = MagpieSettings()
+    settings = MagpieSettings(gates=QualityGates.all_off(), check_user_turn_cap=False)
     settings.user_sampling = Sampling(temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, max_tokens=16)
     settings.assistant_sampling = Sampling(max_tokens=8)
     return settings
