@@ -219,3 +219,15 @@ def answer_instruction(
     answered = ctx.model.chat(messages, answering.sampling, seed, ctx.cancel, ctx.on_text)
     return [*messages, {"role": "assistant", "content": answered.text.strip()}], system_prompt, answered
 
+
+class InstructionsFromSeeds:
+    """What SelfInstruct and EvolInstruct share: several instructions from each seed, each answered or not."""
+
+    needs_seeds = True
+    many_samples_per_seed = True  # progress counts seeds done and samples kept apart
+    settings: Any
+
+    @property
+    def chats(self) -> bool:
+        """Its own prompts are raw completions (a base model runs them); answering the instructions is a chat."""
+        return self.settings.answer.enabled

@@ -24,6 +24,7 @@ from tui.engine.settings_schema import setting, validate
 from tui.engine.techniques.base import (
     AnswerSettings,
     GenerationContext,
+    InstructionsFromSeeds,
     SampleStream,
     answer_instruction,
     build_sample,
@@ -89,19 +90,12 @@ def rows_from_store(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-class EvolInstruct:
+class EvolInstruct(InstructionsFromSeeds):
     """Harder instructions from each instruction, over `num_evolutions` rounds."""
 
     name = "evol-instruct"
     summary = "each instruction rewritten into harder ones, round after round"
     settings_class = EvolInstructSettings
-    needs_seeds = True
-    many_samples_per_seed = True  # progress counts seeds done and samples kept apart
-
-    @property
-    def chats(self) -> bool:
-        """Its own prompts are raw completions (a base model runs them); answering the instructions is a chat."""
-        return self.settings.answer.enabled
 
     def __init__(self, settings: EvolInstructSettings | None = None):
         self.settings = validate(settings or EvolInstructSettings())

@@ -28,6 +28,7 @@ from tui.engine.settings_schema import setting, validate, with_value
 from tui.engine.techniques.base import (
     AnswerSettings,
     GenerationContext,
+    InstructionsFromSeeds,
     SampleStream,
     answer_instruction,
     build_sample,
@@ -79,19 +80,12 @@ class SelfInstructSettings:
         return with_value(self, ("instruction_sampling", "max_tokens"), TOKENS_PER_INSTRUCTION * max(self.num_instructions, 1))
 
 
-class SelfInstruct:
+class SelfInstruct(InstructionsFromSeeds):
     """Many new instructions from each seed, filtered as in the Self-Instruct paper."""
 
     name = "self-instruct"
     summary = "new instructions listed from each seed; the new, well-formed ones are kept"
     settings_class = SelfInstructSettings
-    needs_seeds = True
-    many_samples_per_seed = True  # progress counts seeds done and samples kept apart
-
-    @property
-    def chats(self) -> bool:
-        """Its own prompts are raw completions (a base model runs them); answering the instructions is a chat."""
-        return self.settings.answer.enabled
 
     def __init__(self, settings: SelfInstructSettings | None = None):
         self.settings = validate(settings or SelfInstructSettings())
