@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -65,11 +66,19 @@ def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
         terminal.keys("C-s")
         terminal.wait_for("1 of 1 used")
         show_magpie_tab(terminal, samples=1)
-        terminal.keys("C-g")
-        terminal.wait_for("Magpie · turn 1")  # the stage, while tokens stream
-        terminal.wait_for("Finished · 1 stored", timeout=180)
+        # The quality gates may fail what the real model writes (it differs between CPUs and seeds): a person
+        # would generate again, so the test does, until a sample is stored.
+        for attempt in range(1, 6):
+            terminal.keys("C-g")
+            terminal.wait_until(lambda screen, n=attempt: "new 1 ·" in screen or re.search(rf"· failed {n}\b", screen) is not None,
+                                "the run's sample stored or failed", timeout=180)
+            if "new 1 ·" in terminal.screen():
+                break
+        else:
+            raise AssertionError("five Magpie samples in a row failed the quality gates")
+        terminal.wait_for("Finished · 1 stored")
         terminal.keys("C-r")
-        terminal.wait_for("1 of 1 samples shown")
+        terminal.wait_for(" samples shown")
         terminal.keys("a")
         terminal.wait_for("accepted 1")
         terminal.keys("C-q")
@@ -81,7 +90,8 @@ def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
         samples = store.list_samples()
         assert [s["row"]["text"] for s in store.list_seeds()] == ["Generate a question about the Smol Course on small AI models."]
     assert len(samples) >= 1 and {s["technique"] for s in samples} == {"magpie"}
-    assert samples[0]["status"] == "accepted" and samples[0]["conversation"][0]["role"] == "user"
+    [accepted] = [s for s in samples if s["status"] == "accepted"]  # the stored one; failed ones stay failed
+    assert accepted["conversation"][0]["role"] == "user"
 
 
 @pytest.mark.model
