@@ -225,3 +225,16 @@ async def test_a_large_store_is_reviewed_through_a_table_that_draws_only_what_is
             accepted = store.status_counts()["accepted"]
             assert table.row_count == accepted and f"{accepted} of 20000 samples shown" in str(review.query_one("#shown").render())
             assert all(row.status == "accepted" for row in review.shown)
+
+
+async def test_review_opens_on_the_first_sample_still_waiting_for_a_decision(app_store, prompts):
+    failed = app_store.add_sample({"technique": "magpie", "instruction": "Morph: shift", "status": "failed",
+                                   "error": "not_a_request", "flags": ["not_a_request"], "conversation": []})
+    [waiting] = add_samples(app_store, "What is SmolLM2?")
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        assert app.screen.selected_id() == waiting
+        await pilot.press("a")
+        assert on_disk(app_store)[str(waiting)]["status"] == "accepted"
+        assert on_disk(app_store)[str(failed)]["status"] == "failed"

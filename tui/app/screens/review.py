@@ -277,6 +277,11 @@ class ReviewScreen(Screen):
 
     def on_mount(self) -> None:
         self.reload(select=self.start_id)
+        if self.start_id is None:
+            # A person opens review to curate: start on the first sample still waiting for a decision.
+            waiting = next((row.id for row in self.shown if row.status == "new"), None)
+            if waiting is not None:
+                self.apply_filters(select=waiting)
         self.query_one("#samples", SampleTable).focus()
         self.app.samples_changed.subscribe(self, self.sample_added)
 
