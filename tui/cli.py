@@ -21,9 +21,10 @@ from tui.cli_store import add_store_command, cmd_store
 from tui.cli_technique_flags import TECHNIQUE_CLASSES, add_technique_flags
 from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
-from tui.engine.errors import SmolgenError
-from tui.engine.export import FORMATS, NEEDED_FOR_A_ROW, ExportResult, export_samples
+from tui.engine.errors import BadInput, SmolgenError
+from tui.engine.export import FORMATS, NEEDED_FOR_A_ROW, PAIR_FORMAT, ExportResult, export_pairs, export_samples
 from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW
+from tui.engine.preferences import TECHNIQUE as PREFERENCE
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
 
 # What each technique of `smolgen generate` does, in one line of its --help.
@@ -98,12 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store(seed_list)
 
     export = commands.add_parser("export", help="write samples as JSON Lines for fine-tuning")
-    export.add_argument("--format", choices=FORMATS, default="messages", help="messages (TRL SFT), alpaca, or instructions (the instruction alone)")
-    export.add_argument("--status", choices=(*REVIEW_STATUSES, "all"), default="accepted", help="which samples (default accepted)")
+    export.add_argument("--format", choices=(*FORMATS, PAIR_FORMAT), default="messages",
+                        help="messages (TRL SFT), alpaca, instructions (the instruction alone), or dpo (TRL preference pairs)")
+    export.add_argument("--status", choices=(*REVIEW_STATUSES, "all"),
+                        help="which samples (default accepted; for dpo, every pair not rejected in review)")
     export.add_argument("--out", type=Path, required=True, metavar="FILE")
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     export.add_argument("--include-truncated", action="store_true",
                         help="also write samples cut off by a token cap (left out by default)")
+    export.add_argument("--min-margin", type=float, metavar="M",
+                        help="dpo: only the judge's pairs whose ratings differ by at least M (a person's picks are kept)")
+    export.add_argument("--human-only", action="store_true", help="dpo: only the pairs a person picked")
     _add_store(export)
 
     add_pipeline_commands(commands)
@@ -226,15 +232,34 @@ def cmd_seeds(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    statuses = REVIEW_STATUSES if args.status == "all" else (args.status,)
+    if args.format == PAIR_FORMAT:
+        return _export_pairs(args)
+    for flag, given in (("--min-margin", args.min_margin is not None), ("--human-only", args.human_only)):
+        if given:
+            raise BadInput(f"{flag}: only for --format {PAIR_FORMAT}, not {args.format}")
+    status = args.status or "accepted"
+    statuses = REVIEW_STATUSES if status == "all" else (status,)
     with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=statuses)
         counts = store.status_counts()
     result = export_samples(samples, args.format, args.out, overwrite=args.force, include_truncated=args.include_truncated)
     if not result.written:
-        raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(args.status, counts, result, args.format)}")
+        raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(status, counts, result, args.format)}")
     note = result.left_out(args.format, "--include-truncated")
-    print(f"wrote {result.written} rows ({args.format}, status {args.status}) to {result.path}{note}")
+    print(f"wrote {result.written} rows ({args.format}, status {status}) to {result.path}{note}")
+    return 0
+
+
+def _export_pairs(args: argparse.Namespace) -> int:
+    """`export --format dpo`: the preference pairs; by default those a person did not reject in review."""
+    statuses = ("new", "accepted") if args.status is None else REVIEW_STATUSES if args.status == "all" else (args.status,)
+    with SampleStore(args.store, read_only=True) as store:
+        samples = store.list_samples(statuses=statuses, technique=PREFERENCE)
+    result = export_pairs(samples, args.out, overwrite=args.force, min_margin=args.min_margin, human_only=args.human_only)
+    if not result.written:
+        found = f"{len(samples)} preference samples" if samples else "no preference samples (smolgen generate preference makes them)"
+        raise SmolgenError(f"{args.out}: not written, no pair to export among {found}{result.left_out()}")
+    print(f"wrote {result.written} pairs ({PAIR_FORMAT}) to {result.path}{result.left_out()}")
     return 0
 
 

@@ -44,6 +44,7 @@ from tinydb.table import Table
 
 from tui.engine.errors import StoreDamaged, StoreError, StoreLocked, StoreUnwritable
 from tui.engine.journal import JournalWriter, Replay, read_journal, replay, write_all
+from tui.engine.preferences import TECHNIQUE as PREFERENCE, Pick, human_decision
 
 log = logging.getLogger("smolgen.store")
 
@@ -618,6 +619,17 @@ class SampleStore:
             doc_ids=[sample_id],
         )
         self._put(self._samples, [sample_id])
+
+    @_writes
+    def pick_preference(self, sample_id: int, pick: Pick) -> dict[str, Any]:
+        """Record a person's pick ("left", "right" or "tie") between a preference sample's compared pair, over the
+        judge's; durable when this returns. Returns the sample as stored now."""
+        sample = self.get_sample(sample_id)
+        if sample.get("technique") != PREFERENCE:
+            raise StoreError(f"sample #{sample_id} is not a preference sample: there is no pair to pick from")
+        self._samples.update({**human_decision(sample, pick), "picked": now_iso()}, doc_ids=[sample_id])
+        self._put(self._samples, [sample_id])
+        return self.get_sample(sample_id)
 
     @_writes
     def restore_sample(self, sample: dict[str, Any]) -> None:
