@@ -70,6 +70,21 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         pytest.fail(f"{item.nodeid} loaded the real model without the `model` mark:\n{refused}", pytrace=False)
 
 
+# Where smolgen and the tools whose models it lists look for a person's files: never the real ones in a test.
+USER_FOLDER_VARIABLES = ("SMOLGEN_CONFIG_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_CACHE", "LLAMA_CACHE", "OLLAMA_MODELS")
+
+
+@pytest.fixture(autouse=True)
+def user_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home folder of the test's own (config, remembered settings, caches, model stores), so no test reads
+    the real user's files or another test's."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for name in USER_FOLDER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
 @pytest.fixture(scope="session")
 def model():
     from tui.engine.model import Model

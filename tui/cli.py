@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_command(commands)
     add_bench_command(commands)
 
-    models = commands.add_parser("models", help="the model in use and its metadata, or what servers offer")
+    models = commands.add_parser("models", help="the model in use and its metadata, what servers offer, or (--list) the GGUF files on this machine")
+    models.add_argument("--list", action="store_true",
+                        help="list the GGUF files in the Hugging Face cache, LM Studio, llama.cpp's cache, Ollama and your model folders")
     models.add_argument("--json", action="store_true", help="print the metadata as JSON")
     _add_model(models)
     add_server_flags(models)
@@ -279,6 +281,8 @@ def _nothing_exported(status: str, counts: Counter, result: ExportResult, fmt: s
 def cmd_models(args: argparse.Namespace) -> int:
     from tui.engine.model_file import default_model_path, inspect_model
 
+    if args.list:
+        return _list_models(args)
     if args.server:
         return _server_models(args)
     info = inspect_model(args.model or default_model_path())
@@ -301,6 +305,35 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(f"  size          {info.size_bytes / 1e6:.1f} MB, fingerprint {info.fingerprint}")
     print(f"  chat template {'yes' if info.chat_template else 'none (chat and Magpie unavailable)'}")
     print("  special       " + ", ".join(f"{k}={v}" for k, v in info.special_tokens.items()))
+    return 0
+
+
+def _list_models(args: argparse.Namespace) -> int:
+    from tui.engine.model_catalog import list_models, model_folders
+    from tui.engine.model_file import parameters_label
+
+    if args.model is not None or args.server:
+        raise BadInput("--list: lists the models on this machine; drop --model and --server")
+    found = list_models()
+    if args.json:
+        print(json.dumps([model.record() for model in found], ensure_ascii=False, indent=2))
+        return 0
+    if not found:
+        print("no GGUF models found in:\n" + "\n".join(f"  {folder.path}  ({folder.source})" for folder in model_folders()))
+        return 0
+    width = max(len("NAME"), *(len(model.name) for model in found))
+    print(f"{'NAME':<{width}}  {'PARAMS':>6}  {'QUANT':<8}  {'SIZE':>9}  CHAT  {'SOURCE':<12}  PATH")
+    for model in found:
+        size = f"{model.size_bytes / 1e6:.1f} MB"
+        if model.usable:
+            survey = model.survey
+            chat = "yes" if survey.chat_template else "no"
+            print(f"{model.name:<{width}}  {parameters_label(survey.parameters):>6}  {survey.quantization:<8}  {size:>9}  {chat:<4}  "
+                  f"{model.source:<12}  {model.path}")
+        else:
+            print(f"{model.name:<{width}}  cannot be used: {model.survey.problem}  ({model.source}, {model.path})")
+    usable = sum(model.usable for model in found)
+    print(f"{len(found)} files, {usable} usable; `smolgen --model PATH` opens one")
     return 0
 
 

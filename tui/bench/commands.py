@@ -11,7 +11,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from tui.bench import batched, dedup, faults, generation, server, startup, stats_screen, store_bench, terminal, ui_cost
+from tui.bench import batched, dedup, faults, generation, model_list, server, startup, stats_screen, store_bench, terminal, ui_cost
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ BENCHES = (
     Bench("ui", "measure the share of a CPU core the app's UI thread uses while a run streams, without a model", ui_cost.add_arguments, ui_cost.cmd_bench_ui),
     Bench("dedup", "time the ROUGE-L near-duplicate check of new instructions against a large store", dedup.add_arguments, dedup.cmd_bench_dedup),
     Bench("server", "measure smolgen against llama-server beside a bare client, and its own ceiling against a canned server", server.add_arguments, server.cmd_bench_server),
+    Bench("models", "time listing a folder of many GGUF files, the first time and again (the header cache)", model_list.add_arguments, model_list.cmd_bench_models),
     Bench("faults", "make each fault (a full disk, a read-only store, signals, kills while folding, damaged journals) and count the samples kept", faults.add_arguments, faults.cmd_bench_faults),
 )
 

@@ -2,24 +2,31 @@
 
 The `gguf` package's GGUFReader builds a numpy view of every array element, seconds even on the
 135M model's header; opening a model must not wait for that, so the walk is done here with struct
-over a memory map, keeping only the vocabulary among the large arrays. Type sizes come from `gguf`.
+over the header's bytes, keeping only the vocabulary among the large arrays (and not even that when a
+listing of many files asks for `vocabulary=False`). Type sizes come from `gguf`.
 """
 
 from __future__ import annotations
 
-import mmap
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
+_LENGTH = struct.Struct("<Q")
+_FIRST_READ = 1 << 20
 _KEPT_ARRAYS = {"tokenizer.ggml.tokens"}
 
 
 class GGUFFormatError(ValueError):
     """The bytes do not follow the GGUF format (truncated or corrupt)."""
+
+
+class GGUFUnsupported(GGUFFormatError):
+    """A well-formed GGUF this reader (and the llama.cpp it goes with) does not know: a newer version, a new tensor type."""
 
 
 @dataclass
@@ -39,20 +46,35 @@ class GGUFHeader:
 
 
 class _Cursor:
-    def __init__(self, buffer: mmap.mmap):
-        self.buffer = buffer
+    """Reads the file from its start into bytes as far as the walk needs (struct reads bytes several
+    times faster than a memory map), never past the file's end."""
+
+    def __init__(self, handle: BinaryIO, file_size: int):
+        self.handle = handle
+        self.file_size = file_size
+        self.buffer = b""
         self.pos = 0
+
+    def need(self, end: int) -> None:
+        """Have the bytes up to `end` read; raise GGUFFormatError when the file is shorter."""
+        if end <= len(self.buffer):
+            return
+        if end > self.file_size:
+            raise GGUFFormatError(f"the header ends early at byte {self.pos}")
+        wanted = min(self.file_size, max(end, 2 * len(self.buffer), _FIRST_READ))
+        self.buffer += self.handle.read(wanted - len(self.buffer))
+        if end > len(self.buffer):
+            raise GGUFFormatError(f"the header ends early at byte {self.pos}")
 
     def unpack(self, fmt: str) -> Any:
         size = struct.calcsize(fmt)
-        if self.pos + size > len(self.buffer):
-            raise GGUFFormatError(f"the header ends early at byte {self.pos}")
+        self.need(self.pos + size)
         (value,) = struct.unpack_from(fmt, self.buffer, self.pos)
         self.pos += size
         return value
 
     def skip(self, size: int) -> None:
-        if size < 0 or self.pos + size > len(self.buffer):
+        if size < 0 or self.pos + size > self.file_size:
             raise GGUFFormatError(f"the header ends early at byte {self.pos}")
         self.pos += size
 
@@ -60,7 +82,23 @@ class _Cursor:
         length = self.unpack("<Q")
         start = self.pos
         self.skip(length)
-        return bytes(self.buffer[start : self.pos]).decode("utf-8", errors="replace")
+        self.need(self.pos)
+        return self.buffer[start : self.pos].decode("utf-8", errors="replace")
+
+    def skip_strings(self, count: int) -> None:
+        """Step over `count` strings reading only their lengths: a vocabulary is most of a header."""
+        length = _LENGTH.unpack_from
+        buffer, pos = self.buffer, self.pos
+        readable = len(buffer) - 8
+        for _ in range(count):
+            if pos > readable:
+                self.pos = pos
+                self.need(pos + 8)
+                buffer = self.buffer
+                readable = len(buffer) - 8
+            pos += 8 + length(buffer, pos)[0]
+        self.pos = pos
+        self.need(pos)
 
     def value(self, kind: int, keep: bool = True) -> Any:
         if kind in _SCALARS:
@@ -72,30 +110,37 @@ class _Cursor:
             if item_kind in _SCALARS and not keep:
                 self.skip(struct.calcsize(_SCALARS[item_kind]) * count)
                 return None
-            if count > len(self.buffer):
+            if count > self.file_size:
                 raise GGUFFormatError(f"an array claims {count} items, more than the file's bytes")
+            if item_kind == _STRING and not keep:
+                self.skip_strings(count)
+                return None
             items = [self.value(item_kind, keep) for _ in range(count)]
             return items if keep else None
         raise GGUFFormatError(f"unknown metadata value type {kind} at byte {self.pos}")
 
 
-def read_header(path: Path) -> GGUFHeader:
-    """Parse the header of the GGUF at `path`; raise GGUFFormatError when it is truncated or corrupt."""
+def read_header(path: Path, vocabulary: bool = True) -> GGUFHeader:
+    """Parse the header of the GGUF at `path`; raise GGUFFormatError when it is truncated or corrupt.
+
+    `vocabulary=False` leaves out `tokenizer.ggml.tokens` too: every array is stepped over, not read.
+    """
+    kept_arrays = _KEPT_ARRAYS if vocabulary else set()
     from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
-        cursor = _Cursor(buffer)
+    with open(path, "rb") as handle:
+        cursor = _Cursor(handle, os.fstat(handle.fileno()).st_size)
         if cursor.unpack("<4s") != b"GGUF":
             raise GGUFFormatError("missing the GGUF signature")
         version = cursor.unpack("<I")
         if version not in (2, 3):
-            raise GGUFFormatError(f"GGUF version {version} is not supported (2 or 3 are)")
+            raise GGUFUnsupported(f"GGUF version {version} is not supported (2 or 3 are)")
         header = GGUFHeader(version=version)
         n_tensors, n_kv = cursor.unpack("<Q"), cursor.unpack("<Q")
         for _ in range(n_kv):
             key = cursor.string()
             kind = cursor.unpack("<I")
-            keep = kind != _ARRAY or key in _KEPT_ARRAYS
+            keep = kind != _ARRAY or key in kept_arrays
             value = cursor.value(kind, keep)
             if keep:
                 header.metadata[key] = value
@@ -113,7 +158,7 @@ def read_header(path: Path) -> GGUFHeader:
             try:
                 block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(type_id)]
             except (ValueError, KeyError):
-                raise GGUFFormatError(f"tensor {name} has unknown type {type_id}") from None
+                raise GGUFUnsupported(f"tensor {name} has unknown type {type_id}") from None
             entries.append((name, n_elements, n_elements * type_size // block, relative))
         alignment = int(header.metadata.get("general.alignment", 32)) or 32
         header.data_start = (cursor.pos + alignment - 1) // alignment * alignment

