@@ -27,11 +27,13 @@ class ScriptedModel(ChatModel):
         self.outputs = list(outputs)
         self.base_model = base_model
         self.prompts: list[str] = []
+        self.samplings: list = []  # the Sampling of each call, in order (a judge's answer schema rides on it)
         self.info = SimpleNamespace(fingerprint="scripted", summary=lambda: {"file": "scripted.gguf", "fingerprint": "scripted"},
                                     chat_template=None if base_model else CHATML, eos_token="<|im_end|>")
 
     def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None) -> Completion:
         self.prompts.append(prompt)
+        self.samplings.append(sampling)
         if not self.outputs:
             raise AssertionError(f"the script has no output left for prompt {prompt[-80:]!r}")
         output = self.outputs.pop(0)

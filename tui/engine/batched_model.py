@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui.engine.errors import BadInput, SmolgenError
-from tui.engine.model import Cancelled, ChatModel, Completion, Model, Sampling, TextCallback, TokenText, generation_limit
+from tui.engine.model import (
+    Cancelled, ChatModel, Completion, Model, Sampling, TextCallback, TokenText, generation_limit, schema_grammar_text,
+)
 
 # Each sequence's room in the cache (prompt + generated), unless --context is smaller. The cache is
 # allocated whole up front, for every sequence, so this bounds a run's memory.
@@ -113,6 +115,9 @@ class BatchedModel(ChatModel):
 
     def describe(self) -> dict:
         return self.model.describe()
+
+    def fingerprint(self) -> str:
+        return self.model.fingerprint()
 
     def __enter__(self) -> "BatchedModel":
         self._thread = threading.Thread(target=self._serve, name="smolgen-batch", daemon=True)
@@ -349,6 +354,8 @@ def _sampler_chain(sampling: Sampling, seed: int, vocab: Any) -> Any:
     links = [llama_cpp.llama_sampler_init_penalties(
         llama_cpp.llama_vocab_n_tokens(vocab), PENALTY_LAST_N, sampling.repeat_penalty, 0.0, 0.0
     )]
+    if sampling.json_schema is not None:
+        links.append(llama_cpp.llama_sampler_init_grammar(vocab, schema_grammar_text(sampling.json_schema).encode("utf-8"), b"root"))
     if sampling.temperature == 0:
         links.append(llama_cpp.llama_sampler_init_greedy())
     else:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import codecs
 import contextlib
 import ctypes
+import functools
 import io
+import json
 import logging
 import os
 import random
@@ -24,7 +26,7 @@ from typing import Callable, Iterator
 from tui.engine.chat_template import ChatTemplate, Message
 from tui.engine.errors import BadInput, GenerationFailed, ModelFileError
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
-from tui.engine.settings_schema import setting, validate
+from tui.engine.settings_schema import set_by_code, setting, validate
 
 log = logging.getLogger("smolgen.llama")
 DEFAULT_CONTEXT = 4096
@@ -47,6 +49,9 @@ class Sampling:
                            help="drop tokens less likely than this share of the likeliest one")
     repeat_penalty: float = setting(1.0, label="Repeat penalty", above=0, at_most=5, help="above 1 makes repeated tokens less likely")
     max_tokens: int = setting(256, label="Max tokens", flag="--max-tokens", at_least=1, help="token cap for each model call")
+    # A JSON schema the answer must follow: a llama.cpp grammar in-process, `response_format` on servers.
+    # Only fixed schemas from the code may go here (an invalid grammar crashes llama-cpp-python).
+    json_schema: dict | None = set_by_code()
 
     def validate(self) -> "Sampling":
         return validate(self)
@@ -180,6 +185,19 @@ def _open_llama(info: ModelInfo, on_progress: ProgressCallback | None = None, **
         log.debug(captured.getvalue())
     llama.verbose = False  # silence its per-call prints to stderr
     return llama
+
+
+def schema_grammar_text(schema: dict) -> str:
+    """The GBNF grammar llama.cpp samples under for a JSON schema."""
+    return _grammar_text(json.dumps(schema))
+
+
+@functools.lru_cache(maxsize=None)
+def _grammar_text(schema_json: str) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    # the schema's own property order is the order the answer is written in
+    return json_schema_to_gbnf(schema_json, prop_order=list(json.loads(schema_json).get("properties", {})))
 
 
 def load_tokenizer(path: str | Path | None = None) -> Callable[[str], int]:
@@ -346,6 +364,7 @@ class CompletionStream:
         vocab = llama._model.vocab
         assembled = TokenText(self.stop, limit)
         first_token_at = None
+        schema = self.sampling.json_schema
         generator = llama.generate(
             tokens,
             top_k=self.sampling.top_k,
@@ -353,6 +372,7 @@ class CompletionStream:
             min_p=self.sampling.min_p,
             temp=self.sampling.temperature,
             repeat_penalty=self.sampling.repeat_penalty,
+            grammar=None if schema is None else llama_cpp.LlamaGrammar.from_string(schema_grammar_text(schema)),
         )
         try:
             for token in generator:

@@ -19,6 +19,7 @@ from tui.engine.errors import BadInput
 
 FieldPath = tuple[str, ...]
 _METADATA_KEY = "smolgen.setting"
+_SET_BY_CODE = "smolgen.set_by_code"
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,17 @@ def setting(
     return dataclasses.field(default=default, default_factory=default_factory, metadata={_METADATA_KEY: info})
 
 
+def set_by_code(default: Any = None) -> Any:
+    """A field that travels with the settings but only code sets it (a judge's answer schema): it has no
+    form field, flag, step key or place in the run record."""
+    return dataclasses.field(default=default, metadata={_SET_BY_CODE: True})
+
+
+def _is_setting(spec: dataclasses.Field) -> bool:
+    # computed state (a compiled pattern, a cache) and fields set by code are not settings
+    return spec.init and not spec.name.startswith("_") and not spec.metadata.get(_SET_BY_CODE)
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting as every front end sees it: where it lives, how it is edited and checked, its names.
@@ -152,8 +164,8 @@ def describe(settings_class: type) -> list[Setting]:
 def _walk(cls: type, at: FieldPath, group: str, prefix: str, shares: tuple[str, ...], in_steps: bool) -> Iterable[Setting]:
     hints = typing.get_type_hints(cls)
     for spec in dataclasses.fields(cls):
-        if not spec.init or spec.name.startswith("_"):
-            continue  # computed state (a compiled pattern, a cache), not a setting
+        if not _is_setting(spec):
+            continue
         info = spec.metadata.get(_METADATA_KEY) or SettingInfo(spec.name.replace("_", " ").capitalize())
         hint, optional = unwrap_optional(hints[spec.name])
         path = (*at, spec.name)
@@ -300,7 +312,7 @@ def record(settings: Any) -> dict[str, Any]:
     a value that knows its own record (the system prompts) gives it."""
     recorded: dict[str, Any] = {}
     for spec in dataclasses.fields(settings):
-        if not spec.init or spec.name.startswith("_"):
+        if not _is_setting(spec):
             continue
         value = getattr(settings, spec.name)
         if getattr(type(value), "setting_kind", None) is not None:

@@ -111,6 +111,8 @@ class ServerModel:
     ) -> Completion:
         """Raw completion of `prompt` (`POST /completions`), streamed to `on_text` when it is given."""
         body = {"model": self.model_name, "prompt": prompt, **request_sampling(sampling.validate(), seed)}
+        if sampling.json_schema is not None:
+            body["json_schema"] = sampling.json_schema  # llama-server's /completions reads its own field, not response_format
         stops = [s for s in stop if s]
         if stops:
             body["stop"] = stops
@@ -180,7 +182,7 @@ class ServerModel:
 def request_sampling(sampling: Sampling, seed: int) -> dict[str, Any]:
     """Sampling as these servers take it: the OpenAI fields, and top_k, min_p and the repeat penalty
     as the extra fields llama-server, vLLM and SGLang accept (llama-server would apply its own top_k
-    of 40 if none were sent)."""
+    of 40 if none were sent); an answer schema as OpenAI's `response_format`."""
     fields: dict[str, Any] = {
         "temperature": sampling.temperature,
         "top_p": sampling.top_p,
@@ -191,6 +193,8 @@ def request_sampling(sampling: Sampling, seed: int) -> dict[str, Any]:
     }
     if sampling.repeat_penalty != 1.0:
         fields["repeat_penalty"] = fields["repetition_penalty"] = sampling.repeat_penalty  # llama-server, vLLM
+    if sampling.json_schema is not None:
+        fields["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": sampling.json_schema, "strict": True}}
     return fields
 
 
