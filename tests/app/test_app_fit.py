@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.containers import Grid
-from textual.widgets import Checkbox, Label
+from textual.widgets import Checkbox, Footer, Label
 
 from tests.app.conftest import make_app, wait_for
 from tests.app.fake_backend import FakeBackend
@@ -47,3 +47,28 @@ async def test_a_status_decided_in_review_is_shown_whole(app_store, prompts, siz
         await pilot.press("ctrl+r", "r")  # every sample was new when review opened
         await pilot.pause()
         assert "rejected" in screen_text(app) and "rejec…" not in screen_text(app)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x36", "80x24"])
+@pytest.mark.parametrize("keys", [(), ("ctrl+r",), ("ctrl+t",)], ids=["main", "review", "stats"])
+async def test_every_key_in_the_footer_is_shown_whole(app_store, prompts, size, keys):
+    add_samples(app_store, "What is a seed?")
+    app = make_app(app_store, prompts, FakeBackend())
+
+    def keys_shown() -> list:
+        return [key for key in app.screen.query_one(Footer).query("FooterKey") if key.display]
+
+    def every_key_whole() -> bool:
+        shown = keys_shown()
+        palettes = [key for key in shown if key.has_class("-command-palette")]
+        if not palettes:  # not composed yet
+            return False
+        palette = palettes[0]
+        return all(key.region.right <= palette.region.x for key in shown if key is not palette) \
+            and palette.region.right <= app.screen.query_one(Footer).region.right
+
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model loaded")
+        await pilot.press(*keys)
+        await wait_for(pilot, every_key_whole, timeout=10, what="every key in the footer whole")
+        assert len(keys_shown()) >= 5  # the screen's own keys at least, and the palette's

@@ -21,8 +21,9 @@ from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.widget import Widget
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
+from tui.app.widgets.fitted_footer import FittedFooter
 from tui.engine.errors import BadInput
 
 # The Textual series (major, minor) the private names used here were read from; pyproject.toml pins the same.
@@ -87,9 +88,9 @@ def vertical_scrollbar(widget: Widget) -> ScrollBar | None:
     return use_line_cached_scroll_bar(widget) if ENABLED else None
 
 
-def footer() -> Footer:
+def footer() -> FittedFooter:
     """The key footer: with fast paint, one that dims keys in place rather than composing them anew."""
-    return QuietFooter() if ENABLED else Footer()
+    return QuietFooter() if ENABLED else FittedFooter()
 
 
 def header() -> Header:

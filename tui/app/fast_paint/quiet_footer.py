@@ -10,11 +10,12 @@ or undims the ones whose state changed.
 from __future__ import annotations
 
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
+from tui.app.widgets.fitted_footer import FittedFooter
 
-class QuietFooter(Footer):
+
+class QuietFooter(FittedFooter):
     def bindings_changed(self, screen: Screen) -> None:
         if self._bindings_ready and screen.app.app_focus and self.is_attached and screen is self.screen:
             if self._update_in_place():

@@ -25,7 +25,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
 from textual.strip import Strip
-from textual.widgets import Footer, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from tui.app import fast_paint
 from tui.app.review_filter import ANY, NO_FLAG, ReviewRow, filter_rows, parent_id_of, parent_of, review_rows
@@ -34,6 +34,7 @@ from tui.app.store_changes import offered, saving
 from tui.app.screens.edit_sample import EditSampleScreen
 from tui.app.techniques import technique_title
 from tui.app.widgets.cursor_view import CursorView, cursor_bindings
+from tui.app.widgets.fitted_footer import FittedFooter
 from tui.engine.chat_template import Message as ChatMessage
 from tui.engine.store import STATUSES, SampleStore
 
@@ -273,7 +274,7 @@ class ReviewScreen(Screen):
                 detail.border_title = "Conversation"
                 yield Static("", id="conversation", markup=False)
         yield Static("", id="shown", markup=False)
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.reload(select=self.start_id)

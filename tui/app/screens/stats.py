@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Label, Select, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Input, Label, Select, Static, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
@@ -37,6 +37,7 @@ from tui.app.widgets.stats_figures import (
     diversity_table,
     length_summary,
 )
+from tui.app.widgets.fitted_footer import FittedFooter
 from tui.engine.dataset_stats import DatasetStats, compare, compute_stats, instruction_items
 from tui.engine.run_names import RunChoice, latest_two_with_samples, run_choices
 from tui.engine.store import STATUSES, SampleStore
@@ -169,7 +170,7 @@ class StatsScreen(Screen):
             yield TabPane("Lengths (2)", id="lengths")
             yield TabPane("Near-duplicates (3)", id="clusters")
             yield TabPane("Compare runs (4)", id="compare")
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.app.samples_changed.subscribe(self, self.sample_added)
