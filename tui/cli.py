@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from tui.bench.commands import add_bench_command, cmd_bench
+from tui.cli_judge import add_judge_command, run_judge_command
 from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.cli_stats import add_stats_command, cmd_stats
 from tui.cli_store import add_store_command, cmd_store
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--human-only", action="store_true", help="dpo: only the pairs a person picked")
     _add_store(export)
 
+    add_judge_command(commands)
     add_pipeline_commands(commands)
     add_stats_command(commands)
     add_store_command(commands)
@@ -163,6 +165,7 @@ def _main(argv: Sequence[str] | None) -> int:
             return _open_app(args)
         handler = {
             "generate": cmd_generate,
+            "judge": run_judge_command,
             "seeds": cmd_seeds,
             "export": cmd_export,
             "models": cmd_models,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from pathlib import Path
 
@@ -90,7 +91,8 @@ class PacedModel(NullModel):
         self._rate = 1.0 / word_delay if word_delay else 50.0
 
     def complete(self, prompt: str, sampling: Sampling, seed: int, stop: tuple[str, ...] = (), cancel=None, on_text=None) -> Completion:
-        text = next(self._replies)
+        # Held to a schema, it answers as a grammar would make it: a valid instance (a judge's verdict).
+        text = next(self._replies) if sampling.json_schema is None else json.dumps(schema_instance(sampling.json_schema, seed))
         words = text.split(" ")
         wait = (cancel or threading.Event()).wait
         for index, word in enumerate(words):
@@ -101,3 +103,12 @@ class PacedModel(NullModel):
         return Completion(text, len(prompt) // 4, len(words), "stop", seed, len(words) / self._rate, 1 / self._rate, prompt)
 
     chat = ChatModel.chat  # the chat template rendered, then `complete` (NullModel's chat refuses)
+
+
+def schema_instance(schema: dict, seed: int) -> object:
+    """A value the schema allows, picked by the seed: enums by index, strings a short sentence."""
+    if "enum" in schema:
+        return schema["enum"][seed % len(schema["enum"])]
+    if schema.get("type") == "object":
+        return {name: schema_instance(rule, seed) for name, rule in schema["properties"].items()}
+    return "A plain answer to a plain request."

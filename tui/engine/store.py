@@ -599,6 +599,13 @@ class SampleStore:
                 self._status_counts[status] += len(ids)
 
     @_writes
+    def set_judgement(self, sample_id: int, judgement: dict[str, Any]) -> None:
+        """Keep a judge's verdict on a sample (`judge.Judgement.record()`); on disk when this returns."""
+        if str(sample_id) not in self._records("samples"):
+            raise StoreError(f"sample #{sample_id} is no longer in the store")
+        self._set_fields(self._samples, [sample_id], {"judgement": judgement})
+
+    @_writes
     def edit_sample(self, sample_id: int, conversation: list[dict[str, str]]) -> None:
         """Replace a sample's conversation, keeping the model's original text beside it."""
         sample = self.get_sample(sample_id)
@@ -614,6 +621,7 @@ class SampleStore:
                 "response": _first(conversation, "assistant"),
                 "original": original,
                 "lengths": None,  # the text changed: token lengths are counted again when needed
+                "judgement": None,  # and a judge's verdict was on the old text
                 "edited": now_iso(),
             },
             doc_ids=[sample_id],

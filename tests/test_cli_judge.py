@@ -1,0 +1,145 @@
+"""`smolgen judge` as a user runs it, with the paced stand-in model (it answers a schema with a valid
+instance, as the grammar makes llama.cpp do): ratings on the samples, progress and summary, carrying on
+after a stop, bad input. The scripted model covers the run's exact bookkeeping."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_smolgen
+from tests.scripted_model import ScriptedModel
+from tests.test_judge import rated, tagged
+from tui.engine.errors import BadInput
+from tui.engine.judge import ATTEMPTS, INPUT_QUALITIES, SCALE
+from tui.engine.judge_run import check_judge_model, judge_samples
+from tui.engine.store import SampleStore
+
+PACED = [sys.executable, "-m", "tui.bench.paced_cli"]
+
+
+def _conversation(number: int) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"What is {number} plus {number}?"}, {"role": "assistant", "content": str(2 * number)}]
+
+
+def _store_with_samples(folder: Path, count: int = 3, run_id: int = 1) -> Path:
+    path = folder / "smolgen.json"
+    with SampleStore(path) as store:
+        run = store.start_run(technique="magpie")
+        assert run == run_id
+        for number in range(count):
+            conversation = _conversation(number)
+            store.add_sample({"technique": "magpie", "run_id": run, "conversation": conversation,
+                              "instruction": conversation[0]["content"], "response": conversation[1]["content"]})
+    return path
+
+
+def _paced(cwd: Path, *args: str, word_delay: str = "0") -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([*PACED, word_delay, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _judged(path: Path) -> dict[int, dict]:
+    with SampleStore(path, read_only=True) as store:
+        return {s["id"]: s.get("judgement") for s in store.list_samples()}
+
+
+def test_judge_rates_every_new_sample_and_a_second_run_skips_them(tmp_path):
+    path = _store_with_samples(tmp_path)
+    process = _paced(tmp_path, "judge", "--aspects", "helpfulness,honesty", "--seed", "5")
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 0, err
+    lines = err.splitlines()
+    assert lines[0].startswith("judge: 3 samples (helpfulness, honesty) with null model")
+    assert [line.split(" ")[0] for line in lines[1:4]] == ["[1/3]", "[2/3]", "[3/3]"] and "rated" in lines[1]
+    assert lines[-1].startswith("judge finished: 3 rated, mean rating ") and "0 failed" in lines[-1]
+    judged = _judged(path)
+    for verdict in judged.values():
+        assert verdict["failure"] is None and verdict["judge"] == "null model (benchmark)" and verdict["judged"]
+        assert set(verdict["ratings"]) == {"helpfulness", "honesty"}
+        assert all(r["rating"] in SCALE and r["rationale"] for r in verdict["ratings"].values())
+        assert verdict["tags"]["input_quality"] in INPUT_QUALITIES
+
+    again = _paced(tmp_path, "judge", "--aspects", "helpfulness,honesty")
+    err = again.stderr.read()
+    assert again.wait(timeout=120) == 0 and "judge finished: 0 rated" in err and "3 already judged" in err
+    assert _judged(path) == judged  # untouched
+
+    other_aspect = _paced(tmp_path, "judge", "--aspects", "overall")
+    assert other_aspect.wait(timeout=120) == 0 and "judge finished: 3 rated" in other_aspect.stderr.read()
+
+
+def test_a_stop_signal_keeps_the_finished_judgements_and_the_next_run_carries_on(tmp_path):
+    path = _store_with_samples(tmp_path, count=40)
+    process = _paced(tmp_path, "judge", word_delay="0.01")
+    for line in process.stderr:
+        if line.startswith("[2/40]"):
+            break
+    process.send_signal(signal.SIGTERM)
+    rest = process.stderr.read()
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM and "Traceback" not in rest
+    assert "smolgen: stopped by SIGTERM; the judgement in progress was dropped" in rest
+    summary = next(line for line in rest.splitlines() if line.startswith("judge cancelled: "))
+    rated = int(summary.split(": ")[1].split(" rated")[0])
+    assert 2 <= rated < 40 and f"{40 - rated} of 40 not judged" in summary
+    assert sum(1 for verdict in _judged(path).values() if verdict) == rated  # each finished one is on disk
+
+    rest_of_them = _paced(tmp_path, "judge")
+    assert rest_of_them.wait(timeout=120) == 0
+    assert f"judge finished: {40 - rated} rated" in rest_of_them.stderr.read()
+    assert all(_judged(path).values())
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--aspects", "honesty,kindness"], "--aspects kindness: unknown aspect; use overall or helpfulness,honesty,"),
+    (["--judge-model", "missing.gguf"], "missing.gguf"),
+    (["--run", "7"], "--run 7: "),
+    (["--judge-server", "http://127.0.0.1:9/v1"], "127.0.0.1:9"),
+    (["--judge-model", "x.gguf", "--judge-server", "http://127.0.0.1:9/v1"], "--server and --model"),
+])
+def test_bad_input_is_one_line_exit_2_and_the_store_is_untouched(tmp_path, flags, expected):
+    path = _store_with_samples(tmp_path)
+    before = path.read_bytes()
+    result = run_smolgen("judge", *flags, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr and "Traceback" not in result.stderr
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.journal"))
+
+
+def test_nothing_to_judge_says_so(tmp_path):
+    _store_with_samples(tmp_path)
+    result = run_smolgen("judge", "--status", "accepted", cwd=tmp_path)
+    assert result.returncode == 1 and "nothing to judge: 0 accepted samples" in result.stderr
+
+
+def test_a_judge_without_a_chat_template_is_refused():
+    with pytest.raises(BadInput, match="the judge needs a chat template"):
+        check_judge_model(ScriptedModel([], base_model=True))
+
+
+def test_a_failed_verdict_is_stored_with_its_reason_and_judged_again_next_time(tmp_path):
+    path = _store_with_samples(tmp_path, count=2)
+    with SampleStore(path) as store:
+        samples = store.list_samples()
+        summary = judge_samples(store, ScriptedModel([rated(4), tagged(), *["nonsense"] * ATTEMPTS]), samples, ("overall",), 1)
+        assert (summary.rated, summary.failed, summary.mean_rating) == (1, 1, 4.0)
+        first, second = (store.get_sample(s["id"])["judgement"] for s in samples)
+        assert first["rating"] == 4 and first["failure"] is None
+        assert second["rating"] is None and second["ratings"] == {} and "no usable answer" in second["failure"]
+        retried = judge_samples(store, ScriptedModel([rated(2), tagged()]), store.list_samples(), ("overall",), 1)
+        assert (retried.already_judged, retried.rated) == (1, 1)
+        assert store.get_sample(samples[1]["id"])["judgement"]["rating"] == 2
+
+
+def test_editing_a_sample_drops_its_verdict(tmp_path):
+    path = _store_with_samples(tmp_path, count=1)
+    with SampleStore(path) as store:
+        [sample] = store.list_samples()
+        judge_samples(store, ScriptedModel([rated(5), tagged()]), [sample], ("overall",), 1)
+        store.edit_sample(sample["id"], _conversation(9))
+        assert store.get_sample(sample["id"])["judgement"] is None
