@@ -14,13 +14,13 @@ from tui.engine.store import SampleStore
 PROMPT = [{"role": "system", "content": "You are a terse tutor."}, {"role": "user", "content": "What is 2 + 2?"}]
 
 
-def rated(content, *scores, **fields):
-    rating = {"scores": {f"aspect{n}": score for n, score in enumerate(scores)}} if scores else None
-    return response_record(content, rating=rating, **fields)
+def rated(content, score, **fields):
+    """A response with a judgement as the judge stores it: the mean rating, no failure."""
+    return response_record(content, rating={"rating": score, "failure": None}, **fields)
 
 
 def test_the_highest_rated_response_is_chosen_against_the_lowest_with_their_difference_as_margin():
-    decision = judged_decision([rated("ok", 3), rated("best", 5, 4), rated("worst", 1), rated("also worst", 1)])
+    decision = judged_decision([rated("ok", 3), rated("best", 4.5), rated("worst", 1), rated("also worst", 1)])
     assert (decision.chosen, decision.rejected, decision.margin, decision.skipped) == (1, 2, 3.5, None)
 
 
@@ -31,7 +31,7 @@ def test_equal_ratings_make_no_pair_and_say_why():
 
 
 def test_a_failed_judgement_is_left_out_of_the_pair_and_too_few_ratings_make_none():
-    failed = response_record("c", rating={"failure": {"reason": "unparsable", "message": "not JSON"}})
+    failed = response_record("c", rating={"rating": None, "failure": "the judge's answer never matched its schema"})
     assert judged_decision([rated("a", 2), failed, rated("b", 4)]).chosen == 2
     decision = judged_decision([rated("a", 2), failed])
     assert decision.chosen is None and decision.skipped["reason"] == "unrated"

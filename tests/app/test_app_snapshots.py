@@ -113,3 +113,29 @@ def test_stats_screen(snap_compare, snapshot_store):
         await pilot.pause()
 
     assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 32), run_before=stats)
+
+
+def _compare_pairs_store(store: SampleStore) -> None:
+    from tests.app.test_app_compare import add_pairs
+
+    add_pairs(store, ("SmolLM2 is a family of small language models from Hugging Face, in 135M, 360M and 1.7B parameters.", 5,
+                      "It is a course.", 2),
+              ("Magpie writes the user's turn from the chat template's pre-query.", 4, "Magpie is a bird.", 1))
+
+
+async def _compare(pilot) -> None:
+    from tui.app.screens.compare import CompareScreen
+
+    await model_ready(pilot)
+    pilot.app.action_compare_pairs()
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.shown_at is not None)
+
+
+def test_compare_pairs_side_by_side_at_120x36(snap_compare, snapshot_store):
+    _compare_pairs_store(snapshot_store)
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=(120, 36), run_before=_compare)
+
+
+def test_compare_pairs_stacked_at_80x24(snap_compare, snapshot_store):
+    _compare_pairs_store(snapshot_store)
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=(80, 24), run_before=_compare)

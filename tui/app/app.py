@@ -32,6 +32,7 @@ from tui.app.messages import (
 )
 from tui.app.pipeline_run import PipelineRunEnded, PipelineRunObserver, PipelineRunRequest, StepProgress, run_request, run_summary
 from tui.app.review_history import ReviewHistory
+from tui.app.screens.compare import CompareScreen
 from tui.app.screens.export import ExportScreen
 from tui.app.screens.edit_sample import EditSampleScreen
 from tui.app.screens.help import HelpScreen, HelpSection
@@ -471,6 +472,11 @@ class SmolgenApp(App):
             return
         self.push_screen(ReviewScreen(self.store, sample_id))
 
+    def action_compare_pairs(self, sample_id: int | None = None) -> None:
+        """Open Compare pairs, on the given preference sample or the first a person has not picked."""
+        if not isinstance(self.screen, CompareScreen):
+            self.push_screen(CompareScreen(self.store, sample_id))
+
     def action_stats(self) -> None:
         if not isinstance(self.screen, StatsScreen):
             self.push_screen(StatsScreen(self.store))
@@ -513,6 +519,7 @@ def help_sections() -> list[HelpSection]:
             [("enter on a step", "Edit its settings"), ("ctrl+g", "Run the pipeline (escape cancels; a re-run reuses the cache)")],
         ),
         ("Review", ReviewScreen.BINDINGS, [("↑ / ↓", "Previous / next sample")]),
+        ("Compare pairs", CompareScreen.BINDINGS, []),
         ("Stats", StatsScreen.BINDINGS, [("enter on a cluster", "Review just that cluster"), ("enter in the threshold", "Find clusters again")]),
         ("Edit sample", EditSampleScreen.BINDINGS, []),
         ("Export", ExportScreen.BINDINGS, [("enter in the path", "Export")]),

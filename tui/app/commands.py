@@ -21,6 +21,9 @@ class SmolgenCommands(Provider):
             seen.add(binding.action)
             key = self.app.get_key_display(binding)
             yield binding.description, binding.tooltip or f"key {key}", partial(self.app.run_action, binding.action, active.node)
+        if "compare_pairs" not in seen:
+            yield ("Compare pairs", "Pick the better response of each preference pair",
+                   partial(self.app.run_action, "compare_pairs"))
         for entry in getattr(self.app, "techniques", ()):
             yield f"Technique: {entry.title}", "Show its settings tab", partial(self.app.run_action, f"show_technique('{entry.key}')")
 

@@ -13,7 +13,7 @@ from tui.engine.store import SampleStore
 
 # Actions of the app, the seeds pane, review and stats that change the store.
 CHANGING_ACTIONS = frozenset(
-    {"generate", "add_seed", "edit_seed", "delete_seed", "import_seeds", "toggle_all", "set_status", "bulk", "edit", "keep_one"}
+    {"generate", "add_seed", "edit_seed", "delete_seed", "import_seeds", "toggle_all", "set_status", "bulk", "edit", "keep_one", "pick"}
 )
 
 

@@ -26,11 +26,12 @@ def response_record(
 
 
 def rating_score(rating: dict[str, Any] | None) -> float | None:
-    """One number for a rating: the mean of its aspects' scores; None when it was not judged or failed."""
+    """One number for a judgement as stored (`Judgement.record()`): its mean rating; None when it was not
+    judged or the judgement failed."""
     if not rating or rating.get("failure"):
         return None
-    scores = [score for score in (rating.get("scores") or {}).values() if isinstance(score, (int, float))]
-    return round(sum(scores) / len(scores), 3) if scores else None
+    score = rating.get("rating")
+    return score if isinstance(score, (int, float)) else None
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,9 @@ def dpo_row(sample: dict[str, Any]) -> dict[str, Any]:
         "chosen": [{"role": "assistant", "content": responses[sample["chosen"]]["content"]}],
         "rejected": [{"role": "assistant", "content": responses[sample["rejected"]]["content"]}],
     }
+
+
+def comparable(sample: dict[str, Any]) -> bool:
+    """A preference sample a person can compare: two responses or more, and not rejected or failed."""
+    return (sample.get("technique") == TECHNIQUE and len(sample.get("responses") or []) >= 2
+            and sample.get("status", "new") in ("new", "accepted"))

@@ -202,9 +202,15 @@ def conversation_text(sample: dict[str, Any]) -> Text:
     failure = sample.get("failure")
     if failure:
         text.append(f"Failed ({failure.get('reason')}): {failure.get('message')}\n\n", style="red")
-    for message in sample.get("conversation") or []:
+    for message in sample.get("conversation") or sample.get("prompt") or []:
         text.append(f"── {message['role']} ──\n", style="bold")
         text.append(f"{message['content']}\n\n")
+    for index, response in enumerate(sample.get("responses") or []):
+        mark = {sample.get("chosen"): " · chosen", sample.get("rejected"): " · rejected"}.get(index, "")
+        text.append(f"── response {index + 1}{mark} ──\n", style="bold")
+        text.append(f"{response['content']}\n\n")
+    if sample.get("skipped"):
+        text.append(f"No pair: {sample['skipped']['message']}\n\n", style="yellow")
     flags = sample.get("flags") or []
     details = [f"status {sample.get('status')}", f"technique {sample.get('technique')}"]
     if flags:
@@ -243,6 +249,8 @@ class ReviewScreen(Screen):
         Binding("k", "move(-1)", "Previous", id="review.previous", show=False, tooltip="Previous sample"),
         Binding("A", "bulk('accepted')", "Accept shown", id="review.accept_shown", tooltip="Accept every sample the filter shows"),
         Binding("R", "bulk('rejected')", "Reject shown", id="review.reject_shown", tooltip="Reject every sample the filter shows"),
+        Binding("p", "compare_pairs", "Compare pairs", id="review.compare_pairs", show=False,
+                tooltip="Pick the better response of each preference pair, starting at the selected one"),
         Binding("slash", "search", "Search", id="review.search", tooltip="Search the conversations"),
         Binding("escape", "back", "Back", id="review.back", tooltip="Back to the main screen (escape in a filter: to the table)"),
     ]
@@ -502,6 +510,9 @@ class ReviewScreen(Screen):
                     self.notify(f"Sample #{sample_id} edited; the original is kept.")
 
         self.app.push_screen(EditSampleScreen(sample), edited)
+
+    def action_compare_pairs(self) -> None:
+        self.app.action_compare_pairs(self.selected_id())
 
     def action_search(self) -> None:
         self.query_one("#filter-search", Input).focus()

@@ -1,0 +1,109 @@
+"""Compare pairs: picking the better response by single keys, stored at once over the judge's pick, undone by u."""
+
+from __future__ import annotations
+
+import json
+
+from textual.command import CommandList
+
+from tests.conftest import run_smolgen
+from tests.app.conftest import make_app, notifications, wait_for
+from tests.app.fake_backend import FakeBackend
+from tests.app.test_app_review import add_samples, on_disk
+from tui.app.screens.compare import CompareScreen
+from tui.engine.preferences import compared_pair, preference_sample, response_record
+
+
+def add_pairs(store, *answers: tuple[str, int, str, int]) -> list[int]:
+    """Preference samples, one per (good text, its rating, bad text, its rating), each for its own question."""
+    ids = []
+    for number, (good, good_score, bad, bad_score) in enumerate(answers):
+        prompt = [{"role": "system", "content": "You are a careful tutor."}, {"role": "user", "content": f"Question {number}?"}]
+        responses = [response_record(good, "judge-model", temperature=0.3, rating={"rating": good_score, "failure": None}),
+                     response_record(bad, "judge-model", temperature=1.2, rating={"rating": bad_score, "failure": None})]
+        ids.append(store.add_sample(preference_sample(prompt, responses)))
+    return ids
+
+
+async def open_compare(pilot) -> CompareScreen:
+    await wait_for(pilot, lambda: pilot.app.model is not None)
+    pilot.app.action_compare_pairs()
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.shown_at is not None)
+    return pilot.app.screen
+
+
+def side_of(store, sample_id: int, response: int) -> str:
+    left, _ = compared_pair(store.get_sample(sample_id))
+    return "left" if left == response else "right"
+
+
+async def test_keys_pick_left_right_tie_and_skip_and_each_pick_is_on_disk_at_once(app_store, prompts):
+    first, second, third, fourth = add_pairs(app_store, ("A", 5, "B", 1), ("C", 4, "D", 2), ("E", 3, "F", 3), ("G", 5, "H", 1))
+    async with make_app(app_store, prompts, FakeBackend()).run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot)
+        assert "0 of 4 pairs picked" in str(screen.query_one("#progress").render())
+        # The first pair: the person prefers what the judge rejected (response 1).
+        await pilot.press("1" if side_of(app_store, first, 1) == "left" else "2")
+        assert on_disk(app_store)[str(first)]["chosen"] == 1 and on_disk(app_store)[str(first)]["decided_by"] == "human"
+        await pilot.press("right" if side_of(app_store, second, 0) == "right" else "left")
+        await pilot.press("equals_sign")
+        await pilot.press("s")
+        stored = on_disk(app_store)
+        assert (stored[str(second)]["chosen"], stored[str(second)]["decided_by"]) == (0, "human")
+        assert stored[str(third)]["chosen"] is None and stored[str(third)]["skipped"]["message"] == "a person called it a tie"
+        assert stored[str(fourth)]["decided_by"] == "judge"  # skipped: the judge's pick stands
+        assert stored[str(first)]["judge"]["chosen"] == 0  # the judge's own decision is kept beside the person's
+        assert "3 of 4 pairs picked" in str(screen.query_one("#progress").render())
+        assert screen.has_class("-done")
+
+
+async def test_u_undoes_picks_and_skips_one_after_another_back_to_the_judges_decision(app_store, prompts):
+    first, second = add_pairs(app_store, ("A", 5, "B", 1), ("C", 4, "D", 2))
+    async with make_app(app_store, prompts, FakeBackend()).run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot)
+        await pilot.press("1", "s")
+        await pilot.press("u")  # the skip: back on the second pair, nothing changed
+        assert screen.current["id"] == second and on_disk(app_store)[str(first)]["decided_by"] == "human"
+        await pilot.press("u")  # the pick: the first pair is the judge's again, on disk
+        assert screen.current["id"] == first
+        restored = on_disk(app_store)[str(first)]
+        assert restored["decided_by"] == "judge" and restored["chosen"] == 0 and "judge" not in restored
+        assert "0 of 2 pairs picked" in str(screen.query_one("#progress").render())
+        assert notifications(pilot.app)[-1] == f"Undid the pick of pair #{first}."
+
+
+async def test_review_opens_compare_on_the_selected_pair_and_skips_samples_that_are_not_pairs(app_store, prompts):
+    add_samples(app_store, "An SFT sample")
+    _, second = add_pairs(app_store, ("A", 5, "B", 1), ("C", 4, "D", 2))
+    async with make_app(app_store, prompts, FakeBackend()).run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: pilot.app.model is not None)
+        pilot.app.action_review(second)
+        await pilot.pause()
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.shown_at is not None)
+        screen = pilot.app.screen
+        assert screen.current["id"] == second and len(screen.pair_ids) == 2
+        assert "Question 1?" in str(screen.query_one("#prompt").render())
+
+
+async def test_compare_pairs_is_in_the_command_palette(app_store, prompts):
+    add_pairs(app_store, ("A", 5, "B", 1))
+    async with make_app(app_store, prompts, FakeBackend()).run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: pilot.app.model is not None)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Compare pairs")
+        results = pilot.app.screen.query_one(CommandList)
+        await wait_for(pilot, lambda: results.highlighted is not None and "Compare pairs" in str(results.highlighted_option.prompt),
+                       what="the palette's search to offer Compare pairs")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen), what="Compare pairs from the palette")
+
+
+def test_bench_compare_times_every_key_to_the_next_pair(tmp_path):
+    result = run_smolgen("bench", "compare", "--pairs", "6", "--picks", "4", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["picks"] == 4 and 0 < figures["median_ms"] <= figures["p95_ms"] <= figures["max_ms"]
+    assert figures["cpu_median_ms"] > 0
+    refused = run_smolgen("bench", "compare", "--pairs", "2", "--picks", "3", cwd=tmp_path)
+    assert refused.returncode == 2 and "--picks 3: must be at least 1 and at most --pairs (2)" in refused.stderr
