@@ -23,7 +23,7 @@ from tui.cli_technique_flags import TECHNIQUE_CLASSES, add_technique_flags
 from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import BadInput, SmolgenError
-from tui.engine.export import FORMATS, NEEDED_FOR_A_ROW, PAIR_FORMAT, ExportResult, export_pairs, export_samples
+from tui.engine.export import FORMATS, PAIR_FORMAT, ExportResult, export_pairs, export_samples, text_chat_template
 from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW
 from tui.engine.preferences import TECHNIQUE as PREFERENCE
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write samples as JSON Lines for fine-tuning")
     export.add_argument("--format", choices=(*FORMATS, PAIR_FORMAT), default="messages",
-                        help="messages (TRL SFT), alpaca, instructions (the instruction alone), or dpo (TRL preference pairs)")
+                        help="; ".join(f"{name}: {fmt.summary}" for name, fmt in FORMATS.items())
+                        + f"; {PAIR_FORMAT}: TRL preference pairs")
     export.add_argument("--status", choices=(*REVIEW_STATUSES, "all"),
                         help="which samples (default accepted; for dpo, every pair not rejected in review)")
     export.add_argument("--out", type=Path, required=True, metavar="FILE")
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--min-margin", type=float, metavar="M",
                         help="dpo: only the judge's pairs whose ratings differ by at least M (a person's picks are kept)")
     export.add_argument("--human-only", action="store_true", help="dpo: only the pairs a person picked")
+    export.add_argument("--chat-template", type=Path, metavar="FILE",
+                        help="--format text: the template to render with, a .jinja file, a tokenizer_config.json or a GGUF "
+                        "(default: the embedded model's)")
     _add_store(export)
 
     add_judge_command(commands)
@@ -237,17 +241,21 @@ def cmd_seeds(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.chat_template is not None and args.format != "text":
+        raise BadInput(f"--chat-template {args.chat_template}: only --format text renders with a chat template")
     if args.format == PAIR_FORMAT:
         return _export_pairs(args)
     for flag, given in (("--min-margin", args.min_margin is not None), ("--human-only", args.human_only)):
         if given:
             raise BadInput(f"{flag}: only for --format {PAIR_FORMAT}, not {args.format}")
+    template = text_chat_template(args.chat_template) if args.format == "text" else None
     status = args.status or "accepted"
     statuses = REVIEW_STATUSES if status == "all" else (status,)
     with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=statuses)
         counts = store.status_counts()
-    result = export_samples(samples, args.format, args.out, overwrite=args.force, include_truncated=args.include_truncated)
+    result = export_samples(samples, args.format, args.out, overwrite=args.force, include_truncated=args.include_truncated,
+                            chat_template=template)
     if not result.written:
         raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(status, counts, result, args.format)}")
     note = result.left_out(args.format, "--include-truncated")
@@ -271,7 +279,7 @@ def _export_pairs(args: argparse.Namespace) -> int:
 def _nothing_exported(status: str, counts: Counter, result: ExportResult, fmt: str) -> str:
     """Why an export found no row, and where the samples are instead."""
     chosen = "samples" if status == "all" else f"{status} samples"
-    trainless = f"have no {NEEDED_FOR_A_ROW[fmt]}"
+    trainless = f"have no {FORMATS[fmt].needs}"
     truncated = "were cut off by a token cap (--include-truncated keeps them)"
     if result.skipped and result.truncated:
         return f"of the {result.skipped + result.truncated} {chosen}, {result.truncated} {truncated} and {result.skipped} {trainless}"

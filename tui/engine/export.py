@@ -1,11 +1,15 @@
-"""Export curated samples as JSON Lines for fine-tuning.
+"""Export curated samples as JSON Lines for fine-tuning, in the formats trainers read.
 
-`messages` is the conversational format TRL's SFTTrainer reads; `alpaca` is instruction/input/output;
-`instructions` is the instruction alone (SelfInstruct or EvolInstruct with `--no-answer`); `dpo` is the
-preference pairs in TRL's conversational preference format (`export_pairs`). All write UTF-8 as written
-(no escaping of non-ASCII text) and use the edited text where a person edited a sample. A sample cut off by a token cap is left out unless asked for: its text stops
-mid-thought, and a model trained on it learns to stop mid-thought too. One a person edited since is
-theirs, and goes out.
+Each format is one function registered in `FORMATS` (`@export_format`): it turns a sample into one
+row, or None when the sample has nothing to train on in that format. `dpo` is apart: preference pairs in
+TRL's conversational preference format, written by `export_pairs` with its own reasons to leave a sample
+out. All write UTF-8 as written (no
+escaping of non-ASCII text) and use the edited text where a person edited a sample. A sample cut off
+by a token cap is left out unless asked for: its text stops mid-thought, and a model trained on it
+learns to stop mid-thought too. One a person edited since is theirs, and goes out.
+
+Samples are read one at a time and each row is written as it is made, so an export holds one sample
+in memory whatever the size of the store.
 """
 
 from __future__ import annotations
@@ -14,22 +18,130 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
+from tui.engine.chat_template import ChatTemplate
+from tui.engine.chat_template_file import load_chat_template
 from tui.engine.errors import BadInput
+from tui.engine.model_file import default_model_path
 from tui.engine.preferences import TECHNIQUE as PREFERENCE, dpo_row, is_pair
 
-FORMATS = ("messages", "alpaca", "instructions")
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RowOptions:
+    """What a format may need beyond the sample: the chat template `text` renders conversations with."""
+
+    chat_template: ChatTemplate | None = None
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One output format: its name, what it is for (help and the app's dialog), and how a row is made."""
+
+    name: str
+    summary: str
+    needs: str  # what a sample must have to make a row, said when one is skipped
+    row: Callable[[dict[str, Any], RowOptions], Row | None]
+
+
+FORMATS: dict[str, ExportFormat] = {}
 PAIR_FORMAT = "dpo"  # preference pairs, written by `export_pairs`
-# What a sample needs to make a row of each format: said when one is skipped.
-NEEDED_FOR_A_ROW = {"messages": "answer", "alpaca": "instruction or answer", "instructions": "instruction"}
+
+
+def export_format(name: str, summary: str, needs: str) -> Callable:
+    """Register the decorated `row(sample, options)` function as the format `name`."""
+
+    def register(row: Callable[[dict[str, Any], RowOptions], Row | None]) -> Callable:
+        FORMATS[name] = ExportFormat(name, summary, needs, row)
+        return row
+
+    return register
+
+
+def _turns(sample: dict[str, Any]) -> list[dict[str, str]]:
+    """The conversation's messages that have text, as role and content only."""
+    return [{"role": m["role"], "content": m["content"]} for m in sample.get("conversation") or [] if m.get("content")]
+
+
+def _answered(sample: dict[str, Any]) -> list[dict[str, str]] | None:
+    """The conversation when the assistant speaks in it (something to train on), else None."""
+    turns = _turns(sample)
+    return turns if any(m["role"] == "assistant" for m in turns) else None
+
+
+@export_format("messages", "TRL SFT conversations", "answer")
+def messages_row(sample: dict[str, Any], options: RowOptions) -> Row | None:
+    """`{"messages": [{"role", "content"}, ...]}`, the conversational format TRL's SFTTrainer reads."""
+    turns = _answered(sample)
+    return {"messages": turns} if turns else None
+
+
+@export_format("alpaca", "instruction / input / output", "instruction or answer")
+def alpaca_row(sample: dict[str, Any], options: RowOptions) -> Row | None:
+    """`{"instruction", "input", "output"}`, the first exchange, as Alpaca and LLaMA-Factory's default read it."""
+    instruction = sample.get("instruction")
+    response = sample.get("response")
+    if not instruction or not response:
+        return None
+    return {"instruction": instruction, "input": sample.get("input") or "", "output": response}
+
+
+@export_format("instructions", "the instruction alone, no answer", "instruction")
+def instructions_row(sample: dict[str, Any], options: RowOptions) -> Row | None:
+    """`{"instruction"}`: SelfInstruct or EvolInstruct with `--no-answer`, for answering elsewhere."""
+    instruction = sample.get("instruction")
+    return {"instruction": instruction} if instruction else None
+
+
+SHAREGPT_SPEAKERS = {"system": "system", "user": "human", "assistant": "gpt"}
+
+
+@export_format("sharegpt", "conversations for Axolotl and LLaMA-Factory", "answer")
+def sharegpt_row(sample: dict[str, Any], options: RowOptions) -> Row | None:
+    """`{"conversations": [{"from": "system"|"human"|"gpt", "value"}, ...]}`, ending on the model's turn.
+
+    A last user turn with no answer is dropped: nothing in it is trained on, and LLaMA-Factory
+    rejects a conversation that does not end with "gpt"."""
+    turns = _answered(sample)
+    if not turns:
+        return None
+    while turns[-1]["role"] != "assistant":
+        turns.pop()
+    return {"conversations": [{"from": SHAREGPT_SPEAKERS[m["role"]], "value": m["content"]} for m in turns]}
+
+
+@export_format("text", "rendered through the model's chat template", "answer")
+def text_row(sample: dict[str, Any], options: RowOptions) -> Row | None:
+    """`{"text": ...}`: the conversation as the chat template renders it, for trainers that take plain text."""
+    turns = _answered(sample)
+    if not turns:
+        return None
+    if options.chat_template is None:
+        raise BadInput("--format text: needs a chat template")
+    return {"text": options.chat_template.render(turns, add_generation_prompt=False)}
+
+
+def export_format_named(name: str) -> ExportFormat:
+    """The registered format `name`; BadInput naming the known ones otherwise."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise BadInput(f"--format {name}: unknown format; use one of {', '.join(FORMATS)}") from None
+
+
+def text_chat_template(path: str | Path | None) -> ChatTemplate:
+    """The template `--format text` renders with: the one in `path` (a .jinja file, a tokenizer_config.json
+    or a GGUF), or the embedded model's own."""
+    return load_chat_template(Path(path) if path is not None else default_model_path())
 
 
 @dataclass
 class ExportResult:
     path: Path
-    written: int
-    skipped: int  # nothing to train on in the format
+    written: int = 0
+    skipped: int = 0  # nothing to train on in the format
     truncated: int = 0  # cut off by a token cap, left out
 
     def left_out(self, fmt: str, keeps_truncated: str) -> str:
@@ -39,7 +151,7 @@ class ExportResult:
         if self.truncated:
             notes.append(f"{self.truncated} truncated left out ({keeps_truncated} keeps them)")
         if self.skipped:
-            notes.append(f"{self.skipped} skipped (no {NEEDED_FOR_A_ROW[fmt]})")
+            notes.append(f"{self.skipped} skipped (no {FORMATS[fmt].needs})")
         return "".join(f", {note}" for note in notes)
 
 
@@ -48,52 +160,49 @@ def is_truncated(sample: dict[str, Any]) -> bool:
     return "truncated" in (sample.get("flags") or []) and not sample.get("edited")
 
 
-def export_row(sample: dict[str, Any], fmt: str) -> dict[str, Any] | None:
+def export_row(sample: dict[str, Any], fmt: str, options: RowOptions = RowOptions()) -> Row | None:
     """One output row for a sample, or None when the sample has nothing to train on in that format."""
-    conversation = [m for m in sample.get("conversation") or [] if m.get("content")]
-    if fmt == "messages":
-        if not any(m["role"] == "assistant" for m in conversation):
-            return None
-        return {"messages": [{"role": m["role"], "content": m["content"]} for m in conversation]}
-    if fmt == "alpaca":
-        instruction = sample.get("instruction")
-        response = sample.get("response")
-        if not instruction or not response:
-            return None
-        return {"instruction": instruction, "input": sample.get("input") or "", "output": response}
-    if fmt == "instructions":
-        instruction = sample.get("instruction")
-        return {"instruction": instruction} if instruction else None
-    raise BadInput(f"--format {fmt}: unknown format; use one of {', '.join(FORMATS)}")
+    return export_format_named(fmt).row(sample, options)
+
+
+def training_rows(samples: Iterable[dict[str, Any]], fmt: str, result: ExportResult, include_truncated: bool = False,
+                  options: RowOptions = RowOptions()) -> Iterator[Row]:
+    """The rows of `samples` in format `fmt`, one at a time; `result` counts what was left out and why."""
+    make_row = export_format_named(fmt).row
+    for sample in samples:
+        if sample.get("technique") == PREFERENCE:  # pairs, not conversations: `export_pairs` writes them
+            continue
+        if not include_truncated and is_truncated(sample):
+            result.truncated += 1
+            continue
+        row = make_row(sample, options)
+        if row is None:
+            result.skipped += 1
+            continue
+        yield row
+
+
+def json_line(row: Row) -> str:
+    """A row as one line of JSON Lines, non-ASCII text kept as written."""
+    return json.dumps(row, ensure_ascii=False) + "\n"
 
 
 def export_samples(
-    samples: Iterable[dict[str, Any]], fmt: str, out: str | Path, overwrite: bool = False, include_truncated: bool = False
+    samples: Iterable[dict[str, Any]], fmt: str, out: str | Path, overwrite: bool = False, include_truncated: bool = False,
+    chat_template: ChatTemplate | None = None,
 ) -> ExportResult:
     """Write the samples to `out` atomically; refuse to replace an existing file unless asked. With no row
     to write, `out` is left as it was (an empty file would only block the next export).
 
-    Truncated samples (`is_truncated`) are left out and counted unless `include_truncated`. Preference
-    samples are pairs, not conversations: `export_pairs` writes them.
+    Truncated samples (`is_truncated`) are left out and counted unless `include_truncated`. `text`
+    renders with `chat_template`, or the embedded model's when None. Preference samples are pairs, not
+    conversations: `export_pairs` writes them.
     """
-    if fmt not in FORMATS:
-        raise BadInput(f"--format {fmt}: unknown format; use one of {', '.join(FORMATS)}")
-    result = ExportResult(_checked_out(out, overwrite), 0, 0)
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for sample in samples:
-            if sample.get("technique") == PREFERENCE:
-                continue
-            if not include_truncated and is_truncated(sample):
-                result.truncated += 1
-                continue
-            row = export_row(sample, fmt)
-            if row is None:
-                result.skipped += 1
-                continue
-            yield row
-
-    result.written = _write_rows(result.path, rows())
+    export_format_named(fmt)
+    result = ExportResult(_checked_out(out, overwrite))
+    if fmt == "text" and chat_template is None:
+        chat_template = text_chat_template(None)
+    result.written = _write_rows(result.path, training_rows(samples, fmt, result, include_truncated, RowOptions(chat_template)))
     return result
 
 
@@ -158,10 +267,14 @@ def _write_rows(out: Path, rows: Iterable[dict[str, Any]]) -> int:
     """Write rows as JSON Lines through a temporary file renamed over `out`; with no row, `out` is left as it was."""
     written = 0
     tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            written += 1
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json_line(row))
+                written += 1
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if written:
         os.replace(tmp, out)
     else:

@@ -20,13 +20,6 @@ from tui.engine.errors import SmolgenError
 from tui.engine.export import FORMATS, ExportResult, export_samples, is_truncated
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 
-FORMAT_LABELS = {
-    "messages": "messages · TRL SFT conversations",
-    "alpaca": "alpaca · instruction / input / output",
-    "instructions": "instructions · the instruction alone, no answer",
-}
-
-
 def default_export_path(store: SampleStore, fmt: str) -> str:
     """`<store name>-<format>.jsonl` beside the store (in the working folder when the store is read-only),
     relative to the working folder when inside it."""
@@ -61,7 +54,7 @@ class ExportScreen(Dialog[ExportResult | None]):
     def __init__(self, store: SampleStore) -> None:
         super().__init__()
         self.store = store
-        self.format = FORMATS[0]
+        self.format = next(iter(FORMATS))
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog") as box:
@@ -69,7 +62,7 @@ class ExportScreen(Dialog[ExportResult | None]):
             yield Label("Format", classes="heading")
             with RadioSet(id="export-format"):
                 for fmt in FORMATS:
-                    yield RadioButton(FORMAT_LABELS.get(fmt, fmt), value=fmt == self.format, id=f"format-{fmt}")
+                    yield RadioButton(f"{fmt} · {FORMATS[fmt].summary}", value=fmt == self.format, id=f"format-{fmt}")
             yield Label("Statuses (space toggles)", classes="heading")
             yield SelectionList[str](
                 *(Selection(status, status, status == "accepted") for status in REVIEW_STATUSES), id="export-statuses"
