@@ -2,6 +2,7 @@
 says when there is nothing to write."""
 
 import json
+import re
 
 from tests.conftest import run_smolgen
 from tui.engine.store import SampleStore
@@ -44,3 +45,9 @@ def test_an_export_that_writes_keeps_its_rows_and_its_summary(tmp_path):
     assert result.returncode == 0 and "wrote 1 rows (messages, status accepted)" in result.stdout
     [row] = [json.loads(line) for line in (tmp_path / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
     assert row["messages"][1] == {"role": "assistant", "content": "Answer 0."}
+
+
+def test_an_export_says_how_long_it_took(tmp_path):
+    _store_with(tmp_path, ["accepted"])
+    result = run_smolgen("export", "--out", "sft.jsonl", cwd=tmp_path)
+    assert re.search(r"wrote 1 rows \(messages, status accepted\) to sft\.jsonl in \d+\.\d s$", result.stdout.strip())

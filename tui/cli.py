@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
@@ -251,15 +252,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     template = text_chat_template(args.chat_template) if args.format == "text" else None
     status = args.status or "accepted"
     statuses = REVIEW_STATUSES if status == "all" else (status,)
+    started = time.perf_counter()  # reading the store included: what the person waited for
     with SampleStore(args.store, read_only=True) as store:
-        samples = store.list_samples(statuses=statuses)
+        result = export_samples(store.iter_samples(statuses=statuses), args.format, args.out, overwrite=args.force,
+                                include_truncated=args.include_truncated, chat_template=template)
         counts = store.status_counts()
-    result = export_samples(samples, args.format, args.out, overwrite=args.force, include_truncated=args.include_truncated,
-                            chat_template=template)
     if not result.written:
         raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(status, counts, result, args.format)}")
     note = result.left_out(args.format, "--include-truncated")
-    print(f"wrote {result.written} rows ({args.format}, status {status}) to {result.path}{note}")
+    print(f"wrote {result.written} rows ({args.format}, status {status}) to {result.path} in {time.perf_counter() - started:.1f} s{note}")
     return 0
 
 

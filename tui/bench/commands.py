@@ -11,8 +11,8 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from tui.bench import (batched, compare_screen, dedup, faults, generation, model_list, server, startup, stats_screen, store_bench,
-                        terminal, ui_cost)
+from tui.bench import (batched, compare_screen, dedup, export_bench, faults, generation, model_list, server, startup, stats_screen,
+                        store_bench, terminal, ui_cost)
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ BENCHES = (
     Bench("faults", "make each fault (a full disk, a read-only store, signals, kills while folding, damaged journals) and count the samples kept", faults.add_arguments, faults.cmd_bench_faults),
     Bench("compare", "time from a key on the compare screen to the next preference pair on screen, without a model",
           compare_screen.add_arguments, compare_screen.cmd_bench_compare),
+    Bench("export", "time exporting a large synthetic store and measure its peak memory, in a fresh process per size",
+          export_bench.add_arguments, export_bench.cmd_bench_export),
 )
 
 

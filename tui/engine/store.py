@@ -235,6 +235,13 @@ class InPlaceTable(Table):
         # The next id, found as part of opening: tinydb would scan every id in the first write instead.
         self._next_id = max(map(int, (storage.read() or {}).get(name, {})), default=0) + 1
 
+    @property
+    def last_id(self) -> int:
+        """The highest id given so far (0 for an empty table)."""
+        if self._next_id is None:  # tinydb forgets it when a table is truncated
+            return max(map(int, self._read_table()), default=0)
+        return self._next_id - 1
+
     def _update_table(self, updater) -> None:
         tables = self._storage.read()
         if tables is None:
@@ -584,6 +591,21 @@ class SampleStore:
                     continue
                 result.append(_with_id(key, doc))
         return result
+
+    def iter_samples(self, statuses: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Copies of the samples with the given statuses in the order they were stored, made one at a time:
+        memory holds one sample whatever the store's size. Samples stored meanwhile are left out."""
+        wanted = set(statuses) if statuses is not None else None
+        with self._mutex:
+            last_id = self._samples.last_id
+        # By id rather than over the table, which another thread may grow meanwhile.
+        for sample_id in range(1, last_id + 1):
+            with self._mutex:
+                doc = self._records("samples").get(str(sample_id))
+                if doc is None or (wanted is not None and doc.get("status") not in wanted):
+                    continue
+                sample = _with_id(sample_id, doc)
+            yield sample
 
     @_writes
     def set_status(self, sample_ids: Iterable[int], status: str) -> None:
