@@ -24,7 +24,7 @@ from tui.cli_technique_flags import TECHNIQUE_CLASSES, add_technique_flags
 from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import BadInput, SmolgenError
-from tui.engine.export import FORMATS, PAIR_FORMAT, ExportResult, export_pairs, export_samples, text_chat_template
+from tui.engine.export import FORMATS, HUB_FOLDER, PAIR_FORMAT, ExportResult, RowOptions, export_pairs, export_samples, text_chat_template
 from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW
 from tui.engine.preferences import TECHNIQUE as PREFERENCE
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
@@ -100,14 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     seed_list = seed_commands.add_parser("list", help="list the store's seeds")
     _add_store(seed_list)
 
-    export = commands.add_parser("export", help="write samples as JSON Lines for fine-tuning")
-    export.add_argument("--format", choices=(*FORMATS, PAIR_FORMAT), default="messages",
+    export = commands.add_parser("export", help="write samples as JSON Lines for fine-tuning, or a dataset folder for the Hub")
+    export.add_argument("--format", choices=(*FORMATS, PAIR_FORMAT, HUB_FOLDER), default="messages",
                         help="; ".join(f"{name}: {fmt.summary}" for name, fmt in FORMATS.items())
-                        + f"; {PAIR_FORMAT}: TRL preference pairs")
+                        + f"; {PAIR_FORMAT}: TRL preference pairs"
+                        + f"; {HUB_FOLDER}: a folder for the Hugging Face Hub (train/test JSON Lines and a dataset card)")
     export.add_argument("--status", choices=(*REVIEW_STATUSES, "all"),
                         help="which samples (default accepted; for dpo, every pair not rejected in review)")
-    export.add_argument("--out", type=Path, required=True, metavar="FILE")
-    export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE|DIR", help="the file to write (with --format hf, the folder)")
+    export.add_argument("--force", action="store_true", help="overwrite FILE if it exists (with --format hf: write into a folder that is not empty)")
+    hub = export.add_argument_group("with --format hf")
+    hub.add_argument("--rows", choices=FORMATS, default=None, metavar="FORMAT", help="the format of the rows (default messages)")
+    hub.add_argument("--test-size", type=float, default=None, metavar="SHARE", help="the share of rows held out for testing (default 0.1)")
+    hub.add_argument("--license", default=None, metavar="ID", help="the card's license (default apache-2.0)")
+    hub.add_argument("--seed", type=int, default=None, metavar="S", help="the seed of the train/test shuffle (default 0)")
     export.add_argument("--include-truncated", action="store_true",
                         help="also write samples cut off by a token cap (left out by default)")
     export.add_argument("--min-margin", type=float, metavar="M",
@@ -242,17 +248,24 @@ def cmd_seeds(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    if args.chat_template is not None and args.format != "text":
+    hub_flags = {"--rows": args.rows, "--test-size": args.test_size, "--license": args.license, "--seed": args.seed}
+    given = [flag for flag, value in hub_flags.items() if value is not None]
+    if args.format != HUB_FOLDER and given:
+        raise BadInput(f"{given[0]}: only --format hf writes a dataset folder")
+    rows = (args.rows or "messages") if args.format == HUB_FOLDER else args.format
+    if args.chat_template is not None and rows != "text":
         raise BadInput(f"--chat-template {args.chat_template}: only --format text renders with a chat template")
     if args.format == PAIR_FORMAT:
         return _export_pairs(args)
     for flag, given in (("--min-margin", args.min_margin is not None), ("--human-only", args.human_only)):
         if given:
             raise BadInput(f"{flag}: only for --format {PAIR_FORMAT}, not {args.format}")
-    template = text_chat_template(args.chat_template) if args.format == "text" else None
+    template = text_chat_template(args.chat_template) if rows == "text" else None
     status = args.status or "accepted"
-    statuses = REVIEW_STATUSES if status == "all" else (status,)
     started = time.perf_counter()  # reading the store included: what the person waited for
+    if args.format == HUB_FOLDER:
+        return _export_hub_folder(args, rows, status, template, started)
+    statuses = REVIEW_STATUSES if status == "all" else (status,)
     with SampleStore(args.store, read_only=True) as store:
         result = export_samples(store.iter_samples(statuses=statuses), args.format, args.out, overwrite=args.force,
                                 include_truncated=args.include_truncated, chat_template=template)
@@ -274,6 +287,30 @@ def _export_pairs(args: argparse.Namespace) -> int:
         found = f"{len(samples)} preference samples" if samples else "no preference samples (smolgen generate preference makes them)"
         raise SmolgenError(f"{args.out}: not written, no pair to export among {found}{result.left_out()}")
     print(f"wrote {result.written} pairs ({PAIR_FORMAT}) to {result.path}{result.left_out()}")
+    return 0
+
+
+def _export_hub_folder(args: argparse.Namespace, rows: str, status: str, template: Any, started: float) -> int:
+    from tui.engine.dataset_card import upload_command
+    from tui.engine.hub_folder import check_test_size, export_hub_folder
+
+    test_size = 0.1 if args.test_size is None else args.test_size
+    check_test_size(test_size)  # before the store is read
+    statuses = REVIEW_STATUSES if status == "all" else (status,)
+    with SampleStore(args.store, read_only=True) as store:
+        counts = store.status_counts()
+        result = export_hub_folder(
+            store.iter_samples(statuses=statuses), args.out, runs={run["id"]: run for run in store.list_runs()},
+            store_statuses=counts, statuses=statuses, test_size=test_size, license=args.license or "apache-2.0",
+            seed=args.seed or 0, force=args.force, include_truncated=args.include_truncated, row_format=rows,
+            options=RowOptions(template),
+        )
+    if not result.export.written:
+        raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(status, counts, result.export, rows)}")
+    splits = " and ".join(f"{count} {split}" for split, count in result.splits.items())
+    note = result.export.left_out(rows, "--include-truncated")
+    print(f"wrote {splits} rows ({rows}, status {status}) and README.md to {args.out} in {time.perf_counter() - started:.1f} s{note}")
+    print(f"nothing uploaded; to publish: {upload_command(args.out)}")
     return 0
 
 

@@ -48,6 +48,7 @@ class ExportFormat:
 
 FORMATS: dict[str, ExportFormat] = {}
 PAIR_FORMAT = "dpo"  # preference pairs, written by `export_pairs`
+HUB_FOLDER = "hf"  # the --format that writes a dataset folder of rows for the Hub (tui/engine/hub_folder.py)
 
 
 def export_format(name: str, summary: str, needs: str) -> Callable:
@@ -166,8 +167,9 @@ def export_row(sample: dict[str, Any], fmt: str, options: RowOptions = RowOption
 
 
 def training_rows(samples: Iterable[dict[str, Any]], fmt: str, result: ExportResult, include_truncated: bool = False,
-                  options: RowOptions = RowOptions()) -> Iterator[Row]:
-    """The rows of `samples` in format `fmt`, one at a time; `result` counts what was left out and why."""
+                  options: RowOptions = RowOptions(), kept: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Row]:
+    """The rows of `samples` in format `fmt`, one at a time; `result` counts what was left out and why, and
+    `kept` is told each sample that made a row."""
     make_row = export_format_named(fmt).row
     for sample in samples:
         if sample.get("technique") == PREFERENCE:  # pairs, not conversations: `export_pairs` writes them
@@ -179,6 +181,8 @@ def training_rows(samples: Iterable[dict[str, Any]], fmt: str, result: ExportRes
         if row is None:
             result.skipped += 1
             continue
+        if kept is not None:
+            kept(sample)
         yield row
 
 

@@ -23,6 +23,7 @@ from tui.engine.errors import BadInput, GenerationFailed, RunHalted, StoreUnwrit
 from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.model import Cancelled, new_run_seed
 from tui.engine.parallel_run import OldestRowWatch, run_in_threads
+from tui.engine.pipeline.draw import draw_text
 from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, Step
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import RunObserver, run_stopped
@@ -72,6 +73,7 @@ class PipelineSummary:
     status: str = "running"
     wall_seconds: float = 0.0
     halt_reason: str | None = None
+    models: dict[str, Any] = field(default_factory=dict)  # step name -> its model as recorded
 
     def record(self) -> dict[str, Any]:
         """The summary `smolgen run --json` prints."""
@@ -84,6 +86,7 @@ class PipelineSummary:
             "stored": self.stored,
             "already_stored": self.already_stored,
             "wall_seconds": round(self.wall_seconds, 3),
+            "models": self.models,
         }
 
 
@@ -143,7 +146,8 @@ class _PipelineRun:
             self.counts[source.name].rows = len(rows)
             self.observer.step_progress(source.name, self.counts[source.name])
         self.summary.run_id = self.store.start_run(
-            technique="pipeline", pipeline=self.pipeline.name, settings=self.pipeline.config(), use_cache=self.salt == 0
+            technique="pipeline", pipeline=self.pipeline.name, settings=self.pipeline.config(), use_cache=self.salt == 0,
+            drawing=draw_text(self.pipeline),  # what a dataset card shows of how its rows were made
         )
         started = time.perf_counter()
         failure: StoreUnwritable | None = None
@@ -168,6 +172,7 @@ class _PipelineRun:
             raise
         finally:
             self.summary.wall_seconds = time.perf_counter() - started
+            self.summary.models = self._models_used()
             try:
                 self.store.finish_run(self.summary.run_id, self.summary.status, self.summary.record())
             except StoreUnwritable as error:
@@ -175,6 +180,11 @@ class _PipelineRun:
         if failure is not None:
             raise run_stopped(failure, self.store, self.summary.run_id, self.summary.stored) from None
         return self.summary
+
+    def _models_used(self) -> dict[str, Any]:
+        """Each generation step's model as a run records it, for the steps whose model was loaded (not all cached)."""
+        return {step.name: (step.llm or self.default_llm).load().describe() for step in self.steps
+                if isinstance(step, GenerationStep) and (step.llm or self.default_llm).loaded}
 
     def _workers(self) -> int:
         """Source rows in flight: the largest concurrency of the pipeline's models (1 in-process)."""
