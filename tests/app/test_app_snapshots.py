@@ -82,6 +82,17 @@ def test_export_dialog(snap_compare, snapshot_store):
     assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 32), run_before=export)
 
 
+def test_export_dialog_for_the_hub_asks_for_a_folder(snap_compare, snapshot_store):
+    accepted, _ = add_samples(snapshot_store, "Kept question", "Another question")
+    snapshot_store.set_status([accepted], "accepted")
+
+    async def export_hub(pilot):
+        await model_ready(pilot)
+        await pilot.press("ctrl+e", *["down"] * 5, "enter")  # hf, the last format
+
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 40), run_before=export_hub)
+
+
 def test_pipeline_tab_with_the_chapter_loaded(snap_compare, snapshot_store):
     async def load_chapter(pilot):
         from tests.app.test_app_pipeline import load_builtin, pipeline_tab

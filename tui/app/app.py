@@ -48,6 +48,7 @@ from tui.app.widgets.pipeline_step_list import PipelineStepList
 from tui.app.widgets.pipeline_tab import PIPELINE_BINDINGS
 from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.template_editor import TemplateEditor
+from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import SmolgenError, StoreUnwritable
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import new_run_seed
@@ -483,7 +484,14 @@ class SmolgenApp(App):
 
     def action_export(self) -> None:
         if not isinstance(self.screen, ExportScreen):
-            self.push_screen(ExportScreen(self.store))
+            self.push_screen(ExportScreen(self.store, self._model_chat_template()))
+
+    def _model_chat_template(self) -> ChatTemplate | None:
+        """The loaded model's chat template, which `--format text` renders with; None without one."""
+        try:
+            return self.model.chat_template if self.model is not None else None
+        except SmolgenError:  # a base model, or a server that does not say: the embedded model's is used
+            return None
 
     def action_move_focus(self, direction: int) -> None:
         focused = self.focused

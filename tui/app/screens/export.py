@@ -1,5 +1,6 @@
 """The export dialog: format, statuses, truncated samples or not, and path; it warns before overwriting and
-reports rows written and left out."""
+reports rows written and left out. The `hf` format writes a folder for the Hub instead of a file: it asks
+for the folder, the test share and the license, and asks before writing into a folder that is not empty."""
 
 from __future__ import annotations
 
@@ -16,19 +17,25 @@ from textual.widgets.selection_list import Selection
 from tui.app.path_suggester import PathSuggester
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.dialog import Dialog
-from tui.engine.errors import SmolgenError
-from tui.engine.export import FORMATS, ExportResult, export_samples, is_truncated
+from tui.engine.chat_template import ChatTemplate
+from tui.engine.dataset_card import upload_command
+from tui.engine.errors import BadInput, SmolgenError
+from tui.engine.export import FORMATS, HUB_FOLDER, ExportResult, export_samples, is_truncated
+from tui.engine.hub_folder import HubFolderResult, check_test_size, export_hub_folder
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 
+FORMAT_SUMMARIES = {**{name: fmt.summary for name, fmt in FORMATS.items()}, HUB_FOLDER: "a folder for the Hugging Face Hub"}
+
 def default_export_path(store: SampleStore, fmt: str) -> str:
-    """`<store name>-<format>.jsonl` beside the store (in the working folder when the store is read-only),
-    relative to the working folder when inside it."""
-    path = (Path.cwd() if store.read_only else store.path.parent) / f"{store.path.stem}-{fmt}.jsonl"
+    """`<store name>-<format>.jsonl` (a folder `<store name>-hf` for the Hub) beside the store (in the working
+    folder when the store is read-only), relative to the working folder when inside it."""
+    name = f"{store.path.stem}-{fmt}" + ("" if fmt == HUB_FOLDER else ".jsonl")
+    path = (Path.cwd() if store.read_only else store.path.parent) / name
     relative = os.path.relpath(path.resolve(), Path.cwd())
     return relative if not relative.startswith("..") else str(path)
 
 
-class ExportScreen(Dialog[ExportResult | None]):
+class ExportScreen(Dialog[ExportResult | HubFolderResult | None]):
     """Dismissed with what was written, or None when cancelled."""
 
     DEFAULT_CSS = """
@@ -36,6 +43,11 @@ class ExportScreen(Dialog[ExportResult | None]):
     ExportScreen RadioSet, ExportScreen SelectionList { width: 1fr; height: auto; }
     ExportScreen .heading { margin-top: 1; text-style: bold; }
     ExportScreen #export-count { color: $text-muted; }
+    ExportScreen #export-hub { display: none; }
+    ExportScreen #export-hub.-shown { display: block; align-horizontal: left; }
+    ExportScreen #export-hub Label { margin: 1 1 0 0; }
+    ExportScreen #export-test-size { width: 10; }
+    ExportScreen #export-license { width: 1fr; }
     ExportScreen Horizontal { height: auto; align-horizontal: right; }
     ExportScreen Button { margin-left: 2; }
     /* The chosen format and statuses have a filled box, the others an empty one. */
@@ -47,13 +59,15 @@ class ExportScreen(Dialog[ExportResult | None]):
     }
     """
     BINDINGS = [
-        Binding("ctrl+s", "export", "Export", id="export.run", tooltip="Write the file"),
+        Binding("ctrl+s", "export", "Export", id="export.run", tooltip="Write the file (the folder for hf)"),
         Binding("escape", "cancel", "Cancel", id="export.cancel", tooltip="Close without exporting"),
     ]
 
-    def __init__(self, store: SampleStore) -> None:
+    def __init__(self, store: SampleStore, chat_template: ChatTemplate | None = None) -> None:
+        """`chat_template`: what `text` renders with (the loaded model's); None for the embedded model's."""
         super().__init__()
         self.store = store
+        self.chat_template = chat_template
         self.format = next(iter(FORMATS))
 
     def compose(self) -> ComposeResult:
@@ -61,15 +75,20 @@ class ExportScreen(Dialog[ExportResult | None]):
             box.border_title = "Export samples"
             yield Label("Format", classes="heading")
             with RadioSet(id="export-format"):
-                for fmt in FORMATS:
-                    yield RadioButton(f"{fmt} · {FORMATS[fmt].summary}", value=fmt == self.format, id=f"format-{fmt}")
+                for fmt, summary in FORMAT_SUMMARIES.items():
+                    yield RadioButton(f"{fmt} · {summary}", value=fmt == self.format, id=f"format-{fmt}")
             yield Label("Statuses (space toggles)", classes="heading")
             yield SelectionList[str](
                 *(Selection(status, status, status == "accepted") for status in REVIEW_STATUSES), id="export-statuses"
             )
             yield Checkbox("Include truncated samples (cut off by a token cap)", False, id="export-truncated")
-            yield Label("File (→ completes the path)", classes="heading")
+            yield Label("File (→ completes the path)", classes="heading", id="export-path-label")
             yield Input(default_export_path(self.store, self.format), id="export-path", suggester=PathSuggester((".jsonl",)))
+            with Horizontal(id="export-hub"):
+                yield Label("Test share")
+                yield Input("0.1", id="export-test-size")
+                yield Label("License")
+                yield Input("apache-2.0", id="export-license")
             yield Static("", id="export-count", markup=False)
             yield Static("", id="problem", classes="problem", markup=False)
             with Horizontal():
@@ -100,6 +119,9 @@ class ExportScreen(Dialog[ExportResult | None]):
         self.format = (event.pressed.id or "").removeprefix("format-")
         if follows_format:
             path_input.value = default_export_path(self.store, self.format)
+        hub = self.format == HUB_FOLDER
+        self.query_one("#export-hub").set_class(hub, "-shown")
+        self.query_one("#export-path-label", Label).update(f"{'Folder' if hub else 'File'} (→ completes the path)")
 
     @on(SelectionList.SelectedChanged, "#export-statuses")
     @on(Checkbox.Changed, "#export-truncated")
@@ -114,27 +136,71 @@ class ExportScreen(Dialog[ExportResult | None]):
         if not statuses:
             self._problem("Choose at least one status.")
         elif not out.name:
-            self._problem("Give the file to write.")
+            self._problem(f"Give the {'folder' if self.format == HUB_FOLDER else 'file'} to write.")
+        elif self.format == HUB_FOLDER:
+            self._ask_then_write_folder(out, statuses)
         elif out.exists() and not out.is_dir():
             question = f"{out} already exists. Overwrite it?"
             self.app.push_screen(ConfirmScreen(question, "Overwrite"), lambda yes: self._write(out, statuses) if yes else None)
         else:
             self._write(out, statuses)
 
+    def _ask_then_write_folder(self, out: Path, statuses: list[str]) -> None:
+        text = self.query_one("#export-test-size", Input).value.strip()
+        try:
+            test_size = float(text)
+        except ValueError:
+            self._problem(f"Test share {text!r}: not a number; 0.1 keeps a tenth for testing")
+            return
+        try:
+            check_test_size(test_size)
+        except BadInput as error:
+            self._problem(str(error).replace("--test-size", "Test share"))
+            return
+        if out.is_dir() and any(out.iterdir()):
+            question = f"{out} is not empty. Write the dataset into it? (its README.md and data files are replaced, other files stay)"
+            self.app.push_screen(ConfirmScreen(question, "Write into it"),
+                                 lambda yes: self._write_folder(out, statuses, test_size) if yes else None)
+        else:
+            self._write_folder(out, statuses, test_size)
+
+    def _write_folder(self, out: Path, statuses: list[str], test_size: float) -> None:
+        try:
+            result = export_hub_folder(
+                self.store.iter_samples(statuses=statuses), out, runs={run["id"]: run for run in self.store.list_runs()},
+                store_statuses=self.store.status_counts(), statuses=statuses, test_size=test_size,
+                license=self.query_one("#export-license", Input).value.strip() or "apache-2.0", force=True,
+                include_truncated=self.includes_truncated(),
+            )
+        except (SmolgenError, OSError) as error:
+            self._problem(str(error))
+            return
+        left_out = result.export.left_out("messages", "its checkbox")
+        if not result.export.written:
+            self._nothing_written(out, left_out)
+            return
+        splits = " and ".join(f"{count} {split}" for split, count in result.splits.items())
+        self.notify(f"Wrote {splits} rows and README.md to {out}{left_out}. Nothing uploaded; to publish: {upload_command(out)}",
+                    markup=False, timeout=20)
+        self.dismiss(result)
+
     def _write(self, out: Path, statuses: list[str]) -> None:
         try:
-            result = export_samples(self.store.list_samples(statuses=statuses), self.format, out, overwrite=True,
-                                    include_truncated=self.includes_truncated())
+            result = export_samples(self.store.iter_samples(statuses=statuses), self.format, out, overwrite=True,
+                                    include_truncated=self.includes_truncated(), chat_template=self.chat_template)
         except (SmolgenError, OSError) as error:
             self._problem(str(error))
             return
         left_out = result.left_out(self.format, "its checkbox")
         if not result.written:
-            why = f"every sample chosen was left out{left_out}" if left_out else "no sample has the statuses chosen"
-            self._problem(f"{out}: not written, {why}")
+            self._nothing_written(out, left_out)
             return
         self.notify(f"Wrote {result.written} rows ({self.format}, {', '.join(statuses)}) to {result.path}{left_out}", markup=False)
         self.dismiss(result)
+
+    def _nothing_written(self, out: Path, left_out: str) -> None:
+        why = f"every sample chosen was left out{left_out}" if left_out else "no sample has the statuses chosen"
+        self._problem(f"{out}: not written, {why}")
 
     def _problem(self, text: str) -> None:
         self.query_one("#problem", Static).update(text)
