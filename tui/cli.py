@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
+from tui import __version__
 from tui.bench.commands import add_bench_command, cmd_bench
 from tui.cli_judge import add_judge_command, run_judge_command
 from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
@@ -60,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="smolgen", description="Synthetic instruction datasets from a small local model.")
-    parser.add_argument("--version", action="version", version="smolgen 0.1.0")
+    parser.add_argument("--version", action="version", version=f"smolgen {__version__}")
     parser.add_argument("--log", metavar="FILE", help="write debug logs (llama.cpp's included) to FILE")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
