@@ -40,6 +40,7 @@ STATEMENTS = [
     "Dữ liệu tổng hợp có thể được tạo ra từ khả năng sinh văn bản của mô hình.",
     "Hà Nội là thủ đô của Việt Nam.",
     "Mô hình ngôn ngữ nhỏ chạy được trên máy tính xách tay.",
+    "What a fascinating topic! Vaccines teach the immune system to spot a germ.",  # an exclamation, no question
 ]
 
 

@@ -1,13 +1,16 @@
 """Each technique against the real model, with short outputs."""
 
 import threading
-from dataclasses import asdict, replace
+from dataclasses import replace
+
+import pytest
 
 from tui.engine.model import Sampling
 from tui.engine.quality_gates import QualityGates
 from tui.engine.runner import RunObserver, run_generation
+from tui.engine.settings_schema import record
 from tui.engine.techniques.base import GenerationContext, SystemPrompts
-from tui.engine.techniques.chain import ChainSettings, InstructionResponse, clean_instruction
+from tui.engine.techniques.chain import ChainSettings, InstructionResponse, clean_instruction, instruction_from_reply
 from tui.engine.techniques.magpie import Magpie, MagpieSettings, user_turn_sampling
 from tui.engine.techniques.text_generation import TextGeneration, TextGenerationSettings
 
@@ -38,7 +41,7 @@ def test_chain_generates_an_instruction_then_its_answer(model, prompts):
     ctx = GenerationContext(model, prompts, 3, on_stage=stages.append)
     sample = technique.generate(ctx, 0, {"text": "Generate a question about the Smol Course on small AI models."})
     assert sample["instruction"] and sample["response"]
-    assert "Reply with the question only" in sample["seed_prompt"]
+    assert "Reply with the question or request only" in sample["seed_prompt"]
     assert len(sample["calls"]) == 2 and len(sample["raw"]) == 2
     assert stages == ["Instruction → response · instruction", "Instruction → response · response"]
 
@@ -102,7 +105,7 @@ def test_run_stores_every_sample_with_its_provenance(model, prompts, store):
     for sample in samples:
         assert sample["seed"] == 1234 and sample["run_id"] == summary.run_id
         assert sample["model"]["fingerprint"] == model.info.fingerprint and sample["model"]["file"].endswith(".gguf")
-        assert sample["settings"]["user_sampling"] == {**asdict(user_turn_sampling()), "max_tokens": 12}
+        assert sample["settings"]["user_sampling"] == record(replace(user_turn_sampling(), max_tokens=12))
         assert {"prompt", "completion"} <= set(sample["tokens"]) and sample["calls"][0]["finish_reason"] in ("stop", "length")
     assert len({s["instruction"] for s in samples}) == 3  # a fresh seed per sample, not one repeated sample
     assert store.list_runs()[0]["summary"]["stored"] == 3
@@ -144,3 +147,14 @@ def test_cancel_keeps_finished_samples_and_drops_the_one_in_progress(model, prom
     assert summary.status == "cancelled"
     assert len(store.list_samples()) == 1
     assert store.list_runs()[0]["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("reply, instruction", [
+    ('A user might ask, "How did the printing press change Europe?" or "Who built it?"', "How did the printing press change Europe?"),
+    ("How about asking: \u201cWhat is the cheapest way to travel by train?\u201d", "What is the cheapest way to travel by train?"),
+    ("What are small language models good for?\n\nAnswer: Small models run on laptops.", "What are small language models good for?"),
+    ("A question: How does a bicycle gear work?", "How does a bicycle gear work?"),
+    ("Explain compound interest to a child.", "Explain compound interest to a child."),
+])
+def test_the_chain_takes_the_instruction_out_of_a_framed_reply(reply, instruction):
+    assert instruction_from_reply(reply) == instruction

@@ -85,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallel", type=int, default=4, help="rows decoded together in one llama.cpp batch (default 4)")
     parser.add_argument("--wide-cap", type=int, default=WIDE_CAP, metavar="N",
                         help=f"token cap of every call of the generating runs (default {WIDE_CAP})")
+    parser.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of templates searched before the shipped ones (to measure one)")
     parser.add_argument("--show", type=int, default=0, metavar="N", help="print N exported samples per technique, to read")
 
 
@@ -106,7 +107,7 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         path = args.store or Path(scratch) / "quality.json"
         with SampleStore(path) as store:
             if not args.reuse:
-                _generate(store, techniques, args.samples, args.seed, args.parallel, args.wide_cap)
+                _generate(store, techniques, args.samples, args.seed, args.parallel, args.wide_cap, args.prompts)
             samples = store.list_samples()
         for name in techniques:
             _report(name, [s for s in samples if s.get("technique") == name], args.show)
@@ -133,7 +134,7 @@ def _wide_technique(name: str, wide_cap: int) -> Any:
     return self_instruct.SelfInstruct(settings)
 
 
-def _generate(store: Any, techniques: list[str], samples: int, seed: int, parallel: int, wide_cap: int) -> None:
+def _generate(store: Any, techniques: list[str], samples: int, seed: int, parallel: int, wide_cap: int, prompts: Path | None) -> None:
     from tui.engine.model import Model
     from tui.engine.prompts import PromptLibrary
     from tui.engine.runner import run_generation
@@ -144,7 +145,7 @@ def _generate(store: Any, techniques: list[str], samples: int, seed: int, parall
         technique = _wide_technique(name, wide_cap)
         # SelfInstruct keeps several instructions of each seed's list: fewer rows give the samples asked for.
         num = samples if name != "self-instruct" else max(1, samples // 3)
-        summary = run_generation(technique, store, model, PromptLibrary(), num, seed, rows if technique.needs_seeds else None,
+        summary = run_generation(technique, store, model, PromptLibrary(prompts), num, seed, rows if technique.needs_seeds else None,
                                  parallel=parallel)
         print(f"{name}: generated {summary.stored} samples in {summary.wall_seconds:.0f} s", flush=True)
 

@@ -166,6 +166,8 @@ def _asks(sentence: str) -> bool:
     if after_clause != plain:
         openings.append(after_clause)
     for opening in openings:
+        if _starts_with(opening, "what a") or _starts_with(opening, "what an"):
+            continue  # "What a fascinating topic": an exclamation (a question would carry its question mark)
         first = opening.split(" ", 1)[0]
         if first in EN_QUESTION_WORDS or first in EN_IMPERATIVE_VERBS:
             return True

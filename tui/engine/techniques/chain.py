@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_
                                        system_messages, system_prompts_setting)
 
 _WRAPPERS = ('"', "'", "“", "”", "`")
+# A small model often frames the question it was asked for: 'A user might ask, "How do …?"'.
+_ASKED_QUOTE = re.compile(r"\bask(?:s|ed|ing)?\b[^\"“\n]{0,20}[\"“]([^\"”\n]+\?)[\"”]", re.IGNORECASE)
 
 
 def instruction_sampling() -> Sampling:
@@ -34,12 +37,21 @@ class ChainSettings:
 def clean_instruction(text: str) -> str:
     """The instruction a model wrote, without surrounding quotes or a leading label."""
     text = text.strip()
-    for label in ("Question:", "Instruction:", "Prompt:"):
+    for label in ("A question:", "Question:", "Instruction:", "Prompt:"):
         if text.lower().startswith(label.lower()):
             text = text[len(label):].strip()
     while len(text) > 1 and text[0] in _WRAPPERS and text[-1] in _WRAPPERS:
         text = text[1:-1].strip()
     return text
+
+
+def instruction_from_reply(text: str) -> str:
+    """The instruction in the model's reply to the chain's first step: the question it quoted after "ask",
+    else its first paragraph (what follows is most often the model answering its own question), cleaned."""
+    quoted = _ASKED_QUOTE.search(text)
+    if quoted is not None:
+        return quoted.group(1).strip()
+    return clean_instruction(text.strip().split("\n\n", 1)[0])
 
 
 class InstructionResponse:
@@ -68,7 +80,7 @@ class InstructionResponse:
             ctx.cancel,
             ctx.on_text,
         )
-        instruction = clean_instruction(require_text(asked, "instruction"))
+        instruction = instruction_from_reply(require_text(asked, "instruction"))
         system_prompt = self.settings.system.choose(ctx.rng(index))
         messages = [*system_messages(system_prompt), {"role": "user", "content": instruction}]
         language = expected_language(row)
