@@ -52,7 +52,7 @@ def test_bad_flags_get_one_line_and_exit_2(tmp_path):
 def test_a_small_run_generates_wide_prints_both_profiles_and_reads_its_store_again(tmp_path):
     store = tmp_path / "quality.json"
     result = run_smolgen("bench", "quality", "--samples", "2", "--techniques", "magpie", "--wide-cap", "24",
-                         "--parallel", "1", "--store", str(store), cwd=tmp_path, timeout=600)
+                         "--parallel", "1", "--threads", "1", "--store", str(store), cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "magpie: generated 2 samples" in result.stdout
     table = result.stdout.split("\nmagpie: ")[1]

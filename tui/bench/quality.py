@@ -85,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallel", type=int, default=4, help="rows decoded together in one llama.cpp batch (default 4)")
     parser.add_argument("--wide-cap", type=int, default=WIDE_CAP, metavar="N",
                         help=f"token cap of every call of the generating runs (default {WIDE_CAP})")
+    parser.add_argument("--threads", type=int, help="CPU threads of the model (default: the physical cores; 1 on a busy machine)")
     parser.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of templates searched before the shipped ones (to measure one)")
     parser.add_argument("--show", type=int, default=0, metavar="N", help="print N exported samples per technique, to read")
 
@@ -107,7 +108,7 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         path = args.store or Path(scratch) / "quality.json"
         with SampleStore(path) as store:
             if not args.reuse:
-                _generate(store, techniques, args.samples, args.seed, args.parallel, args.wide_cap, args.prompts)
+                _generate(store, techniques, args.samples, args.seed, args.parallel, args.wide_cap, args.prompts, args.threads)
             samples = store.list_samples()
         for name in techniques:
             _report(name, [s for s in samples if s.get("technique") == name], args.show)
@@ -134,12 +135,13 @@ def _wide_technique(name: str, wide_cap: int) -> Any:
     return self_instruct.SelfInstruct(settings)
 
 
-def _generate(store: Any, techniques: list[str], samples: int, seed: int, parallel: int, wide_cap: int, prompts: Path | None) -> None:
+def _generate(store: Any, techniques: list[str], samples: int, seed: int, parallel: int, wide_cap: int, prompts: Path | None,
+              threads: int | None) -> None:
     from tui.engine.model import Model
     from tui.engine.prompts import PromptLibrary
     from tui.engine.runner import run_generation
 
-    model = Model.load(n_ctx=2048)
+    model = Model.load(n_ctx=2048, n_threads=threads)
     rows = [{"text": text} for text in SEEDS]
     for name in techniques:
         technique = _wide_technique(name, wide_cap)
