@@ -146,3 +146,14 @@ def test_export_pairs_refuses_a_negative_margin_before_writing(tmp_path):
     with pytest.raises(BadInput):
         export_pairs([], tmp_path / "prefs.jsonl", min_margin=-0.5)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_pair_with_a_truncated_response_is_left_out_unless_asked_for(tmp_path):
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        cut = rated("It goes on and", 4)
+        cut["truncated"] = True
+        _stored(store, rated("Done.", 5), cut)
+    left_out = run_smolgen("export", "--format", "dpo", "--out", "prefs.jsonl", cwd=tmp_path)
+    assert left_out.returncode == 1 and "1 with a truncated response (--include-truncated keeps them) left out" in left_out.stderr
+    kept = run_smolgen("export", "--format", "dpo", "--out", "prefs.jsonl", "--include-truncated", cwd=tmp_path)
+    assert kept.returncode == 0 and _rows(tmp_path / "prefs.jsonl")[0]["rejected"][0]["content"] == "It goes on and"

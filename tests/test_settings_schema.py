@@ -130,7 +130,7 @@ def test_cross_field_checks_stay_with_their_class():
     (["chain", "--num-instructions", "3"], "--num-instructions: only for self-instruct, not chain"),
     (["text", "--turns", "2"], "--turns: only for magpie, not text"),
     (["magpie", "--no-answer"], "--no-answer: only for self-instruct and evol-instruct, not magpie"),
-    (["magpie", "--from-store"], "--from-store: only for evol-instruct, not magpie"),
+    (["magpie", "--from-store"], "--from-store: only for evol-instruct and preference, not magpie"),
     (["self-instruct", "--no-filter", "colour"], "--no-filter colour: unknown for self-instruct; use one of repetition, language-mismatch, not-a-request, length, keywords"),
     (["magpie", "--system", "A", "--system-weights", "3,x"], "--system-weights 3,x: expected numbers separated by commas"),
 ])

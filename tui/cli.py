@@ -81,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates, searched before the shipped ones")
     gen.add_argument("--seed", type=int, metavar="S", help="make the run reproducible (default: a fresh random seed, recorded)")
     gen.add_argument("--quiet", action="store_true", help="do not stream tokens, print only progress and the summary")
-    gen.add_argument("--from-store", action="store_true", help="evol-instruct: evolve the store's new and accepted instructions")
+    gen.add_argument("--from-store", action="store_true",
+                     help="evol-instruct: evolve the store's new and accepted instructions; preference: answer them")
+    gen.add_argument("--response-model", action="append", default=[], type=Path, metavar="PATH",
+                     help="preference: a GGUF that writes responses; repeat for several, in turn (default: the model in use, which judges)")
+    gen.add_argument("--response-server", action="append", default=[], metavar="URL",
+                     help="preference: an OpenAI-compatible server that writes responses; repeat for several, in turn")
     gen.add_argument("--stop-when-saturated", type=int, nargs="?", const=DEFAULT_SATURATION_WINDOW, default=0, metavar="K",
                      help=f"end the run when most of the last K samples (default {DEFAULT_SATURATION_WINDOW}) "
                      "were near-duplicates of earlier ones")
@@ -283,7 +288,8 @@ def _export_pairs(args: argparse.Namespace) -> int:
     statuses = ("new", "accepted") if args.status is None else REVIEW_STATUSES if args.status == "all" else (args.status,)
     with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=statuses, technique=PREFERENCE)
-    result = export_pairs(samples, args.out, overwrite=args.force, min_margin=args.min_margin, human_only=args.human_only)
+    result = export_pairs(samples, args.out, overwrite=args.force, min_margin=args.min_margin, human_only=args.human_only,
+                          include_truncated=args.include_truncated)
     if not result.written:
         found = f"{len(samples)} preference samples" if samples else "no preference samples (smolgen generate preference makes them)"
         raise SmolgenError(f"{args.out}: not written, no pair to export among {found}{result.left_out()}")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
-from tui.cli_model import check_model_flags, opened_model, uses_servers
+from tui.cli_model import check_model_flags, opened_model, server_settings, uses_servers
 from tui.cli_signals import cancelled_by_signals, run_exit_status
 from tui.cli_technique_flags import TECHNIQUE_CLASSES, settings_from_flags
 from tui.engine.errors import BadInput
+from tui.engine.language_model import LanguageModel
+from tui.engine.model_file import inspect_model
+from tui.engine.preferences import decision_line, pairs_line
 from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
 from tui.engine.run_progress import RunProgress
@@ -18,9 +22,12 @@ from tui.engine.run_quality import RunQuality
 from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, default_num, run_generation
 from tui.engine.seeds import read_seed_file
 from tui.engine.store import SampleStore
-from tui.engine.techniques.base import Technique
+from tui.engine.techniques.base import Technique, can_chat
+from tui.engine.techniques.preference import Preference
 from tui.engine.techniques.evol_instruct import EvolInstruct, rows_from_store
 from tui.engine.techniques.self_instruct import SelfInstruct
+
+FROM_STORE = ("evol-instruct", Preference.name)  # the techniques `--from-store` gives the store's instructions to
 
 class TerminalObserver(RunObserver):
     """Streams tokens to stdout under a header per model call, and a progress line per sample that ends
@@ -64,6 +71,8 @@ class TerminalObserver(RunObserver):
             rate = self.tokens / seconds if seconds else 0.0
             flags = f" [{', '.join(sample['flags'])}]" if sample.get("flags") else ""
             line = f"stored{flags} · {rate:.1f} tok/s"
+            if sample.get("technique") == Preference.name:
+                line += f" · {decision_line(sample)}"
         if self.streamed:
             self.out.write("\n")
             self.out.flush()
@@ -116,11 +125,39 @@ class ProgressObserver(TerminalObserver):
 
 def build_technique(args: argparse.Namespace) -> Technique:
     """The technique and settings the flags ask for."""
-    if args.from_store and args.technique != "evol-instruct":
-        raise BadInput(f"--from-store: only for evol-instruct, not {args.technique}")
+    if args.from_store and args.technique not in FROM_STORE:
+        raise BadInput(f"--from-store: only for {' and '.join(FROM_STORE)}, not {args.technique}")
     if args.from_store and args.seeds is not None:
-        raise BadInput("--from-store and --seeds: evolve either the store's instructions or a seed file, not both")
+        raise BadInput("--from-store and --seeds: take either the store's instructions or a seed file, not both")
+    for flag, given in (("--response-model", args.response_model), ("--response-server", args.response_server)):
+        if given and args.technique != Preference.name:
+            raise BadInput(f"{flag}: only for {Preference.name}, not {args.technique}")
+    if args.technique == Preference.name and args.parallel != 1:
+        raise BadInput(f"--parallel: not for {Preference.name} (its responses and judgements take turns on the models)")
+    for path in args.response_model:
+        inspect_model(path)  # a file that is not a usable GGUF is one line now, before the store is opened
     return TECHNIQUE_CLASSES[args.technique](settings_from_flags(args))
+
+
+@contextlib.contextmanager
+def opened_responders(args: argparse.Namespace) -> Iterator[list[LanguageModel]]:
+    """The models `--response-model` and `--response-server` name, in the order given, closed when the block ends."""
+    with contextlib.ExitStack() as stack:
+        models: list[LanguageModel] = []
+        for path in args.response_model:
+            from tui.engine.model import Model
+
+            models.append(Model.load(path, n_ctx=args.context, n_threads=args.threads))
+        for url in args.response_server:
+            from tui.engine.server.connect import connect
+
+            model = connect(server_settings(args, [url]))
+            stack.callback(model.close)
+            models.append(model)
+        for flag, model in zip(["--response-model"] * len(args.response_model) + ["--response-server"] * len(args.response_server), models):
+            if not can_chat(model):
+                raise BadInput(f"{flag} {model.label}: cannot chat (no chat template), so it cannot write responses")
+        yield models
 
 
 def run_generate_command(args: argparse.Namespace) -> int:
@@ -137,19 +174,22 @@ def run_generate_command(args: argparse.Namespace) -> int:
         rows = seed_file.rows
     with SampleStore(args.store) as store:
         if args.from_store:
-            rows = rows_from_store(store.list_samples(statuses=("new", "accepted")))
+            # A preference sample's instruction is already answered: its prompt is not asked again.
+            rows = rows_from_store([s for s in store.list_samples(statuses=("new", "accepted")) if s.get("technique") != Preference.name])
             if not rows:
                 raise BadInput(f"--from-store: {args.store} has no new or accepted sample with an instruction")
         elif technique.needs_seeds and not rows:
             rows = [seed["row"] for seed in store.list_seeds(selected_only=True)]
         num = args.num if args.num is not None else default_num(technique, rows)
         check_run(technique, prompts, num, rows, args.parallel)  # bad input is reported before the model loads
-        with opened_model(args, check_seed=args.seed is not None) as model:
+        with opened_responders(args) as responders, opened_model(args, check_seed=args.seed is not None) as model:
+            if isinstance(technique, Preference):
+                technique.responders = responders
             check_model(technique, model)
             run_seed = args.seed if args.seed is not None else new_run_seed()
             per_seed = getattr(technique, "many_samples_per_seed", False)
             unit = "seeds" if per_seed else "samples"
-            workers = getattr(model, "settings", None).concurrency if uses_servers(args) else args.parallel
+            workers = getattr(model, "settings", None).concurrency if uses_servers(args) and not isinstance(technique, Preference) else args.parallel
             print(f"{technique.name}: {num} {unit} with {model.label}{_how(model, workers)}, seed {run_seed}, store {args.store}",
                   file=sys.stderr)
             streams = not args.quiet and (uses_servers(args) or workers == 1)  # batched in-process rows stream nothing
@@ -160,8 +200,12 @@ def run_generate_command(args: argparse.Namespace) -> int:
             with cancelled_by_signals() as signals:
                 summary = run_generation(technique, store, model, prompts, num, run_seed, rows, observer, signals.cancel,
                                          parallel=workers, saturation_window=args.stop_when_saturated)
+        made = store.list_samples(run_id=summary.run_id) if isinstance(technique, Preference) else []
     observer.close()
     print(summary_line(summary, unit) + f" → {args.store}", file=sys.stderr)
+    if made:
+        print(f"{pairs_line(made)}: `smolgen export --format dpo` writes the pairs; ctrl+r then p in the app compares them",
+              file=sys.stderr)
     answering = getattr(technique.settings, "answer", None)
     if answering is not None and not answering.enabled and summary.stored:
         print("instructions only (--no-answer): `smolgen export --format instructions` writes them", file=sys.stderr)

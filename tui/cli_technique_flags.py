@@ -19,12 +19,14 @@ from tui.engine.techniques.base import SystemPrompts
 from tui.engine.techniques.chain import InstructionResponse
 from tui.engine.techniques.evol_instruct import EvolInstruct
 from tui.engine.techniques.magpie import Magpie
+from tui.engine.techniques.preference import Preference
 from tui.engine.techniques.self_instruct import SelfInstruct
 from tui.engine.techniques.text_generation import TextGeneration
 
 # `smolgen generate TECHNIQUE`: each technique class, with its settings class, under its name.
-TECHNIQUE_CLASSES: dict[str, type] = {cls.name: cls for cls in (TextGeneration, InstructionResponse, Magpie, SelfInstruct, EvolInstruct)}
-_METAVARS = {"int": "N", "float": "X", "template": "NAME", "lines": "A,B,...", "system": "TEXT"}
+TECHNIQUE_CLASSES: dict[str, type] = {cls.name: cls for cls in (TextGeneration, InstructionResponse, Magpie, SelfInstruct, EvolInstruct,
+                                                            Preference)}
+_METAVARS = {"int": "N", "float": "X", "template": "NAME", "lines": "A,B,...", "system": "TEXT", "numbers": "X,Y,..."}
 
 
 @dataclass
@@ -53,8 +55,11 @@ class SettingFlag:
         helps = {name: settings[0].help for name, settings in self.settings.items()}
         if len(set(helps.values())) == 1:
             help_text = self._help(first.help + self._default())
-        else:  # the same flag means something of its own in each technique (--template)
-            help_text = "; ".join(f"{name}: {text}" for name, text in helps.items())
+        else:  # the same flag means something of its own in some techniques (--template, --system)
+            by_help: dict[str, list[str]] = {}
+            for name, text in helps.items():
+                by_help.setdefault(text, []).append(name)
+            help_text = "; ".join(f"{', '.join(names)}: {text}" for text, names in by_help.items())
         metavar = first.metavar or _METAVARS.get(self.kind, "TEXT")
         if self.kind == "bool" and self.flag.startswith("--no-"):  # a switch on by default: the flag turns it off
             parser.add_argument(self.flag, action="store_const", const=False, default=None,
@@ -82,6 +87,8 @@ class SettingFlag:
             return ""
         [default] = defaults
         first = next(iter(self.settings.values()))[0]
+        if default == ():
+            return ""
         if first.choices and set(default) == set(first.choices):
             return " (default all)"
         if isinstance(default, tuple):
@@ -105,6 +112,8 @@ class SettingFlag:
             return {s.path: system for s in self.settings[technique]}
         if self.kind == "lines":
             return {s.path: _items(given, s.choices) for s in self.settings[technique]}
+        if self.kind == "numbers":
+            return {s.path: _numbers(self.flag, given) for s in self.settings[technique]}
         return {s.path: given for s in self.settings[technique]}
 
     def given(self, args: argparse.Namespace) -> bool:
@@ -169,6 +178,14 @@ def _items(text: str, choices: tuple[str, ...]) -> tuple[str, ...]:
     """A comma-separated list; a choice may be written with dashes (`add-constraints`)."""
     items = [item.strip() for item in text.split(",") if item.strip()]
     return tuple(item.replace("-", "_") if item.replace("-", "_") in choices else item for item in items)
+
+
+def _numbers(flag: str, text: str) -> tuple[float, ...]:
+    """A comma-separated list of numbers, e.g. 0.3,1.2."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise BadInput(f"{flag} {text}: expected numbers separated by commas, e.g. 0.3,1.2") from None
 
 
 def _weights(flag: str, text: str | None) -> list[float]:

@@ -29,6 +29,8 @@ def format_value(field: Setting, value: Any) -> Any:
         return format_system_prompts(value)
     if field.kind == "lines":
         return "\n".join(value)
+    if field.kind == "numbers":
+        return ", ".join(f"{number:g}" for number in value)
     if field.kind == "float":
         return f"{value:g}"
     return str(value)
@@ -43,6 +45,11 @@ def parse_value(field: Setting, raw: Any) -> Any:
         return parse_system_prompts(str(raw))
     if field.kind == "lines":
         return [line.strip() for line in str(raw).splitlines() if line.strip()]
+    if field.kind == "numbers":
+        try:
+            return tuple(float(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise BadInput(f"{text}: must be numbers separated by commas, e.g. 0.3, 1.2") from None
     if not text and field.optional:
         return None
     if field.kind == "int":

@@ -14,6 +14,7 @@ from tui.engine.techniques.base import Technique
 from tui.engine.techniques.chain import InstructionResponse
 from tui.engine.techniques.evol_instruct import EvolInstruct
 from tui.engine.techniques.magpie import Magpie
+from tui.engine.techniques.preference import Preference
 from tui.engine.techniques.self_instruct import SelfInstruct
 from tui.engine.techniques.text_generation import TextGeneration
 
@@ -56,6 +57,7 @@ def available_techniques() -> tuple[TechniqueEntry, ...]:
         TechniqueEntry("SelfInstruct", SelfInstruct),
         TechniqueEntry("EvolInstruct", EvolInstruct),
         TechniqueEntry("Magpie", Magpie, shows_pre_query=True),
+        TechniqueEntry("Preference pairs", Preference),
     )
 
 

@@ -24,7 +24,7 @@ from tui.engine.chat_template import ChatTemplate
 from tui.engine.chat_template_file import load_chat_template
 from tui.engine.errors import BadInput
 from tui.engine.model_file import default_model_path
-from tui.engine.preferences import TECHNIQUE as PREFERENCE, dpo_row, is_pair
+from tui.engine.preferences import TECHNIQUE as PREFERENCE, dpo_row, is_pair, pair_truncated
 
 Row = dict[str, Any]
 
@@ -219,21 +219,24 @@ class PairExportResult:
     undecided: int = 0  # no pair: a tie, or too few ratings
     below_margin: int = 0
     judge_decided: int = 0  # left out by `human_only`
+    truncated: int = 0  # the chosen or the rejected response was cut off by a token cap
 
     def left_out(self) -> str:
-        """What was not written and why, e.g. ", 2 ties or unrated left out"."""
+        """What was not written and why, e.g. ", 2 without a pair (tie or unrated) left out"."""
         notes = [(self.undecided, "without a pair (tie or unrated)"), (self.below_margin, "below --min-margin"),
-                 (self.judge_decided, "decided by the judge (--human-only)")]
+                 (self.judge_decided, "decided by the judge (--human-only)"),
+                 (self.truncated, "with a truncated response (--include-truncated keeps them)")]
         return "".join(f", {count} {why} left out" for count, why in notes if count)
 
 
 def export_pairs(
     samples: Iterable[dict[str, Any]], out: str | Path, overwrite: bool = False, min_margin: float | None = None,
-    human_only: bool = False,
+    human_only: bool = False, include_truncated: bool = False,
 ) -> PairExportResult:
     """Write the preference pairs among `samples` to `out` in TRL's conversational preference format, atomically,
     as `export_samples` does. `min_margin` keeps the judge's pairs whose ratings differ by at least that much (a
-    person's pick has no margin and is kept); `human_only` keeps only the pairs a person picked."""
+    person's pick has no margin and is kept); `human_only` keeps only the pairs a person picked. A pair whose
+    chosen or rejected response hit a token cap is left out unless `include_truncated`, as in `export_samples`."""
     if min_margin is not None and min_margin < 0:
         raise BadInput(f"--min-margin {min_margin:g}: must be 0 or more (ratings run from 1 to 5)")
     result = PairExportResult(_checked_out(out, overwrite))
@@ -249,6 +252,8 @@ def export_pairs(
                 result.judge_decided += 1
             elif min_margin is not None and not human and (sample.get("margin") or 0) < min_margin:
                 result.below_margin += 1
+            elif not include_truncated and pair_truncated(sample):
+                result.truncated += 1
             else:
                 yield dpo_row(sample)
 

@@ -8,12 +8,15 @@ the judge's and says so in `decided_by`, with the judge's own decision kept besi
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from tui.engine.chat_template import Message
 
 TECHNIQUE = "preference"
+# The columns of a preference sample that say what was compared and what was decided (a pipeline step's outputs).
+PAIR_COLUMNS = ("prompt", "responses", "chosen", "rejected", "margin", "skipped", "decided_by")
 Pick = Literal["left", "right", "tie"]
 
 
@@ -103,6 +106,12 @@ def is_pair(sample: dict[str, Any]) -> bool:
     return sample.get("technique") == TECHNIQUE and sample.get("chosen") is not None and sample.get("rejected") is not None
 
 
+def pair_truncated(sample: dict[str, Any]) -> bool:
+    """The chosen or the rejected response of a pair was cut off by a token cap."""
+    responses = sample["responses"]
+    return bool(responses[sample["chosen"]].get("truncated") or responses[sample["rejected"]].get("truncated"))
+
+
 def dpo_row(sample: dict[str, Any]) -> dict[str, Any]:
     """A pair in TRL's conversational preference format: the prompt's messages (system first), one chosen and one
     rejected assistant message."""
@@ -118,3 +127,21 @@ def comparable(sample: dict[str, Any]) -> bool:
     """A preference sample a person can compare: two responses or more, and not rejected or failed."""
     return (sample.get("technique") == TECHNIQUE and len(sample.get("responses") or []) >= 2
             and sample.get("status", "new") in ("new", "accepted"))
+
+
+def decision_line(sample: dict[str, Any]) -> str:
+    """A preference sample's outcome in a few words: "pair: response 3 over 2 (margin 4)" or "no pair (tie): ..."."""
+    if is_pair(sample):
+        margin = f" (margin {sample['margin']:g})" if sample.get("margin") is not None else ""
+        return f"pair: response {sample['chosen'] + 1} over {sample['rejected'] + 1}{margin}"
+    skipped = sample.get("skipped") or {}
+    return f"no pair ({skipped.get('reason', 'undecided')}): {skipped.get('message', '')}"
+
+
+def pairs_line(samples: list[dict[str, Any]]) -> str:
+    """How many preference samples made a pair, and why the others did not, e.g. "3 pairs, 1 without (1 tie)"."""
+    made = [s for s in samples if s.get("technique") == TECHNIQUE and s.get("status") != "failed"]
+    pairs = sum(1 for s in made if is_pair(s))
+    reasons = Counter((s.get("skipped") or {}).get("reason", "undecided") for s in made if not is_pair(s))
+    without = f", {sum(reasons.values())} without ({', '.join(f'{n} {r}' for r, n in reasons.items())})" if reasons else ""
+    return f"{pairs} pair{'' if pairs == 1 else 's'}{without}"

@@ -56,6 +56,16 @@ GUIDES = {
         "affects its price.",
         "An evolution can drift from the original's meaning: each sample keeps its parent, shown in review.",
     ),
+    "preference": TechniqueGuide(
+        "Writes 2 to 4 responses to each instruction and has the judge rate each: the best against the worst makes a "
+        "preference pair for DPO. Seed: an instruction.",
+        "What is the Smol Course?",
+        "response 1 (temperature 0.3, rated 4): A free course on training and using small language models.\n"
+        "response 2 (temperature 1.2, rated 2): It is a course.\n"
+        "pair: response 1 chosen over response 2, margin 2",
+        "A 135M judge agrees with people only now and then: a bigger GGUF or a server judges better, and Compare "
+        "pairs (p in review) lets a person decide.",
+    ),
     "pipeline": TechniqueGuide(
         "Chains steps (load seeds >> generate an instruction >> generate a response); every step output is cached.",
         "Generate a question about the Smol Course on small AI models.",

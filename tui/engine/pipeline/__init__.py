@@ -17,6 +17,7 @@ from tui.engine.pipeline.generation_steps import (
     InstructionResponse,
     Magpie,
     MagpieGenerator,
+    PreferencePairs,
     SelfInstruct,
     TextGeneration,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "Magpie",
     "MagpieGenerator",
     "Pipeline",
+    "PreferencePairs",
     "RenameColumns",
     "SelfInstruct",
     "TextGeneration",

@@ -28,6 +28,7 @@ from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, S
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import RunObserver, run_stopped
 from tui.engine.store import REVIEW_STATUSES, SampleStore
+from tui.engine.preferences import PAIR_COLUMNS, TECHNIQUE as PREFERENCE
 from tui.engine.techniques.base import GenerationContext, ReadsStoredSamples
 
 if TYPE_CHECKING:  # only for annotations: a Pipeline's run() is what calls run_pipeline
@@ -392,7 +393,12 @@ def _visible(row: Row) -> Row:
 
 
 def sample_from_row(row: Row, pipeline: str) -> dict[str, Any]:
-    """A stored sample from a finished pipeline row: its instruction, response and conversation."""
+    """A stored sample from a finished pipeline row: its instruction, response and conversation; a row with a
+    preference pair (a `preference_pairs` step) is stored as a preference sample."""
+    if all(column in row for column in PAIR_COLUMNS):
+        pair = {column: row[column] for column in PAIR_COLUMNS}
+        return {"technique": PREFERENCE, "pipeline": pipeline, "instruction": row.get("instruction"), **pair,
+                "columns": _visible(row), "flags": row.get("flags", [])}
     instruction = row.get("instruction")
     response = row.get("response", row.get("generation"))
     system_prompt = row.get("system_prompt")

@@ -14,8 +14,10 @@ from typing import Any, ClassVar
 from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.llm import LlamaCppLLM
 from tui.engine.pipeline.steps import GenerationStep, Row, SourceStep
+from tui.engine.preferences import PAIR_COLUMNS
 from tui.engine.settings_schema import FieldPath, Setting, configured, describe, record, with_value
-from tui.engine.techniques import chain, evol_instruct, magpie, self_instruct, text_generation
+from tui.engine.judge import RATING_TEMPLATE
+from tui.engine.techniques import chain, evol_instruct, magpie, preference, self_instruct, text_generation
 from tui.engine.techniques.base import SystemPrompts
 
 _SYSTEM_KEYS = ("_prompt", "_prompts", "_weights")
@@ -214,3 +216,24 @@ class EvolInstruct(TechniqueStep):
             raise GenerationFailed(last["reason"], last["message"])
         final = kept[-1]
         return {"evolved_instruction": final["instruction"], "evolution": final.get("evolution", {}).get("lineage", [])}
+
+
+class PreferencePairs(TechniqueStep):
+    """K responses to the row's instruction, each judged by the model in use; the pair is the best against the
+    worst. A pipeline that ends here stores preference samples (`smolgen export --format dpo`, Compare pairs)."""
+
+    kind = "preference_pairs"
+    technique_class = preference.Preference
+    inputs = ("instruction",)
+    outputs = PAIR_COLUMNS
+
+    def template_text(self, prompts: Any) -> str:
+        return prompts.load(RATING_TEMPLATE).source
+
+    def technique_row(self, row: Row) -> Row:
+        # Only the step's input: the technique answers the first text column it finds.
+        view = self.view(row)
+        return {column: view[column] for column in self.inputs}
+
+    def produced(self, sample: Row) -> Row:
+        return {key: sample[key] for key in self.outputs}

@@ -40,6 +40,7 @@ STEP_TYPES: dict[str, type[steps.Step]] = {
         generation_steps.MagpieGenerator,
         generation_steps.SelfInstruct,
         generation_steps.EvolInstruct,
+        generation_steps.PreferencePairs,
     )
 }
 

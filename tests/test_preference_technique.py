@@ -1,0 +1,124 @@
+"""`generate preference`: K responses per instruction from models, system prompts or temperatures taken in turn,
+each judged; the pair is the best against the worst, a tie or a failed judgement kept with its reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_smolgen
+from tests.scripted_model import ScriptedModel
+from tui.engine.errors import BadInput
+from tui.engine.judge import ATTEMPTS
+from tui.engine.prompts import PromptLibrary
+from tui.engine.runner import run_generation
+from tui.engine.store import SampleStore
+from tui.engine.techniques.base import SystemPrompts
+from tui.engine.techniques.preference import Preference, PreferenceSettings
+
+
+def rated(score: int) -> str:
+    return json.dumps({"rating": score, "rationale": "Because."})
+
+
+def _run(store, judge_outputs, rows, responders=None, **settings):
+    judge_model = ScriptedModel(judge_outputs)
+    technique = Preference(PreferenceSettings(**settings), responders)
+    summary = run_generation(technique, store, judge_model, PromptLibrary(), len(rows), 7, rows)
+    return summary, judge_model, store.list_samples(technique="preference")
+
+
+def test_the_best_rated_response_is_chosen_over_the_worst_and_each_records_what_made_it(store):
+    _, judge_model, [sample] = _run(store, ["Paris.", "Lyon, I think.", "It is Paris, on the Seine.", rated(4), rated(1), rated(5)],
+                                    [{"text": "What is the capital of France?"}], responses=3, temperatures=(0.2, 1.0, 1.4),
+                                    system=SystemPrompts(["You are terse."]))
+    assert sample["prompt"] == [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "What is the capital of France?"}]
+    assert [r["content"] for r in sample["responses"]] == ["Paris.", "Lyon, I think.", "It is Paris, on the Seine."]
+    assert [r["temperature"] for r in sample["responses"]] == [0.2, 1.0, 1.4]
+    assert [r["rating"]["rating"] for r in sample["responses"]] == [4, 1, 5]
+    assert (sample["chosen"], sample["rejected"], sample["margin"], sample["decided_by"]) == (2, 1, 4, "judge")
+    assert [s.temperature for s in judge_model.samplings[:3]] == [0.2, 1.0, 1.4]
+    assert all("Lyon, I think." in p for p in judge_model.prompts[4:5])  # the judge rated each response in turn
+
+
+def test_equal_ratings_store_no_pair_and_say_why(store):
+    summary, _, [sample] = _run(store, ["A.", "B.", rated(3), rated(3)], [{"text": "Say a letter."}])
+    assert sample["chosen"] is None and sample["skipped"] == {"reason": "tie", "message": "every rated response scored 3"}
+    assert summary.stored == 1 and sample["status"] == "new"  # a person can still pick one on the compare screen
+
+
+def test_a_response_the_judge_cannot_rate_is_left_out_and_kept_with_the_reason(store):
+    _, _, [sample] = _run(store, ["A.", "B.", "C.", *["not json"] * ATTEMPTS, rated(2), rated(4)], [{"text": "Q?"}], responses=3)
+    first = sample["responses"][0]["rating"]
+    assert first["rating"] is None and "no usable answer in 3 tries" in first["failure"]
+    assert (sample["chosen"], sample["rejected"], sample["margin"]) == (2, 1, 2)
+
+
+def test_a_response_cut_off_by_the_token_cap_says_so(store):
+    _, _, [sample] = _run(store, [("It goes on and", "length"), "Done.", rated(2), rated(4)], [{"text": "Q?"}])
+    assert [r["truncated"] for r in sample["responses"]] == [True, False] and sample["flags"] == ["truncated"]
+
+
+def test_an_empty_response_is_not_judged_and_makes_no_pair_alone(store):
+    _, judge_model, [sample] = _run(store, ["", "B.", rated(4)], [{"text": "Q?"}])
+    assert sample["responses"][0]["failure"] == "the model wrote an empty response" and sample["responses"][0]["rating"] is None
+    assert sample["skipped"]["reason"] == "unrated" and not judge_model.outputs
+
+
+def test_several_models_and_system_prompts_take_turns_and_a_differing_system_prompt_stays_out_of_the_prompt(store):
+    first, second = ScriptedModel(["From A.", "From A again."]), ScriptedModel(["From B."])
+    first.label, second.label = "model A", "model B"
+    _, judge_model, [sample] = _run(store, [rated(2), rated(5), rated(3)], [{"text": "Q?"}], responders=[first, second],
+                                    responses=3, system=SystemPrompts(["Be brief.", "Be thorough."]))
+    assert [(r["model"], r["system_prompt"], r["content"]) for r in sample["responses"]] == [
+        ("model A", "Be brief.", "From A."), ("model B", "Be thorough.", "From B."), ("model A", "Be brief.", "From A again.")]
+    assert sample["prompt"] == [{"role": "user", "content": "Q?"}]
+    assert (sample["chosen"], sample["rejected"]) == (1, 0)
+    assert len(judge_model.prompts) == 3  # the judge only judged
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"responses": 1}, "responses=1: must be between 2 and 4"),
+    ({"responses": 5}, "responses=5: must be between 2 and 4"),
+    ({"temperatures": (0.2, 0.5, 0.9)}, "--temperatures: 3 temperatures for 2 responses (--responses)"),
+    ({"temperatures": (9.0,)}, "--temperatures 9: must be between 0 and 5"),
+])
+def test_settings_out_of_range_are_refused(settings, message):
+    with pytest.raises(BadInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Preference(PreferenceSettings(**settings))
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--responses", "1"], "smolgen: --responses 1: must be between 2 and 4"),
+    (["--responses", "5"], "smolgen: --responses 5: must be between 2 and 4"),
+    (["--temperatures", "0.2,hot"], "smolgen: --temperatures 0.2,hot: expected numbers separated by commas, e.g. 0.3,1.2"),
+    (["--response-model", "missing.gguf"], "smolgen: missing.gguf"),
+])
+def test_bad_flags_are_one_line_and_exit_2_with_the_store_untouched(tmp_path, flags, message):
+    (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
+    result = run_smolgen("generate", "preference", "--seeds", "seeds.txt", *flags, cwd=tmp_path)
+    [line] = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and line.startswith(message)
+    assert not (tmp_path / "smolgen.json").exists()
+
+
+def test_response_flags_are_only_for_preference(tmp_path):
+    result = run_smolgen("generate", "magpie", "--response-server", "http://127.0.0.1:9/v1", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == "smolgen: --response-server: only for preference, not magpie"
+
+
+@pytest.mark.model
+def test_generate_preference_on_the_real_model_stores_two_judged_responses(tmp_path):
+    (tmp_path / "seeds.txt").write_text("Name a fruit.\n", encoding="utf-8")
+    result = run_smolgen("generate", "preference", "--seeds", "seeds.txt", "--temperatures", "0.2,1.2", "--max-tokens", "48",
+                         "--seed", "3", "--quiet", cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr
+    with SampleStore(tmp_path / "smolgen.json", read_only=True) as store:
+        [sample] = store.list_samples(technique="preference")
+    assert [r["temperature"] for r in sample["responses"]] == [0.2, 1.2]
+    for response in sample["responses"]:
+        rating = response["rating"]  # a score on the scale, or a failure with its reason: never a made-up score
+        assert response.get("failure") or rating["failure"] or rating["rating"] in (1, 2, 3, 4, 5)
+    assert (sample["chosen"] is not None) != bool(sample["skipped"])
+    assert "1 pair" in result.stderr or "without" in result.stderr

@@ -1,0 +1,121 @@
+"""Preference pairs: K responses to each instruction, each rated by a judge; the pair is the highest rated
+against the lowest (the chapter's next step: preference datasets for DPO).
+
+The responses differ by model, system prompt or temperature, each taken in turn (response k uses the
+k-th of each list, wrapping around), and every response records what made it. The judge is the model
+in use; the responders are it too unless the front end gives others. A response the model left empty,
+or one the judge could not rate, is kept with its reason and left out of the pair; equal ratings make
+no pair, and the sample says why (a person can still pick one on the compare screen).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from tui.engine.errors import BadInput
+from tui.engine.judge import ASPECTS, RATING_TEMPLATE, judge
+from tui.engine.language_model import LanguageModel
+from tui.engine.model import Completion, Sampling
+from tui.engine.preferences import TECHNIQUE, preference_sample, response_record
+from tui.engine.prompts import PromptLibrary
+from tui.engine.seeds import seed_text
+from tui.engine.settings_schema import describe, setting, validate
+from tui.engine.techniques.base import GenerationContext, SystemPrompts, build_sample, system_messages
+
+MIN_RESPONSES, MAX_RESPONSES = 2, 4
+
+
+@dataclass
+class PreferenceSettings:
+    responses: int = setting(2, label="Responses per instruction", flag="--responses", at_least=MIN_RESPONSES, at_most=MAX_RESPONSES,
+                             help="responses to each instruction, each judged; the pair is the best against the worst")
+    system: SystemPrompts = setting(default_factory=SystemPrompts, label="System prompts", flag="--system", metavar="TEXT",
+                                    help="system prompt; repeat to give the responses different ones, in turn")
+    temperatures: tuple[float, ...] = setting((), label="Temperatures", flag="--temperatures", metavar="T,T",
+                                              help="a temperature per response, in turn (default: the sampling temperature)")
+    aspects: tuple[str, ...] = setting(("overall",), label="Judged aspects", flag="--aspects", choices=ASPECTS, metavar="A,A",
+                                       help="what the judge rates, 1 to 5 each; a response's rating is their mean")
+    sampling: Sampling = setting(default_factory=Sampling, label="Sampling")
+
+    def check_together(self) -> None:
+        """Each temperature within the sampling temperature's bounds, and no more temperatures or prompts than responses."""
+        if self.system.weights:
+            raise BadInput("--system-weights: preference gives the --system prompts to the responses in turn, not by weight")
+        bounds = next(s.bounds for s in describe(Sampling) if s.path == ("temperature",))
+        for temperature in self.temperatures:
+            if not bounds.holds(temperature):
+                raise BadInput(f"--temperatures {temperature:g}: must be {bounds.expected()}")
+        if len(self.temperatures) > self.responses:
+            raise BadInput(f"--temperatures: {len(self.temperatures)} temperatures for {self.responses} responses (--responses)")
+        if len(self.system.prompts) > self.responses:
+            raise BadInput(f"--system: {len(self.system.prompts)} system prompts for {self.responses} responses (--responses)")
+
+
+@dataclass(frozen=True)
+class ResponsePlan:
+    """What makes one response: its model, its system prompt (or none) and its temperature."""
+
+    model: LanguageModel
+    system_prompt: str | None
+    temperature: float
+
+
+class Preference:
+    """K responses to each instruction, judged; stored as one preference sample with its pair."""
+
+    name = TECHNIQUE
+    summary = "K responses to each instruction, rated by a judge: the best against the worst, for DPO"
+    settings_class = PreferenceSettings
+    needs_seeds = True
+    chats = True
+
+    def __init__(self, settings: PreferenceSettings | None = None, responders: list[LanguageModel] | None = None):
+        """`responders`: the models that write the responses, in turn (default: the model in use, which also judges)."""
+        self.settings = validate(settings or PreferenceSettings())
+        self.responders = list(responders or [])
+
+    def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
+        prompts.load(RATING_TEMPLATE)
+        for row in rows:
+            seed_text(row)
+
+    def plan(self, judge_model: LanguageModel) -> list[ResponsePlan]:
+        """The responses to write for each instruction, in order."""
+        models = self.responders or [judge_model]
+        prompts = self.settings.system.prompts or [None]
+        temperatures = self.settings.temperatures or (self.settings.sampling.temperature,)
+        return [ResponsePlan(models[k % len(models)], prompts[k % len(prompts)], temperatures[k % len(temperatures)])
+                for k in range(self.settings.responses)]
+
+    def generate(self, ctx: GenerationContext, index: int, row: dict[str, Any] | None) -> dict[str, Any]:
+        instruction = seed_text(row or {})
+        plans = self.plan(ctx.model)
+        shared = {plan.system_prompt for plan in plans}
+        # A system prompt every response had is part of the prompt; differing ones only steered each response.
+        shared_system = shared.pop() if len(shared) == 1 else None
+        prompt = [*system_messages(shared_system), {"role": "user", "content": instruction}]
+        calls: list[Completion] = []
+        texts = []
+        for k, plan in enumerate(plans):
+            ctx.on_stage(f"Preference · response {k + 1} of {len(plans)}")
+            messages = [*system_messages(plan.system_prompt), {"role": "user", "content": instruction}]
+            sampling = dataclasses.replace(self.settings.sampling, temperature=plan.temperature)
+            completion = plan.model.chat(messages, sampling, ctx.call_seed(index, k), ctx.cancel, ctx.on_text)
+            calls.append(completion)
+            texts.append(completion.text.strip())
+        responses = []
+        for k, (plan, text) in enumerate(zip(plans, texts)):
+            record = response_record(text, plan.model.label, plan.system_prompt, plan.temperature)
+            record["truncated"] = calls[k].finish_reason == "length"
+            if not text:
+                record["failure"] = "the model wrote an empty response"
+            else:
+                ctx.on_stage(f"Preference · judging response {k + 1} of {len(plans)}")
+                verdict = judge(ctx.model, [*prompt, {"role": "assistant", "content": text}], self.settings.aspects, tag=False,
+                                seed=ctx.call_seed(index, len(plans) + k), prompts=ctx.prompts, cancel=ctx.cancel)
+                record["rating"] = verdict.record()
+            responses.append(record)
+        sample = build_sample(self.name, prompt, shared_system, calls, row)
+        return {**sample, **preference_sample(prompt, responses)}
