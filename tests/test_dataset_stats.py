@@ -159,3 +159,43 @@ def test_cli_compare_names_both_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"A  run 1 · magpie · {started[0]} · 3 samples" in result.stdout
     assert f"B  run 2 · chain · {started[1]} · 1 sample\n" in result.stdout
+
+
+def _judged(sample_id, run_id, technique, rating, tags=None):
+    verdict = {"rating": rating, "failure": None if rating is not None else "overall: no usable answer in 3 tries",
+               "tags": tags}
+    return {"id": sample_id, "run_id": run_id, "technique": technique, "instruction": f"Question {sample_id}?",
+            "response": "An answer.", "judgement": verdict}
+
+
+def test_ratings_are_counted_over_the_scale_by_run_and_by_technique():
+    samples = [
+        _judged(1, 1, "magpie", 5, {"input_quality": "good", "difficulty": "easy", "task_category": "Math"}),
+        _judged(2, 1, "magpie", 3.5, {"input_quality": "poor", "difficulty": "easy", "task_category": "Math"}),
+        _judged(3, 2, "self-instruct", 1),
+        _judged(4, 2, "self-instruct", None),  # the judge failed: counted apart, no score
+        {"id": 5, "run_id": 2, "technique": "self-instruct", "instruction": "Never judged?"},
+    ]
+    stats = compute_stats(samples, with_clusters=False)
+    ratings = stats.record()["ratings"]
+    assert (ratings["rated"], ratings["failed"], ratings["mean"]) == (3, 1, 3.17)
+    assert ratings["distribution"] == {"1": 1, "2": 0, "3": 0, "4": 1, "5": 1}  # 3.5 rounds half up
+    assert ratings["by_run"]["1"]["distribution"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
+    assert ratings["by_run"]["2"] == {"rated": 1, "failed": 1, "mean": 1, "distribution": {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0}}
+    assert ratings["by_technique"]["magpie"]["mean"] == 4.25
+    assert ratings["tags"] == {"input_quality": {"good": 1, "poor": 1}, "difficulty": {"easy": 2}, "task_category": {"Math": 2}}
+
+
+def test_cli_stats_shows_the_ratings(tmp_path):
+    from tui.engine.store import SampleStore
+
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        for sample in (_judged(1, 1, "magpie", 4), _judged(2, 1, "magpie", 2)):
+            sample_id = store.add_sample({k: v for k, v in sample.items() if k not in ("id", "judgement")})
+            store.set_judgement(sample_id, sample["judgement"])
+    text = run_smolgen("stats", cwd=tmp_path).stdout
+    assert "ratings: 2 samples rated, mean 3.00" in text
+    assert [line.split() for line in text.splitlines() if line.strip().startswith(("all ", "run 1 "))] == [
+        ["all", "0/1/0/1/0", "mean", "3.00", "of", "2"], ["run", "1", "0/1/0/1/0", "mean", "3.00", "of", "2"]]
+    figures = json.loads(run_smolgen("stats", "--format", "json", cwd=tmp_path).stdout)
+    assert figures["ratings"]["by_technique"]["magpie"]["rated"] == 2

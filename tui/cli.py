@@ -26,6 +26,7 @@ from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import BadInput, SmolgenError
 from tui.engine.export import FORMATS, HUB_FOLDER, PAIR_FORMAT, ExportResult, RowOptions, export_pairs, export_samples, text_chat_template
+from tui.engine.judge import check_min_rating
 from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW
 from tui.engine.preferences import TECHNIQUE as PREFERENCE
 from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
@@ -125,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--min-margin", type=float, metavar="M",
                         help="dpo: only the judge's pairs whose ratings differ by at least M (a person's picks are kept)")
     export.add_argument("--human-only", action="store_true", help="dpo: only the pairs a person picked")
+    export.add_argument("--min-rating", type=float, metavar="R",
+                        help="only samples `smolgen judge` rated at least R, on its scale of one to five (the mean of their aspects)")
     export.add_argument("--chat-template", type=Path, metavar="FILE",
                         help="--format text: the template to render with, a .jinja file, a tokenizer_config.json or a GGUF "
                         "(default: the embedded model's)")
@@ -266,6 +269,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     for flag, given in (("--min-margin", args.min_margin is not None), ("--human-only", args.human_only)):
         if given:
             raise BadInput(f"{flag}: only for --format {PAIR_FORMAT}, not {args.format}")
+    if args.min_rating is not None:
+        check_min_rating(args.min_rating)
     template = text_chat_template(args.chat_template) if rows == "text" else None
     status = args.status or "accepted"
     started = time.perf_counter()  # reading the store included: what the person waited for
@@ -274,7 +279,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     statuses = REVIEW_STATUSES if status == "all" else (status,)
     with SampleStore(args.store, read_only=True) as store:
         result = export_samples(store.iter_samples(statuses=statuses), args.format, args.out, overwrite=args.force,
-                                include_truncated=args.include_truncated, chat_template=template)
+                                include_truncated=args.include_truncated, chat_template=template, min_rating=args.min_rating)
         counts = store.status_counts()
     if not result.written:
         raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(status, counts, result, args.format)}")
@@ -285,6 +290,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _export_pairs(args: argparse.Namespace) -> int:
     """`export --format dpo`: the preference pairs; by default those a person did not reject in review."""
+    if args.min_rating is not None:
+        raise BadInput(f"--min-rating: not for --format {PAIR_FORMAT}; --min-margin chooses pairs by how far their ratings differ")
     statuses = ("new", "accepted") if args.status is None else REVIEW_STATUSES if args.status == "all" else (args.status,)
     with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=statuses, technique=PREFERENCE)
@@ -310,7 +317,7 @@ def _export_hub_folder(args: argparse.Namespace, rows: str, status: str, templat
             store.iter_samples(statuses=statuses), args.out, runs={run["id"]: run for run in store.list_runs()},
             store_statuses=counts, statuses=statuses, test_size=test_size, license=args.license or "apache-2.0",
             seed=args.seed or 0, force=args.force, include_truncated=args.include_truncated, row_format=rows,
-            options=RowOptions(template),
+            options=RowOptions(template), min_rating=args.min_rating,
         )
     if not result.export.written:
         raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(status, counts, result.export, rows)}")
@@ -326,10 +333,12 @@ def _nothing_exported(status: str, counts: Counter, result: ExportResult, fmt: s
     chosen = "samples" if status == "all" else f"{status} samples"
     trainless = f"have no {FORMATS[fmt].needs}"
     truncated = "were cut off by a token cap (--include-truncated keeps them)"
-    if result.skipped and result.truncated:
-        return f"of the {result.skipped + result.truncated} {chosen}, {result.truncated} {truncated} and {result.skipped} {trainless}"
-    if result.skipped or result.truncated:
-        return f"the {result.skipped + result.truncated} {chosen} {trainless if result.skipped else truncated}"
+    unrated = f"were rated below {result.min_rating or 0:g} or not rated (`smolgen judge` rates samples)"
+    reasons = [(n, why) for n, why in ((result.truncated, truncated), (result.skipped, trainless), (result.below_rating, unrated)) if n]
+    if len(reasons) > 1:
+        return f"of the {sum(n for n, _ in reasons)} {chosen}, " + " and ".join(f"{n} {why}" for n, why in reasons)
+    if reasons:
+        return f"the {reasons[0][0]} {chosen} {reasons[0][1]}"
     others = [f"--status {other} has {counts[other]}" for other in REVIEW_STATUSES if other != status and counts[other]]
     return f"0 {chosen}" + (f"; {', '.join(others)}" if others and status != "all" else "")
 

@@ -113,11 +113,35 @@ def render_text(stats: DatasetStats, samples: list[dict[str, Any]]) -> str:
     )
     lines.append("first words: " + (", ".join(f"{w} {c}" for w, c in stats.first_words) or "none"))
     lines.append("")
+    lines.extend(rating_lines(stats))
+    lines.append("")
     lines.append(f"near-duplicate clusters: {len(stats.clusters)} ({sum(map(len, stats.clusters))} samples)")
     for cluster in stats.clusters[:10]:
         first = by_id.get(cluster[0], {}).get("instruction", "")
         lines.append(f"  {len(cluster):>3} × ids {', '.join(map(str, cluster[:8]))}{'…' if len(cluster) > 8 else ''}: {_short(first)}")
     return "\n".join(lines)
+
+
+def rating_lines(stats: DatasetStats) -> list[str]:
+    """The judge's ratings (`smolgen judge`): the distribution over 1 to 5, by run and technique, and the tags."""
+    overall = stats.ratings
+    if not overall.ratings and not overall.failed:
+        return ["ratings: none yet (`smolgen judge` rates samples)"]
+    failed = f" ({overall.failed} judgements failed)" if overall.failed else ""
+    mean = f", mean {overall.mean:.2f}" if overall.mean is not None else ""
+    lines = [f"ratings: {len(overall.ratings)} samples rated{mean}{failed}; samples rated 1/2/3/4/5:"]
+
+    def row(label: str, group: Any) -> str:
+        mean = f"mean {group.mean:.2f}" if group.mean is not None else "no rating"
+        return f"  {label:<20} {'/'.join(map(str, group.distribution().values())):<18} {mean} of {len(group.ratings)}"
+
+    lines.append(row("all", overall))
+    lines += [row(f"run {run}", group) for run, group in sorted(stats.ratings_by_run.items())]
+    lines += [row(technique, group) for technique, group in sorted(stats.ratings_by_technique.items())]
+    for name, counts in stats.tags.items():
+        if counts:
+            lines.append(f"  {name.replace('_', ' '):<20} " + ", ".join(f"{value} {n}" for value, n in counts.most_common()))
+    return lines
 
 
 def render_comparison(rows: list[tuple[str, float, float]], run_a: str, run_b: str) -> str:

@@ -238,3 +238,55 @@ async def test_review_opens_on_the_first_sample_still_waiting_for_a_decision(app
         await pilot.press("a")
         assert on_disk(app_store)[str(waiting)]["status"] == "accepted"
         assert on_disk(app_store)[str(failed)]["status"] == "failed"
+
+
+def _judge(store, sample_id, rating, tags=None, failure=None):
+    """A verdict as `smolgen judge` stores it."""
+    store.set_judgement(sample_id, {
+        "judge": "a judge", "aspects": ["overall"], "rating": None if failure else rating, "failure": failure, "tags": tags,
+        "ratings": {} if failure else {"overall": {"rating": rating, "rationale": "Clear and right."}},
+    })
+
+
+async def test_the_judges_rating_is_a_column_and_a_filter_with_its_tags(app_store, prompts):
+    good, poor, failed, unrated = add_samples(app_store, "What is SmolLM2?", "Explain Magpie.", "Say hi.", "Sum 2 and 2.")
+    _judge(app_store, good, 5, {"input_quality": "good", "difficulty": "easy", "task_category": "Information seeking"})
+    _judge(app_store, poor, 2, {"input_quality": "poor", "difficulty": "medium", "task_category": "Math"})
+    _judge(app_store, failed, None, failure="overall: no usable answer in 3 tries (not valid JSON)")
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        review = app.screen
+        table = review.query_one(SampleTable)
+        header = "".join(segment.text for segment in table.render_line(0))
+        assert "Rating" in header
+        cells = {row.id: "".join(segment.text for segment in table.render_line(index + 1)) for index, row in enumerate(table.rows)}
+        assert " 5 " in cells[good] and " 2 " in cells[poor] and "failed" in cells[failed]
+        assert "Clear and right." in str(review.query_one("#conversation").render())  # the first row's verdict shown
+
+        def shown() -> list[int]:
+            return [row.id for row in review.shown]
+
+        review.query_one("#filter-rating").value = "4"
+        await pilot.pause()
+        assert shown() == [good]
+        review.query_one("#filter-rating").value = "unrated"
+        await pilot.pause()
+        assert shown() == [unrated]
+        review.query_one("#filter-rating").value = "judge-failed"
+        await pilot.pause()
+        assert shown() == [failed]
+        review.query_one("#filter-rating").clear()
+        review.query_one("#filter-tag").value = "Math"
+        await pilot.pause()
+        assert shown() == [poor]
+
+
+async def test_a_store_never_judged_keeps_the_instruction_room_and_no_rating_filters(app_store, prompts):
+    add_samples(app_store, "What is SmolLM2?")
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        table = app.screen.query_one(SampleTable)
+        assert "Rating" not in "".join(segment.text for segment in table.render_line(0))
+        assert not app.screen.query_one("#filter-rating").display and not app.screen.query_one("#filter-tag").display

@@ -55,6 +55,11 @@ def test_review_screen(snap_compare, snapshot_store):
                                       "what is the smol course?", "Tóm tắt khóa học Smol.")
     snapshot_store.set_status([first], "accepted")
     snapshot_store.set_status([second], "rejected")
+    snapshot_store.set_judgement(first, {
+        "judge": "judge.gguf", "aspects": ["overall"], "rating": 4, "failure": None,
+        "ratings": {"overall": {"rating": 4, "rationale": "It asks one clear question."}},
+        "tags": {"input_quality": "good", "difficulty": "easy", "task_category": "Information seeking"},
+    })
 
     async def review(pilot):
         await model_ready(pilot)

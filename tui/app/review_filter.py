@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from tui.engine.judge import TAG_NAMES, sample_rating
 from tui.engine.store import paused_gc
 
 ANY = "any"
 NO_FLAG = "none"
+# The rating filter: value, label. A number keeps samples rated at least that (the mean of their aspects).
+RATING_CHOICES = (
+    ("5", "rated 5"), ("4", "rated 4 or more"), ("3", "rated 3 or more"), ("2", "rated 2 or more"),
+    ("below-3", "rated below 3"), ("unrated", "not rated"), ("judge-failed", "judge failed"),
+)
 
 
 @dataclass
@@ -28,6 +34,14 @@ class ReviewRow:
     tokens: int | None
     flags: tuple[str, ...]
     sample: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    rating: float | None = None  # the judge's (`smolgen judge`); None when not rated or the judgement failed
+    judge_failed: bool = False
+    tags: tuple[str, ...] = ()  # the judge's tags of the instruction: input quality, difficulty, task category
+
+    @property
+    def judged(self) -> bool:
+        """A judge has looked at this sample (`smolgen judge`), successfully or not."""
+        return self.rating is not None or self.judge_failed or bool(self.tags)
 
     @cached_property
     def searchable(self) -> str:
@@ -71,6 +85,7 @@ def review_rows(samples: list[dict[str, Any]], seen: Counter | None = None) -> l
             if failure:
                 flags.append(failure.get("reason", "failed"))
             instruction = sample.get("instruction") or (failure or {}).get("message", "")
+            verdict = sample.get("judgement") or {}
             rows.append(
                 ReviewRow(
                     sample["id"],
@@ -80,13 +95,18 @@ def review_rows(samples: list[dict[str, Any]], seen: Counter | None = None) -> l
                     (sample.get("tokens") or {}).get("completion"),
                     tuple(dict.fromkeys(flags)) if flags else (),
                     sample,
+                    sample_rating(sample),
+                    verdict.get("failure") is not None,
+                    tuple((verdict.get("tags") or {}).get(name) for name in TAG_NAMES if (verdict.get("tags") or {}).get(name)),
                 )
             )
     return rows
 
 
-def filter_rows(rows: list[ReviewRow], status: str = ANY, technique: str = ANY, flag: str = ANY, query: str = "") -> list[ReviewRow]:
-    """The rows matching every filter; `query` is a case-insensitive search of the whole conversation."""
+def filter_rows(rows: list[ReviewRow], status: str = ANY, technique: str = ANY, flag: str = ANY, query: str = "",
+                rating: str = ANY, tag: str = ANY) -> list[ReviewRow]:
+    """The rows matching every filter; `query` is a case-insensitive search of the whole conversation,
+    `rating` one of RATING_CHOICES' values, `tag` one of the judge's tags."""
     query = query.strip().lower()
     return [
         row
@@ -94,8 +114,21 @@ def filter_rows(rows: list[ReviewRow], status: str = ANY, technique: str = ANY, 
         if (status == ANY or row.status == status)
         and (technique == ANY or row.technique == technique)
         and (flag == ANY or (flag == NO_FLAG and not row.flags) or flag in row.flags)
+        and (rating == ANY or rating_matches(row, rating))
+        and (tag == ANY or tag in row.tags)
         and (not query or query in row.searchable)
     ]
+
+
+def rating_matches(row: ReviewRow, rating: str) -> bool:
+    """Whether a row passes the rating filter (see RATING_CHOICES)."""
+    if rating == "unrated":
+        return row.rating is None and not row.judge_failed
+    if rating == "judge-failed":
+        return row.judge_failed
+    if row.rating is None:
+        return False
+    return row.rating < 3 if rating == "below-3" else row.rating >= float(rating)
 
 
 def parent_of(sample: dict[str, Any]) -> str | None:

@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from tui.engine.judge import TAG_NAMES
+
 
 TokenCounter = Callable[[str], int]
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -109,6 +111,33 @@ class Histogram:
 
 
 @dataclass
+class RatingGroup:
+    """The judge's ratings of a group of samples (all, a run, a technique): how many it rated, how many of
+    its judgements failed, the mean and how many samples have each rating, rounded half up to 1 to 5."""
+
+    ratings: list[float] = field(default_factory=list)
+    failed: int = 0
+
+    def add(self, verdict: dict[str, Any]) -> None:
+        if verdict.get("failure") is not None:
+            self.failed += 1
+        elif verdict.get("rating") is not None:
+            self.ratings.append(verdict["rating"])
+
+    @property
+    def mean(self) -> float | None:
+        return round(statistics.fmean(self.ratings), 2) if self.ratings else None
+
+    def distribution(self) -> dict[int, int]:
+        counts = Counter(int(rating + 0.5) for rating in self.ratings)
+        return {score: counts[score] for score in range(1, 6)}
+
+    def record(self) -> dict[str, Any]:
+        return {"rated": len(self.ratings), "failed": self.failed, "mean": self.mean,
+                "distribution": {str(score): n for score, n in self.distribution().items()}}
+
+
+@dataclass
 class DatasetStats:
     """Every figure of one selection of samples."""
 
@@ -126,6 +155,10 @@ class DatasetStats:
     questions: int = 0
     imperatives: int = 0
     clusters: list[list[int]] = field(default_factory=list)
+    ratings: RatingGroup = field(default_factory=RatingGroup)
+    ratings_by_run: dict[int, RatingGroup] = field(default_factory=dict)
+    ratings_by_technique: dict[str, RatingGroup] = field(default_factory=dict)
+    tags: dict[str, Counter] = field(default_factory=lambda: {name: Counter() for name in TAG_NAMES})
 
     @property
     def question_share(self) -> float:
@@ -161,6 +194,12 @@ class DatasetStats:
             },
             "near_duplicates": {"clusters": len(self.clusters), "samples_in_clusters": sum(map(len, self.clusters)),
                                 "cluster_ids": self.clusters},
+            "ratings": {
+                **self.ratings.record(),
+                "by_run": {str(run): group.record() for run, group in self.ratings_by_run.items()},
+                "by_technique": {technique: group.record() for technique, group in self.ratings_by_technique.items()},
+                "tags": {name: dict(counts.most_common()) for name, counts in self.tags.items()},
+            },
         }
 
 
@@ -187,6 +226,8 @@ def compute_stats(
             stats.by_run[sample["run_id"]] += 1
         for flag in sample.get("flags") or []:
             stats.by_flag[flag] += 1
+        if sample.get("judgement"):
+            _add_judgement(stats, sample)
         if sample.get("status") == "failed":
             continue
         lengths = sample.get("lengths") or {}
@@ -215,6 +256,19 @@ def compute_stats(
 
         stats.clusters = find_clusters(instruction_items(samples), duplicate_threshold)
     return stats
+
+
+def _add_judgement(stats: DatasetStats, sample: dict[str, Any]) -> None:
+    """Count a sample's stored verdict (`smolgen judge`) in the totals, its run's and its technique's."""
+    verdict = sample["judgement"]
+    groups = [stats.ratings, stats.ratings_by_technique.setdefault(sample.get("technique", "?"), RatingGroup())]
+    if sample.get("run_id") is not None:
+        groups.append(stats.ratings_by_run.setdefault(sample["run_id"], RatingGroup()))
+    for group in groups:
+        group.add(verdict)
+    for name, value in (verdict.get("tags") or {}).items():
+        if name in stats.tags:
+            stats.tags[name][value] += 1
 
 
 def instruction_items(samples: list[dict[str, Any]]) -> list[tuple[int, str]]:

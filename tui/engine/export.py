@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.chat_template_file import load_chat_template
 from tui.engine.errors import BadInput
+from tui.engine.judge import check_min_rating, sample_rating
 from tui.engine.model_file import default_model_path
 from tui.engine.preferences import TECHNIQUE as PREFERENCE, dpo_row, is_pair, pair_truncated
 
@@ -144,11 +145,15 @@ class ExportResult:
     written: int = 0
     skipped: int = 0  # nothing to train on in the format
     truncated: int = 0  # cut off by a token cap, left out
+    below_rating: int = 0  # rated below the minimum asked for, or not rated, left out
+    min_rating: float | None = None
 
     def left_out(self, fmt: str, keeps_truncated: str) -> str:
         """What was not written and why, e.g. ", 2 truncated left out (--include-truncated keeps them)";
         `keeps_truncated` names the switch that keeps them in the front end's own words."""
         notes = []
+        if self.below_rating:
+            notes.append(f"{self.below_rating} rated below {self.min_rating:g} or not rated left out")
         if self.truncated:
             notes.append(f"{self.truncated} truncated left out ({keeps_truncated} keeps them)")
         if self.skipped:
@@ -169,13 +174,19 @@ def export_row(sample: dict[str, Any], fmt: str, options: RowOptions = RowOption
 def training_rows(samples: Iterable[dict[str, Any]], fmt: str, result: ExportResult, include_truncated: bool = False,
                   options: RowOptions = RowOptions(), kept: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Row]:
     """The rows of `samples` in format `fmt`, one at a time; `result` counts what was left out and why, and
-    `kept` is told each sample that made a row."""
+    `kept` is told each sample that made a row. With `result.min_rating`, samples a judge rated lower
+    (`smolgen judge`) or has not rated are left out."""
     make_row = export_format_named(fmt).row
+    if result.min_rating is not None:
+        check_min_rating(result.min_rating)
     for sample in samples:
         if sample.get("technique") == PREFERENCE:  # pairs, not conversations: `export_pairs` writes them
             continue
         if not include_truncated and is_truncated(sample):
             result.truncated += 1
+            continue
+        if result.min_rating is not None and (sample_rating(sample) or 0) < result.min_rating:
+            result.below_rating += 1
             continue
         row = make_row(sample, options)
         if row is None:
@@ -193,17 +204,20 @@ def json_line(row: Row) -> str:
 
 def export_samples(
     samples: Iterable[dict[str, Any]], fmt: str, out: str | Path, overwrite: bool = False, include_truncated: bool = False,
-    chat_template: ChatTemplate | None = None,
+    chat_template: ChatTemplate | None = None, min_rating: float | None = None,
 ) -> ExportResult:
     """Write the samples to `out` atomically; refuse to replace an existing file unless asked. With no row
     to write, `out` is left as it was (an empty file would only block the next export).
 
-    Truncated samples (`is_truncated`) are left out and counted unless `include_truncated`. `text`
+    Truncated samples (`is_truncated`) are left out and counted unless `include_truncated`; with
+    `min_rating`, so are samples a judge rated lower or has not rated. `text`
     renders with `chat_template`, or the embedded model's when None. Preference samples are pairs, not
     conversations: `export_pairs` writes them.
     """
     export_format_named(fmt)
-    result = ExportResult(_checked_out(out, overwrite))
+    if min_rating is not None:
+        check_min_rating(min_rating)
+    result = ExportResult(_checked_out(out, overwrite), min_rating=min_rating)
     if fmt == "text" and chat_template is None:
         chat_template = text_chat_template(None)
     result.written = _write_rows(result.path, training_rows(samples, fmt, result, include_truncated, RowOptions(chat_template)))

@@ -25,6 +25,7 @@ from typing import Any, Iterable
 from tui.engine.dataset_card import CardFacts, Provenance, dataset_card, upload_command
 from tui.engine.errors import BadInput
 from tui.engine.export import ExportResult, RowOptions, export_format_named, json_line, training_rows
+from tui.engine.judge import check_min_rating
 
 DATA_FOLDER = "data"
 CARD = "README.md"
@@ -66,6 +67,7 @@ def export_hub_folder(
     samples: Iterable[dict[str, Any]], out: str | Path, *, runs: dict[int, dict[str, Any]], store_statuses: Counter,
     statuses: Iterable[str], test_size: float = 0.1, license: str = "apache-2.0", seed: int = 0, force: bool = False,
     include_truncated: bool = False, row_format: str = "messages", options: RowOptions = RowOptions(),
+    min_rating: float | None = None,
 ) -> HubFolderResult:
     """Write the samples' rows into `out` split into train and test, with the dataset card; nothing is uploaded.
 
@@ -74,11 +76,13 @@ def export_hub_folder(
     """
     out = Path(out)
     check_test_size(test_size)
+    if min_rating is not None:
+        check_min_rating(min_rating)
     export_format_named(row_format)
     check_folder(out, force)
     made_folder = not out.exists()
     (out / DATA_FOLDER).mkdir(parents=True, exist_ok=True)
-    result = HubFolderResult(out, ExportResult(out))
+    result = HubFolderResult(out, ExportResult(out, min_rating=min_rating))  # `min_rating`: only samples a judge rated that high
     provenance = Provenance(seed)
     scratch = out / DATA_FOLDER / ".rows.tmp"
     offsets = array("q")

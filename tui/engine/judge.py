@@ -40,6 +40,7 @@ TASK_CATEGORIES = (
     "Information seeking", "Reasoning", "Planning", "Editing", "Coding & Debugging", "Math", "Role playing",
     "Data analysis", "Creative writing", "Advice seeking", "Brainstorming", "Others",
 )
+TAG_NAMES = ("input_quality", "difficulty", "task_category")  # the fields of InstructionTags a person filters by
 ATTEMPTS = 3  # tries per call before the judgement fails
 RATIONALE_CHARACTERS = 160  # a sentence; the bound keeps a rambling judge from running into its token cap
 

@@ -28,7 +28,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Select, Static
 
 from tui.app import fast_paint
-from tui.app.review_filter import ANY, NO_FLAG, ReviewRow, filter_rows, parent_id_of, parent_of, review_rows
+from tui.app.review_filter import ANY, NO_FLAG, RATING_CHOICES, ReviewRow, filter_rows, parent_id_of, parent_of, review_rows
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.store_changes import offered, saving
 from tui.app.screens.edit_sample import EditSampleScreen
@@ -39,8 +39,8 @@ from tui.engine.chat_template import Message as ChatMessage
 from tui.engine.store import STATUSES, SampleStore
 
 STATUS_STYLES = {"new": "", "accepted": "green", "rejected": "red", "failed": "dim red"}
-COLUMNS = ("ID", "Technique", "Status", "Instruction", "Tok", "Flags")
-OPTIONAL_COLUMNS = ("Tok", "Technique", "Flags")  # dropped in this order when the table is narrow
+COLUMNS = ("ID", "Technique", "Status", "Rating", "Instruction", "Tok", "Flags")
+OPTIONAL_COLUMNS = ("Tok", "Technique", "Flags", "Rating")  # dropped in this order when the table is narrow
 MIN_INSTRUCTION = 12
 ACTION_NOUNS = {"accepted": "accept", "rejected": "reject"}  # how undo names a change
 OTHER_DECISION = {"accepted": "rejected", "rejected": "accepted"}
@@ -104,6 +104,7 @@ class SampleTable(CursorView):
         super().__init__(id=id)
         self.rows: list[ReviewRow] = []
         self._widths: dict[str, int] = {}
+        self._judged = False  # the Rating column shows once a judge has looked at a sample
 
     @property
     def row_count(self) -> int:
@@ -117,9 +118,11 @@ class SampleTable(CursorView):
             "ID": max(2, len(str(max((row.id for row in rows), default=0)))),
             "Technique": max([len("Technique"), *map(len, {row.technique for row in rows})]),
             "Status": max(map(len, ("Status", *STATUSES))),  # a row decided later must not be cut ("rejec…")
+            "Rating": len("Rating"),
             "Tok": max(3, len(str(max((row.tokens or 0 for row in rows), default=0)))),
             "Flags": max([len("Flags"), *(len(", ".join(flags)) for flags in {row.flags for row in rows})]),
         }
+        self._judged = any(row.judged for row in rows)
         self.virtual_size = Size(self.size.width, len(rows) + 1)
         self.cursor_row = max(0, min(cursor_row, len(rows) - 1))
         self.scroll_to(y=0, animate=False, immediate=True)
@@ -159,6 +162,8 @@ class SampleTable(CursorView):
         """The width of each column shown: the instruction takes what the others leave (a space either side
         of each cell), and a narrow table drops token counts, then the technique, then the flags."""
         widths = {column: self._widths.get(column, len(column)) for column in COLUMNS if column != "Instruction"}
+        if not self._judged:
+            del widths["Rating"]
         for optional in (None, *OPTIONAL_COLUMNS):
             widths.pop(optional, None)
             left = width - sum(widths.values()) - 2 * (len(widths) + 1)
@@ -186,10 +191,34 @@ def _cells(row: ReviewRow) -> tuple[str | Text, ...]:
         str(row.id),
         row.technique,
         Text(row.status, style=STATUS_STYLES.get(row.status, "")),
+        _rating_cell(row),
         row.instruction,
         "" if row.tokens is None else str(row.tokens),
         ", ".join(row.flags),
     )
+
+
+def _rating_cell(row: ReviewRow) -> str | Text:
+    if row.judge_failed:
+        return Text("failed", style="dim red")
+    return "" if row.rating is None else f"{row.rating:g}"
+
+
+def judgement_text(verdict: dict[str, Any]) -> Text:
+    """A judge's verdict under the conversation: the rating, each aspect's score and reason, the tags."""
+    text = Text()
+    judge = verdict.get("judge") or "the judge"
+    if verdict.get("failure"):
+        text.append(f"Judge {judge} failed: {verdict['failure']}\n", style="dim red")
+        return text
+    if verdict.get("rating") is not None:
+        text.append(f"Rated {verdict['rating']:g} by {judge}\n", style="bold")
+    for aspect, rated in (verdict.get("ratings") or {}).items():
+        text.append(f"  {aspect.replace('_', ' ')} {rated['rating']}: {rated['rationale']}\n")
+    tags = verdict.get("tags")
+    if tags:
+        text.append(f"  {tags['input_quality']} input · {tags['difficulty']} · {tags['task_category']}\n", style="dim")
+    return text
 
 
 def _samples(count: int, noun: str) -> str:
@@ -217,6 +246,9 @@ def conversation_text(sample: dict[str, Any]) -> Text:
         details.append("flags " + ", ".join(flags))
     if sample.get("original"):
         details.append("edited (the model's original is kept)")
+    if sample.get("judgement"):
+        text.append_text(judgement_text(sample["judgement"]))
+        text.append("\n")
     text.append(" · ".join(details), style="dim")
     return text
 
@@ -270,6 +302,8 @@ class ReviewScreen(Screen):
             yield Select([(s, s) for s in STATUSES], prompt="any status", id="filter-status", compact=True)
             yield Select([], prompt="any technique", id="filter-technique", compact=True)
             yield Select([], prompt="any flag", id="filter-flag", compact=True)
+            yield Select([(label, value) for value, label in RATING_CHOICES], prompt="any rating", id="filter-rating", compact=True)
+            yield Select([], prompt="any tag", id="filter-tag", compact=True)
             yield Input(placeholder="/ search", id="filter-search", compact=True)
         with Horizontal(id="review-body"):
             table = SampleTable(id="samples")
@@ -318,6 +352,10 @@ class ReviewScreen(Screen):
         self._refresh_choices("#filter-technique", sorted({r.technique for r in self.rows}), technique_title)
         flags = sorted({flag for row in self.rows for flag in row.flags})
         self._refresh_choices("#filter-flag", [NO_FLAG, *flags], lambda f: "no flag" if f == NO_FLAG else f)
+        self._refresh_choices("#filter-tag", sorted({tag for row in self.rows for tag in row.tags}), str)
+        judged = any(row.judged for row in self.rows)
+        for selector in ("#filter-rating", "#filter-tag"):  # filters for ratings only once there are some
+            self.query_one(selector, Select).display = judged
         self.apply_filters(select)
 
     def _refresh_choices(self, selector: str, values: list[str], label: Any) -> None:
@@ -340,6 +378,8 @@ class ReviewScreen(Screen):
             "status": value("#filter-status"),
             "technique": value("#filter-technique"),
             "flag": value("#filter-flag"),
+            "rating": value("#filter-rating"),
+            "tag": value("#filter-tag"),
             "query": self.query_one("#filter-search", Input).value,
         }
 
@@ -381,7 +421,7 @@ class ReviewScreen(Screen):
     def row_highlighted(self) -> None:
         self.show_selected()
 
-    @on(Select.Changed, "#filter-status, #filter-technique, #filter-flag")
+    @on(Select.Changed, "#filter-status, #filter-technique, #filter-flag, #filter-rating, #filter-tag")
     @on(Input.Changed, "#filter-search")
     def filter_changed(self) -> None:
         self.apply_filters()
