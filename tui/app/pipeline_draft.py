@@ -38,6 +38,7 @@ STEP_CHOICES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("evol_instruct", "EvolInstruct · a harder version of an instruction", {}),
     ("magpie", "Magpie · a conversation for each row", {}),
     ("magpie_generator", "Magpie as the first step · conversations from nothing", {}),
+    ("judge", "Judge · rate each answer 1 to 5 and tag its instruction", {}),
     ("keep_columns", "Keep columns · drop every other column", {"columns": []}),
     ("rename_columns", "Rename columns · old = new", {"columns": {}}),
     ("expand_columns", "Expand a list column · one row per item", {"column": "instructions", "into": "instruction"}),

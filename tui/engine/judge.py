@@ -30,6 +30,7 @@ from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import Sampling, derive_seed, new_run_seed
 from tui.engine.prompts import PromptLibrary
+from tui.engine.settings_schema import setting, validate
 from tui.engine.store import now_iso
 
 ASPECTS = ("overall", "helpfulness", "honesty", "instruction_following", "truthfulness")
@@ -71,6 +72,19 @@ SCHEMAS = (RATING_SCHEMA, TAGS_SCHEMA)
 RATING_TOKENS = 96
 TAGS_TOKENS = 128
 TEMPERATURE = 0.2  # near-greedy for steady verdicts, yet a retry draws something else
+
+
+@dataclass
+class JudgeSettings:
+    """What a judge is asked, as a pipeline's `judge` step and the app take it."""
+
+    aspects: list[str] = setting(default_factory=lambda: [ASPECTS[0]], label="Aspects", choices=ASPECTS,
+                                 help="what the judge rates 1 to 5, each in its own call: overall, or some of UltraFeedback's four")
+    tag: bool = setting(True, label="Tag instructions",
+                        help="also tag each instruction with its input quality, difficulty and task category, as Magpie's datasets do")
+
+    def validate(self) -> "JudgeSettings":
+        return validate(self)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from tui.engine.llm import LlamaCppLLM
 from tui.engine.pipeline.generation_steps import (
     EvolInstruct,
     InstructionResponse,
+    Judge,
     Magpie,
     MagpieGenerator,
     PreferencePairs,
@@ -37,6 +38,7 @@ __all__ = [
     "ExpandColumns",
     "FilterRows",
     "InstructionResponse",
+    "Judge",
     "KeepColumns",
     "LlamaCppLLM",
     "LoadDataFromDicts",

@@ -418,4 +418,5 @@ def sample_from_row(row: Row, pipeline: str) -> dict[str, Any]:
         "system_prompt": system_prompt,
         "columns": _visible(row),
         "flags": row.get("flags", []),
+        **({"judgement": row["judgement"]} if row.get("judgement") else {}),  # a `judge` step's verdict, where ratings are read
     }

@@ -12,11 +12,12 @@ import dataclasses
 from typing import Any, ClassVar
 
 from tui.engine.errors import BadInput, GenerationFailed
+from tui.engine.judge import RATING_TEMPLATE, TAGS_TEMPLATE, JudgeSettings, judge
 from tui.engine.llm import LlamaCppLLM
+from tui.engine.model_file import inspect_model
 from tui.engine.pipeline.steps import GenerationStep, Row, SourceStep
 from tui.engine.preferences import PAIR_COLUMNS
 from tui.engine.settings_schema import FieldPath, Setting, configured, describe, record, with_value
-from tui.engine.judge import RATING_TEMPLATE
 from tui.engine.techniques import chain, evol_instruct, magpie, preference, self_instruct, text_generation
 from tui.engine.techniques.base import SystemPrompts
 
@@ -237,3 +238,61 @@ class PreferencePairs(TechniqueStep):
 
     def produced(self, sample: Row) -> Row:
         return {key: sample[key] for key in self.outputs}
+
+
+class RowJudge:
+    """The LLM judge as a step's technique: a row's conversation in, the verdict out; a verdict that
+    failed fails the row (it is retried, then stored as failed with the reason), never a made-up score."""
+
+    settings_class = JudgeSettings
+
+    def __init__(self, settings: JudgeSettings):
+        self.settings = settings
+
+    def generate(self, ctx: Any, index: int, row: Row) -> Row:
+        verdict = judge(ctx.model, conversation_of(row), self.settings.aspects, tag=self.settings.tag,
+                        seed=ctx.call_seed(index, 0), prompts=ctx.prompts, cancel=ctx.cancel)
+        if not verdict.ok:
+            raise GenerationFailed(verdict.failure_reason or "unreadable", verdict.failure or "")
+        return {"judgement": verdict.record()}
+
+
+def conversation_of(row: Row) -> list[dict[str, str]]:
+    """The conversation a row holds (Magpie's), else its instruction and response as one exchange."""
+    conversation = row.get("conversation")
+    if isinstance(conversation, list) and conversation:
+        return [m for m in conversation if m.get("role") != "system"]
+    turns = [("user", row.get("instruction")), ("assistant", row.get("response"))]
+    return [{"role": role, "content": str(text)} for role, text in turns if text]
+
+
+class Judge(TechniqueStep):
+    """Rates each row's answer 1 to 5 per aspect and tags its instruction (`smolgen judge`); output
+    `judgement`, kept on the stored sample as the command keeps it. A bigger judge than the generator
+    is the point: give the step an `llm` of its own."""
+
+    kind = "judge"
+    technique_class = RowJudge
+    inputs = ("instruction", "response")
+    outputs = ("judgement",)
+
+    def __init__(self, judge_model: str | None = None, **kwargs: Any):
+        """`judge_model`: a GGUF judging in-process in place of the pipeline's model (TOML: `judge_model = "…"`)."""
+        self.judge_model = judge_model
+        if judge_model is not None:
+            inspect_model(judge_model)  # a file that is no GGUF is bad input before anything runs
+            kwargs["llm"] = LlamaCppLLM(judge_model)
+        super().__init__(**kwargs)
+
+    def settings(self) -> dict[str, Any]:
+        judge_model = {"judge_model": self.judge_model} if self.judge_model else {}
+        return {**judge_model, **super().settings()}
+
+    def cache_settings(self) -> dict[str, Any]:
+        return super().settings()  # the judge's weights enter the signature through its fingerprint, not its path
+
+    def template_text(self, prompts: Any) -> str:
+        return "\n".join(prompts.load(name).source for name in (RATING_TEMPLATE, TAGS_TEMPLATE))
+
+    def produced(self, sample: Row) -> Row:
+        return {"judgement": sample["judgement"]}

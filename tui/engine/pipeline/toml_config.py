@@ -41,6 +41,7 @@ STEP_TYPES: dict[str, type[steps.Step]] = {
         generation_steps.SelfInstruct,
         generation_steps.EvolInstruct,
         generation_steps.PreferencePairs,
+        generation_steps.Judge,
     )
 }
 
@@ -173,7 +174,7 @@ def _build_step(path: str | Path, index: int, table: dict[str, Any], llm: LlamaC
         raise BadInput(f"{label}: unknown key {unknown[0]!r} for type {kind} (known: {', '.join(sorted(allowed))})")
     if issubclass(cls, steps.GenerationStep):
         table.setdefault("llm", llm)
-        if max_tokens is not None:
+        if max_tokens is not None and "max_tokens" in allowed:  # a judge's answers have caps of their own
             table["max_tokens"] = max_tokens
     try:
         return cls(**table)
