@@ -143,3 +143,19 @@ def test_editing_a_sample_drops_its_verdict(tmp_path):
         judge_samples(store, ScriptedModel([rated(5), tagged()]), [sample], ("overall",), 1)
         store.edit_sample(sample["id"], _conversation(9))
         assert store.get_sample(sample["id"])["judgement"] is None
+
+
+def test_judge_on_a_server_rates_through_it(tmp_path):
+    from tests.test_judge import JudgingStub
+    from tui.bench.stub_server import STUB_MODEL, ServerThread
+
+    path = _store_with_samples(tmp_path, count=2)
+    stub = JudgingStub()
+    with ServerThread(stub.handle) as thread:
+        result = run_smolgen("judge", "--judge-server", thread.url, "--no-tags", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "judge finished: 2 rated, mean rating 4.00" in result.stderr
+    for verdict in _judged(path).values():
+        assert STUB_MODEL in verdict["judge"] and verdict["ratings"]["overall"] == {"rating": 4, "rationale": "Served."}
+        assert verdict["tags"] is None
+    assert sum(1 for body in stub.bodies if "response_format" in body) == 2  # one call a sample: no tags asked for

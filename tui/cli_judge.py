@@ -20,6 +20,8 @@ def add_judge_command(commands: Any) -> None:
     judge.add_argument("--status", choices=(*REVIEW_STATUSES, "all"), default="new", help="which samples (default new)")
     judge.add_argument("--run", type=int, action="append", metavar="ID", help="only samples of this run (repeatable)")
     judge.add_argument("--aspects", default=ASPECTS[0], metavar="LIST", help=ASPECTS_HELP)
+    judge.add_argument("--no-tags", dest="tags", action="store_false",
+                       help="rate only: leave the instructions untagged (one model call fewer a sample)")
     judge.add_argument("--again", action="store_true", help="judge samples this judge has rated already (skipped by default)")
     judge.add_argument("--seed", type=int, metavar="S", help="make the verdicts reproducible (default: a fresh random seed)")
     judge.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates (judge/rating, judge/tags)")
@@ -56,7 +58,7 @@ def run_judge_command(args: argparse.Namespace) -> int:
             print(f"[{done}/{total}] #{sample['id']} {verdict_line(verdict)}", file=sys.stderr, flush=True)
 
         with SampleStore(args.store) as store, cancelled_by_signals() as signals:
-            summary = judge_samples(store, model, selected_samples(store, args), aspects, run_seed, again=args.again,
+            summary = judge_samples(store, model, selected_samples(store, args), aspects, run_seed, tag=args.tags, again=args.again,
                                     prompts=prompts, cancel=signals.cancel, on_judged=show)
     judged = summary.rated + summary.failed
     failures = ", ".join(f"{n} {reason}" for reason, n in summary.failures.items())

@@ -71,12 +71,14 @@ def judge_samples(
     aspects: Sequence[str],
     run_seed: int,
     *,
+    tag: bool = True,
     again: bool = False,
     prompts: PromptLibrary | None = None,
     cancel: threading.Event | None = None,
     on_judged: JudgedCallback | None = None,
 ) -> JudgeRunSummary:
-    """Judge `samples` in order, storing each verdict at once; `again` judges those already judged too.
+    """Judge `samples` in order, storing each verdict at once; `tag=False` leaves the instructions untagged,
+    `again` judges those already judged too.
 
     `on_judged(sample, judgement, done, total)` follows each stored verdict. Every server down ends the
     run early (status "halted"); a cancel ends it with status "cancelled".
@@ -90,7 +92,7 @@ def judge_samples(
         for done, sample in enumerate(todo, start=1):
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
-            verdict = judge(model, sample.get("conversation") or [], aspects, seed=derive_seed(run_seed, sample["id"]),
+            verdict = judge(model, sample.get("conversation") or [], aspects, tag=tag, seed=derive_seed(run_seed, sample["id"]),
                             prompts=prompts, cancel=cancel)
             store.set_judgement(sample["id"], verdict.record())
             if verdict.ok:
