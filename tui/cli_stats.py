@@ -127,7 +127,7 @@ def rating_lines(stats: DatasetStats) -> list[str]:
     overall = stats.ratings
     if not overall.ratings and not overall.failed:
         return ["ratings: none yet (`smolgen judge` rates samples)"]
-    failed = f" ({overall.failed} judgements failed)" if overall.failed else ""
+    failed = f" ({overall.failed} judgement{'' if overall.failed == 1 else 's'} failed)" if overall.failed else ""
     mean = f", mean {overall.mean:.2f}" if overall.mean is not None else ""
     lines = [f"ratings: {len(overall.ratings)} samples rated{mean}{failed}; samples rated 1/2/3/4/5:"]
 
