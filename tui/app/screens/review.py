@@ -160,7 +160,7 @@ class SampleTable(CursorView):
 
     def _layout(self, width: int) -> dict[str, int]:
         """The width of each column shown: the instruction takes what the others leave (a space either side
-        of each cell), and a narrow table drops token counts, then the technique, then the flags."""
+        of each cell), and a narrow table drops token counts, then the technique, the flags, the rating."""
         widths = {column: self._widths.get(column, len(column)) for column in COLUMNS if column != "Instruction"}
         if not self._judged:
             del widths["Rating"]
