@@ -22,14 +22,16 @@ from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
 from tui.cli_stats import add_stats_command, cmd_stats
 from tui.cli_store import add_store_command, cmd_store
 from tui.cli_technique_flags import TECHNIQUE_CLASSES, add_technique_flags
-from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags
+from tui.cli_config import apply_user_config
+from tui.cli_flags import add_model_flag, add_parallel_flag, add_server_flags, add_store_flag
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import BadInput, SmolgenError
 from tui.engine.export import FORMATS, HUB_FOLDER, PAIR_FORMAT, ExportResult, RowOptions, export_pairs, export_samples, text_chat_template
 from tui.engine.judge import check_min_rating
 from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW
 from tui.engine.preferences import TECHNIQUE as PREFERENCE
-from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES, SampleStore
+from tui.engine.store import REVIEW_STATUSES, SampleStore
+from tui.engine.user_config import load_user_config
 
 # What each technique of `smolgen generate` does, in one line of its --help.
 TECHNIQUES = {name: technique.summary for name, technique in TECHNIQUE_CLASSES.items()}
@@ -150,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_store(parser: argparse.ArgumentParser, default: Any = None) -> None:
     """`default` replaces every option's own default (the app's top-level options pass SUPPRESS)."""
-    parser.add_argument("--store", type=Path, default=_or(default, DEFAULT_STORE), metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+    add_store_flag(parser, default)
 
 
 def _add_model(parser: argparse.ArgumentParser, default: Any = None) -> None:
@@ -180,6 +182,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         _configure_logging(args.log)
+        apply_user_config(args, load_user_config())
         command = args.command or "app"
         if command == "app":
             return _open_app(args)
@@ -227,7 +230,7 @@ def _open_app(args: argparse.Namespace) -> int:
     servers, local_slots = checked_server_flags(args)  # bad flags are one line before the app opens
     request = ModelRequest(getattr(args, "model", None), getattr(args, "context", 4096), getattr(args, "threads", None),
                            servers, local_slots)
-    return run_app(getattr(args, "store", DEFAULT_STORE), request, getattr(args, "prompts", None))
+    return run_app(args.store, request, getattr(args, "prompts", None), args.model_folders)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -379,12 +382,12 @@ def _list_models(args: argparse.Namespace) -> int:
 
     if args.model is not None or args.server:
         raise BadInput("--list: lists the models on this machine; drop --model and --server")
-    found = list_models()
+    found = list_models(args.model_folders)
     if args.json:
         print(json.dumps([model.record() for model in found], ensure_ascii=False, indent=2))
         return 0
     if not found:
-        print("no GGUF models found in:\n" + "\n".join(f"  {folder.path}  ({folder.source})" for folder in model_folders()))
+        print("no GGUF models found in:\n" + "\n".join(f"  {folder.path}  ({folder.source})" for folder in model_folders(args.model_folders)))
         return 0
     width = max(len("NAME"), *(len(model.name) for model in found))
     print(f"{'NAME':<{width}}  {'PARAMS':>6}  {'QUANT':<8}  {'SIZE':>9}  CHAT  {'SOURCE':<12}  PATH")

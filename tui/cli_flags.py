@@ -8,6 +8,14 @@ from pathlib import Path
 from typing import Any
 
 
+STORE_HELP = "the JSON store (default: `store` in config.toml, else ./smolgen.json)"
+
+
+def add_store_flag(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """--store; left None when not given, so the config's store (or ./smolgen.json) fills it in."""
+    parser.add_argument("--store", type=Path, default=default, metavar="PATH", help=STORE_HELP)
+
+
 def add_model_flag(parser: argparse.ArgumentParser, default: Any = None) -> None:
     parser.add_argument("--model", type=Path, default=default, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
 

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tui.cli_flags import add_model_flag, add_server_flags
+from tui.cli_flags import add_model_flag, add_server_flags, add_store_flag
 from tui.cli_model import check_model_flags, server_settings
 from tui.engine.errors import BadInput
-from tui.engine.store import DEFAULT_STORE
 
 
 def add_pipeline_commands(commands: Any) -> None:
@@ -26,7 +25,7 @@ def add_pipeline_commands(commands: Any) -> None:
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--quiet", action="store_true", help="do not stream tokens")
     run.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates")
-    run.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+    add_store_flag(run)
     add_model_flag(run)
     add_server_flags(run)
     run.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")

@@ -8,10 +8,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tui.cli_flags import add_store_flag
 from tui.engine.dataset_stats import DatasetStats, Histogram, compare, compute_stats
 from tui.engine.errors import BadInput
 from tui.engine.run_names import run_choices
-from tui.engine.store import DEFAULT_STORE, STATUSES, SampleStore
+from tui.engine.store import STATUSES, SampleStore
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext's "clear" theme still writes colour resets
@@ -24,7 +25,7 @@ def add_stats_command(commands: Any) -> None:
     stats.add_argument("--compare", type=int, nargs=2, metavar=("RUN_A", "RUN_B"), help="two runs side by side")
     stats.add_argument("--threshold", type=float, default=0.7, help="near-duplicate Jaccard threshold (default 0.7)")
     stats.add_argument("--format", choices=("text", "json"), default="text")
-    stats.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+    add_store_flag(stats)
     stats.add_argument("--model", type=Path, metavar="PATH", help="count tokens with this GGUF's tokenizer (default: the embedded model)")
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from tui.engine.store import DEFAULT_STORE, damaged_path, journal_path
+from tui.cli_flags import add_store_flag
+from tui.engine.store import damaged_path, journal_path
 
 
 def add_store_command(commands: Any) -> None:
@@ -19,8 +19,7 @@ def add_store_command(commands: Any) -> None:
         "repair", help="keep every readable change, move damaged journal lines to <store>.damaged, say what was not recovered"
     )
     for action in (check, repair):
-        action.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH",
-                            help=f"the JSON store (default ./{DEFAULT_STORE})")
+        add_store_flag(action)
 
 
 def cmd_store(args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ from tui.engine.runner import check_model, check_run, default_num, run_generatio
 from tui.engine.store import STATUSES, SampleStore
 from tui.engine.technique_guides import GUIDES, TechniqueGuide
 from tui.engine.techniques.base import Technique
+from tui.engine.user_folders import config_dir
 
 log = logging.getLogger("smolgen.app")
 
@@ -118,8 +119,10 @@ class SmolgenApp(App):
         techniques: tuple[TechniqueEntry, ...] | None = None,
         cursor_blink: bool = True,
         read_only_reason: str = "",
+        model_folders: tuple[Path, ...] = (),
     ) -> None:
-        """`read_only_reason`: why the store could not be opened for writing (shown when it is read-only)."""
+        """`read_only_reason`: why the store could not be opened for writing (shown when it is read-only);
+        `model_folders`: the person's own folders of GGUF files, listed in the model picker."""
         super().__init__()
         self.store = store
         self.prompts = prompts
@@ -128,6 +131,7 @@ class SmolgenApp(App):
         self.techniques = techniques or available_techniques()
         self.cursor_blink = cursor_blink
         self.read_only_reason = read_only_reason
+        self.model_folders = model_folders
         self.model: LanguageModel | None = None
         self.model_error: str | None = None
         self._pending: RunRequest | None = None
@@ -275,7 +279,8 @@ class SmolgenApp(App):
                     self.main_screen.status_bar.model_loading(None)
                 self.open_model(request)
 
-        self.push_screen(ModelPickerScreen(self.backend, getattr(self.model, "info", None), self.model_request), chosen)
+        self.push_screen(ModelPickerScreen(self.backend, getattr(self.model, "info", None), self.model_request, self.model_folders),
+                         chosen)
 
     # Generation ------------------------------------------------------------------------------
 
@@ -542,13 +547,14 @@ def technique_guides(techniques: tuple[TechniqueEntry, ...]) -> list[tuple[str, 
 
 
 def default_prompts_dir() -> Path:
-    """Where the app saves edited templates: $XDG_CONFIG_HOME/smolgen/prompts (~/.config by default)."""
-    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(config) / "smolgen" / "prompts"
+    """Where the app saves edited templates: the prompts folder in smolgen's config folder."""
+    return config_dir() / "prompts"
 
 
-def run_app(store_path: Path, model_request: ModelRequest, prompts_dir: Path | None = None) -> int:
-    """Open the store and run the app until the person quits; every finished sample is on disk."""
+def run_app(store_path: Path, model_request: ModelRequest, prompts_dir: Path | None = None,
+            model_folders: tuple[Path, ...] = ()) -> int:
+    """Open the store and run the app until the person quits; every finished sample is on disk.
+    `model_folders`: the config's folders of GGUF files, listed in the model picker."""
     prompts_dir = prompts_dir or default_prompts_dir()
     prompts_dir.mkdir(parents=True, exist_ok=True)
     prompts = PromptLibrary(prompts_dir)
@@ -559,7 +565,7 @@ def run_app(store_path: Path, model_request: ModelRequest, prompts_dir: Path | N
         store, reason = SampleStore(store_path, read_only=True), str(error).partition("; ")[0]
     backend = LlamaBackend()
     with store:
-        app = SmolgenApp(store, prompts, backend, model_request, read_only_reason=reason)
+        app = SmolgenApp(store, prompts, backend, model_request, read_only_reason=reason, model_folders=model_folders)
         app.exit_watch = True
         try:
             app.run()

@@ -53,8 +53,8 @@ def time_one_start(model: Path | None = None) -> dict[str, float]:
         if model is not None:
             command += ["--model", str(model)]
         start = time.perf_counter()
-        # A config folder of its own, so templates a person saved do not change what is timed.
-        with Terminal(command, width=100, height=30, env={"XDG_CONFIG_HOME": folder}) as terminal:
+        # A config folder of its own: a person's config, remembered settings and templates do not change what is timed.
+        with Terminal(command, width=100, height=30, env={"SMOLGEN_CONFIG_DIR": folder}) as terminal:
             first_frame = terminal.wait_until(lambda screen: "Seeds" in screen and "Quit" in screen, "first frame",
                                               TIMEOUT_SECONDS, POLL_SECONDS) - start
             model_ready = terminal.wait_until(model_described, "model in the status bar", TIMEOUT_SECONDS, POLL_SECONDS) - start

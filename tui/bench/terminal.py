@@ -86,8 +86,8 @@ def run_variant(variant: str, samples: int, seed: int, model: Path | None, threa
         options = ["--store", str(store_path)]
         options += ["--model", str(model)] if model is not None else []
         options += ["--threads", str(threads)] if threads is not None else []
-        # A config folder of its own, so templates a person saved do not change what is timed.
-        env = {"XDG_CONFIG_HOME": folder}
+        # A config folder of its own: a person's config, remembered settings and templates do not change what is timed.
+        env = {"SMOLGEN_CONFIG_DIR": folder}
         if variant in REFERENCES:
             command = [sys.executable, "-m", "tui", "generate", "magpie", "--num", str(samples), "--seed", str(seed), *options]
             if variant == "cli-file":

@@ -1,0 +1,34 @@
+"""config.toml's defaults put into a command's arguments wherever no flag gave them."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tui.engine.store import DEFAULT_STORE
+from tui.engine.user_config import UserConfig
+
+
+def apply_user_config(args: argparse.Namespace, config: UserConfig) -> None:
+    """Fill the options a command has (the app has them all) and the command line left out; a model
+    given by flag keeps the config's servers out, and servers given by flag its model."""
+    app = (args.command or "app") == "app"
+
+    def offered(name: str) -> bool:
+        return app or hasattr(args, name)
+
+    def fill(name: str, value: Any) -> None:
+        if offered(name) and getattr(args, name, None) is None and value is not None:
+            setattr(args, name, value)
+
+    fill("store", config.store_path or DEFAULT_STORE)
+    fill("threads", config.threads)
+    fill("license", config.export_license)
+    args.model_folders = config.model_folder_paths
+    if getattr(args, "list", False) or getattr(args, "model", None) is not None or getattr(args, "server", None):
+        return  # `models --list` lists files; a model or servers named by flag are what the command uses
+    if config.model:
+        fill("model", config.model_path)  # --local-server serves it too
+    elif config.servers and offered("server") and getattr(args, "local_server", None) is None:
+        args.server = list(config.servers)
+        fill("server_model", config.server_model)
