@@ -31,6 +31,7 @@ from tui.engine.judge import check_min_rating
 from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW
 from tui.engine.preferences import TECHNIQUE as PREFERENCE
 from tui.engine.store import REVIEW_STATUSES, SampleStore
+from tui.engine.app_state import load_app_state
 from tui.engine.user_config import load_user_config
 
 # What each technique of `smolgen generate` does, in one line of its --help.
@@ -227,10 +228,25 @@ def _open_app(args: argparse.Namespace) -> int:
     server_defaults = argparse.ArgumentParser(add_help=False)
     add_server_flags(server_defaults)
     args = argparse.Namespace(**{**vars(server_defaults.parse_args([])), **vars(args)})
+    _open_the_last_model(args)
     servers, local_slots = checked_server_flags(args)  # bad flags are one line before the app opens
     request = ModelRequest(getattr(args, "model", None), getattr(args, "context", 4096), getattr(args, "threads", None),
                            servers, local_slots)
     return run_app(args.store, request, getattr(args, "prompts", None), args.model_folders)
+
+
+def _open_the_last_model(args: argparse.Namespace) -> None:
+    """With no model or servers from a flag or config.toml, the app opens what it had open when last quit
+    (a file that is gone since: the embedded model)."""
+    if getattr(args, "model", None) is not None or args.server or args.local_server is not None:
+        return
+    last = load_app_state().model
+    if last is None:
+        return
+    if last.path and Path(last.path).is_file():
+        args.model = Path(last.path)
+    elif last.servers:
+        args.server, args.server_model = list(last.servers), last.server_model
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ from tui.app.widgets.pipeline_step_list import PipelineStepList
 from tui.app.widgets.pipeline_tab import PIPELINE_BINDINGS
 from tui.app.widgets.seeds_pane import SeedsPane
 from tui.app.widgets.template_editor import TemplateEditor
+from tui.engine.app_state import AppState, RememberedModel, load_app_state, save_app_state
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import SmolgenError, StoreUnwritable
 from tui.engine.language_model import LanguageModel
@@ -144,11 +145,14 @@ class SmolgenApp(App):
         self.ended = threading.Event()  # set once app.run returned: the exit watch stands down
         self.samples_changed: Signal[dict[str, Any]] = Signal(self, "samples-changed")
         self.review_history = ReviewHistory()  # what `u` in review takes back, since the app opened
-        self.main_screen = MainScreen(store, prompts, self.techniques)
+        self.remembered = load_app_state()
+        self.main_screen = MainScreen(store, prompts, self.techniques, self.remembered)
 
     # Start and stop --------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        if self.remembered.theme in self.available_themes:
+            self.theme = self.remembered.theme
         self.push_screen(self.main_screen)
         self.show_counts()
         self._quit_on_stop_signals()
@@ -178,6 +182,7 @@ class SmolgenApp(App):
     def quit_on_signal(self, signum: int) -> None:
         """Quit as ctrl+q does; the exit status says which signal (128 + its number)."""
         self.stop_generation()
+        self.remember_settings()
         if self.exit_watch:
             threading.Thread(target=self._end_surely, args=(128 + signum,), name="smolgen-exit-watch", daemon=True).start()
         self.exit(return_code=128 + signum)
@@ -208,7 +213,20 @@ class SmolgenApp(App):
 
     async def action_quit(self) -> None:
         self.stop_generation()
+        self.remember_settings()
         self.exit()
+
+    def remember_settings(self) -> None:
+        """Keep each technique's settings, the samples, the model open and the theme for the next start."""
+        if not self.main_screen.is_mounted:
+            return  # quit before the first frame: nothing was changed
+        techniques, samples = self.main_screen.technique.settings_to_remember()
+        state = AppState(techniques, samples, self.remembered.model, self.theme)
+        if self.model is not None:  # a model that did not open is not worth coming back to
+            state.model = remembered_model(self.model_request)
+        problem = save_app_state(state)
+        if problem is not None:
+            log.warning("the app's settings were not kept: %s", problem)
 
     def show_counts(self) -> None:
         self.sub_title = status_counts_text(self.store)
@@ -513,6 +531,15 @@ class SmolgenApp(App):
             self.pop_screen()
         self.main_screen.technique.show_technique(key)
         self.main_screen.technique.query_one("#run-num").focus()
+
+
+def remembered_model(request: ModelRequest) -> RememberedModel | None:
+    """How to open the same model at the next start; None for the embedded one or a llama-server started here."""
+    if request.local_slots is not None:
+        return None
+    if request.servers is not None:
+        return RememberedModel(servers=list(request.servers.urls), server_model=request.servers.model)
+    return RememberedModel(path=str(request.path.expanduser().resolve())) if request.path is not None else None
 
 
 def help_sections() -> list[HelpSection]:

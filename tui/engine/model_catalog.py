@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from tui.engine.errors import ModelFileError
 from tui.engine.model_file import quantization_name, read_model_header
-from tui.engine.user_folders import cache_dir
+from tui.engine.user_folders import cache_dir, replace_file
 
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 OLLAMA_LIBRARY = ("registry.ollama.ai", "library")
@@ -162,10 +162,7 @@ class HeaderCache:
         if self.path is None or self.used == self.entries:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.path.with_name(self.path.name + ".partial")
-            partial.write_text(json.dumps({"format": _CACHE_FORMAT, "files": self.used}), encoding="utf-8")
-            partial.replace(self.path)
+            replace_file(self.path, json.dumps({"format": _CACHE_FORMAT, "files": self.used}))
         except OSError:
             pass
 

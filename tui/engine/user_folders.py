@@ -25,3 +25,11 @@ def config_dir() -> Path:
 def cache_dir() -> Path:
     """The folder of what smolgen can always compute again (the model headers it has read)."""
     return platformdirs.user_cache_path("smolgen", appauthor=False)
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write `text` beside `path`, then rename it over `path`: a reader never sees half a file. Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)

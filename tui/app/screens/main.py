@@ -24,6 +24,7 @@ from tui.app.widgets.pipeline_tab import PIPELINE_BINDINGS, PipelineTab
 from tui.app.widgets.seeds_pane import SeedsPane, seed_label
 from tui.app.widgets.status_bar import StatusBar
 from tui.app.widgets.technique_pane import TechniquePane
+from tui.engine.app_state import AppState
 from tui.engine.prompts import PromptLibrary
 from tui.engine.store import SampleStore
 
@@ -54,22 +55,28 @@ class MainScreen(Screen):
         Binding("f2", "focus_pane('seeds')", "Seeds", id="main.focus_seeds", show=False, tooltip="Move to the seeds pane"),
         Binding("f3", "focus_pane('technique')", "Settings", id="main.focus_settings", show=False, tooltip="Move to the technique settings"),
         Binding("f4", "focus_pane('output')", "Output", id="main.focus_output", show=False, tooltip="Move to the output pane"),
+        Binding("f9", "reset_tab", "Reset tab", id="main.reset_tab", show=False,
+                tooltip="Put the technique tab shown back to its default settings"),
         *PIPELINE_BINDINGS,
     ]
 
-    def __init__(self, store: SampleStore, prompts: PromptLibrary, techniques: tuple[TechniqueEntry, ...]) -> None:
+    def __init__(self, store: SampleStore, prompts: PromptLibrary, techniques: tuple[TechniqueEntry, ...],
+                 remembered: AppState | None = None) -> None:
+        """`remembered`: the settings the app kept when it was last quit."""
         super().__init__(id="main")
         fast_paint.crop_partial_updates(self)  # a run's frames draw only what changed
         self.store = store
         self.prompts = prompts
         self.techniques = techniques
+        self.remembered = remembered or AppState()
 
     def compose(self) -> ComposeResult:
         yield fast_paint.header()
         with Horizontal(id="panes"):
             with Vertical(id="left"):
                 yield SeedsPane(self.store, id="seeds", classes="pane")
-                yield TechniquePane(self.techniques, self.prompts, id="technique", classes="pane")
+                yield TechniquePane(self.techniques, self.prompts, self.remembered.techniques, self.remembered.samples,
+                                    id="technique", classes="pane")
             yield OutputPane(id="output", classes="pane")
         yield StatusBar(self.store.path.name, id="status-bar")
         yield fast_paint.footer()
@@ -96,7 +103,14 @@ class MainScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "pipeline_key":  # the Pipeline tab's keys, shown and working while it is in front
             return self.technique.pipeline_shown
+        if action == "reset_tab":
+            return not self.technique.pipeline_shown
         return True
+
+    def action_reset_tab(self) -> None:
+        title = self.technique.reset_current_tab()
+        if title is not None:
+            self.notify(f"{title}: every setting back to its default.")
 
     def action_pipeline_key(self, action: str) -> None:
         getattr(self.technique.pipeline, f"action_{action}")()

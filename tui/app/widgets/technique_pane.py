@@ -60,10 +60,15 @@ class TechniquePane(Vertical):
     TechniquePane TabPane { padding: 0; }
     """
 
-    def __init__(self, techniques: tuple[TechniqueEntry, ...], prompts: PromptLibrary, **kwargs: Any) -> None:
+    def __init__(self, techniques: tuple[TechniqueEntry, ...], prompts: PromptLibrary,
+                 remembered: dict[str, dict[str, Any]] | None = None, samples: str = "", **kwargs: Any) -> None:
+        """`remembered`: per technique, the fields that differed from its defaults when the app was last
+        quit; `samples`: the Samples field then."""
         super().__init__(**kwargs)
         self.techniques = techniques
         self.prompts = prompts
+        self.remembered = dict(remembered or {})
+        self.samples = samples
         self.border_title = "Technique"
         self.model: Model | None = None
 
@@ -72,7 +77,7 @@ class TechniquePane(Vertical):
             yield Label("Samples")
             # Blank means the default: a field passed through empty is not marked invalid, one below its
             # minimum is, with the reason under the line.
-            yield Input(id="run-num", type="integer", placeholder="1 per seed", compact=True, valid_empty=True,
+            yield Input(self.samples, id="run-num", type="integer", placeholder="1 per seed", compact=True, valid_empty=True,
                         validators=[WholeNumberAtLeast("samples", 1)])
             yield Label("Seed")
             yield Input(id="run-seed", type="integer", placeholder="random", compact=True, valid_empty=True,
@@ -91,7 +96,8 @@ class TechniquePane(Vertical):
     def _show_form(self, entry: TechniqueEntry) -> None:
         # A form is built when its tab is first shown: the first frame does not wait for every tab.
         if not self.query(f"#form-{entry.key}"):
-            self.query_one(f"#tab-{entry.key}", TabPane).mount(TechniqueTab(entry, self.prompts, self.model, id=f"form-{entry.key}"))
+            form = TechniqueTab(entry, self.prompts, self.model, self.remembered.get(entry.key), id=f"form-{entry.key}")
+            self.query_one(f"#tab-{entry.key}", TabPane).mount(form)
         self._placeholder_for(entry)
 
     @property
@@ -116,6 +122,22 @@ class TechniquePane(Vertical):
 
     def show_technique(self, key: str) -> None:
         self.tabs.active = f"tab-{key}"
+
+    def settings_to_remember(self) -> tuple[dict[str, dict[str, Any]], str]:
+        """Each technique's fields that differ from its defaults (a tab never shown keeps what was
+        remembered), and the Samples field."""
+        remembered = dict(self.remembered)
+        for tab in self.query(TechniqueTab):
+            remembered[tab.entry.key] = tab.changed_values()
+        return {key: values for key, values in remembered.items() if values}, self.query_one("#run-num", Input).value
+
+    def reset_current_tab(self) -> str | None:
+        """Put the technique tab in front back to its defaults; its title, or None on the Pipeline tab."""
+        if self.pipeline_shown:
+            return None
+        tab = self.current_tab()
+        tab.reset()
+        return tab.entry.title
 
     def run_options(self) -> tuple[int | None, int | None] | None:
         """(samples, run seed), None for defaults; None overall when one is wrong (the problem is shown)."""

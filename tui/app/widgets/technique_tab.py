@@ -41,13 +41,17 @@ class TechniqueTab(VerticalScroll):
     TechniqueTab .technique-summary { color: $text-muted; height: auto; }
     """
 
-    def __init__(self, entry: TechniqueEntry, prompts: PromptLibrary, model: Model | None = None, **kwargs: Any) -> None:
+    def __init__(self, entry: TechniqueEntry, prompts: PromptLibrary, model: Model | None = None,
+                 remembered: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """`remembered`: what fields held when the app was last quit (field key → value), in place of defaults."""
         super().__init__(**kwargs)
         self.entry = entry
         self.prompts = prompts
         self.model = model
-        self.defaults = entry.default_settings()
+        defaults = entry.default_settings()
         self.fields = describe(entry.settings_class)
+        self.default_values = {field.key: format_value(field, get_value(defaults, field.path)) for field in self.fields}
+        self.initial_values = {field.key: self._remembered_or_default(field, (remembered or {}).get(field.key)) for field in self.fields}
         self._problems: dict[str, Static] = {}
         # Labels take the column their longest needs, a space before the value, up to LABEL_COLUMN: a longer
         # one wraps onto a second line rather than crowding the value.
@@ -88,7 +92,7 @@ class TechniqueTab(VerticalScroll):
             with self._labelled_grid():
                 for field in fields:
                     yield Label(field.label)
-                    widget = self._input_for(field, format_value(field, get_value(self.defaults, field.path)))
+                    widget = self._input_for(field, self.initial_values[field.key])
                     widget.tooltip = field.help or None
                     yield widget
 
@@ -98,7 +102,7 @@ class TechniqueTab(VerticalScroll):
         return grid
 
     def _compose_wide_field(self, field: Setting) -> ComposeResult:
-        value = format_value(field, get_value(self.defaults, field.path))
+        value = self.initial_values[field.key]
         widget_id = self.widget_id(field)
         if field.kind == "template":
             options = [(name, name) for name in dict.fromkeys([*self.prompts.names(), value])]
@@ -129,12 +133,38 @@ class TechniqueTab(VerticalScroll):
     def raw_values(self) -> dict[str, Any]:
         """What every field's widget holds now (their defaults while the form is being composed)."""
         if not self._fields_mounted:
-            return {field.key: format_value(field, get_value(self.defaults, field.path)) for field in self.fields}
+            return dict(self.initial_values)
         values: dict[str, Any] = {}
         for field in self.fields:
             widget = self.query_one(f"#{self.widget_id(field)}")
             values[field.key] = widget.text if isinstance(widget, TextArea) else widget.value
         return values
+
+    def _remembered_or_default(self, field: Setting, remembered: Any) -> Any:
+        """A remembered value its widget can hold (a template or choice that still exists), else the default."""
+        default = self.default_values[field.key]
+        if remembered is None or type(remembered) is not type(default):
+            return default
+        if field.kind == "choice" and remembered not in field.choices:
+            return default
+        if field.kind == "template" and remembered not in self.prompts.names():
+            return default
+        return remembered
+
+    def changed_values(self) -> dict[str, Any]:
+        """The fields that differ from the technique's defaults: what the app remembers."""
+        return {key: value for key, value in self.raw_values().items() if value != self.default_values[key]}
+
+    def reset(self) -> None:
+        """Put every field back to the technique's default."""
+        for field in self.fields:
+            widget = self.query_one(f"#{self.widget_id(field)}")
+            default = self.default_values[field.key]
+            if isinstance(widget, TextArea):
+                widget.load_text(default)
+            else:
+                widget.value = default
+        self.check()
 
     def check(self) -> FormResult:
         """Read the form and show each problem right below its field."""
