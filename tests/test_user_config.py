@@ -61,11 +61,22 @@ def test_config_servers_are_used_unless_a_model_is_named():
     assert parsed("generate", "magpie", "--local-server").server == []
 
 
-def test_the_export_license_fills_a_commands_license_option():
+def test_the_export_license_is_the_dataset_cards_unless_a_flag_names_one():
     write_config('export_license = "cc-by-4.0"\n')
-    args = argparse.Namespace(command="export", store=None, license=None)
-    apply_user_config(args, load_user_config())
-    assert args.license == "cc-by-4.0"
+    assert parsed("export", "--format", "hf", "--out", "data").license == "cc-by-4.0"
+    assert parsed("export", "--format", "hf", "--out", "data", "--license", "mit").license == "mit"
+    assert parsed("export", "--out", "sft.jsonl").license is None  # a JSON Lines file has no card
+
+
+def test_a_dataset_card_names_the_configs_license(tmp_path):
+    from tests.test_export_hub import _card, _store
+
+    _store(tmp_path)
+    write_config('export_license = "cc-by-4.0"\n')
+    assert run_smolgen("export", "--format", "hf", "--out", "ds", cwd=tmp_path, timeout=120).returncode == 0
+    assert _card(tmp_path / "ds")[0]["license"] == "cc-by-4.0"
+    messages = run_smolgen("export", "--out", "sft.jsonl", cwd=tmp_path, timeout=120)
+    assert messages.returncode == 0, messages.stderr  # the config's license is no flag a JSON Lines export refuses
 
 
 def test_a_config_store_is_where_commands_read_and_write(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tui.engine.export import HUB_FOLDER
 from tui.engine.store import DEFAULT_STORE
 from tui.engine.user_config import UserConfig
 
@@ -23,7 +24,8 @@ def apply_user_config(args: argparse.Namespace, config: UserConfig) -> None:
 
     fill("store", config.store_path or DEFAULT_STORE)
     fill("threads", config.threads)
-    fill("license", config.export_license)
+    if getattr(args, "format", None) == HUB_FOLDER:  # only a dataset folder's card names a license
+        fill("license", config.export_license)
     args.model_folders = config.model_folder_paths
     if getattr(args, "list", False) or getattr(args, "model", None) is not None or getattr(args, "server", None):
         return  # `models --list` lists files; a model or servers named by flag are what the command uses
