@@ -53,6 +53,12 @@ def test_the_configs_defaults_fill_what_no_flag_gave(tmp_path):
     assert (app.model, app.store) == (Path.home() / "models/chat.gguf", tmp_path / "data.json")
 
 
+def test_benchmarks_measure_what_their_flags_name_not_the_config(tmp_path):
+    write_config(f'model = "~/models/chat.gguf"\nstore = "{tmp_path / "data.json"}"\n')
+    assert parsed("bench", "generation").model is None
+    assert parsed("bench", "quality").store is None  # a temporary store of its own
+
+
 def test_config_servers_are_used_unless_a_model_is_named():
     write_config('servers = ["http://127.0.0.1:8080/v1", "http://127.0.0.1:8081/v1"]\nserver_model = "qwen"\n')
     args = parsed("run", "chapter")

@@ -12,7 +12,10 @@ from tui.engine.user_config import UserConfig
 
 def apply_user_config(args: argparse.Namespace, config: UserConfig) -> None:
     """Fill the options a command has (the app has them all) and the command line left out; a model
-    given by flag keeps the config's servers out, and servers given by flag its model."""
+    given by flag keeps the config's servers out, and servers given by flag its model. Benchmarks are left as they are."""
+    args.model_folders = config.model_folder_paths
+    if args.command == "bench":
+        return  # a benchmark measures what its own flags name, the same on every machine
     app = (args.command or "app") == "app"
 
     def offered(name: str) -> bool:
@@ -26,7 +29,6 @@ def apply_user_config(args: argparse.Namespace, config: UserConfig) -> None:
     fill("threads", config.threads)
     if getattr(args, "format", None) == HUB_FOLDER:  # only a dataset folder's card names a license
         fill("license", config.export_license)
-    args.model_folders = config.model_folder_paths
     if getattr(args, "list", False) or getattr(args, "model", None) is not None or getattr(args, "server", None):
         return  # `models --list` lists files; a model or servers named by flag are what the command uses
     if config.model:

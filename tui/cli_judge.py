@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tui.cli_flags import add_server_flags
+from tui.cli_flags import add_server_flags, add_store_flag
 from tui.engine.errors import BadInput, SmolgenError
 from tui.engine.judge import ASPECTS, Judgement, parse_aspects
-from tui.engine.store import DEFAULT_STORE, REVIEW_STATUSES
+from tui.engine.store import REVIEW_STATUSES
 
 ASPECTS_HELP = f"{ASPECTS[0]} (default), or some of {','.join(ASPECTS[1:])} (UltraFeedback's four), comma-separated"
 
@@ -31,7 +31,7 @@ def add_judge_command(commands: Any) -> None:
                        help="judge on this OpenAI-compatible server instead (same as --server)")
     judge.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")
     judge.add_argument("--context", type=int, default=4096, metavar="N", help="context size in tokens (capped at the model's)")
-    judge.add_argument("--store", type=Path, default=DEFAULT_STORE, metavar="PATH", help=f"the JSON store (default ./{DEFAULT_STORE})")
+    add_store_flag(judge)
     add_server_flags(judge)
 
 
