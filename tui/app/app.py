@@ -563,7 +563,8 @@ def help_sections() -> list[HelpSection]:
         ("Stats", StatsScreen.BINDINGS, [("enter on a cluster", "Review just that cluster"), ("enter in the threshold", "Find clusters again")]),
         ("Edit sample", EditSampleScreen.BINDINGS, []),
         ("Export", ExportScreen.BINDINGS, [("enter in the path", "Export")]),
-        ("Model picker", ModelPickerScreen.BINDINGS, [("enter", "Open the model, or connect to the servers")]),
+        ("Model picker", ModelPickerScreen.BINDINGS, [("enter", "Open the model, or connect to the servers"),
+                                                      ("tab, ↑ / ↓, enter", "Open a GGUF file found on this machine (the list)")]),
     ]
 
 
