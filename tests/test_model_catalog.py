@@ -188,3 +188,23 @@ def test_bench_models_lists_sparse_copies_of_the_embedded_model(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "listing 3 GGUF files" in result.stdout and "3 usable" in result.stdout
     assert run_smolgen("bench", "models", "--files", "0", cwd=tmp_path).returncode == 2
+
+
+def test_a_listing_reads_the_same_header_without_its_vocabulary():
+    from tui.engine.gguf_header import read_header
+    from tui.engine.model_file import default_model_path
+
+    path = default_model_path()  # a header larger than the first read, so the walk reads on as it goes
+    whole, listed = read_header(path), read_header(path, vocabulary=False)
+    assert len(whole.metadata.pop("tokenizer.ggml.tokens")) == 49152 and "tokenizer.ggml.tokens" not in listed.metadata
+    assert listed.metadata == whole.metadata
+    assert (listed.tensors, listed.data_start) == (whole.tensors, whole.data_start)
+
+
+def test_a_vocabulary_cut_short_is_named_truncated(tmp_path):
+    from tui.engine.model_catalog import survey_header
+
+    whole = write_gguf(tmp_path / "whole.gguf", vocabulary=5000).read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(whole[: whole.index(b"token2500")])
+    assert "truncated" in survey_header(cut).problem
