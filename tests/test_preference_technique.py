@@ -15,7 +15,7 @@ from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import run_generation
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import SystemPrompts
-from tui.engine.techniques.preference import Preference, PreferenceSettings
+from tui.engine.techniques.preference import Preference, PreferenceSettings, instruction_rows
 
 
 def rated(score: int) -> str:
@@ -122,3 +122,10 @@ def test_generate_preference_on_the_real_model_stores_two_judged_responses(tmp_p
         assert response.get("failure") or rating["failure"] or rating["rating"] in (1, 2, 3, 4, 5)
     assert (sample["chosen"] is not None) != bool(sample["skipped"])
     assert "1 pair" in result.stderr or "without" in result.stderr
+
+
+def test_from_store_answers_the_stored_instructions_but_not_those_of_preference_samples(store):
+    _run(store, ["A.", "B.", rated(4), rated(2)], [{"text": "Already a pair?"}])
+    store.add_sample({"technique": "magpie", "instruction": "What is SFT?", "conversation": []})
+    rows = instruction_rows(store.list_samples(statuses=("new", "accepted")))
+    assert [row["instruction"] for row in rows] == ["What is SFT?"]

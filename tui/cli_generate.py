@@ -23,7 +23,7 @@ from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, d
 from tui.engine.seeds import read_seed_file
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import Technique, can_chat
-from tui.engine.techniques.preference import Preference
+from tui.engine.techniques.preference import Preference, instruction_rows
 from tui.engine.techniques.evol_instruct import EvolInstruct, rows_from_store
 from tui.engine.techniques.self_instruct import SelfInstruct
 
@@ -174,8 +174,8 @@ def run_generate_command(args: argparse.Namespace) -> int:
         rows = seed_file.rows
     with SampleStore(args.store) as store:
         if args.from_store:
-            # A preference sample's instruction is already answered: its prompt is not asked again.
-            rows = rows_from_store([s for s in store.list_samples(statuses=("new", "accepted")) if s.get("technique") != Preference.name])
+            stored = store.list_samples(statuses=("new", "accepted"))
+            rows = instruction_rows(stored) if isinstance(technique, Preference) else rows_from_store(stored)
             if not rows:
                 raise BadInput(f"--from-store: {args.store} has no new or accepted sample with an instruction")
         elif technique.needs_seeds and not rows:

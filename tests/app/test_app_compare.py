@@ -107,3 +107,21 @@ def test_bench_compare_times_every_key_to_the_next_pair(tmp_path):
     assert figures["cpu_median_ms"] > 0
     refused = run_smolgen("bench", "compare", "--pairs", "2", "--picks", "3", cwd=tmp_path)
     assert refused.returncode == 2 and "--picks 3: must be at least 1 and at most --pairs (2)" in refused.stderr
+
+
+async def test_the_preference_pairs_tab_generates_judged_pairs_that_compare_pairs_then_shows(app_store, prompts):
+    app_store.add_seeds([{"text": "What is the Smol Course?"}])
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        app.main_screen.technique.show_technique("preference")
+        await wait_for(pilot, lambda: bool(app.main_screen.query("#form-preference")), what="the preference tab")
+        app.main_screen.query_one("#run-num").value = "1"
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in str(app.main_screen.query_one("#stage").render()), what="the run to finish")
+        [sample] = app_store.list_samples(technique="preference")
+        assert len(sample["responses"]) == 2  # the tab's default
+        assert all(r["rating"]["rating"] in (1, 2, 3, 4, 5) for r in sample["responses"])  # each judged under the schema
+        assert (sample["chosen"] is not None) != bool(sample["skipped"])
+        screen = await open_compare(pilot)
+        assert screen.current["id"] == sample["id"] and "What is the Smol Course?" in str(screen.query_one("#prompt").render())

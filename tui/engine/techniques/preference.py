@@ -23,6 +23,7 @@ from tui.engine.prompts import PromptLibrary
 from tui.engine.seeds import seed_text
 from tui.engine.settings_schema import describe, setting, validate
 from tui.engine.techniques.base import GenerationContext, SystemPrompts, build_sample, system_messages
+from tui.engine.techniques.evol_instruct import rows_from_store
 
 MIN_RESPONSES, MAX_RESPONSES = 2, 4
 
@@ -51,6 +52,11 @@ class PreferenceSettings:
             raise BadInput(f"--temperatures: {len(self.temperatures)} temperatures for {self.responses} responses (--responses)")
         if len(self.system.prompts) > self.responses:
             raise BadInput(f"--system: {len(self.system.prompts)} system prompts for {self.responses} responses (--responses)")
+
+
+def instruction_rows(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Seed rows from the store's instructions (`--from-store`); preference samples are left out: theirs are answered."""
+    return rows_from_store([sample for sample in samples if sample.get("technique") != TECHNIQUE])
 
 
 @dataclass(frozen=True)
