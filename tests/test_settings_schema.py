@@ -154,7 +154,7 @@ def test_a_wrong_flag_is_named_in_one_line(flags, message):
     (["magpie", "--temperature", "0.2", "--max-tokens", "9"],
      lambda s: (s.assistant_sampling.temperature, s.user_sampling.temperature) == (0.2, 1.0)
      and (s.assistant_sampling.max_tokens, s.user_sampling.max_tokens) == (9, user_turn_sampling().max_tokens)),
-    (["magpie", "--user-max-tokens", "64"], lambda s: (s.user_sampling.max_tokens, s.assistant_sampling.max_tokens) == (64, 256)),
+    (["magpie", "--user-max-tokens", "64"], lambda s: (s.user_sampling.max_tokens, s.assistant_sampling.max_tokens) == (64, 512)),
     (["magpie", "--user-temperature", "0.3"], lambda s: (s.user_sampling.temperature, s.assistant_sampling.temperature) == (0.3, 0.7)),
     (["magpie", "--turns", "2", "--only-instruction", "--end-with-user"],
      lambda s: (s.n_turns, s.only_instruction, s.end_with_user) == (2, True, True)),
@@ -185,7 +185,7 @@ def test_every_existing_flag_sets_what_it_did(flags, holds):
      lambda s: (s.n_turns, s.system, s.only_instruction, s.end_with_user) == (2, SystemPrompts(["A", "B"], [3, 1]), True, True)
      and (s.assistant_sampling.temperature, s.user_sampling.temperature) == (0.2, 1.0)
      and (s.assistant_sampling.max_tokens, s.user_sampling.max_tokens) == (9, user_turn_sampling().max_tokens)),
-    ({"type": "magpie", "user_max_tokens": 64}, lambda s: (s.user_sampling.max_tokens, s.assistant_sampling.max_tokens) == (64, 256)),
+    ({"type": "magpie", "user_max_tokens": 64}, lambda s: (s.user_sampling.max_tokens, s.assistant_sampling.max_tokens) == (64, 512)),
     ({"type": "magpie_generator", "num_rows": 2, "n_turns": 2}, lambda s: s.n_turns == 2),
     ({"type": "self_instruct", "num_instructions": 3, "application_description": "A tutor", "template": "mine", "top_p": 0.5},
      lambda s: (s.num_instructions, s.application_description, s.template, s.instruction_sampling.top_p) == (3, "A tutor", "mine", 0.5)
