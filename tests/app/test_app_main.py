@@ -321,7 +321,7 @@ async def test_each_technique_tab_says_what_it_does_and_f1_has_a_page_with_an_ex
         app.main_screen.technique.show_technique("chain")
         await wait_for(pilot, lambda: bool(app.main_screen.query("#form-chain .technique-summary")), what="the chain's tab")
         summary = str(app.main_screen.query_one("#form-chain .technique-summary").render())
-        assert summary.startswith("Writes an instruction from each seed, then answers it. Seed: a request for an instruction.")
+        assert summary.startswith("Writes a question or request from each seed, then answers it. Seed: a topic, a task or a request")
         for entry in app.techniques:
             app.main_screen.technique.show_technique(entry.key)
             await wait_for(pilot, lambda: bool(app.main_screen.query(f"#form-{entry.key} .technique-summary")), what=entry.title)
@@ -340,7 +340,7 @@ async def test_each_technique_tab_says_what_it_does_and_f1_has_a_page_with_an_ex
                 text = str(page.query_one(".guide").render())
                 assert "Example seed\nGenerate a question about the Smol Course on small AI models." in text
                 assert "instruction: What is the purpose of the Smol Course?" in text
-                assert "gets an answer, which is then used as the instruction" in text
+                assert "answers the seed instead of asking" in text
 
 
 async def test_every_technique_tab_builds_its_technique_from_the_defaults(app_store, prompts):

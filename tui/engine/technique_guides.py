@@ -25,12 +25,12 @@ GUIDES = {
         "What is the purpose of the Smol Course?",
     ),
     "chain": TechniqueGuide(
-        "Writes an instruction from each seed, then answers it. Seed: a request for an instruction.",
+        "Writes a question or request from each seed, then answers it. Seed: a topic, a task or a request for an instruction.",
         "Generate a question about the Smol Course on small AI models.",
         "instruction: What is the purpose of the Smol Course?\n"
         "response: The Smol Course teaches how to train and use small language models on modest hardware.",
-        "A seed that is itself a request to answer (\"Give three tips for…\") gets an answer, which is then used as "
-        "the instruction: ask for an instruction instead (\"Write a request for three tips on…\").",
+        "A small model sometimes answers the seed instead of asking: that instruction fails the not_a_request gate "
+        "and is stored as failed, unanswered.",
     ),
     "magpie": TechniqueGuide(
         "Needs no seed: the model writes the user's turn from its chat template, then answers it.",
