@@ -19,6 +19,16 @@ def add_store_flag(parser: argparse.ArgumentParser, default: Any = None) -> None
 def add_model_flag(parser: argparse.ArgumentParser, default: Any = None) -> None:
     parser.add_argument("--model", type=Path, default=default, metavar="PATH", help="a GGUF model (default: the embedded SmolLM2-135M-Instruct)")
 
+
+def add_model_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """--model, --threads and --context; `default` replaces every option's own default (the app's top-level options pass SUPPRESS)."""
+    add_model_flag(parser, default)
+    parser.add_argument("--threads", type=int, default=None if default is None else default, metavar="N",
+                        help="CPU threads (default: the physical cores)")
+    parser.add_argument("--context", type=int, default=4096 if default is None else default, metavar="N",
+                        help="context size in tokens (capped at the model's)")
+
+
 def add_server_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
     """The flags that point a command at OpenAI-compatible servers instead of the in-process model.
 
