@@ -1,16 +1,18 @@
 """Text that must fit, at 120×36 and 80×24: a setting's label never runs into its value or is cut, a
-checkbox shows its box whole, and review's status column holds a status decided after it opened."""
+checkbox shows its box whole, review's status column holds a status decided after it opened, and a technique
+tab that does not fit is counted by a mark at the strip's end."""
 
 from __future__ import annotations
 
 import pytest
 from textual.containers import Grid
-from textual.widgets import Checkbox, Footer, Label
+from textual.widgets import Checkbox, Footer, Label, Tab, Tabs
 
 from tests.app.conftest import make_app, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.app.test_app_review import add_samples
 from tests.app.test_app_stats import screen_text
+from tui.app.widgets.tab_overflow import TabOverflowMark
 
 SIZES = [(120, 36), (80, 24)]
 
@@ -72,3 +74,26 @@ async def test_every_key_in_the_footer_is_shown_whole(app_store, prompts, size, 
         await pilot.press(*keys)
         await wait_for(pilot, every_key_whole, timeout=10, what="every key in the footer whole")
         assert len(keys_shown()) >= 5  # the screen's own keys at least, and the palette's
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x36", "80x24"])
+async def test_every_technique_tab_label_is_whole_or_a_mark_counts_it_and_the_active_tab_is_always_shown(app_store, prompts, size):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=size) as pilot:
+        pane = app.main_screen.technique
+        strip = pane.tabs.query_one(Tabs).query_one("#tabs-scroll")
+        for key in [entry.key for entry in app.techniques] + ["pipeline"]:
+            pane.show_technique(key)
+            await pilot.pause()
+            await pilot.pause()
+            seen = strip.region
+            tabs = list(pane.tabs.query(Tab))
+            active = pane.tabs.query_one(Tabs).active_tab
+            assert seen.x <= active.region.x and active.region.right <= seen.right, (size, key)
+            marks = {mark.has_class("-left"): str(mark.render()) for mark in pane.query(TabOverflowMark) if mark.display}
+            cut_left = sum(1 for tab in tabs if tab.region.x < seen.x)
+            cut_right = sum(1 for tab in tabs if tab.region.right > seen.right)
+            assert marks == {**({True: f"◂{cut_left}"} if cut_left else {}), **({False: f"{cut_right}▸"} if cut_right else {})}, \
+                (size, key)
+            if size == (120, 36):
+                assert not marks  # every tab fits the strip at this size

@@ -50,6 +50,18 @@ def test_main_screen_at_80x24(snap_compare, snapshot_store):
     assert snap_compare(snapshot_app(snapshot_store), terminal_size=(80, 24), run_before=model_ready)
 
 
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)], ids=["120x36", "80x24"])
+def test_technique_tab_strip_with_evolinstruct_shown(snap_compare, snapshot_store, size):
+    """Every tab on the strip at 120×36; at 80×24 marks count the tabs beyond each end."""
+    async def show_evol(pilot):
+        await model_ready(pilot)
+        pilot.app.main_screen.technique.show_technique("evol-instruct")
+        await wait_for(pilot, lambda: bool(pilot.app.main_screen.query("#form-evol-instruct")))
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(snapshot_store), terminal_size=size, run_before=show_evol)
+
+
 def test_review_screen(snap_compare, snapshot_store):
     first, second, _, _ = add_samples(snapshot_store, "What is the Smol Course?", "Explain Magpie in one line.",
                                       "what is the smol course?", "Tóm tắt khóa học Smol.")

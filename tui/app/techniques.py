@@ -21,9 +21,10 @@ from tui.engine.techniques.text_generation import TextGeneration
 
 @dataclass(frozen=True)
 class TechniqueEntry:
-    """One technique of the app: its tab title and its engine class."""
+    """One technique of the app: its title, its label on the tab strip and its engine class."""
 
     title: str
+    tab_label: str  # short, so that every tab fits on the strip of a 120-column terminal
     technique_class: type
     shows_pre_query: bool = False  # Magpie starts from the chat template's pre-query: show it
 
@@ -52,12 +53,12 @@ class TechniqueEntry:
 def available_techniques() -> tuple[TechniqueEntry, ...]:
     """Every technique of the engine, in the chapter's order."""
     return (
-        TechniqueEntry("Text generation", TextGeneration),
-        TechniqueEntry("Instruction → response", InstructionResponse),
-        TechniqueEntry("SelfInstruct", SelfInstruct),
-        TechniqueEntry("EvolInstruct", EvolInstruct),
-        TechniqueEntry("Magpie", Magpie, shows_pre_query=True),
-        TechniqueEntry("Preference pairs", Preference),
+        TechniqueEntry("Text generation", "Text", TextGeneration),
+        TechniqueEntry("Instruction → response", "Chain", InstructionResponse),
+        TechniqueEntry("SelfInstruct", "Self", SelfInstruct),
+        TechniqueEntry("EvolInstruct", "Evol", EvolInstruct),
+        TechniqueEntry("Magpie", "Magpie", Magpie, shows_pre_query=True),
+        TechniqueEntry("Preference pairs", "Pairs", Preference),
     )
 
 

@@ -8,10 +8,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, Static, TabbedContent, TabPane, Tabs
 
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.pipeline_tab import PipelineTab
+from tui.app.widgets.tab_overflow import mark_tab_overflow
 from tui.app.widgets.technique_tab import TechniqueTab
 from tui.engine.errors import BadInput
 from tui.engine.model import Model
@@ -85,12 +86,13 @@ class TechniquePane(Vertical):
         yield Static("", id="run-problem", markup=False)
         with TabbedContent(id="technique-tabs"):
             for entry in self.techniques:
-                yield TabPane(entry.title, id=f"tab-{entry.key}")
+                yield TabPane(entry.tab_label, id=f"tab-{entry.key}")
             with TabPane("Pipeline", id="tab-pipeline"):
                 yield PipelineTab(self.prompts, id="pipeline")
 
     def on_mount(self) -> None:
         self.query_one("#run-problem").display = False
+        mark_tab_overflow(self.tabs.query_one(Tabs))
         self._show_form(self.techniques[0])
 
     def _show_form(self, entry: TechniqueEntry) -> None:
@@ -159,6 +161,7 @@ class TechniquePane(Vertical):
     @on(TabbedContent.TabActivated, "#technique-tabs")
     def technique_shown(self, event: TabbedContent.TabActivated) -> None:
         self.screen.refresh_bindings()  # the Pipeline tab's keys come and go with it
+        self.border_title = f"Technique · {'Pipeline' if self.pipeline_shown else self.current_entry().title}"  # the tab's whole name
         if self.pipeline_shown:
             self.query_one("#run-num", Input).placeholder = "every row"  # the source's rows, cycled when more
             return

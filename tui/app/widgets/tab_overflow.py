@@ -1,0 +1,39 @@
+"""Marks at the ends of a tab strip too narrow for its tabs: "◂2" while two tabs lie beyond the left end,
+"3▸" while three lie beyond the right, so a person sees there are more and which way they are."""
+
+from __future__ import annotations
+
+from textual.widget import Widget
+from textual.widgets import Static, Tab, Tabs
+
+
+class TabOverflowMark(Static):
+    """One end's mark: the arrow and how many tabs lie beyond that end; hidden while none does."""
+
+    DEFAULT_CSS = """
+    TabOverflowMark { dock: left; width: auto; height: 1; padding: 0 0 0 1; color: $accent; text-style: bold; display: none; }
+    TabOverflowMark.-right { dock: right; padding: 0 1 0 0; }
+    """
+
+
+def mark_tab_overflow(tabs: Tabs) -> None:
+    """Show how many tabs lie beyond each end of `tabs`, updated whenever the screen's layout changes
+    (a resize, the strip scrolling to the active tab)."""
+    left, right = TabOverflowMark(classes="-left"), TabOverflowMark(classes="-right")
+    tabs.mount(left, right)
+    strip: Widget = tabs.query_one("#tabs-scroll")  # the tabs' own scrolling row (Textual's CSS names it too)
+
+    def update(*_: object) -> None:
+        seen = strip.region
+        tab_regions = [tab.region for tab in tabs.query(Tab) if tab.display]
+        if not seen or not tab_regions:
+            return
+        # A tab cut by the edge counts as beyond it: its whole label is not shown.
+        before = sum(1 for region in tab_regions if region.x < seen.x)
+        after = sum(1 for region in tab_regions if region.right > seen.right)
+        for mark, count, text in ((left, before, f"◂{before}"), (right, after, f"{after}▸")):
+            if mark.display != (count > 0) or (count and str(mark.render()) != text):  # unchanged: no new layout
+                mark.update(text)
+                mark.display = count > 0
+
+    tabs.screen.screen_layout_refresh_signal.subscribe(tabs, update)
