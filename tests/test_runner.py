@@ -1,9 +1,12 @@
 """How a run hands a stored sample's id around: to the technique through its stream, to the front end
 through the observer."""
 
+import threading
+import time
 from dataclasses import dataclass
 
 from tests.scripted_model import ScriptedModel
+from tui.engine.run_rows import SampleWriter
 from tui.engine.runner import RunObserver, run_generation
 
 
@@ -66,3 +69,66 @@ def test_a_run_counts_its_truncated_samples_and_its_summary_says_export_leaves_t
     assert summary.stored == 2 and summary.truncated == 1
     assert summary_line(summary).endswith("; 1 truncated: left out of export unless --include-truncated")
     assert store.list_runs()[-1]["summary"]["truncated"] == 1
+
+
+def _wait_until(condition, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def _write_at_once(writer, count):
+    """`count` threads each hand the writer one sample; returns each thread's id (or error) by its number."""
+    outcome = {}
+
+    def write(number):
+        try:
+            outcome[number] = writer.write({"technique": "t", "instruction": f"Question {number}?"}, number)
+        except Exception as error:  # noqa: BLE001 - the test reads what each thread got
+            outcome[number] = error
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, outcome
+
+
+def test_samples_finished_at_once_share_one_journal_append_and_each_row_gets_its_own_id(store):
+    batches, first_write, release = [], threading.Event(), threading.Event()
+    add_samples = store.add_samples
+
+    def held_add_samples(samples):
+        batches.append(len(samples))
+        if len(batches) == 1:  # the first write waits until the seven other rows have handed theirs over
+            first_write.set()
+            release.wait(10)
+        return add_samples(samples)
+
+    store.add_samples = held_add_samples
+    writer = SampleWriter(store, Recorder(), 8, 1, {})
+    threads, outcome = _write_at_once(writer, 8)
+    assert first_write.wait(10)
+    _wait_until(lambda: len(writer._handed) == 7)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert batches == [1, 7]  # eight samples, two appends (two fsyncs)
+    by_id = {s["id"]: s for s in store.list_samples()}
+    assert len(by_id) == 8 and {by_id[outcome[n]]["instruction"] for n in range(8)} == {f"Question {n}?" for n in range(8)}
+    assert all(by_id[outcome[n]]["instruction"] == f"Question {n}?" for n in range(8))
+
+
+def test_a_batch_the_disk_refuses_stores_none_of_its_samples_and_each_of_its_rows_learns_why(store):
+    from tui.engine.errors import StoreUnwritable
+
+    def refused(samples):
+        raise StoreUnwritable(f"{store.path}: cannot write the journal (No space left on device)")
+
+    store.add_samples = refused
+    writer = SampleWriter(store, Recorder(), 4, 1, {})
+    threads, outcome = _write_at_once(writer, 4)
+    for thread in threads:
+        thread.join(10)
+    assert all(isinstance(outcome[n], StoreUnwritable) for n in range(4))
+    assert store.list_samples() == [] and writer.finished == 0

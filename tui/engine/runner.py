@@ -64,7 +64,7 @@ def run_generation(
         threads=getattr(model, "n_threads", None),
     )
     summary = RunSummary(run_id=run_id, total=num)
-    stored = SampleWriter(store, observer, num, run_id, {"seed": run_seed, "settings": settings, "model": model_record}, parallel,
+    stored = SampleWriter(store, observer, num, run_id, {"seed": run_seed, "settings": settings, "model": model_record},
                           saturation_window)
     started = time.perf_counter()
     failure: StoreUnwritable | None = None

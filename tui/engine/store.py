@@ -557,15 +557,21 @@ class SampleStore:
 
     # Samples -----------------------------------------------------------------------------------
 
-    @_writes
     def add_sample(self, sample: dict[str, Any]) -> int:
         """Write one finished sample; it is on disk when this returns."""
-        doc = {"status": "new", "created": now_iso(), **sample}
-        sample_id = self._samples.insert(doc)
-        self._put(self._samples, [sample_id])
+        return self.add_samples([sample])[0]
+
+    @_writes
+    def add_samples(self, samples: list[dict[str, Any]]) -> list[int]:
+        """Write finished samples with one journal append (one fsync): all are on disk when this returns,
+        or, when the disk refuses, none is stored and StoreUnwritable is raised."""
+        created = now_iso()
+        docs = [{"status": "new", "created": created, **sample} for sample in samples]
+        sample_ids = self._samples.insert_multiple(docs)
+        self._put(self._samples, sample_ids)
         if self._status_counts is not None:
-            self._status_counts[doc["status"]] += 1
-        return sample_id
+            self._status_counts.update(doc["status"] for doc in docs)
+        return sample_ids
 
     @_locked
     def get_sample(self, sample_id: int) -> dict[str, Any]:
