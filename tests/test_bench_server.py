@@ -32,7 +32,12 @@ def test_the_llama_part_compares_smolgen_with_a_bare_client_and_the_engine(tmp_p
     for row in llama["by_concurrency"].values():
         assert 0.1 < row["smolgen_vs_bare"] < 10
         assert 0 < row["smolgen"]["tokens_per_second"] < 100_000
+        # The same requests with the same seeds: both count about the same tokens, whatever is in flight.
+        assert row["bare"]["samples"] == row["smolgen"]["samples"] == 4  # two runs of 2, each side
+        assert 0.7 < row["bare"]["tokens"] / row["smolgen"]["tokens"] < 1.4
     assert 0 < llama["engine"]["tokens_per_second"] < 100_000
+    assert 0 < llama["local_server_start_seconds"] < 120
+    assert llama["local_server_pays_from_samples"] is None or llama["local_server_pays_from_samples"] >= 1
 
 
 def test_the_app_part_reports_its_rate_and_keypress_latencies(tmp_path):

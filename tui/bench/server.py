@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -99,25 +100,52 @@ def _magpie(max_tokens: int) -> Any:
 
 
 def llama_part(model_path: Path | None, concurrencies: list[int], samples: int, max_tokens: int) -> dict[str, Any]:
-    """Aggregate tok/s and samples/min of smolgen and a bare client at each concurrency, and the engine's."""
-    from tui.engine.server.local import LocalServer
+    """Aggregate tok/s and samples/min of smolgen and a bare client at each concurrency, and the engine's.
+
+    At each concurrency the two run in the order smolgen, bare, bare, smolgen and each is the sum of its
+    two runs, so a load that rises or falls during the pair weighs on both alike."""
+    from tui.engine.server.connect import connect
+    from tui.engine.server.local import DEFAULT_SLOTS, LocalServer
+    from tui.engine.server.settings import ServerSettings
 
     run_seed = 4242
     rows: dict[str, Any] = {}
+    started = time.perf_counter()
     with LocalServer(model_path, slots=max(concurrencies), context_per_slot=1024) as server:
+        connect(ServerSettings([server.url])).close()
+        server_start = time.perf_counter() - started
         for concurrency in concurrencies:
-            ours = _smolgen_run(server.url, concurrency, samples, max_tokens, run_seed)
-            bare = _bare_run(server.url, concurrency, samples, max_tokens, run_seed)
+            first = _smolgen_run(server.url, concurrency, samples, max_tokens, run_seed)
+            bare = _added(*(_bare_run(server.url, concurrency, samples, max_tokens, run_seed) for _ in range(2)))
+            ours = _added(first, _smolgen_run(server.url, concurrency, samples, max_tokens, run_seed))
             rows[str(concurrency)] = {"smolgen": ours, "bare": bare, "smolgen_vs_bare": _ratio(ours, bare)}
     engine = _engine_run(model_path, samples, max_tokens, run_seed)
-    at_four = rows.get("4", {}).get("smolgen")
+    at_slots = rows.get(str(DEFAULT_SLOTS), {}).get("smolgen")
     return {
         "samples": samples,
         "max_tokens": max_tokens,
         "by_concurrency": rows,
         "engine": engine,
-        "smolgen_at_4_vs_engine": _ratio(at_four, engine) if at_four else None,
+        "smolgen_at_4_vs_engine": _ratio(at_slots, engine) if at_slots else None,
+        "local_server_start_seconds": round(server_start, 2),
+        "local_server_pays_from_samples": _break_even(server_start, engine, at_slots),
     }
+
+
+def _added(*runs: dict[str, float]) -> dict[str, float]:
+    tokens, samples, seconds = (sum(run[key] for run in runs) for key in ("tokens", "samples", "seconds"))
+    return _figures(tokens, samples, seconds)
+
+
+def _break_even(server_start: float, engine: dict[str, float], served: dict[str, float] | None) -> int | None:
+    """The samples from which starting a local server and running its slots beats the in-process engine."""
+    if not served:
+        return None
+    engine_each = engine["seconds"] / engine["samples"]
+    served_each = served["seconds"] / served["samples"]
+    if served_each >= engine_each:
+        return None  # the server never catches up on this machine
+    return max(1, math.ceil((server_start - engine["load_seconds"]) / (engine_each - served_each)))
 
 
 def _ratio(a: dict[str, float], b: dict[str, float]) -> float:
@@ -126,7 +154,7 @@ def _ratio(a: dict[str, float], b: dict[str, float]) -> float:
 
 def _figures(tokens: int, samples: int, seconds: float) -> dict[str, float]:
     return {"tokens_per_second": round(tokens / seconds, 2), "samples_per_minute": round(samples / seconds * 60, 1),
-            "seconds": round(seconds, 3), "tokens": tokens}
+            "seconds": round(seconds, 3), "tokens": tokens, "samples": samples}
 
 
 def _smolgen_run(url: str, concurrency: int, samples: int, max_tokens: int, run_seed: int) -> dict[str, float]:
@@ -178,7 +206,8 @@ def _bare_run(url: str, concurrency: int, samples: int, max_tokens: int, run_see
             async def worker() -> None:
                 nonlocal tokens
                 while queue:
-                    tokens += await one(client, queue.pop(0))
+                    got = await one(client, queue.pop(0))  # awaited first: `tokens += await …` would read tokens before the wait
+                    tokens += got
             started = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             return tokens, time.perf_counter() - started
@@ -193,12 +222,14 @@ def _engine_run(model_path: Path | None, samples: int, max_tokens: int, run_seed
     from tui.engine.runner import run_generation
     from tui.engine.store import SampleStore
 
+    loading = time.perf_counter()
     model = Model.load(model_path, n_ctx=2048)
+    load_seconds = time.perf_counter() - loading
     with tempfile.TemporaryDirectory() as folder, SampleStore(Path(folder) / "bench.json") as store:
         started = time.perf_counter()
         summary = run_generation(_magpie(max_tokens), store, model, PromptLibrary(), samples, run_seed)
         seconds = time.perf_counter() - started
-    return _figures(summary.completion_tokens, summary.stored + summary.failed, seconds)
+    return {**_figures(summary.completion_tokens, summary.stored + summary.failed, seconds), "load_seconds": round(load_seconds, 3)}
 
 
 # The ceiling part ---------------------------------------------------------------------------------
@@ -290,6 +321,8 @@ def _print(figures: dict[str, Any]) -> None:
                   f"{row['smolgen_vs_bare']:>6}  {row['smolgen']['samples_per_minute']:>19}")
         print(f"  in-process engine: {llama['engine']['tokens_per_second']} tok/s; "
               f"smolgen at 4 in flight / engine: {llama['smolgen_at_4_vs_engine']}")
+        print(f"  a local llama-server starts in {llama['local_server_start_seconds']} s and pays from "
+              f"{llama['local_server_pays_from_samples']} samples on (against loading the model in-process)")
     ceiling = figures.get("ceiling")
     if ceiling:
         print(f"Against the canned stub server ({ceiling['samples']} samples a run, each durable in the store):")
