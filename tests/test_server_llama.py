@@ -155,6 +155,25 @@ def test_local_server_starts_serves_and_leaves_no_process(tmp_path):
     assert not _llama_servers_of(tmp_path)
 
 
+def test_a_long_headless_run_starts_a_local_server_by_default_and_a_short_one_stays_in_process(tmp_path):
+    from tui.cli_model import LOCAL_SERVER_FROM_SAMPLES
+
+    long_run = str(LOCAL_SERVER_FROM_SAMPLES)
+    result = run_smolgen("generate", "magpie", "--num", long_run, "--quiet", *SHORT, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "starting llama-server" in result.stderr and "--in-process" in result.stderr  # says why, and how not to
+    samples, runs = _samples(tmp_path)
+    summary = runs[-1]["summary"]
+    assert summary["stored"] + summary["failed"] == LOCAL_SERVER_FROM_SAMPLES == len(samples)
+    assert runs[-1]["model"]["servers"][0].startswith("http://127.0.0.1:")
+    assert not _llama_servers_of(tmp_path)
+    for flags in (["--num", long_run, "--in-process"], ["--num", str(LOCAL_SERVER_FROM_SAMPLES - 1)]):
+        result = run_smolgen("generate", "magpie", *flags, "--quiet", "--threads", "1", *SHORT, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "starting llama-server" not in result.stderr
+        assert "servers" not in _samples(tmp_path)[1][-1]["model"], flags  # the in-process model's record
+
+
 def test_ctrl_c_during_a_local_server_run_cancels_and_leaves_no_server(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "tui", "generate", "magpie", "--local-server", "2", "--num", "500", "--quiet", *SHORT],

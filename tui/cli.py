@@ -22,7 +22,7 @@ from tui.cli_stats import add_stats_command, cmd_stats
 from tui.cli_store import add_store_command, cmd_store
 from tui.cli_technique_flags import TECHNIQUE_CLASSES, add_technique_flags
 from tui.cli_config import apply_user_config
-from tui.cli_flags import add_model_options, add_parallel_flag, add_server_flags, add_store_flag
+from tui.cli_flags import add_in_process_flag, add_model_options, add_parallel_flag, add_server_flags, add_store_flag
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
 from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="self-instruct, evol-instruct: answer each kept instruction (now the default; kept for scripts)")
     add_technique_flags(gen)
     add_parallel_flag(gen)
+    add_in_process_flag(gen)
     add_store_flag(gen)
     add_model_options(gen)
     add_server_flags(gen)

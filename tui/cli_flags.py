@@ -51,6 +51,15 @@ def add_server_flags(parser: argparse.ArgumentParser, default: Any = None) -> No
                         help="start llama-server on 127.0.0.1 with --model (or the embedded model) and SLOTS slots, use it, stop it")
 
 
+def add_in_process_flag(parser: argparse.ArgumentParser) -> None:
+    """`--in-process`: keep the model in this process although the run is long enough for a local llama-server."""
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="decode in this process; without it, a headless run of many samples with no --server starts the "
+        "llama-server `make` built (as --local-server does), which is faster here",
+    )
+
+
 def add_parallel_flag(gen: argparse.ArgumentParser) -> None:
     """`generate --parallel S`: S rows at once, their tokens decoded in one llama.cpp batch (tui/engine/parallel_run.py)."""
     gen.add_argument(

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, Callable, Iterator, TextIO
 
-from tui.cli_model import check_model_flags, opened_model, server_settings, uses_servers
+from tui.cli_model import check_model_flags, choose_local_server, opened_model, server_settings, uses_servers
 from tui.cli_signals import cancelled_by_signals, run_exit_status
 from tui.cli_technique_flags import TECHNIQUE_CLASSES, settings_from_flags
 from tui.engine.errors import BadInput
@@ -182,6 +182,8 @@ def run_generate_command(args: argparse.Namespace) -> int:
             rows = [seed["row"] for seed in store.list_seeds(selected_only=True)]
         num = args.num if args.num is not None else default_num(technique, rows)
         check_run(technique, prompts, num, rows, args.parallel)  # bad input is reported before the model loads
+        if not isinstance(technique, Preference):  # its responders are models of their own
+            choose_local_server(args, num)
         with opened_responders(args) as responders, opened_model(args, check_seed=args.seed is not None) as model:
             if isinstance(technique, Preference):
                 technique.responders = responders

@@ -13,6 +13,10 @@ from tui.engine.language_model import LanguageModel
 from tui.engine.server.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS, ServerSettings
 
 SERVER_ONLY_FLAGS = ("server_model", "api_key_env", "concurrency", "timeout", "max_retries", "chat_template")
+# A headless run of at least this many samples goes to a llama-server smolgen starts (when `make` built
+# one): its slots outrun the in-process model after a few samples (`smolgen bench server` measures the
+# break-even); shorter runs stay in-process, where the first token shows sooner.
+LOCAL_SERVER_FROM_SAMPLES = 8
 
 
 def uses_servers(args: argparse.Namespace) -> bool:
@@ -33,6 +37,30 @@ def check_model_flags(args: argparse.Namespace) -> None:
                 raise BadInput(f"--{name.replace('_', '-')}: only with --server URL or --local-server")
     elif getattr(args, "parallel", 1) not in (None, 1):
         raise BadInput("--parallel: for the in-process model; with servers, --concurrency sets the requests in flight")
+
+
+def choose_local_server(args: argparse.Namespace, samples: int) -> bool:
+    """Start a local llama-server for this headless run though none was asked for, when it pays: no
+    server named, no --in-process or --parallel, enough samples, a built llama-server, and a model with a
+    chat template (a base model stays in-process, which says what it can run). Sets `args.local_server`."""
+    if getattr(args, "in_process", False) or uses_servers(args) or getattr(args, "parallel", 1) != 1:
+        return False
+    if samples < LOCAL_SERVER_FROM_SAMPLES:
+        return False
+    from tui.engine.errors import ModelFileError
+    from tui.engine.model_file import default_model_path, inspect_model
+    from tui.engine.server.local import find_llama_server
+
+    try:
+        find_llama_server()
+        info = inspect_model(args.model if args.model is not None else default_model_path())
+    except (BadInput, ModelFileError):
+        return False  # not built here, or a model file the in-process path reports properly
+    if not info.chat_template:
+        return False
+    args.local_server = 0
+    args.local_server_chosen = True
+    return True
 
 
 def server_settings(args: argparse.Namespace, urls: list[str], default_concurrency: int = DEFAULT_CONCURRENCY) -> ServerSettings:
@@ -88,10 +116,13 @@ def opened_model(args: argparse.Namespace, check_seed: bool = False) -> Iterator
             from tui.engine.server.local import DEFAULT_SLOTS, LocalServer
 
             slots = args.local_server or DEFAULT_SLOTS
-            report(f"starting llama-server with {slots} slots on 127.0.0.1…")
+            why = (f" (a run of {LOCAL_SERVER_FROM_SAMPLES} samples or more; --in-process keeps the model here)"
+                   if getattr(args, "local_server_chosen", False) else "")
+            report(f"starting llama-server with {slots} slots on 127.0.0.1{why}…")
             local = stack.enter_context(LocalServer(args.model, slots=slots, threads=args.threads))
             urls = [local.url]
         settings = server_settings(args, urls, default_concurrency=slots or DEFAULT_CONCURRENCY)
         model = connect(settings, check_seed=check_seed, on_event=report)
         stack.callback(model.close)
         yield model
+

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from tui import cli_generate
 from tui.bench.null_backend import PacedModel
 from tui.engine.model import Model
 
@@ -22,6 +23,7 @@ def main(argv: list[str]) -> int:
 
     word_delay, *args = argv
     Model.load = classmethod(lambda cls, *a, **k: PacedModel(REPLIES, float(word_delay)))  # type: ignore[method-assign]
+    cli_generate.choose_local_server = lambda *_a, **_k: False  # the stand-in is in-process; a long run must not start llama-server
     return smolgen(args)
 
 

@@ -89,7 +89,8 @@ def run_variant(variant: str, samples: int, seed: int, model: Path | None, threa
         # A config folder of its own: a person's config, remembered settings and templates do not change what is timed.
         env = {"SMOLGEN_CONFIG_DIR": folder}
         if variant in REFERENCES:
-            command = [sys.executable, "-m", "tui", "generate", "magpie", "--num", str(samples), "--seed", str(seed), *options]
+            command = [sys.executable, "-m", "tui", "generate", "magpie", "--num", str(samples), "--seed", str(seed), "--in-process",
+                       *options]  # the app decodes in-process: the CLI must too, to be compared
             if variant == "cli-file":
                 command = ["sh", "-c", 'exec "$@" > "$0" 2>&1', str(Path(folder) / "cli.log"), *command]
             with Terminal(command, width=WIDTH, height=HEIGHT, env=env) as terminal:
