@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tui"
 HEAVY = (
     "llama_cpp",  # the model's native library: loaded with a model
     "gguf",  # numpy and the GGUF tables: loaded to read a model file's details
+    "numpy",  # loaded with gguf anyway, when a GGUF header's vocabulary is stepped over
     "plotext",  # the terminal plots of `smolgen stats`
     "py3langid",  # numpy and its language model: loaded when a quality gate first identifies a language
     "tui.engine.minhash_clusters",  # datasketch and numpy: loaded when clusters are asked for

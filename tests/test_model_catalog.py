@@ -208,3 +208,38 @@ def test_a_vocabulary_cut_short_is_named_truncated(tmp_path):
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(whole[: whole.index(b"token2500")])
     assert "truncated" in survey_header(cut).problem
+
+
+def test_a_listing_steps_over_the_vocabulary_without_walking_it(monkeypatch):
+    from tui.engine.gguf_header import _Cursor, read_header
+    from tui.engine.model_file import default_model_path
+
+    walked = []
+    real_walk = _Cursor.walk_strings
+    monkeypatch.setattr(_Cursor, "walk_strings", lambda cursor, count: walked.append(count) or real_walk(cursor, count))
+    header = read_header(default_model_path(), vocabulary=False)
+    assert header.metadata["tokenizer.chat_template"] and len(header.tensors) > 100  # read past both string arrays
+    assert sum(walked) < 100  # of 49,152 tokens and 48,900 merges
+
+
+@pytest.mark.parametrize("odd", [[""], ["a\x00b"], ["x" * 256, "y" * 70_000], [""] * 40], ids=["empty", "zero-byte", "long", "many-empty"])
+def test_strings_numpy_cannot_place_are_stepped_over_all_the_same(tmp_path, odd):
+    import gguf
+
+    from tui.engine.gguf_header import read_header
+
+    path = tmp_path / "odd.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    tokens = [f"token{i}" for i in range(3000)] + odd + [f"later{i}" for i in range(3000)]
+    writer.add_token_list(tokens)
+    writer.add_token_merges([f"a{i} b{i}" for i in range(20_000)] + odd + ["c d"])
+    writer.add_chat_template("{{ messages }}")  # a key after both arrays: read only if they were stepped over right
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    whole, listed = read_header(path), read_header(path, vocabulary=False)
+    assert whole.metadata.pop("tokenizer.ggml.tokens") == tokens
+    assert listed.metadata == whole.metadata and listed.metadata["tokenizer.chat_template"] == "{{ messages }}"
+    assert (listed.tensors, listed.data_start) == (whole.tensors, whole.data_start)

@@ -3,11 +3,13 @@
 The `gguf` package's GGUFReader builds a numpy view of every array element, seconds even on the
 135M model's header; opening a model must not wait for that, so the walk is done here with struct
 over the header's bytes, keeping only the vocabulary among the large arrays (and not even that when a
-listing of many files asks for `vocabulary=False`). Type sizes come from `gguf`.
+listing of many files asks for `vocabulary=False`: then numpy finds where each array of strings ends,
+not a Python loop). Type sizes come from `gguf`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from dataclasses import dataclass, field
@@ -19,6 +21,9 @@ _STRING, _ARRAY = 8, 9
 _LENGTH = struct.Struct("<Q")
 _FIRST_READ = 1 << 20
 _KEPT_ARRAYS = {"tokenizer.ggml.tokens"}
+_STRINGS_WINDOW = 1 << 18  # bytes numpy looks at in one go when stepping over strings
+_STRING_BYTES = 64  # more than a vocabulary's string takes on average, its length included
+_STRINGS_MISSES = 16  # strings numpy could not step over before the rest of an array is walked
 
 
 class GGUFFormatError(ValueError):
@@ -62,16 +67,26 @@ class _Cursor:
         if end > self.file_size:
             raise GGUFFormatError(f"the header ends early at byte {self.pos}")
         wanted = min(self.file_size, max(end, 2 * len(self.buffer), _FIRST_READ))
-        self.buffer += self.handle.read(wanted - len(self.buffer))
+        # Read again from the start into a fresh buffer, the old one let go first: growing bytes by
+        # concatenation costs more in fresh pages than reading from the page cache costs.
+        self.buffer = b""
+        self.handle.seek(0)
+        self.buffer = self.handle.read(wanted)
         if end > len(self.buffer):
             raise GGUFFormatError(f"the header ends early at byte {self.pos}")
 
     def unpack(self, fmt: str) -> Any:
-        size = struct.calcsize(fmt)
-        self.need(self.pos + size)
-        (value,) = struct.unpack_from(fmt, self.buffer, self.pos)
-        self.pos += size
+        (value,) = self.unpack_all(fmt)
         return value
+
+    def unpack_all(self, fmt: str) -> tuple:
+        """The values `fmt` reads at the cursor, which moves past them."""
+        end = self.pos + struct.calcsize(fmt)
+        if end > len(self.buffer):
+            self.need(end)
+        values = struct.unpack_from(fmt, self.buffer, self.pos)
+        self.pos = end
+        return values
 
     def skip(self, size: int) -> None:
         if size < 0 or self.pos + size > self.file_size:
@@ -86,7 +101,23 @@ class _Cursor:
         return self.buffer[start : self.pos].decode("utf-8", errors="replace")
 
     def skip_strings(self, count: int) -> None:
-        """Step over `count` strings reading only their lengths: a vocabulary is most of a header."""
+        """Step over `count` strings reading only their lengths: a vocabulary is most of a header, so
+        numpy finds the lengths a window at a time; a string it cannot place is walked instead."""
+        misses = 0
+        while count and misses < _STRINGS_MISSES:
+            window = min(_STRINGS_WINDOW, _STRING_BYTES * count)
+            self.need(min(self.file_size, self.pos + window))
+            window_end = min(len(self.buffer), self.pos + window)
+            stepped, self.pos = _step_strings(self.buffer, self.pos, window_end, count)
+            if not stepped:
+                misses += 1
+                self.walk_strings(1)
+                stepped = 1
+            count -= stepped
+        self.walk_strings(count)
+
+    def walk_strings(self, count: int) -> None:
+        """Step over `count` strings one by one, each by its length."""
         length = _LENGTH.unpack_from
         buffer, pos = self.buffer, self.pos
         readable = len(buffer) - 8
@@ -120,13 +151,41 @@ class _Cursor:
         raise GGUFFormatError(f"unknown metadata value type {kind} at byte {self.pos}")
 
 
+def _step_strings(buffer: bytes, start: int, end: int, count: int) -> tuple[int, int]:
+    """How many of `count` strings from `start` numpy steps over within buffer[start:end], and where they end.
+
+    A vocabulary's strings are short, never empty and hold no zero byte, so a run of zeros ends only at
+    the top of a length field. The fields found so are trusted only as far as each leads to the next by
+    its own length, as a walk would go: a string that breaks the rule stops the step there.
+    """
+    import numpy as np
+
+    span = end - start
+    if span < 16:
+        return 0, start
+    zero = np.frombuffer(buffer, np.uint8, count=span, offset=start) == 0
+    fields = np.flatnonzero(zero[:-1] & ~zero[1:])[:count]
+    fields -= 7  # from the last zero of a length field to its first byte
+    if not len(fields) or fields[0] != 0:
+        return 0, start
+    lengths = np.ndarray((span - 7,), "<u8", buffer, start, (1,))[fields]
+    ends = fields + 8 + np.minimum(lengths, span).astype(np.int64)
+    broken = np.flatnonzero(fields[1:] != ends[:-1])
+    stepped = int(broken[0]) + 1 if len(broken) else len(fields)
+    if ends[stepped - 1] > span:  # the last string runs past the window
+        stepped -= 1
+    return stepped, start + (int(ends[stepped - 1]) if stepped else 0)
+
+
 def read_header(path: Path, vocabulary: bool = True) -> GGUFHeader:
     """Parse the header of the GGUF at `path`; raise GGUFFormatError when it is truncated or corrupt.
 
     `vocabulary=False` leaves out `tokenizer.ggml.tokens` too: every array is stepped over, not read.
     """
     kept_arrays = _KEPT_ARRAYS if vocabulary else set()
-    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+    from gguf.constants import GGML_QUANT_SIZES
+
+    type_sizes = {int(kind): sizes for kind, sizes in GGML_QUANT_SIZES.items()}
 
     with open(path, "rb") as handle:
         cursor = _Cursor(handle, os.fstat(handle.fileno()).st_size)
@@ -150,15 +209,11 @@ def read_header(path: Path, vocabulary: bool = True) -> GGUFHeader:
             n_dims = cursor.unpack("<I")
             if n_dims > 8:
                 raise GGUFFormatError(f"tensor {name} claims {n_dims} dimensions")
-            n_elements = 1
-            for _ in range(n_dims):
-                n_elements *= cursor.unpack("<Q")
-            type_id = cursor.unpack("<I")
-            relative = cursor.unpack("<Q")
-            try:
-                block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(type_id)]
-            except (ValueError, KeyError):
-                raise GGUFUnsupported(f"tensor {name} has unknown type {type_id}") from None
+            *dims, type_id, relative = cursor.unpack_all(f"<{n_dims}QIQ")
+            n_elements = math.prod(dims)
+            if type_id not in type_sizes:
+                raise GGUFUnsupported(f"tensor {name} has unknown type {type_id}")
+            block, type_size = type_sizes[type_id]
             entries.append((name, n_elements, n_elements * type_size // block, relative))
         alignment = int(header.metadata.get("general.alignment", 32)) or 32
         header.data_start = (cursor.pos + alignment - 1) // alignment * alignment
