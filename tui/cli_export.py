@@ -13,7 +13,8 @@ from tui.engine.errors import BadInput, SmolgenError
 from tui.engine.export import FORMATS, HUB_FOLDER, PAIR_FORMAT, ExportResult, RowOptions, export_pairs, export_samples, text_chat_template
 from tui.engine.judge import check_min_rating
 from tui.engine.preferences import TECHNIQUE as PREFERENCE
-from tui.engine.store import REVIEW_STATUSES, SampleStore
+from tui.engine.store import REVIEW_STATUSES
+from tui.engine.store_reader import StoreReader
 
 
 def add_export_command(commands: Any) -> None:
@@ -67,7 +68,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == HUB_FOLDER:
         return _export_hub_folder(args, rows, status, template, started)
     statuses = REVIEW_STATUSES if status == "all" else (status,)
-    with SampleStore(args.store, read_only=True) as store:
+    with StoreReader(args.store) as store:
         result = export_samples(store.iter_samples(statuses=statuses), args.format, args.out, overwrite=args.force,
                                 include_truncated=args.include_truncated, chat_template=template, min_rating=args.min_rating)
         counts = store.status_counts()
@@ -83,8 +84,8 @@ def _export_pairs(args: argparse.Namespace) -> int:
     if args.min_rating is not None:
         raise BadInput(f"--min-rating: not for --format {PAIR_FORMAT}; --min-margin chooses pairs by how far their ratings differ")
     statuses = ("new", "accepted") if args.status is None else REVIEW_STATUSES if args.status == "all" else (args.status,)
-    with SampleStore(args.store, read_only=True) as store:
-        samples = store.list_samples(statuses=statuses, technique=PREFERENCE)
+    with StoreReader(args.store) as store:
+        samples = list(store.iter_samples(statuses=statuses, technique=PREFERENCE))
     result = export_pairs(samples, args.out, overwrite=args.force, min_margin=args.min_margin, human_only=args.human_only,
                           include_truncated=args.include_truncated)
     if not result.written:
@@ -101,10 +102,10 @@ def _export_hub_folder(args: argparse.Namespace, rows: str, status: str, templat
     test_size = 0.1 if args.test_size is None else args.test_size
     check_test_size(test_size)  # before the store is read
     statuses = REVIEW_STATUSES if status == "all" else (status,)
-    with SampleStore(args.store, read_only=True) as store:
-        counts = store.status_counts()
+    counts: Counter = Counter()  # every sample's status, counted as the samples stream past: the card is written after
+    with StoreReader(args.store) as store:
         result = export_hub_folder(
-            store.iter_samples(statuses=statuses), args.out, runs={run["id"]: run for run in store.list_runs()},
+            store.iter_samples(statuses=statuses, counted=counts), args.out, runs={run["id"]: run for run in store.list_runs()},
             store_statuses=counts, statuses=statuses, test_size=test_size, license=args.license or "apache-2.0",
             seed=args.seed or 0, force=args.force, include_truncated=args.include_truncated, row_format=rows,
             options=RowOptions(template), min_rating=args.min_rating,

@@ -12,9 +12,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from tui.bench.near_duplicate_benchmark import stored_instructions
+from tui.engine.store import snapshot_bytes
 
 TECHNIQUES = ("magpie", "chain", "self_instruct", "evol_instruct", "text")
 STATUS_WEIGHTS = (("new", 6), ("accepted", 3), ("rejected", 1))
@@ -56,6 +55,6 @@ def write_synthetic_store(path: Path, count: int, seed: int = 0) -> Path:
         "runs": runs,
         "cache": {},
     }
-    path.write_bytes(orjson.dumps(data))
+    path.write_bytes(snapshot_bytes(data))
     Path(f"{path}.journal").unlink(missing_ok=True)
     return path

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -94,6 +95,10 @@ def export_hub_folder(
         result.export.written = len(offsets)
         if offsets:
             result.splits = _write_splits(scratch, offsets, out / DATA_FOLDER, test_size, seed)
+    except BaseException:
+        if made_folder:  # a store found unreadable part way through leaves no half-made folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     finally:
         scratch.unlink(missing_ok=True)
     if not offsets:

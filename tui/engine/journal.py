@@ -96,10 +96,12 @@ def parse_line(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return (None, reason) if reason else (change, None)
 
 
-def replay(raw: bytes, data: dict[str, Any]) -> Replay:
-    """Apply every readable complete line of a journal's bytes to `data`; set aside the rest."""
+def read_changes(raw: bytes) -> tuple[list[dict[str, Any]], Replay]:
+    """The changes of every readable complete line of a journal's bytes, in order, and what the lines held;
+    nothing is applied."""
     complete, newline, torn = raw.rpartition(b"\n")
     result = Replay(torn=torn, complete_bytes=len(complete) + len(newline))
+    changes = []
     for number, line in enumerate(complete.split(b"\n") if newline else [], start=1):
         if not line.strip():
             continue  # an empty line carries no change
@@ -107,8 +109,16 @@ def replay(raw: bytes, data: dict[str, Any]) -> Replay:
         if change is None:
             result.damaged.append(DamagedLine(number, line, reason or "damaged"))
         else:
-            apply(change, data)
-            result.applied += 1
+            changes.append(change)
+    result.applied = len(changes)
+    return changes, result
+
+
+def replay(raw: bytes, data: dict[str, Any]) -> Replay:
+    """Apply every readable complete line of a journal's bytes to `data`; set aside the rest."""
+    changes, result = read_changes(raw)
+    for change in changes:
+        apply(change, data)
     return result
 
 

@@ -5,7 +5,8 @@ each change is appended to `<store>.journal` as JSON lines and fsynced once (a c
 with the store; see tui/engine/journal.py), and the journal is folded into the tinydb file, written
 atomically (temporary file, fsync, rename), when the store is opened, closed, or the journal outgrows
 the snapshot (so a rewrite of the whole store is paid for by as many bytes of journal: constant per
-write, amortised). A fold that cannot be written (a full disk) waits for a later one: the journal
+write, amortised). The snapshot is written a record a line, so export can stream it
+(tui/engine/store_reader.py) instead of holding the store as this class does. A fold that cannot be written (a full disk) waits for a later one: the journal
 keeps every change meanwhile.
 
 `kill -9` at any moment, a fold included, leaves a valid snapshot plus a journal whose complete lines
@@ -90,6 +91,7 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+SNAPSHOT_OPENING = b"{\n"  # how a snapshot written a record a line starts
 # Fold the journal into the snapshot once it holds this many bytes and more than the snapshot...
 COMPACT_AFTER_BYTES = 64 * 1024 * 1024
 # ...and on close while the whole store is small enough to rewrite in a blink (quitting stays fast).
@@ -159,7 +161,7 @@ class AtomicJSONStorage(Storage):
 
     def snapshot(self) -> int:
         """Write the whole state to the store file atomically; returns its size in bytes."""
-        data = orjson.dumps(self.read() or {})  # UTF-8 as written; ten times faster than json.dump
+        data = snapshot_bytes(self.read() or {})
         tmp = temporary_snapshot_path(self.path)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -184,6 +186,27 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         self._cache = None
+
+
+def snapshot_bytes(tables: dict[str, dict[str, Any]]) -> bytes:
+    """The tables as one JSON object (UTF-8, by orjson: ten times faster than json.dump) with every table's
+    opening and every record on a line of its own, so a reader can take the store a record at a time
+    (tui/engine/store_reader.py); JSON strings never hold a raw newline, so each newline is structure."""
+    parts = []
+    for name, records in tables.items():
+        lines = b",\n".join(orjson.dumps({key: doc})[1:-1] for key, doc in records.items())
+        parts.append(orjson.dumps(name) + b":{\n" + lines + b"\n}")
+    return SNAPSHOT_OPENING + b",\n".join(parts) + b"\n}\n"
+
+
+def record_a_line(path: Path) -> bool:
+    """Whether the snapshot at `path` is written a record a line (`snapshot_bytes`), as stores folded by
+    earlier versions of smolgen, all on one line, are not."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SNAPSHOT_OPENING)) == SNAPSHOT_OPENING
+    except OSError:
+        return False
 
 
 def temporary_snapshot_path(store_path: Path) -> Path:
@@ -328,7 +351,24 @@ class StoreLock:
             self._handle = None
 
 
-def _file_identity(path: Path) -> tuple[int, int, int] | None:
+def check_store_path(path: Path) -> None:
+    """StoreError for a path no store can be at: a folder, or a file in a folder that does not exist."""
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, not a store file")
+    if not path.parent.is_dir():
+        raise StoreError(f"{path}: folder {path.parent} does not exist")
+
+
+def damaged_journal(path: Path, found: Replay) -> StoreDamaged:
+    """The error for a store whose journal has damaged lines: which, and the command that mends them."""
+    lines = ", ".join(str(line.number) for line in found.damaged[:5]) + (", …" if len(found.damaged) > 5 else "")
+    return StoreDamaged(
+        f"{journal_path(path)}: damaged line{'s' if len(found.damaged) > 1 else ''} {lines} (of {found.lines}); "
+        f"nothing was changed: `smolgen store repair --store {path}` keeps every readable change"
+    )
+
+
+def file_identity(path: Path) -> tuple[int, int, int] | None:
     """What changes when a file is replaced or rewritten; None when there is none."""
     try:
         status = path.stat()
@@ -369,10 +409,7 @@ class SampleStore:
 
     def __init__(self, path: str | Path = DEFAULT_STORE, read_only: bool = False):
         self.path = Path(path)
-        if self.path.is_dir():
-            raise StoreError(f"{self.path}: is a folder, not a store file")
-        if not self.path.parent.is_dir():
-            raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
+        check_store_path(self.path)
         self._mutex = threading.RLock()
         self._lock = StoreLock(self.path)
         if not read_only:  # a reader takes no lock: it reads while the app or a run writes
@@ -383,11 +420,7 @@ class SampleStore:
             self._db = _StoreDB(self.path, storage=AtomicJSONStorage)
             found = self._load() if not read_only else self._load_beside_a_writer()
             if found.damaged:
-                lines = ", ".join(str(line.number) for line in found.damaged[:5]) + (", …" if len(found.damaged) > 5 else "")
-                raise StoreDamaged(
-                    f"{journal_path(self.path)}: damaged line{'s' if len(found.damaged) > 1 else ''} {lines} (of {found.lines}); "
-                    f"nothing was changed: `smolgen store repair --store {self.path}` keeps every readable change"
-                )
+                raise damaged_journal(self.path, found)
             if not read_only:
                 self._open_for_writing(found.complete_bytes, found.torn)
         except BaseException:
@@ -420,9 +453,9 @@ class SampleStore:
         harmlessly, but a snapshot replaced while the journal was read may have lost its lines to the fold,
         so the read is done again. A line the writer is still appending is left out, not reported."""
         while True:
-            before = _file_identity(self.path)
+            before = file_identity(self.path)
             found = self._load()
-            if _file_identity(self.path) == before:
+            if file_identity(self.path) == before:
                 return found
 
     def _open_for_writing(self, journal_bytes: int, torn: bytes) -> None:
@@ -432,7 +465,7 @@ class SampleStore:
             keep_aside(self.path, [torn])
             self._writer.cut(journal_bytes)
         _remove_stale_snapshots(self.path)
-        if not self.path.exists() or self._journal_outgrown():
+        if not self.path.exists() or self._journal_outgrown() or not record_a_line(self.path):
             self._fold()
 
     def _signatures(self) -> dict[str, int]:
