@@ -74,6 +74,17 @@ def test_the_export_license_is_the_dataset_cards_unless_a_flag_names_one():
     assert parsed("export", "--out", "sft.jsonl").license is None  # a JSON Lines file has no card
 
 
+def test_the_app_is_opened_with_the_configs_export_license(monkeypatch, tmp_path):
+    import tui.app.app
+    from tui.cli import main
+
+    write_config(f'export_license = "cc-by-4.0"\nstore = "{tmp_path / "s.json"}"\n')
+    opened = {}
+    monkeypatch.setattr(tui.app.app, "run_app", lambda *args: opened.update(args=args) or 0)
+    assert main([]) == 0
+    assert opened["args"][-1] == "cc-by-4.0"  # what the export dialog offers for a Hub folder's card
+
+
 def test_a_dataset_card_names_the_configs_license(tmp_path):
     from tests.test_export_hub import _card, _store
 

@@ -184,7 +184,7 @@ def _open_app(args: argparse.Namespace) -> int:
     servers, local_slots = checked_server_flags(args)  # bad flags are one line before the app opens
     request = ModelRequest(getattr(args, "model", None), getattr(args, "context", 4096), getattr(args, "threads", None),
                            servers, local_slots)
-    return run_app(args.store, request, getattr(args, "prompts", None), args.model_folders)
+    return run_app(args.store, request, getattr(args, "prompts", None), args.model_folders, getattr(args, "export_license", None))
 
 
 def _open_the_last_model(args: argparse.Namespace) -> None:

@@ -27,6 +27,8 @@ def apply_user_config(args: argparse.Namespace, config: UserConfig) -> None:
 
     fill("store", config.store_path or DEFAULT_STORE)
     fill("threads", config.threads)
+    if app:
+        args.export_license = config.export_license  # the export dialog's license for a Hub folder
     if getattr(args, "format", None) == HUB_FOLDER:  # only a dataset folder's card names a license
         fill("license", config.export_license)
     if getattr(args, "list", False) or getattr(args, "model", None) is not None or getattr(args, "server", None):

@@ -12,7 +12,7 @@ from tui.engine.store import SampleStore
 
 def test_no_command_and_app_open_the_app_with_their_options(monkeypatch):
     calls = []
-    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, prompts, model_folders: calls.append((store, request, prompts)) or 0)
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, prompts, *_: calls.append((store, request, prompts)) or 0)
     assert cli.main(["--store", "mine.json", "--threads", "1", "--context", "2048"]) == 0
     assert cli.main(["app", "--model", "other.gguf", "--prompts", "p"]) == 0
     assert cli.main([]) == 0

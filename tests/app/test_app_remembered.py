@@ -80,7 +80,7 @@ async def test_a_remembered_value_a_field_cannot_hold_is_left_for_the_default(ap
 
 def test_the_app_opens_the_model_it_had_open_unless_one_is_named(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, prompts, model_folders: calls.append(request) or 0)
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: calls.append(request) or 0)
     last = tmp_path / "last.gguf"
     last.write_bytes(b"GGUF")
     save_app_state(AppState(model=RememberedModel(path=str(last))))

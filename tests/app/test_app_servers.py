@@ -147,7 +147,7 @@ async def test_the_bracket_keys_move_the_stream_to_another_sample_in_flight(app_
 
 def test_smolgen_server_flags_open_the_app_on_servers(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, prompts, model_folders: calls.append(request) or 0)
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: calls.append(request) or 0)
     template = tmp_path / "chatml.jinja"
     template.write_text("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}")
     monkeypatch.setenv("MY_KEY", "sk-secret")

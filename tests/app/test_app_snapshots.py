@@ -7,6 +7,7 @@ import pytest
 from tests.app.conftest import make_app, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.app.test_app_review import add_samples
+from tui.app.screens.export import FORMAT_SUMMARIES
 from tui.engine.prompts import PromptLibrary
 from tui.engine.store import SampleStore
 
@@ -105,7 +106,7 @@ def test_export_dialog_for_the_hub_asks_for_a_folder(snap_compare, snapshot_stor
 
     async def export_hub(pilot):
         await model_ready(pilot)
-        await pilot.press("ctrl+e", *["down"] * 5, "enter")  # hf, the last format
+        await pilot.press("ctrl+e", *["down"] * (len(FORMAT_SUMMARIES) - 1), "enter")  # hf, the last format
 
     assert snap_compare(snapshot_app(snapshot_store), terminal_size=(100, 40), run_before=export_hub)
 

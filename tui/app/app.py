@@ -121,9 +121,11 @@ class SmolgenApp(App):
         cursor_blink: bool = True,
         read_only_reason: str = "",
         model_folders: tuple[Path, ...] = (),
+        export_license: str | None = None,
     ) -> None:
         """`read_only_reason`: why the store could not be opened for writing (shown when it is read-only);
-        `model_folders`: the person's own folders of GGUF files, listed in the model picker."""
+        `model_folders`: the person's own folders of GGUF files, listed in the model picker;
+        `export_license`: the license the export dialog offers for a Hub folder's card (config.toml's)."""
         super().__init__()
         self.store = store
         self.prompts = prompts
@@ -133,6 +135,7 @@ class SmolgenApp(App):
         self.cursor_blink = cursor_blink
         self.read_only_reason = read_only_reason
         self.model_folders = model_folders
+        self.export_license = export_license
         self.model: LanguageModel | None = None
         self.model_error: str | None = None
         self._pending: RunRequest | None = None
@@ -507,7 +510,7 @@ class SmolgenApp(App):
 
     def action_export(self) -> None:
         if not isinstance(self.screen, ExportScreen):
-            self.push_screen(ExportScreen(self.store, self._model_chat_template()))
+            self.push_screen(ExportScreen(self.store, self._model_chat_template(), self.export_license))
 
     def _model_chat_template(self) -> ChatTemplate | None:
         """The loaded model's chat template, which `--format text` renders with; None without one."""
@@ -580,9 +583,10 @@ def default_prompts_dir() -> Path:
 
 
 def run_app(store_path: Path, model_request: ModelRequest, prompts_dir: Path | None = None,
-            model_folders: tuple[Path, ...] = ()) -> int:
+            model_folders: tuple[Path, ...] = (), export_license: str | None = None) -> int:
     """Open the store and run the app until the person quits; every finished sample is on disk.
-    `model_folders`: the config's folders of GGUF files, listed in the model picker."""
+    `model_folders`: the config's folders of GGUF files, listed in the model picker; `export_license`: the
+    config's license for a Hub folder's card."""
     prompts_dir = prompts_dir or default_prompts_dir()
     prompts_dir.mkdir(parents=True, exist_ok=True)
     prompts = PromptLibrary(prompts_dir)
@@ -593,7 +597,8 @@ def run_app(store_path: Path, model_request: ModelRequest, prompts_dir: Path | N
         store, reason = SampleStore(store_path, read_only=True), str(error).partition("; ")[0]
     backend = LlamaBackend()
     with store:
-        app = SmolgenApp(store, prompts, backend, model_request, read_only_reason=reason, model_folders=model_folders)
+        app = SmolgenApp(store, prompts, backend, model_request, read_only_reason=reason, model_folders=model_folders,
+                         export_license=export_license)
         app.exit_watch = True
         try:
             app.run()

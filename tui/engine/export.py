@@ -235,11 +235,13 @@ class PairExportResult:
     judge_decided: int = 0  # left out by `human_only`
     truncated: int = 0  # the chosen or the rejected response was cut off by a token cap
 
-    def left_out(self) -> str:
-        """What was not written and why, e.g. ", 2 without a pair (tie or unrated) left out"."""
-        notes = [(self.undecided, "without a pair (tie or unrated)"), (self.below_margin, "below --min-margin"),
-                 (self.judge_decided, "decided by the judge (--human-only)"),
-                 (self.truncated, "with a truncated response (--include-truncated keeps them)")]
+    def left_out(self, min_margin: str = "--min-margin", human_only: str = "--human-only",
+                 keeps_truncated: str = "--include-truncated") -> str:
+        """What was not written and why, e.g. ", 2 without a pair (tie or unrated) left out"; the arguments name
+        the choices that left pairs out (the command's flags by default)."""
+        notes = [(self.undecided, "without a pair (tie or unrated)"), (self.below_margin, f"below {min_margin}"),
+                 (self.judge_decided, f"decided by the judge ({human_only})"),
+                 (self.truncated, f"with a truncated response ({keeps_truncated} keeps them)")]
         return "".join(f", {count} {why} left out" for count, why in notes if count)
 
 

@@ -1,6 +1,8 @@
 """The export dialog: format, statuses, truncated samples or not, and path; it warns before overwriting and
-reports rows written and left out. The `hf` format writes a folder for the Hub instead of a file: it asks
-for the folder, the test share and the license, and asks before writing into a folder that is not empty."""
+reports rows written and left out. `dpo` writes the preference pairs (a least margin, or only the pairs a
+person picked, if asked). The `hf` format writes a folder for the Hub instead of a file: it asks for the
+folder, the test share and the license (config.toml's `export_license` first), and asks before writing
+into a folder that is not empty."""
 
 from __future__ import annotations
 
@@ -20,11 +22,14 @@ from tui.app.screens.dialog import Dialog
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.dataset_card import upload_command
 from tui.engine.errors import BadInput, SmolgenError
-from tui.engine.export import FORMATS, HUB_FOLDER, ExportResult, export_samples, is_truncated
+from tui.engine.export import FORMATS, HUB_FOLDER, PAIR_FORMAT, ExportResult, PairExportResult, export_pairs, export_samples, is_truncated
 from tui.engine.hub_folder import HubFolderResult, check_test_size, export_hub_folder
+from tui.engine.preferences import TECHNIQUE as PREFERENCE
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 
-FORMAT_SUMMARIES = {**{name: fmt.summary for name, fmt in FORMATS.items()}, HUB_FOLDER: "a folder for the Hugging Face Hub"}
+FORMAT_SUMMARIES = {**{name: fmt.summary for name, fmt in FORMATS.items()},
+                    PAIR_FORMAT: "preference pairs: prompt, chosen, rejected (TRL)", HUB_FOLDER: "a folder for the Hugging Face Hub"}
+DEFAULT_LICENSE = "apache-2.0"
 
 def default_export_path(store: SampleStore, fmt: str) -> str:
     """`<store name>-<format>.jsonl` (a folder `<store name>-hf` for the Hub) beside the store (in the working
@@ -35,7 +40,7 @@ def default_export_path(store: SampleStore, fmt: str) -> str:
     return relative if not relative.startswith("..") else str(path)
 
 
-class ExportScreen(Dialog[ExportResult | HubFolderResult | None]):
+class ExportScreen(Dialog[ExportResult | PairExportResult | HubFolderResult | None]):
     """Dismissed with what was written, or None when cancelled."""
 
     DEFAULT_CSS = """
@@ -43,10 +48,10 @@ class ExportScreen(Dialog[ExportResult | HubFolderResult | None]):
     ExportScreen RadioSet, ExportScreen SelectionList { width: 1fr; height: auto; }
     ExportScreen .heading { margin-top: 1; text-style: bold; }
     ExportScreen #export-count { color: $text-muted; }
-    ExportScreen #export-hub { display: none; }
-    ExportScreen #export-hub.-shown { display: block; align-horizontal: left; }
-    ExportScreen #export-hub Label { margin: 1 1 0 0; }
-    ExportScreen #export-test-size { width: 10; }
+    ExportScreen #export-hub, ExportScreen #export-pairs { display: none; }
+    ExportScreen #export-hub.-shown, ExportScreen #export-pairs.-shown { display: block; align-horizontal: left; }
+    ExportScreen #export-hub Label, ExportScreen #export-pairs Label { margin: 1 1 0 0; }
+    ExportScreen #export-test-size, ExportScreen #export-min-margin { width: 10; }
     ExportScreen #export-license { width: 1fr; }
     ExportScreen Horizontal { height: auto; align-horizontal: right; }
     ExportScreen Button { margin-left: 2; }
@@ -63,11 +68,13 @@ class ExportScreen(Dialog[ExportResult | HubFolderResult | None]):
         Binding("escape", "cancel", "Cancel", id="export.cancel", tooltip="Close without exporting"),
     ]
 
-    def __init__(self, store: SampleStore, chat_template: ChatTemplate | None = None) -> None:
-        """`chat_template`: what `text` renders with (the loaded model's); None for the embedded model's."""
+    def __init__(self, store: SampleStore, chat_template: ChatTemplate | None = None, license: str | None = None) -> None:
+        """`chat_template`: what `text` renders with (the loaded model's); None for the embedded model's.
+        `license`: the one a Hub folder's card names unless changed here (config.toml's `export_license`)."""
         super().__init__()
         self.store = store
         self.chat_template = chat_template
+        self.license = license or DEFAULT_LICENSE
         self.format = next(iter(FORMATS))
 
     def compose(self) -> ComposeResult:
@@ -88,7 +95,11 @@ class ExportScreen(Dialog[ExportResult | HubFolderResult | None]):
                 yield Label("Test share")
                 yield Input("0.1", id="export-test-size")
                 yield Label("License")
-                yield Input("apache-2.0", id="export-license")
+                yield Input(self.license, id="export-license")
+            with Horizontal(id="export-pairs"):
+                yield Label("Least margin")
+                yield Input("", placeholder="any", id="export-min-margin")
+                yield Checkbox("Only the pairs a person picked", False, id="export-human-only")
             yield Static("", id="export-count", markup=False)
             yield Static("", id="problem", classes="problem", markup=False)
             with Horizontal():
@@ -107,7 +118,11 @@ class ExportScreen(Dialog[ExportResult | HubFolderResult | None]):
 
     def _show_count(self) -> None:
         statuses = self.statuses()
-        samples = self.store.list_samples(statuses=statuses) if statuses else []
+        pairs = self.format == PAIR_FORMAT
+        samples = self.store.list_samples(statuses=statuses, technique=PREFERENCE if pairs else None) if statuses else []
+        if pairs:
+            self.query_one("#export-count", Static).update(f"{len(samples)} preference samples have the statuses chosen")
+            return
         truncated = sum(map(is_truncated, samples))
         left_out = f", {truncated} of them truncated and left out" if truncated and not self.includes_truncated() else ""
         self.query_one("#export-count", Static).update(f"{len(samples)} samples have the statuses chosen{left_out}")
@@ -121,7 +136,9 @@ class ExportScreen(Dialog[ExportResult | HubFolderResult | None]):
             path_input.value = default_export_path(self.store, self.format)
         hub = self.format == HUB_FOLDER
         self.query_one("#export-hub").set_class(hub, "-shown")
+        self.query_one("#export-pairs").set_class(self.format == PAIR_FORMAT, "-shown")
         self.query_one("#export-path-label", Label).update(f"{'Folder' if hub else 'File'} (→ completes the path)")
+        self._show_count()
 
     @on(SelectionList.SelectedChanged, "#export-statuses")
     @on(Checkbox.Changed, "#export-truncated")
@@ -169,7 +186,7 @@ class ExportScreen(Dialog[ExportResult | HubFolderResult | None]):
             result = export_hub_folder(
                 self.store.iter_samples(statuses=statuses), out, runs={run["id"]: run for run in self.store.list_runs()},
                 store_statuses=self.store.status_counts(), statuses=statuses, test_size=test_size,
-                license=self.query_one("#export-license", Input).value.strip() or "apache-2.0", force=True,
+                license=self.query_one("#export-license", Input).value.strip() or self.license, force=True,
                 include_truncated=self.includes_truncated(),
             )
         except (SmolgenError, OSError) as error:
@@ -185,6 +202,9 @@ class ExportScreen(Dialog[ExportResult | HubFolderResult | None]):
         self.dismiss(result)
 
     def _write(self, out: Path, statuses: list[str]) -> None:
+        if self.format == PAIR_FORMAT:
+            self._write_pairs(out, statuses)
+            return
         try:
             result = export_samples(self.store.iter_samples(statuses=statuses), self.format, out, overwrite=True,
                                     include_truncated=self.includes_truncated(), chat_template=self.chat_template)
@@ -196,6 +216,27 @@ class ExportScreen(Dialog[ExportResult | HubFolderResult | None]):
             self._nothing_written(out, left_out)
             return
         self.notify(f"Wrote {result.written} rows ({self.format}, {', '.join(statuses)}) to {result.path}{left_out}", markup=False)
+        self.dismiss(result)
+
+    def _write_pairs(self, out: Path, statuses: list[str]) -> None:
+        text = self.query_one("#export-min-margin", Input).value.strip()
+        try:
+            min_margin = float(text) if text else None
+        except ValueError:
+            self._problem(f"Least margin {text!r}: not a number; ratings run from 1 to 5")
+            return
+        try:
+            result = export_pairs(self.store.iter_samples(statuses=statuses), out, overwrite=True, min_margin=min_margin,
+                                  human_only=self.query_one("#export-human-only", Checkbox).value,
+                                  include_truncated=self.includes_truncated())
+        except (SmolgenError, OSError) as error:
+            self._problem(str(error).replace("--min-margin", "Least margin"))
+            return
+        left_out = result.left_out("the least margin", "only the pairs a person picked", "its checkbox")
+        if not result.written:
+            self._problem(f"{out}: not written, no pair among the preference samples chosen{left_out}")
+            return
+        self.notify(f"Wrote {result.written} pairs ({PAIR_FORMAT}, {', '.join(statuses)}) to {result.path}{left_out}", markup=False)
         self.dismiss(result)
 
     def _nothing_written(self, out: Path, left_out: str) -> None:
