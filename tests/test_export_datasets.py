@@ -43,3 +43,11 @@ def test_a_dpo_file_loads_as_trl_reads_preference_pairs(tmp_path, datasets):
     assert pairs[0]["prompt"] == PROMPT
     assert pairs[0]["chosen"] == [{"role": "assistant", "content": "Four."}]
     assert pairs[0]["rejected"] == [{"role": "assistant", "content": "Five."}]
+
+
+def test_a_hub_folder_of_pairs_loads_with_load_dataset(tmp_path, datasets):
+    _store_of_pairs(tmp_path)
+    assert run_smolgen("export", "--format", "hf", "--rows", "dpo", "--out", "ds", "--test-size", "0.5", cwd=tmp_path).returncode == 0
+    loaded = datasets.load_dataset(str(tmp_path / "ds"), cache_dir=str(tmp_path / "cache"))
+    assert {split: loaded[split].num_rows for split in loaded} == {"train": 1, "test": 1}
+    assert sorted(loaded["train"].column_names) == ["chosen", "prompt", "rejected"]

@@ -157,3 +157,31 @@ def test_a_pair_with_a_truncated_response_is_left_out_unless_asked_for(tmp_path)
     assert left_out.returncode == 1 and "1 with a truncated response (--include-truncated keeps them) left out" in left_out.stderr
     kept = run_smolgen("export", "--format", "dpo", "--out", "prefs.jsonl", "--include-truncated", cwd=tmp_path)
     assert kept.returncode == 0 and _rows(tmp_path / "prefs.jsonl")[0]["rejected"][0]["content"] == "It goes on and"
+
+
+def test_a_hub_folder_of_pairs_holds_trl_rows_split_and_a_card_that_counts_what_was_left_out(tmp_path):
+    from tests.test_export_hub import _card
+
+    _store_of_pairs(tmp_path)
+    result = run_smolgen("export", "--format", "hf", "--rows", "dpo", "--out", "ds", "--test-size", "0.5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 1 train and 1 test rows (dpo, status new, accepted)" in result.stdout
+    assert "1 without a pair (tie or unrated) left out" in result.stdout
+    rows = _rows(tmp_path / "ds" / "data" / "train.jsonl") + _rows(tmp_path / "ds" / "data" / "test.jsonl")
+    assert sorted(row["chosen"][0]["content"] for row in rows) == ["4", "Four."]  # the tie and the rejected pair stay out
+    assert all(set(row) == {"prompt", "chosen", "rejected"} and row["prompt"] == PROMPT for row in rows)
+    meta, body = _card(tmp_path / "ds")
+    assert "dpo" in meta["tags"] and meta["configs"][0]["data_files"][0] == {"split": "train", "path": "data/train.jsonl"}
+    assert "in the `dpo` format" in body and "left out: 1 without a pair (tie or unrated)" in body
+    margin = run_smolgen("export", "--format", "hf", "--rows", "dpo", "--out", "wide", "--min-margin", "2", cwd=tmp_path)
+    assert margin.returncode == 0 and "1 below --min-margin left out" in margin.stdout
+    assert len(_rows(tmp_path / "wide" / "data" / "train.jsonl")) == 1 and not (tmp_path / "wide" / "data" / "test.jsonl").exists()
+
+
+def test_a_hub_folder_of_pairs_refuses_a_min_rating_and_sft_rows_refuse_pair_flags(tmp_path):
+    _store_of_pairs(tmp_path)
+    rated = run_smolgen("export", "--format", "hf", "--rows", "dpo", "--out", "ds", "--min-rating", "3", cwd=tmp_path)
+    assert rated.returncode == 2 and "--min-rating: not for --format dpo or --rows dpo" in rated.stderr
+    sft = run_smolgen("export", "--format", "hf", "--out", "ds", "--human-only", cwd=tmp_path)
+    assert sft.returncode == 2 and "--human-only: only for --format dpo, not messages" in sft.stderr
+    assert not (tmp_path / "ds").exists()

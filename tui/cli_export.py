@@ -29,7 +29,8 @@ def add_export_command(commands: Any) -> None:
     export.add_argument("--out", type=Path, required=True, metavar="FILE|DIR", help="the file to write (with --format hf, the folder)")
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists (with --format hf: write into a folder that is not empty)")
     hub = export.add_argument_group("with --format hf")
-    hub.add_argument("--rows", choices=FORMATS, default=None, metavar="FORMAT", help="the format of the rows (default messages)")
+    hub.add_argument("--rows", choices=(*FORMATS, PAIR_FORMAT), default=None, metavar="FORMAT",
+                     help=f"the format of the rows (default messages; {PAIR_FORMAT}: the preference pairs)")
     hub.add_argument("--test-size", type=float, default=None, metavar="SHARE", help="the share of rows held out for testing (default 0.1)")
     hub.add_argument("--license", default=None, metavar="ID", help="the card's license (default apache-2.0)")
     hub.add_argument("--seed", type=int, default=None, metavar="S", help="the seed of the train/test shuffle (default 0)")
@@ -58,10 +59,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == PAIR_FORMAT:
         return _export_pairs(args)
     for flag, given in (("--min-margin", args.min_margin is not None), ("--human-only", args.human_only)):
-        if given:
-            raise BadInput(f"{flag}: only for --format {PAIR_FORMAT}, not {args.format}")
+        if given and rows != PAIR_FORMAT:
+            raise BadInput(f"{flag}: only for --format {PAIR_FORMAT}, not {rows} (a folder of pairs: --format hf --rows {PAIR_FORMAT})")
     if args.min_rating is not None:
-        check_min_rating(args.min_rating)
+        _check_min_rating_for(rows, args.min_rating)
     template = text_chat_template(args.chat_template) if rows == "text" else None
     status = args.status or "accepted"
     started = time.perf_counter()  # reading the store included: what the person waited for
@@ -82,8 +83,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _export_pairs(args: argparse.Namespace) -> int:
     """`export --format dpo`: the preference pairs; by default those a person did not reject in review."""
     if args.min_rating is not None:
-        raise BadInput(f"--min-rating: not for --format {PAIR_FORMAT}; --min-margin chooses pairs by how far their ratings differ")
-    statuses = ("new", "accepted") if args.status is None else REVIEW_STATUSES if args.status == "all" else (args.status,)
+        _check_min_rating_for(PAIR_FORMAT, args.min_rating)
+    statuses = _pair_statuses(args.status)
     with StoreReader(args.store) as store:
         samples = list(store.iter_samples(statuses=statuses, technique=PREFERENCE))
     result = export_pairs(samples, args.out, overwrite=args.force, min_margin=args.min_margin, human_only=args.human_only,
@@ -95,6 +96,18 @@ def _export_pairs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_min_rating_for(rows: str, min_rating: float) -> None:
+    if rows == PAIR_FORMAT:
+        raise BadInput(f"--min-rating: not for --format {PAIR_FORMAT} or --rows {PAIR_FORMAT}; "
+                       "--min-margin chooses pairs by how far their ratings differ")
+    check_min_rating(min_rating)
+
+
+def _pair_statuses(status: str | None) -> tuple[str, ...]:
+    """The statuses of the preference samples exported: by default every one not rejected in review."""
+    return ("new", "accepted") if status is None else REVIEW_STATUSES if status == "all" else (status,)
+
+
 def _export_hub_folder(args: argparse.Namespace, rows: str, status: str, template: Any, started: float) -> int:
     from tui.engine.dataset_card import upload_command
     from tui.engine.hub_folder import check_test_size, export_hub_folder
@@ -102,18 +115,26 @@ def _export_hub_folder(args: argparse.Namespace, rows: str, status: str, templat
     test_size = 0.1 if args.test_size is None else args.test_size
     check_test_size(test_size)  # before the store is read
     statuses = REVIEW_STATUSES if status == "all" else (status,)
+    if rows == PAIR_FORMAT:
+        statuses = _pair_statuses(args.status)
+        status = ", ".join(statuses)
     counts: Counter = Counter()  # every sample's status, counted as the samples stream past: the card is written after
     with StoreReader(args.store) as store:
         result = export_hub_folder(
             store.iter_samples(statuses=statuses, counted=counts), args.out, runs={run["id"]: run for run in store.list_runs()},
             store_statuses=counts, statuses=statuses, test_size=test_size, license=args.license or "apache-2.0",
             seed=args.seed or 0, force=args.force, include_truncated=args.include_truncated, row_format=rows,
-            options=RowOptions(template), min_rating=args.min_rating,
+            options=RowOptions(template), min_rating=args.min_rating, min_margin=args.min_margin, human_only=args.human_only,
         )
-    if not result.export.written:
-        raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(status, counts, result.export, rows)}")
+    if rows == PAIR_FORMAT:
+        note = result.export.left_out()
+        if not result.export.written:
+            raise SmolgenError(f"{args.out}: not written, no pair to export among the {status} preference samples{note}")
+    else:
+        note = result.export.left_out(rows, "--include-truncated")
+        if not result.export.written:
+            raise SmolgenError(f"{args.out}: not written, nothing to export: {_nothing_exported(status, counts, result.export, rows)}")
     splits = " and ".join(f"{count} {split}" for split, count in result.splits.items())
-    note = result.export.left_out(rows, "--include-truncated")
     print(f"wrote {splits} rows ({rows}, status {status}) and README.md to {args.out} in {time.perf_counter() - started:.1f} s{note}")
     print(f"nothing uploaded; to publish: {upload_command(args.out)}")
     return 0

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import yaml
 
 from tui import __version__
+from tui.engine.export import PAIR_FORMAT
 from tui.engine.quality_gates import identified_language
 
 # The Hub's size buckets: (exclusive upper bound, label).
@@ -54,7 +55,9 @@ class Provenance:
         self.techniques[sample.get("technique") or "unknown"] += 1
         self.statuses[sample.get("status", "new")] += 1
         self.edited += bool(sample.get("edited"))
-        text = " ".join(m.get("content") or "" for m in sample.get("conversation") or [] if m.get("role") != "system")
+        # A preference sample has a prompt and its responses instead of a conversation.
+        messages = sample.get("conversation") or [*(sample.get("prompt") or []), *(sample.get("responses") or [])]
+        text = " ".join(m.get("content") or "" for m in messages if m.get("role") != "system")
         if len(self.language_texts) < LANGUAGE_SAMPLE:
             self.language_texts.append(text)
         else:
@@ -98,7 +101,7 @@ def front_matter(facts: CardFacts, languages: list[str]) -> dict[str, Any]:
     if languages:
         meta["language"] = languages
     meta["size_categories"] = [size_category(rows)]
-    meta["tags"] = ["synthetic", "smolgen"]
+    meta["tags"] = ["synthetic", "smolgen", *(["dpo"] if facts.row_format == PAIR_FORMAT else [])]
     meta["configs"] = [{"config_name": "default",
                         "data_files": [{"split": split, "path": path} for split, (path, _) in facts.splits.items()]}]
     return meta

@@ -244,6 +244,39 @@ class PairExportResult:
                  (self.truncated, f"with a truncated response ({keeps_truncated} keeps them)")]
         return "".join(f", {count} {why} left out" for count, why in notes if count)
 
+    def reasons(self) -> dict[str, int]:
+        """How many preference samples were left out for each reason, in words (a dataset card's curation)."""
+        return {"without a pair (tie or unrated)": self.undecided, "below the least margin": self.below_margin,
+                "decided by the judge, not a person": self.judge_decided, "with a truncated response": self.truncated}
+
+
+def check_min_margin(min_margin: float | None) -> None:
+    """BadInput for a negative least margin between a pair's ratings."""
+    if min_margin is not None and min_margin < 0:
+        raise BadInput(f"--min-margin {min_margin:g}: must be 0 or more (ratings run from 1 to 5)")
+
+
+def pair_rows(samples: Iterable[dict[str, Any]], result: PairExportResult, min_margin: float | None = None, human_only: bool = False,
+              include_truncated: bool = False, kept: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Row]:
+    """The preference pairs among `samples` as TRL rows, one at a time; `result` counts the preference samples left
+    out and why, and `kept` is told each sample that made a row. The choices are `export_pairs`'."""
+    for sample in samples:
+        if sample.get("technique") != PREFERENCE:
+            continue
+        human = sample.get("decided_by") == "human"
+        if not is_pair(sample):
+            result.undecided += 1
+        elif human_only and not human:
+            result.judge_decided += 1
+        elif min_margin is not None and not human and (sample.get("margin") or 0) < min_margin:
+            result.below_margin += 1
+        elif not include_truncated and pair_truncated(sample):
+            result.truncated += 1
+        else:
+            if kept is not None:
+                kept(sample)
+            yield dpo_row(sample)
+
 
 def export_pairs(
     samples: Iterable[dict[str, Any]], out: str | Path, overwrite: bool = False, min_margin: float | None = None,
@@ -253,27 +286,9 @@ def export_pairs(
     as `export_samples` does. `min_margin` keeps the judge's pairs whose ratings differ by at least that much (a
     person's pick has no margin and is kept); `human_only` keeps only the pairs a person picked. A pair whose
     chosen or rejected response hit a token cap is left out unless `include_truncated`, as in `export_samples`."""
-    if min_margin is not None and min_margin < 0:
-        raise BadInput(f"--min-margin {min_margin:g}: must be 0 or more (ratings run from 1 to 5)")
+    check_min_margin(min_margin)
     result = PairExportResult(_checked_out(out, overwrite))
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for sample in samples:
-            if sample.get("technique") != PREFERENCE:
-                continue
-            human = sample.get("decided_by") == "human"
-            if not is_pair(sample):
-                result.undecided += 1
-            elif human_only and not human:
-                result.judge_decided += 1
-            elif min_margin is not None and not human and (sample.get("margin") or 0) < min_margin:
-                result.below_margin += 1
-            elif not include_truncated and pair_truncated(sample):
-                result.truncated += 1
-            else:
-                yield dpo_row(sample)
-
-    result.written = _write_rows(result.path, rows())
+    result.written = _write_rows(result.path, pair_rows(samples, result, min_margin, human_only, include_truncated))
     return result
 
 

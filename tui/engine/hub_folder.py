@@ -25,7 +25,8 @@ from typing import Any, Iterable
 
 from tui.engine.dataset_card import CardFacts, Provenance, dataset_card, upload_command
 from tui.engine.errors import BadInput
-from tui.engine.export import ExportResult, RowOptions, export_format_named, json_line, training_rows
+from tui.engine.export import (PAIR_FORMAT, ExportResult, PairExportResult, RowOptions, check_min_margin, export_format_named, json_line,
+                               pair_rows, training_rows)
 from tui.engine.judge import check_min_rating
 
 DATA_FOLDER = "data"
@@ -38,7 +39,7 @@ class HubFolderResult:
     """What was written: rows per split, and what was left out (`export`)."""
 
     folder: Path
-    export: ExportResult
+    export: ExportResult | PairExportResult
     splits: dict[str, int] = field(default_factory=dict)
 
 
@@ -68,28 +69,39 @@ def export_hub_folder(
     samples: Iterable[dict[str, Any]], out: str | Path, *, runs: dict[int, dict[str, Any]], store_statuses: Counter,
     statuses: Iterable[str], test_size: float = 0.1, license: str = "apache-2.0", seed: int = 0, force: bool = False,
     include_truncated: bool = False, row_format: str = "messages", options: RowOptions = RowOptions(),
-    min_rating: float | None = None,
+    min_rating: float | None = None, min_margin: float | None = None, human_only: bool = False,
 ) -> HubFolderResult:
     """Write the samples' rows into `out` split into train and test, with the dataset card; nothing is uploaded.
+    `row_format` "dpo" writes the preference pairs instead, chosen by `min_margin` and `human_only` as
+    `export_pairs` chooses them.
 
     With no row to write nothing is written (a folder made for it is removed again). With `force` an
     existing folder is written into: the card and the split files are replaced, other files stay.
     """
     out = Path(out)
     check_test_size(test_size)
+    pairs = row_format == PAIR_FORMAT
     if min_rating is not None:
         check_min_rating(min_rating)
-    export_format_named(row_format)
+    if pairs:
+        check_min_margin(min_margin)
+    else:
+        export_format_named(row_format)
     check_folder(out, force)
     made_folder = not out.exists()
     (out / DATA_FOLDER).mkdir(parents=True, exist_ok=True)
-    result = HubFolderResult(out, ExportResult(out, min_rating=min_rating))  # `min_rating`: only samples a judge rated that high
     provenance = Provenance(seed)
+    if pairs:
+        result = HubFolderResult(out, PairExportResult(out))
+        rows = pair_rows(samples, result.export, min_margin, human_only, include_truncated, kept=provenance.note)
+    else:
+        result = HubFolderResult(out, ExportResult(out, min_rating=min_rating))  # `min_rating`: only samples a judge rated that high
+        rows = training_rows(samples, row_format, result.export, include_truncated, options, kept=provenance.note)
     scratch = out / DATA_FOLDER / ".rows.tmp"
     offsets = array("q")
     try:
         with open(scratch, "wb") as handle:
-            for row in training_rows(samples, row_format, result.export, include_truncated, options, kept=provenance.note):
+            for row in rows:
                 offsets.append(handle.tell())
                 handle.write(json_line(row).encode("utf-8"))
         result.export.written = len(offsets)
@@ -111,7 +123,8 @@ def export_hub_folder(
         splits={split: (f"{DATA_FOLDER}/{split}.jsonl", count) for split, count in result.splits.items()},
         row_format=row_format, test_size=test_size, provenance=provenance, runs=runs, store_statuses=store_statuses,
         exported_statuses=list(statuses),
-        left_out={"cut off by a token cap": result.export.truncated, f"with no {export_format_named(row_format).needs}": result.export.skipped},
+        left_out=result.export.reasons() if pairs else {
+            "cut off by a token cap": result.export.truncated, f"with no {export_format_named(row_format).needs}": result.export.skipped},
         upload_command=upload_command(out),
     )
     _write_atomically(out / CARD, dataset_card(facts))
