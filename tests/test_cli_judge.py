@@ -4,20 +4,24 @@ after a stop, bad input. The scripted model covers the run's exact bookkeeping."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_smolgen
 from tests.scripted_model import ScriptedModel
-from tests.test_judge import rated, tagged
+from tests.test_judge import JudgingStub, rated, tagged
+from tui.bench.stub_server import Answer
 from tui.engine.errors import BadInput
 from tui.engine.judge import ATTEMPTS, INPUT_QUALITIES, SCALE
 from tui.engine.judge_run import check_judge_model, judge_samples
+from tui.engine.model import Cancelled
 from tui.engine.store import SampleStore
 
 PACED = [sys.executable, "-m", "tui.bench.paced_cli"]
@@ -159,3 +163,91 @@ def test_judge_on_a_server_rates_through_it(tmp_path):
         assert STUB_MODEL in verdict["judge"] and verdict["ratings"]["overall"] == {"rating": 4, "rationale": "Served."}
         assert verdict["tags"] is None
     assert sum(1 for body in stub.bodies if "response_format" in body) == 2  # one call a sample: no tags asked for
+
+
+def _runs(path: Path) -> list[dict]:
+    with SampleStore(path, read_only=True) as store:
+        return store.list_runs()
+
+
+def test_a_judging_run_is_recorded_with_its_counts_and_each_verdict_names_it(tmp_path):
+    path = _store_with_samples(tmp_path, count=2)
+    process = _paced(tmp_path, "judge", "--aspects", "honesty", "--seed", "7")
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 0, err
+    [generation, judging] = _runs(path)
+    assert generation["technique"] == "magpie"
+    assert (judging["technique"], judging["status"], judging["seed"], judging["num"]) == ("judge", "finished", 7, 2)
+    assert judging["settings"]["aspects"] == ["honesty"] and judging["settings"]["status"] == "new"
+    assert judging["model"] and judging["finished"]  # the judge, as generation runs record their model
+    assert {key: judging["summary"][key] for key in ("judged", "failed", "cancelled")} == {"judged": 2, "failed": 0, "cancelled": 0}
+    assert f"(run {judging['id']})" in err.splitlines()[-1]
+    assert all(verdict["run_id"] == judging["id"] for verdict in _judged(path).values())
+
+
+class CancelledAtSecondSample(ScriptedModel):
+    """The scripted judge, cancelling the run while it rates the second sample (its third call)."""
+
+    def __init__(self, outputs, cancel):
+        super().__init__(outputs)
+        self.cancel = cancel
+
+    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None):
+        if len(self.prompts) == 2:
+            self.cancel.set()
+            raise Cancelled()
+        return super().complete(prompt, sampling, seed, stop, cancel, on_text)
+
+
+def test_a_cancelled_judging_run_records_judged_failed_and_cancelled_samples_that_add_up(tmp_path):
+    path = _store_with_samples(tmp_path, count=4)
+    cancel = threading.Event()
+    with SampleStore(path) as store:
+        model = CancelledAtSecondSample([rated(3), tagged()], cancel)
+        summary = judge_samples(store, model, store.list_samples(), ("overall",), 1, cancel=cancel)
+        [_, run] = store.list_runs()
+    assert summary.status == run["status"] == "cancelled"
+    assert {key: run["summary"][key] for key in ("judged", "failed", "cancelled", "total")} == {"judged": 1, "failed": 0, "cancelled": 3, "total": 4}
+
+
+class HoldingJudgeStub(JudgingStub):
+    """Holds each judging request until `slots` are open at once (or a while has passed), and counts the most
+    it ever had open: the client's concurrency, seen from the server."""
+
+    def __init__(self, slots: int):
+        super().__init__()
+        self.slots, self.open, self.most_open = slots, 0, 0
+        self._full: asyncio.Event | None = None
+
+    async def handle(self, method: str, target: str, body: bytes) -> Answer:
+        if method != "POST" or b"response_format" not in body:
+            return await super().handle(method, target, body)
+        self._full = self._full or asyncio.Event()
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        if self.open >= self.slots:
+            self._full.set()
+        try:
+            await asyncio.wait_for(self._full.wait(), 3)
+        except asyncio.TimeoutError:
+            pass
+        self.open -= 1
+        if self.open == 0:
+            self._full = asyncio.Event()
+        return await super().handle(method, target, body)
+
+
+def test_judge_server_with_concurrency_keeps_that_many_requests_in_flight_and_every_verdict_lands(tmp_path):
+    from tui.bench.stub_server import ServerThread
+
+    path = _store_with_samples(tmp_path, count=6)
+    stub = HoldingJudgeStub(slots=3)
+    with ServerThread(stub.handle) as thread:
+        result = run_smolgen("judge", "--judge-server", thread.url, "--concurrency", "3", "--no-tags", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert stub.most_open == 3
+    assert "judge finished: 6 rated, mean rating 4.00, 0 failed" in result.stderr
+    assert sorted(line.split(" ")[0] for line in result.stderr.splitlines() if line.startswith("[")) == [f"[{n}/6]" for n in range(1, 7)]
+    assert all(verdict and verdict["ratings"]["overall"]["rating"] == 4 for verdict in _judged(path).values())
+    [_, run] = _runs(path)
+    assert (run["summary"]["judged"], run["summary"]["failed"], run["summary"]["cancelled"]) == (6, 0, 0)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from tui.cli_flags import add_server_flags, add_store_flag
-from tui.engine.errors import BadInput, SmolgenError
 from tui.engine.judge import ASPECTS, Judgement, parse_aspects
 from tui.engine.store import REVIEW_STATUSES
 
@@ -39,6 +38,7 @@ def run_judge_command(args: argparse.Namespace) -> int:
     from tui.cli_model import check_model_flags, opened_model
     from tui.cli_signals import cancelled_by_signals, run_exit_status
     from tui.engine.judge_run import check_judge_model, judge_samples
+    from tui.engine.language_model import requests_in_flight
     from tui.engine.model import new_run_seed
     from tui.engine.prompts import PromptLibrary
     from tui.engine.store import SampleStore
@@ -59,7 +59,8 @@ def run_judge_command(args: argparse.Namespace) -> int:
 
         with SampleStore(args.store) as store, cancelled_by_signals() as signals:
             summary = judge_samples(store, model, selected_samples(store, args), aspects, run_seed, tag=args.tags, again=args.again,
-                                    prompts=prompts, cancel=signals.cancel, on_judged=show)
+                                    prompts=prompts, cancel=signals.cancel, on_judged=show, parallel=requests_in_flight(model),
+                                    chosen_by={"status": args.status, "runs": args.run or []})
     judged = summary.rated + summary.failed
     failures = ", ".join(f"{n} {reason}" for reason, n in summary.failures.items())
     mean = f", mean rating {summary.mean_rating:.2f}" if summary.mean_rating is not None else ""
@@ -67,24 +68,15 @@ def run_judge_command(args: argparse.Namespace) -> int:
     left = summary.total - judged
     not_run = f"; {left} of {summary.total} not judged" if left else ""
     print(f"judge {summary.status}: {summary.rated} rated{mean}, {summary.failed} failed" + (f" ({failures})" if failures else "")
-          + f"; {summary.per_minute:.1f} samples/min in {summary.seconds:.1f} s{skipped}{not_run} → {args.store}", file=sys.stderr)
+          + f"; {summary.per_minute:.1f} samples/min in {summary.seconds:.1f} s{skipped}{not_run} → {args.store} (run {summary.run_id})", file=sys.stderr)
     return run_exit_status(summary.halt_reason, signals, "judgement")
 
 
 def selected_samples(store: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
     """The samples `--status` and `--run` choose; an unknown run is bad input, none at all is an error."""
-    statuses = REVIEW_STATUSES if args.status == "all" else (args.status,)
-    samples = store.list_samples(statuses=statuses)
-    if args.run:
-        known = {run["id"] for run in store.list_runs()}
-        for run_id in args.run:
-            if run_id not in known:
-                raise BadInput(f"--run {run_id}: {args.store} has no run with that id (runs: {', '.join(map(str, sorted(known))) or 'none'})")
-        samples = [s for s in samples if s.get("run_id") in set(args.run)]
-    if not samples:
-        chosen = "samples" if args.status == "all" else f"{args.status} samples"
-        raise SmolgenError(f"{args.store}: nothing to judge: 0 {chosen}" + (" in those runs" if args.run else ""))
-    return samples
+    from tui.engine.judge_run import select_samples
+
+    return select_samples(store, args.status, args.run or ())
 
 
 def verdict_line(verdict: Judgement) -> str:

@@ -51,7 +51,7 @@ from tui.app.widgets.template_editor import TemplateEditor
 from tui.engine.app_state import AppState, RememberedModel, load_app_state, save_app_state
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import SmolgenError, StoreUnwritable
-from tui.engine.language_model import LanguageModel
+from tui.engine.language_model import LanguageModel, requests_in_flight
 from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import check_model, check_run, default_num, run_generation
@@ -76,11 +76,6 @@ class RunRequest:
     num: int
     run_seed: int
     rows: list[dict[str, Any]]
-
-
-def requests_in_flight(model: LanguageModel) -> int:
-    """Rows a run keeps going at once: the servers' concurrency, or one for the in-process model."""
-    return model.settings.concurrency if getattr(model, "serves_concurrently", False) else 1
 
 
 def status_counts_text(store: SampleStore) -> str:

@@ -58,3 +58,8 @@ class LanguageModel(Protocol):
 
     def fingerprint(self) -> str:
         """What a cached pipeline output depends on (the weights, or a served model's name and template)."""
+
+
+def requests_in_flight(model: LanguageModel) -> int:
+    """Calls a run keeps going at once: the servers' concurrency, or one for the in-process model."""
+    return model.settings.concurrency if getattr(model, "serves_concurrently", False) else 1
