@@ -290,3 +290,42 @@ async def test_a_store_never_judged_keeps_the_instruction_room_and_no_rating_fil
         table = app.screen.query_one(SampleTable)
         assert "Rating" not in "".join(segment.text for segment in table.render_line(0))
         assert not app.screen.query_one("#filter-rating").display and not app.screen.query_one("#filter-tag").display
+
+
+async def test_o_orders_by_rating_best_first_then_worst_first_then_as_stored_with_the_filters(app_store, prompts):
+    fair, unrated, best, poor = add_samples(app_store, "Fair?", "Unrated?", "Best?", "Poor?")
+    _judge(app_store, fair, 3)
+    _judge(app_store, best, 5)
+    _judge(app_store, poor, 1)
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        review = app.screen
+        shown_line = review.query_one("#shown")
+        assert review.active_bindings["o"].binding.id == "review.sort_by_rating" and review.active_bindings["o"].enabled
+        review.query_one("#filter-status").value = "new"
+        await pilot.pause()
+
+        def shown() -> list[int]:
+            return [row.id for row in review.shown]
+
+        assert shown() == [fair, unrated, best, poor]
+        await pilot.press("o")
+        assert shown() == [best, fair, poor, unrated] and "best rated first" in str(shown_line.render())
+        assert review.selected_id() == fair  # the sample selected before stays selected
+        await pilot.press("o")
+        assert shown() == [poor, fair, best, unrated] and "worst rated first" in str(shown_line.render())
+        review.query_one("#filter-rating").value = "3"  # rated 3 or more, still worst first
+        await pilot.pause()
+        assert shown() == [fair, best]
+        review.query_one("#filter-rating").clear()
+        await pilot.press("o")
+        assert shown() == [fair, unrated, best, poor] and "rated first" not in str(shown_line.render())
+
+
+async def test_sorting_by_rating_is_not_offered_before_any_sample_was_judged(app_store, prompts):
+    add_samples(app_store, "What is SmolLM2?")
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 32)) as pilot:
+        await pilot.press("ctrl+r")
+        assert "review.sort_by_rating" not in {b.binding.id for b in app.screen.active_bindings.values() if b.enabled}

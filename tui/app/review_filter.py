@@ -120,6 +120,21 @@ def filter_rows(rows: list[ReviewRow], status: str = ANY, technique: str = ANY, 
     ]
 
 
+# The orders review cycles through with its sort key: the store's, then by the judge's rating either way.
+RATING_ORDERS = (None, "best", "worst")
+RATING_ORDER_WORDS = {"best": "best rated first", "worst": "worst rated first"}
+
+
+def sort_by_rating(rows: list[ReviewRow], order: str | None) -> list[ReviewRow]:
+    """The rows best rated first ("best") or worst first ("worst"), samples without a rating last and equals in
+    the store's order; None keeps the rows as they are."""
+    if order is None:
+        return rows
+    rated = [row for row in rows if row.rating is not None]
+    unrated = [row for row in rows if row.rating is None]
+    return sorted(rated, key=lambda row: row.rating, reverse=order == "best") + unrated
+
+
 def rating_matches(row: ReviewRow, rating: str) -> bool:
     """Whether a row passes the rating filter (see RATING_CHOICES)."""
     if rating == "unrated":

@@ -1,6 +1,6 @@
 """The review screen: a table of samples with filters and search, the selected conversation beside it.
 
-a accepts, r rejects, e edits (the original is kept); A and R decide every new sample the filter shows,
+a accepts, r rejects, e edits (the original is kept), o orders by the judge's rating; A and R decide every new sample the filter shows,
 after a confirmation (samples decided the other way only when the filter shows nothing else); u undoes
 the last change, again and again back to when the app opened. Every change is written to the store at once. An evolved sample shows the
 instruction it was evolved from in a panel beside its conversation.
@@ -28,7 +28,10 @@ from textual.strip import Strip
 from textual.widgets import Input, Select, Static
 
 from tui.app import fast_paint
-from tui.app.review_filter import ANY, NO_FLAG, RATING_CHOICES, ReviewRow, filter_rows, parent_id_of, parent_of, review_rows
+from tui.app.review_filter import (
+    ANY, NO_FLAG, RATING_CHOICES, RATING_ORDER_WORDS, RATING_ORDERS, ReviewRow, filter_rows, parent_id_of, parent_of, review_rows,
+    sort_by_rating,
+)
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.store_changes import offered, saving
 from tui.app.screens.edit_sample import EditSampleScreen
@@ -285,6 +288,9 @@ class ReviewScreen(Screen):
                 tooltip="Pick the better response of each preference pair, starting at the selected one"),
         Binding("slash", "search", "Search", id="review.search", tooltip="Search the conversations"),
         Binding("escape", "back", "Back", id="review.back", tooltip="Back to the main screen (escape in a filter: to the table)"),
+        # Last: where the footer has no room for it, search and back keep theirs (it stays in F1 and the palette).
+        Binding("o", "sort_by_rating", "Sort by rating", id="review.sort_by_rating",
+                tooltip="Order by the judge's rating: best first, then worst first, then the store's order (unrated last)"),
     ]
 
     def __init__(self, store: SampleStore, sample_id: int | None = None, only_ids: Collection[int] | None = None) -> None:
@@ -295,6 +301,8 @@ class ReviewScreen(Screen):
         self.rows: list[ReviewRow] = []
         self.shown: list[ReviewRow] = []
         self._choices: dict[str, list[str]] = {}
+        self.rating_order: str | None = None  # one of RATING_ORDERS: the order of the rows shown
+        self._judged = False  # some sample has a verdict: the rating filters and sort are offered
 
     def compose(self) -> ComposeResult:
         yield fast_paint.header()
@@ -356,6 +364,9 @@ class ReviewScreen(Screen):
         judged = any(row.judged for row in self.rows)
         for selector in ("#filter-rating", "#filter-tag"):  # filters for ratings only once there are some
             self.query_one(selector, Select).display = judged
+        if judged != self._judged:
+            self._judged = judged
+            self.refresh_bindings()
         self.apply_filters(select)
 
     def _refresh_choices(self, selector: str, values: list[str], label: Any) -> None:
@@ -387,14 +398,15 @@ class ReviewScreen(Screen):
         table = self.query_one("#samples", SampleTable)
         if select is None:
             select = self.selected_id()
-        self.shown = filter_rows(self.rows, **self.filters())
+        self.shown = sort_by_rating(filter_rows(self.rows, **self.filters()), self.rating_order)
         cursor = next((index for index, row in enumerate(self.shown) if row.id == select), 0) if select is not None else 0
         table.set_rows(self.shown, cursor)
         self._show_count()
         self.show_selected()
 
     def _show_count(self) -> None:
-        self.query_one("#shown", Static).update(f"{len(self.shown)} of {len(self.rows)} samples shown")
+        order = f" · {RATING_ORDER_WORDS[self.rating_order]}" if self.rating_order else ""
+        self.query_one("#shown", Static).update(f"{len(self.shown)} of {len(self.rows)} samples shown{order}")
 
     def selected_id(self) -> int | None:
         table = self.query_one("#samples", SampleTable)
@@ -433,7 +445,14 @@ class ReviewScreen(Screen):
     # Actions ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "sort_by_rating":
+            return self._judged
         return offered(self.store, action)
+
+    def action_sort_by_rating(self) -> None:
+        """The next order: best rated first, worst first, the store's; the selected sample stays selected."""
+        self.rating_order = RATING_ORDERS[(RATING_ORDERS.index(self.rating_order) + 1) % len(RATING_ORDERS)]
+        self.apply_filters()
 
     def action_set_status(self, status: str) -> None:
         sample_id = self.selected_id()
