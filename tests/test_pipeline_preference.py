@@ -3,8 +3,11 @@ the cache without a model call."""
 
 import json
 
+import pytest
+
 from tests.scripted_model import ScriptedModel
 from tui.engine.pipeline import LlamaCppLLM, LoadDataFromDicts, Pipeline, PreferencePairs
+from tui.engine.errors import BadInput
 from tui.engine.pipeline.toml_config import load_pipeline
 
 
@@ -41,3 +44,47 @@ def test_preference_pairs_from_toml_with_its_settings(tmp_path, store):
     [sample] = store.list_samples(technique="preference")
     assert len(sample["responses"]) == 3 and sample["skipped"]["reason"] == "tie"
     assert [s.temperature for s in model.samplings[:3]] == [0.2, 0.7, 1.2]
+
+
+def test_preference_pairs_in_toml_take_response_models_a_server_writing_in_turn_with_the_step_model(tmp_path, store):
+    from tui.bench.stub_server import STUB_MODEL, ServerThread, StubServer
+
+    with ServerThread(StubServer(words=8).handle) as server:
+        (tmp_path / "prefs.toml").write_text(
+            'name = "prefs"\n[[steps]]\nname = "load"\ntype = "load_data_from_dicts"\ndata = [{instruction = "Name a fruit."}]\n'
+            f'[[steps]]\nname = "pairs"\ntype = "preference_pairs"\nresponses = 2\nresponders = ["{server.url}"]\n', encoding="utf-8")
+        judge = ScriptedModel([rated(4), rated(2)])  # the step's model only judges: the server wrote both responses
+        pipeline = load_pipeline(tmp_path / "prefs.toml", llm=LlamaCppLLM(model=judge))
+        try:
+            pipeline.run(store=store)
+        finally:
+            for step in pipeline.ordered():
+                for llm in getattr(step, "responder_llms", ()):
+                    llm.close()
+    [sample] = store.list_samples(technique="preference")
+    assert all(STUB_MODEL in r["model"] and r["content"].startswith("How do ") for r in sample["responses"])
+    assert len(judge.prompts) == 2 and (sample["chosen"], sample["rejected"]) == (0, 1)
+    [run] = [run for run in store.list_runs() if run["technique"] == "pipeline"]
+    assert run["settings"]["steps"][1]["responders"] == [server.url]
+
+
+def test_a_response_model_that_is_no_file_is_one_line_naming_the_step(tmp_path):
+    (tmp_path / "prefs.toml").write_text(
+        'name = "prefs"\n[[steps]]\nname = "load"\ntype = "load_data_from_dicts"\ndata = [{instruction = "Hi."}]\n'
+        '[[steps]]\nname = "pairs"\ntype = "preference_pairs"\nresponders = ["missing.gguf"]\n', encoding="utf-8")
+    with pytest.raises(BadInput, match=r"pairs: response model missing.gguf: no such GGUF file"):
+        load_pipeline(tmp_path / "prefs.toml")
+
+
+def test_response_models_in_python_write_the_responses_and_the_step_model_judges(store):
+    from tui.bench.stub_server import STUB_MODEL, ServerThread, StubServer
+
+    judge = ScriptedModel([rated(5), rated(1)])
+    with ServerThread(StubServer(words=8).handle) as server, Pipeline(name="prefs") as pipeline:
+        load = LoadDataFromDicts(name="load", data=[{"instruction": "What is DPO?"}])
+        pairs = PreferencePairs(name="pairs", llm=LlamaCppLLM(model=judge), responders=[server.url])
+        load >> pairs
+        pipeline.run(store=store)
+        pairs.responder_llms[0].close()
+    [sample] = store.list_samples(technique="preference")
+    assert all(STUB_MODEL in r["model"] for r in sample["responses"]) and len(judge.prompts) == 2

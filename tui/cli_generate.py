@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 import time
 from typing import Any, Callable, Iterator, TextIO
@@ -136,7 +137,10 @@ def build_technique(args: argparse.Namespace) -> Technique:
         raise BadInput(f"--parallel: not for {Preference.name} (its responses and judgements take turns on the models)")
     for path in args.response_model:
         inspect_model(path)  # a file that is not a usable GGUF is one line now, before the store is opened
-    return TECHNIQUE_CLASSES[args.technique](settings_from_flags(args))
+    settings = settings_from_flags(args)
+    if args.technique == Preference.name:  # named in the settings too, so the run records them
+        settings = dataclasses.replace(settings, responders=[*map(str, args.response_model), *args.response_server])
+    return TECHNIQUE_CLASSES[args.technique](settings)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.cli_flags import add_server_flags, add_store_flag
-from tui.engine.judge import ASPECTS, Judgement, parse_aspects
+from tui.engine.judge import ASPECTS, Judgement, parse_aspects, verdict_line
 from tui.engine.store import REVIEW_STATUSES
 
 ASPECTS_HELP = f"{ASPECTS[0]} (default), or some of {','.join(ASPECTS[1:])} (UltraFeedback's four), comma-separated"
@@ -77,16 +77,3 @@ def selected_samples(store: Any, args: argparse.Namespace) -> list[dict[str, Any
     from tui.engine.judge_run import select_samples
 
     return select_samples(store, args.status, args.run or ())
-
-
-def verdict_line(verdict: Judgement) -> str:
-    """One judgement in a line: the rating and each aspect's, the tags, or why it failed."""
-    if not verdict.ok:
-        return f"failed: {verdict.failure}"
-    parts = []
-    if verdict.ratings:
-        each = ", ".join(f"{aspect} {rated.rating}" for aspect, rated in verdict.ratings.items())
-        parts.append(f"rated {verdict.rating:g}" + (f" ({each})" if len(verdict.ratings) > 1 else ""))
-    if verdict.tags is not None:
-        parts.append(f"{verdict.tags.input_quality} input, {verdict.tags.difficulty}, {verdict.tags.task_category}")
-    return " · ".join(parts) + f" · {verdict.seconds:.1f} s"

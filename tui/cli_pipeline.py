@@ -60,7 +60,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         llm = _pipeline_llm(args, stack)
         pipeline = load_pipeline(args.pipeline, seeds=args.seeds, num=args.num, max_tokens=args.max_tokens, llm=llm)
-        for step_llm in {id(s.llm): s.llm for s in pipeline.ordered() if getattr(s, "llm", None) is not None}.values():
+        step_llms = [llm for s in pipeline.ordered() for llm in (getattr(s, "llm", None), *getattr(s, "responder_llms", ())) if llm is not None]
+        for step_llm in {id(llm): llm for llm in step_llms}.values():
             if hasattr(step_llm, "close"):
                 stack.callback(step_llm.close)
         return _run(args, pipeline, llm)

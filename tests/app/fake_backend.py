@@ -47,10 +47,14 @@ class FakeModel(PacedModel):
 class FakeBackend:
     """Hands out one FakeModel, or fails the way a bad model file does."""
 
-    def __init__(self, model: FakeModel | None = None, load_error: str | None = None, hold: threading.Event | None = None):
+    def __init__(self, model: FakeModel | None = None, load_error: str | None = None, hold: threading.Event | None = None,
+                 aside: dict[str, FakeModel] | None = None):
+        """`aside`: the models `open_aside` opens (a judge, a responder), by the path or URL a person gives."""
         self.model = model or FakeModel()
         self.load_error = load_error
         self.hold = hold  # set it to let a held load finish
+        self.aside = aside or {}
+        self.opened_aside: list[str] = []
 
     def inspect(self, path: Path | None) -> ModelInfo:
         return self.model.info
@@ -63,6 +67,13 @@ class FakeBackend:
         if self.load_error:
             raise ModelFileError(self.load_error)
         return self.model
+
+
+    def open_aside(self, spec: str, n_threads: int | None = None) -> FakeModel:
+        if spec not in self.aside:
+            raise ModelFileError(f"{spec}: no such model")
+        self.opened_aside.append(spec)
+        return self.aside[spec]
 
 
 class FileCheckingBackend(FakeBackend):

@@ -51,7 +51,7 @@ async def test_the_picker_says_which_techniques_a_base_model_runs_and_ctrl_d_swi
         await wait_for(pilot, lambda: "a base model" in str(picker.query_one("#model-meta").render()), what="the base model's metadata")
         meta = str(picker.query_one("#model-meta").render())
         assert "runs          Text generation, SelfInstruct, EvolInstruct" in meta
-        assert "cannot run    Instruction → response, Magpie, Preference pairs, nor answer instructions: they need a chat template" in meta
+        assert "cannot run    Instruction → response, Magpie, Preference pairs, Judge, nor answer instructions: they need a chat template" in meta
         await pilot.press("ctrl+d")  # the embedded model, at once
         await wait_for(pilot, lambda: app.screen is app.main_screen, what="the picker to close")
         assert app.model_request.path is None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from textual.command import CommandList
 
 from tests.conftest import run_smolgen
 from tests.app.conftest import make_app, notifications, wait_for
-from tests.app.fake_backend import FakeBackend
+from tests.app.fake_backend import FakeBackend, FakeModel
 from tests.app.test_app_review import add_samples, on_disk
 from tui.app.screens.compare import CompareScreen
 from tui.engine.preferences import compared_pair, preference_sample, response_record
@@ -125,3 +126,26 @@ async def test_the_preference_pairs_tab_generates_judged_pairs_that_compare_pair
         assert (sample["chosen"] is not None) != bool(sample["skipped"])
         screen = await open_compare(pilot)
         assert screen.current["id"] == sample["id"] and "What is the Smol Course?" in str(screen.query_one("#prompt").render())
+
+
+async def test_the_preference_pairs_tab_takes_other_response_models_and_the_model_in_use_judges(app_store, prompts):
+    app_store.add_seeds([{"text": "What is the Smol Course?"}])
+    writer = FakeModel(replies=("Written by the other model.",))
+    writer.info = dataclasses.replace(writer.info, name="Other writer", fingerprint="other")
+    backend = FakeBackend(aside={"http://writer.example:8080/v1": writer})
+    app = make_app(app_store, prompts, backend)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        app.main_screen.technique.show_technique("preference")
+        await wait_for(pilot, lambda: bool(app.main_screen.query("#form-preference")), what="the preference tab")
+        await pilot.pause()
+        app.main_screen.query_one("#preference--responders").load_text("http://writer.example:8080/v1")
+        app.main_screen.query_one("#run-num").value = "1"
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in str(app.main_screen.query_one("#stage").render()), what="the run to finish")
+    [sample] = app_store.list_samples(technique="preference")
+    assert [(r["model"], r["content"]) for r in sample["responses"]] == [("Other writer", "Written by the other model.")] * 2
+    assert all(r["rating"]["judge"] == "SmolLM2 fake" for r in sample["responses"])  # the model in use judged them
+    assert backend.opened_aside == ["http://writer.example:8080/v1"]
+    [run] = app_store.list_runs()
+    assert run["settings"]["responders"] == ["http://writer.example:8080/v1"]

@@ -40,7 +40,8 @@ def test_every_engine_setting_is_a_field():
     chain = {f.key: f.kind for f in describe(TECHNIQUES["chain"].settings_class)}
     assert chain["instruction_template"] == "template"
     assert [entry.title for entry in available_techniques()][:2] == ["Text generation", "Instruction → response"]
-    assert [entry.title for entry in available_techniques()][-2:] == ["Magpie", "Preference pairs"]  # the chapter's next step last
+    # the chapter's next step, then judging what is stored
+    assert [entry.title for entry in available_techniques()][-3:] == ["Magpie", "Preference pairs", "Judge"]
 
 
 def test_each_bad_value_is_explained_against_its_own_field():

@@ -25,10 +25,11 @@ from textual.signal import Signal
 from textual.widgets import TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest
+from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest, close_aside
 from tui.app.commands import SmolgenCommands
 from tui.app.messages import (
-    ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, ServerReported, StageStarted, TextStreamed,
+    JudgeRunEnded, ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, SampleJudged, ServerReported,
+    StageStarted, TextStreamed,
 )
 from tui.app.pipeline_run import PipelineRunEnded, PipelineRunObserver, PipelineRunRequest, StepProgress, run_request, run_summary
 from tui.app.review_history import ReviewHistory
@@ -51,6 +52,8 @@ from tui.app.widgets.template_editor import TemplateEditor
 from tui.engine.app_state import AppState, RememberedModel, load_app_state, save_app_state
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import SmolgenError, StoreUnwritable
+from tui.engine.judge import verdict_line
+from tui.engine.judge_run import JudgeRun, check_judge_model, judge_samples, parse_run_ids
 from tui.engine.language_model import LanguageModel, requests_in_flight
 from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
@@ -76,6 +79,17 @@ class RunRequest:
     num: int
     run_seed: int
     rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """A judging run the person asked for (the Judge tab): the samples its filters chose, at most `limit` judged."""
+
+    title: str
+    judge_run: JudgeRun
+    samples: list[dict[str, Any]]
+    limit: int | None
+    run_seed: int
 
 
 def status_counts_text(store: SampleStore) -> str:
@@ -325,6 +339,8 @@ class SmolgenApp(App):
             self.notify("Fix the settings marked in red first.", severity="error")
             return None
         num, run_seed = options
+        if tab.entry.judges_stored:
+            return self._judge_request(tab.entry.title, technique, num, run_seed)
         rows = [seed["row"] for seed in self.store.list_seeds(selected_only=True)] if technique.needs_seeds else []
         if technique.needs_seeds and not rows:
             self.notify(f"{tab.entry.title} needs seeds: add one (n), import a file (i) or mark some (space).", severity="error")
@@ -340,6 +356,18 @@ class SmolgenApp(App):
             return None
         return RunRequest(tab.entry.title, technique, num, run_seed if run_seed is not None else new_run_seed(), rows)
 
+    def _judge_request(self, title: str, judge_run: JudgeRun, limit: int | None, run_seed: int | None) -> JudgeRequest | None:
+        """The Judge tab's run: the stored samples its filters choose, checked against the model in use when it judges."""
+        try:
+            samples = judge_run.samples(self.store)
+            if self.model is not None and not judge_run.settings.judge_model.strip():
+                check_judge_model(self.model)
+        except SmolgenError as error:
+            self.notify(str(error), severity="error", timeout=10, markup=False)
+            self.main_screen.output.run_failed(str(error))
+            return None
+        return JudgeRequest(title, judge_run, samples, limit, run_seed if run_seed is not None else new_run_seed())
+
     def _pipeline_request(self) -> PipelineRunRequest | None:
         """The Pipeline tab's run; "Samples" caps the source's rows (cycled when it asks for more)."""
         options = self.main_screen.technique.run_options()
@@ -348,11 +376,15 @@ class SmolgenApp(App):
             return None
         return self.main_screen.technique.pipeline.run_request(options[0])
 
-    def _start(self, request: RunRequest | PipelineRunRequest) -> None:
+    def _start(self, request: RunRequest | PipelineRunRequest | JudgeRequest) -> None:
         assert self.model is not None
         self._cancel = threading.Event()
         self._run_idle.clear()
-        if isinstance(request, PipelineRunRequest):
+        if isinstance(request, JudgeRequest):
+            total = len(request.samples) if request.limit is None else min(request.limit, len(request.samples))
+            self.main_screen.output.run_started(request.title, total)
+            self.judge_stored(request, self.model, self._cancel)
+        elif isinstance(request, PipelineRunRequest):
             self.main_screen.output.run_started(request.title, request.rows)
             self.main_screen.technique.pipeline.run_started(request)
             self.run_pipeline(request, self.model, self._cancel)
@@ -391,15 +423,71 @@ class SmolgenApp(App):
         of rows in flight; each finished sample is stored at once."""
         worker = get_current_worker()
         observer = self._run_observer = BatchedObserver(self.post_message, cancel, lambda: worker.is_cancelled)
+        responders: list[LanguageModel] = []
         try:
+            for spec in getattr(request.technique.settings, "responders", None) or ():  # Preference pairs' other writers
+                observer.stage(f"{request.title} · opening the response model {spec}")
+                responders.append(self.backend.open_aside(spec, self.model_request.n_threads))
+            if responders:
+                request.technique.use_responders(responders)
             summary = run_generation(
                 request.technique, self.store, model, self.prompts, request.num, request.run_seed, request.rows, observer, cancel,
                 parallel=requests_in_flight(model),
             )
         finally:
+            for responder in responders:
+                close_aside(responder)
             observer.flush()
             self._run_idle.set()
         self.post_message(RunEnded(summary))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="judge")
+    def judge_stored(self, request: JudgeRequest, model: LanguageModel, cancel: threading.Event) -> None:
+        """The judging run, in this thread (and one more per server slot): the judge is the model in use or
+        one opened aside for the run; each verdict is on disk before its slot takes the next sample."""
+        worker = get_current_worker()
+        settings = request.judge_run.settings
+        spec = settings.judge_model.strip()
+        judge_model = None
+        try:
+            if spec:
+                self.post_message(StageStarted(f"{request.title} · opening the judge {spec}"))
+                judge_model = self.backend.open_aside(spec, self.model_request.n_threads)
+            judge = judge_model or model
+
+            def judged(sample: dict[str, Any], verdict: Any, done: int, total: int) -> None:
+                if worker.is_cancelled:  # Textual cancels its workers on quit: pass it on to the run
+                    cancel.set()
+                self.post_message(SampleJudged(sample["id"], verdict_line(verdict), not verdict.ok, done, total))
+
+            summary = judge_samples(
+                self.store, judge, request.samples, settings.judging.aspects, request.run_seed, tag=settings.judging.tag,
+                again=settings.again, prompts=self.prompts, cancel=cancel, on_judged=judged, parallel=requests_in_flight(judge),
+                chosen_by={"status": settings.status, "runs": list(parse_run_ids(settings.runs))}, limit=request.limit,
+            )
+        finally:
+            if judge_model is not None:
+                close_aside(judge_model)
+            self._run_idle.set()
+        self.post_message(JudgeRunEnded(summary))
+
+    @on(SampleJudged)
+    def sample_judged(self, message: SampleJudged) -> None:
+        self.main_screen.output.sample_judged(message.sample_id, message.line, message.failed, message.done, message.total)
+
+    @on(JudgeRunEnded)
+    def judge_run_ended(self, message: JudgeRunEnded) -> None:
+        summary = message.summary
+        self.main_screen.output.judging_ended(summary)
+        self.refresh_bindings()
+        failed = f", {summary.failed} failed" if summary.failed else ""
+        if summary.status == "cancelled":
+            self.notify(f"Judging cancelled: {summary.rated} verdicts kept{failed}; the one in progress was dropped.")
+        elif summary.halt_reason:
+            self.notify(f"Judging stopped: {summary.halt_reason}; {summary.rated} rated.", severity="error", timeout=20, markup=False)
+        else:
+            mean = f", mean rating {summary.mean_rating:g}" if summary.mean_rating is not None else ""
+            self.notify(f"Judging finished: {summary.rated} rated{mean}{failed}.")
 
     def action_cancel_run(self) -> None:
         if self._pending is not None:
@@ -474,7 +562,7 @@ class SmolgenApp(App):
             message = f"{type(error).__name__}: {error}"
         if event.worker.group == "model":
             self.model_failed(message)
-        elif event.worker.group in ("generate", "pipeline"):
+        elif event.worker.group in ("generate", "pipeline", "judge"):
             if event.worker.group == "pipeline":
                 self.main_screen.technique.pipeline.run_failed(message)
             self.main_screen.output.run_failed(message)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tui.engine.model import DEFAULT_CONTEXT, Model, ProgressCallback
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
+from tui.engine.model_spec import is_server_url
 from tui.engine.server.settings import ServerSettings
 
 if TYPE_CHECKING:  # the HTTP client is imported when servers are first used, not when the app starts
@@ -49,6 +50,11 @@ class ModelBackend(Protocol):
         """What each server offers: its models and where its chat template comes from (BadInput: why not)."""
         ...
 
+    def open_aside(self, spec: str, n_threads: int | None = None) -> LanguageModel:
+        """A model opened beside the one in use (a judge, a responder): a GGUF path or a server's URL. The
+        caller closes it (`close_aside`) when its run ends; BadInput or ModelFileError says why it cannot open."""
+        ...
+
 
 class LlamaBackend:
     """The real backend: GGUF checks and llama.cpp through the engine, or servers through its client."""
@@ -84,6 +90,21 @@ class LlamaBackend:
 
         return survey(settings)
 
+    def open_aside(self, spec: str, n_threads: int | None = None) -> LanguageModel:
+        spec = spec.strip()
+        if not is_server_url(spec):
+            return Model.load(Path(spec).expanduser(), n_threads=n_threads)
+        from tui.engine.server.connect import connect
+
+        return connect(ServerSettings(urls=[spec]))
+
     def close(self) -> None:
         """Close the servers' connections and stop a llama-server started here; nothing for a GGUF."""
         self._servers.close()
+
+
+def close_aside(model: LanguageModel) -> None:
+    """Let go of a model opened aside: a server's connections closed; a GGUF is freed with the object."""
+    close = getattr(model, "close", None)
+    if callable(close):
+        close()

@@ -6,6 +6,7 @@ from typing import Any
 
 from textual.message import Message
 
+from tui.engine.judge_run import JudgeRunSummary
 from tui.engine.language_model import LanguageModel
 from tui.engine.model_file import ModelInfo
 from tui.engine.runner import RunSummary
@@ -76,5 +77,25 @@ class RunEnded(Message):
     """The run is over: finished, or cancelled with every finished sample kept."""
 
     def __init__(self, summary: RunSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+
+class SampleJudged(Message):
+    """A judge's verdict on a stored sample is on disk: `line` says it in a line (`verdict_line`)."""
+
+    def __init__(self, sample_id: int, line: str, failed: bool, done: int, total: int) -> None:
+        super().__init__()
+        self.sample_id = sample_id
+        self.line = line
+        self.failed = failed
+        self.done = done
+        self.total = total
+
+
+class JudgeRunEnded(Message):
+    """A judging run is over: finished, cancelled (every verdict stored so far kept) or halted."""
+
+    def __init__(self, summary: JudgeRunSummary) -> None:
         super().__init__()
         self.summary = summary

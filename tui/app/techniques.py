@@ -1,4 +1,4 @@
-"""The techniques the app offers, one settings tab each, in the chapter's order.
+"""The techniques the app offers, one settings tab each, in the chapter's order, then judging stored samples.
 
 A technique is described by its class alone (its settings class and their schema come with it), so
 adding one is a line here.
@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from tui.engine.judge_run import JudgeRun
 from tui.engine.techniques.base import Technique
 from tui.engine.techniques.chain import InstructionResponse
 from tui.engine.techniques.evol_instruct import EvolInstruct
@@ -27,6 +28,7 @@ class TechniqueEntry:
     tab_label: str  # short, so that every tab fits on the strip of a 120-column terminal
     technique_class: type
     shows_pre_query: bool = False  # Magpie starts from the chat template's pre-query: show it
+    judges_stored: bool = False  # ctrl+g judges stored samples instead of generating new ones
 
     @property
     def key(self) -> str:
@@ -59,6 +61,7 @@ def available_techniques() -> tuple[TechniqueEntry, ...]:
         TechniqueEntry("EvolInstruct", "Evol", EvolInstruct),
         TechniqueEntry("Magpie", "Magpie", Magpie, shows_pre_query=True),
         TechniqueEntry("Preference pairs", "Pairs", Preference),
+        TechniqueEntry("Judge", "Judge", JudgeRun, judges_stored=True),
     )
 
 

@@ -284,3 +284,16 @@ def _last_answer(messages: list[Message]) -> int | None:
     if messages and messages[-1]["role"] == "assistant" and messages[-1]["content"].strip():
         return len(messages) - 1
     return None
+
+
+def verdict_line(verdict: Judgement) -> str:
+    """One judgement in a line: the rating and each aspect's, the tags, or why it failed."""
+    if not verdict.ok:
+        return f"failed: {verdict.failure}"
+    parts = []
+    if verdict.ratings:
+        each = ", ".join(f"{aspect} {rated.rating}" for aspect, rated in verdict.ratings.items())
+        parts.append(f"rated {verdict.rating:g}" + (f" ({each})" if len(verdict.ratings) > 1 else ""))
+    if verdict.tags is not None:
+        parts.append(f"{verdict.tags.input_quality} input, {verdict.tags.difficulty}, {verdict.tags.task_category}")
+    return " · ".join(parts) + f" · {verdict.seconds:.1f} s"

@@ -13,13 +13,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from tui.engine.errors import BadInput, RunHalted, SmolgenError, StoreUnwritable
 from tui.engine.judge import Judgement, JudgeSettings, judge
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import Cancelled, derive_seed
+from tui.engine.model_spec import check_model_spec
 from tui.engine.parallel_run import run_in_threads
 from tui.engine.prompts import PromptLibrary
 from tui.engine.settings_schema import record, setting, validate
@@ -28,18 +28,6 @@ from tui.engine.techniques.base import can_chat
 
 TECHNIQUE = "judge"  # how a judging run is named in the store's runs
 JudgedCallback = Callable[[dict[str, Any], Judgement, int, int], None]
-SERVER_SCHEMES = ("http://", "https://")
-
-
-def is_server_url(spec: str) -> bool:
-    """Whether a model named in a field is an OpenAI-compatible server's URL (else a GGUF file's path)."""
-    return spec.strip().lower().startswith(SERVER_SCHEMES)
-
-
-def check_model_spec(spec: str, what: str) -> None:
-    """A model named by a GGUF path or a server URL: a path must be a file (BadInput naming `what` otherwise)."""
-    if not is_server_url(spec) and not Path(spec).expanduser().is_file():
-        raise BadInput(f"{what} {spec}: no such GGUF file (or give a server's http:// URL)")
 
 
 def parse_run_ids(text: str) -> tuple[int, ...]:
@@ -172,9 +160,11 @@ def judge_samples(
     on_judged: JudgedCallback | None = None,
     parallel: int = 1,
     chosen_by: dict[str, Any] | None = None,
+    limit: int | None = None,
 ) -> JudgeRunSummary:
     """Judge `samples`, storing each verdict at once, and record the run; `tag=False` leaves the instructions
-    untagged, `again` judges those already judged too, `chosen_by` (status, runs) goes into the run's record.
+    untagged, `again` judges those already judged too, `limit` caps how many are judged, `chosen_by` (status,
+    runs) goes into the run's record.
 
     With `parallel` > 1 (servers only: the in-process model serves one call at a time) that many samples are
     judged at once, each slot storing its verdict before it takes the next sample. `on_judged(sample,
@@ -183,8 +173,9 @@ def judge_samples(
     """
     check_judge_model(model)
     prompts = prompts or PromptLibrary()
-    todo = samples if again else [s for s in samples if not already_judged(s, model, aspects)]
-    summary = JudgeRunSummary(total=len(todo), already_judged=len(samples) - len(todo))
+    unjudged = samples if again else [s for s in samples if not already_judged(s, model, aspects)]
+    todo = unjudged[:limit] if limit is not None else unjudged
+    summary = JudgeRunSummary(total=len(todo), already_judged=len(samples) - len(unjudged))
     settings = record(JudgeSettings(list(aspects), tag))
     summary.run_id = store.start_run(technique=TECHNIQUE, settings={**settings, "again": again, **(chosen_by or {})}, seed=run_seed,
                                      model=model.describe(), num=len(todo), threads=getattr(model, "n_threads", None))

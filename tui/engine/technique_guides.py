@@ -66,6 +66,13 @@ GUIDES = {
         "A 135M judge agrees with people only now and then: a bigger GGUF or a server judges better, and Compare "
         "pairs (p in review) lets a person decide.",
     ),
+    "judge": TechniqueGuide(
+        "Rates stored samples 1 to 5 with a judge model, one verdict stored at a time, and tags their instructions. "
+        "No seed: it takes the samples its filters choose (ctrl+g; Samples caps how many).",
+        "user: What is the Smol Course?\nassistant: A free course on training and using small language models.",
+        "rated 4: It answers the question plainly. · good input, very easy, Information seeking",
+        "The embedded 135M model is a weak judge: name a bigger GGUF or a server's URL as the judge model.",
+    ),
     "pipeline": TechniqueGuide(
         "Chains steps (load seeds >> generate an instruction >> generate a response); every step output is cached.",
         "Generate a question about the Smol Course on small AI models.",

@@ -18,6 +18,7 @@ from tui.app.review_filter import first_line
 from tui.app.widgets.finished_list import FinishedList
 from tui.app.widgets.status_line import ProgressLine, StatusLine
 from tui.app.widgets.stream_view import StreamView
+from tui.engine.judge_run import JudgeRunSummary
 from tui.engine.run_progress import RunProgress, duration_text
 from tui.engine.run_quality import RunQuality
 from tui.engine.runner import RunSummary
@@ -212,7 +213,10 @@ class OutputPane(Vertical):
         else:
             flags = f" [{', '.join(sample['flags'])}]" if sample.get("flags") else ""
             line = Text(f"#{sample.get('id', '?')} {first_line(sample.get('instruction'), 100)}{flags}")
-        self._finished_pending.append((sample.get("id"), line))
+        self._add_finished_line(sample.get("id"), line)
+
+    def _add_finished_line(self, sample_id: int | None, line: Text) -> None:
+        self._finished_pending.append((sample_id, line))
         if self._finished_timer is None:
             delay = max(0.01, self._finished_shown + FINISHED_SECONDS - time.monotonic())  # a timer of 0 s divides by zero
             self._finished_timer = self.set_timer(delay, self.show_finished)
@@ -270,6 +274,33 @@ class OutputPane(Vertical):
         if not self._per_seed:
             return f"{summary.stored + summary.failed}/{summary.total} samples"
         return f"{summary.rows_done}/{summary.total} seeds done · {summary.stored} kept · {summary.failed} failed"
+
+    def sample_judged(self, sample_id: int, line: str, failed: bool, done: int, total: int) -> None:
+        """A verdict was stored: the bar, the line of judged and failed samples with the pace and ETA, the finished list."""
+        self._done, self._total = done, total
+        self._failed += failed
+        self.query_one("#progress", ProgressLine).update(progress=done)
+        elapsed = time.monotonic() - self._run_started
+        pace = f" · {done * 60 / elapsed:.1f}/min · ETA {duration_text(elapsed / done * (total - done))}" if elapsed > 0 else ""
+        self._stats(f"{done}/{total} samples judged · {self._failed} failed{pace}{CANCEL_HINT}")
+        self._stage(f"Judge · #{sample_id} {'failed' if failed else line.split(' · ')[0]}")
+        self._append(f"#{sample_id} {line}\n")
+        self._add_finished_line(sample_id, Text(f"#{sample_id} {line}", style="red" if failed else ""))
+
+    def judging_ended(self, summary: JudgeRunSummary) -> None:
+        """What a judging run did, in the stage and figures lines."""
+        self._run_over()
+        failed = f", {summary.failed} failed" if summary.failed else ""
+        mean = f" · mean rating {summary.mean_rating:g}" if summary.mean_rating is not None else ""
+        skipped = f" · {summary.already_judged} already judged by this judge" if summary.already_judged else ""
+        figures = f"{summary.rated + summary.failed}/{summary.total} samples judged{mean} · {summary.per_minute:.1f}/min{skipped}"
+        if summary.status == "cancelled":
+            self._stage(f"Cancelled · the judgement in progress was dropped · {summary.rated} rated{failed} kept")
+        elif summary.halt_reason:
+            self._stage(f"Stopped · {summary.rated} rated{failed} · {summary.halt_reason}")
+        else:
+            self._stage(f"Finished · {summary.rated} rated{failed} (run {summary.run_id})")
+        self._stats(figures)
 
     def run_failed(self, message: str) -> None:
         self._run_over()

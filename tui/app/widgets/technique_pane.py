@@ -168,7 +168,11 @@ class TechniquePane(Vertical):
         self._show_form(self.current_entry())
 
     def _placeholder_for(self, entry: TechniqueEntry) -> None:
-        self.query_one("#run-num", Input).placeholder = "1 per seed" if entry.needs_seeds else str(DEFAULT_NUM_WITHOUT_SEEDS)
+        if entry.judges_stored:
+            placeholder = "every one chosen"
+        else:
+            placeholder = "1 per seed" if entry.needs_seeds else str(DEFAULT_NUM_WITHOUT_SEEDS)
+        self.query_one("#run-num", Input).placeholder = placeholder
 
     def model_loaded(self, model: Model) -> None:
         self.model = model

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.judge import RATING_TEMPLATE, TAGS_TEMPLATE, JudgeSettings, judge
-from tui.engine.llm import LlamaCppLLM
+from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.model_file import inspect_model
+from tui.engine.model_spec import is_server_url
 from tui.engine.pipeline.steps import GenerationStep, Row, SourceStep
 from tui.engine.preferences import PAIR_COLUMNS
 from tui.engine.settings_schema import FieldPath, Setting, configured, describe, record, with_value
@@ -220,13 +221,32 @@ class EvolInstruct(TechniqueStep):
 
 
 class PreferencePairs(TechniqueStep):
-    """K responses to the row's instruction, each judged by the model in use; the pair is the best against the
-    worst. A pipeline that ends here stores preference samples (`smolgen export --format dpo`, Compare pairs)."""
+    """K responses to the row's instruction, each judged by the step's model; the pair is the best against the
+    worst. `responders` (GGUF paths or server URLs) write the responses in turn instead of the step's model.
+    A pipeline that ends here stores preference samples (`smolgen export --format dpo`, Compare pairs)."""
 
     kind = "preference_pairs"
     technique_class = preference.Preference
     inputs = ("instruction",)
     outputs = PAIR_COLUMNS
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        for spec in self.settings_value.responders:
+            if not is_server_url(spec):
+                inspect_model(spec)  # a file that is no GGUF is bad input before anything runs
+        # Loaded on the first row not served from the cache, once for the whole run.
+        self.responder_llms = [OpenAICompatibleLLM(spec) if is_server_url(spec) else LlamaCppLLM(spec)
+                               for spec in self.settings_value.responders]
+
+    def technique(self) -> Any:
+        return self.technique_class(self.settings_value, [llm.load() for llm in self.responder_llms])
+
+    def cache_settings(self) -> dict[str, Any]:
+        # A GGUF responder enters the signature by its weights' fingerprint, as the judge does; a server by its URL.
+        responders = [llm.fingerprint() if isinstance(llm, LlamaCppLLM) else spec
+                      for llm, spec in zip(self.responder_llms, self.settings_value.responders)]
+        return {**super().settings(), "responders": responders}
 
     def template_text(self, prompts: Any) -> str:
         return prompts.load(RATING_TEMPLATE).source

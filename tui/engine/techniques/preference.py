@@ -3,7 +3,8 @@ against the lowest (the chapter's next step: preference datasets for DPO).
 
 The responses differ by model, system prompt or temperature, each taken in turn (response k uses the
 k-th of each list, wrapping around), and every response records what made it. The judge is the model
-in use; the responders are it too unless the front end gives others. A response the model left empty,
+in use; the responders are it too unless the settings name others (GGUF paths or server URLs), which
+the front end opens. A response the model left empty,
 or one the judge could not rate, is kept with its reason and left out of the pair; equal ratings make
 no pair, and the sample says why (a person can still pick one on the compare screen).
 """
@@ -18,11 +19,12 @@ from tui.engine.errors import BadInput
 from tui.engine.judge import ASPECTS, RATING_TEMPLATE, judge
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import Completion, Sampling
+from tui.engine.model_spec import check_model_spec
 from tui.engine.preferences import TECHNIQUE, preference_sample, response_record
 from tui.engine.prompts import PromptLibrary
 from tui.engine.seeds import seed_text
 from tui.engine.settings_schema import describe, setting, validate
-from tui.engine.techniques.base import GenerationContext, SystemPrompts, build_sample, system_messages
+from tui.engine.techniques.base import GenerationContext, SystemPrompts, build_sample, can_chat, system_messages
 from tui.engine.techniques.evol_instruct import rows_from_store
 
 MIN_RESPONSES, MAX_RESPONSES = 2, 4
@@ -38,10 +40,15 @@ class PreferenceSettings:
                                               help="a temperature per response, in turn (default: the sampling temperature)")
     aspects: tuple[str, ...] = setting(("overall",), label="Judged aspects", flag="--aspects", choices=ASPECTS, metavar="A,A",
                                        help="what the judge rates, 1 to 5 each; a response's rating is their mean")
+    responders: list[str] = setting(default_factory=list, label="Response models",
+                                    help="GGUF paths or server URLs that write the responses, in turn (blank: the model in use, which judges)")
     sampling: Sampling = setting(default_factory=Sampling, label="Sampling")
 
     def check_together(self) -> None:
-        """Each temperature within the sampling temperature's bounds, and no more temperatures or prompts than responses."""
+        """Each temperature within the sampling temperature's bounds, no more temperatures or prompts than
+        responses, and each response model a GGUF file or a server's URL."""
+        for spec in self.responders:
+            check_model_spec(spec, "response model")
         if self.system.weights:
             raise BadInput("--system-weights: preference gives the --system prompts to the responses in turn, not by weight")
         bounds = next(s.bounds for s in describe(Sampling) if s.path == ("temperature",))
@@ -78,9 +85,17 @@ class Preference:
     chats = True
 
     def __init__(self, settings: PreferenceSettings | None = None, responders: list[LanguageModel] | None = None):
-        """`responders`: the models that write the responses, in turn (default: the model in use, which also judges)."""
+        """`responders`: the models that write the responses, in turn (default: the model in use, which also
+        judges); the front end opens those `settings.responders` names and gives them here."""
         self.settings = validate(settings or PreferenceSettings())
         self.responders = list(responders or [])
+
+    def use_responders(self, models: list[LanguageModel]) -> None:
+        """Write the responses with these models, opened from `settings.responders` in order; each must chat."""
+        for spec, model in zip(self.settings.responders, models):
+            if not can_chat(model):
+                raise BadInput(f"response model {spec}: cannot chat (no chat template), so it cannot write responses")
+        self.responders = list(models)
 
     def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
         prompts.load(RATING_TEMPLATE)
@@ -89,6 +104,8 @@ class Preference:
 
     def plan(self, judge_model: LanguageModel) -> list[ResponsePlan]:
         """The responses to write for each instruction, in order."""
+        if len(self.responders) < len(self.settings.responders):
+            raise BadInput(f"response models {', '.join(self.settings.responders)}: named but not opened for this run")
         models = self.responders or [judge_model]
         prompts = self.settings.system.prompts or [None]
         temperatures = self.settings.temperatures or (self.settings.sampling.temperature,)

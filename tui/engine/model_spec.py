@@ -1,0 +1,21 @@
+"""A model named in one text field (a judge model, a responder): a GGUF file's path or an OpenAI-compatible
+server's URL, told apart by the URL's scheme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tui.engine.errors import BadInput
+
+SERVER_SCHEMES = ("http://", "https://")
+
+
+def is_server_url(spec: str) -> bool:
+    """Whether a model named in a field is a server's URL (else a GGUF file's path)."""
+    return spec.strip().lower().startswith(SERVER_SCHEMES)
+
+
+def check_model_spec(spec: str, what: str) -> None:
+    """A GGUF path must name a file (BadInput naming `what` otherwise); a URL is checked when it is connected to."""
+    if not is_server_url(spec) and not Path(spec.strip()).expanduser().is_file():
+        raise BadInput(f"{what} {spec.strip()}: no such GGUF file (or give a server's http:// URL)")
