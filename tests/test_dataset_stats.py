@@ -199,3 +199,23 @@ def test_cli_stats_shows_the_ratings(tmp_path):
         ["all", "0/1/0/1/0", "mean", "3.00", "of", "2"], ["run", "1", "0/1/0/1/0", "mean", "3.00", "of", "2"]]
     figures = json.loads(run_smolgen("stats", "--format", "json", cwd=tmp_path).stdout)
     assert figures["ratings"]["by_technique"]["magpie"]["rated"] == 2
+
+
+def test_runs_compared_get_rating_rows_once_a_judge_rated_either(tmp_path):
+    from tui.engine.store import SampleStore
+
+    unrated = compute_stats([_judged(1, 1, "magpie", None)])
+    assert "mean_rating" not in {name for name, _, _ in compare(unrated, unrated)}  # a failed verdict is no rating
+    with SampleStore(tmp_path / "smolgen.json") as store:
+        for _ in range(3):
+            store.start_run(technique="magpie")
+        for sample_id, run_id, rating in ((1, 1, 2), (2, 1, 3), (3, 2, 4.5), (4, 3, None)):
+            store.add_sample({**_judged(sample_id, run_id, "magpie", rating), "status": "new"})
+    compared = run_smolgen("stats", "--compare", "1", "2", cwd=tmp_path)
+    assert compared.returncode == 0, compared.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in compared.stdout.splitlines()[3:]}
+    assert rows["rated"] == ["2", "1", "-1"] and rows["mean_rating"] == ["2.5", "4.5", "+2"]
+    against_unjudged = json.loads(run_smolgen("stats", "--compare", "1", "3", "--format", "json", cwd=tmp_path).stdout)
+    assert against_unjudged["figures"]["mean_rating"] == [2.5, None]
+    shown = run_smolgen("stats", "--compare", "1", "3", cwd=tmp_path).stdout
+    assert [line.split()[1:] for line in shown.splitlines() if line.startswith("mean_rating")] == [["2.5", "–"]]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.cli_flags import add_store_flag
-from tui.engine.dataset_stats import DatasetStats, Histogram, compare, compute_stats
+from tui.engine.dataset_stats import DatasetStats, Histogram, change_text, compare, compute_stats, figure_text
 from tui.engine.errors import BadInput
 from tui.engine.run_names import run_choices
 from tui.engine.store import STATUSES, SampleStore
@@ -145,12 +145,12 @@ def rating_lines(stats: DatasetStats) -> list[str]:
     return lines
 
 
-def render_comparison(rows: list[tuple[str, float, float]], run_a: str, run_b: str) -> str:
-    """The figures of two runs, named above the table ("A  run 8 · magpie · 12:04 · 40 samples")."""
+def render_comparison(rows: list[tuple[str, float | None, float | None]], run_a: str, run_b: str) -> str:
+    """The figures of two runs, named above the table ("A  run 8 · magpie · 12:04 · 40 samples"); "–" where a
+    run has no such figure (a mean rating where nothing was rated)."""
     lines = [f"A  {run_a}", f"B  {run_b}", "", f"{'figure':<28}{'run A':>12}{'run B':>12}{'change':>12}"]
     for name, a, b in rows:
-        change = b - a
-        lines.append(f"{name:<28}{a:>12g}{b:>12g}{change:>+12.4g}")
+        lines.append(f"{name:<28}{figure_text(a):>12}{figure_text(b):>12}{change_text(a, b):>12}")
     return "\n".join(lines)
 
 

@@ -276,8 +276,9 @@ def instruction_items(samples: list[dict[str, Any]]) -> list[tuple[int, str]]:
     return [(s["id"], s["instruction"]) for s in samples if s.get("instruction") and s.get("status") != "failed"]
 
 
-def compare(a: DatasetStats, b: DatasetStats) -> list[tuple[str, float, float]]:
-    """The headline figures of two selections side by side (e.g. before and after a prompt edit)."""
+def compare(a: DatasetStats, b: DatasetStats) -> list[tuple[str, float | None, float | None]]:
+    """The headline figures of two selections side by side (e.g. before and after a prompt edit); once a judge
+    rated samples of either, how many it rated and their mean rating (None for a selection without ratings)."""
 
     def median(h: Histogram) -> float:
         return float(statistics.median(h.values)) if h.values else 0.0
@@ -297,4 +298,18 @@ def compare(a: DatasetStats, b: DatasetStats) -> list[tuple[str, float, float]]:
         }
 
     left, right = rows(a), rows(b)
+    if a.ratings.ratings or b.ratings.ratings:
+        for figures, stats in ((left, a), (right, b)):
+            figures["rated"] = len(stats.ratings.ratings)
+            figures["mean_rating"] = stats.ratings.mean
     return [(name, left[name], right[name]) for name in left]
+
+
+def figure_text(value: float | None) -> str:
+    """A figure of the comparison; "–" where a run has none (a mean rating of a run nobody judged)."""
+    return "–" if value is None else f"{value:g}"
+
+
+def change_text(a: float | None, b: float | None) -> str:
+    """The change from run A to run B, signed; blank when either run lacks the figure."""
+    return "" if a is None or b is None else f"{b - a:+.4g}"

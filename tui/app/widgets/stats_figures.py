@@ -6,7 +6,7 @@ from collections import Counter
 from rich.table import Table
 from rich.text import Text
 
-from tui.engine.dataset_stats import DatasetStats, Histogram
+from tui.engine.dataset_stats import DatasetStats, Histogram, change_text, figure_text
 
 # The engine's figure names as a person reads them.
 FIGURE_LABELS = {
@@ -20,6 +20,8 @@ FIGURE_LABELS = {
     "near_duplicate_clusters": "near-duplicate clusters",
     "truncated": "truncated",
     "failed": "failed",
+    "rated": "samples rated",
+    "mean_rating": "mean rating",
 }
 BAR_WIDTH = 12
 
@@ -98,6 +100,7 @@ def cluster_ids(cluster: list[int], shown: int = 6) -> str:
     return listed + (f" +{len(cluster) - shown}" if len(cluster) > shown else "")
 
 
-def comparison_cells(name: str, a: float, b: float) -> tuple[str, str, str, Text]:
-    """One row of the two-run comparison: the figure, each run's value and the change."""
-    return FIGURE_LABELS.get(name, name), f"{a:g}", f"{b:g}", Text(f"{b - a:+.4g}", justify="right")
+def comparison_cells(name: str, a: float | None, b: float | None) -> tuple[str, str, str, Text]:
+    """One row of the two-run comparison: the figure, each run's value and the change (a dash for a run without it)."""
+    return FIGURE_LABELS.get(name, name), figure_text(a), figure_text(b), Text(change_text(a, b), justify="right")
+
