@@ -149,3 +149,30 @@ async def test_the_preference_pairs_tab_takes_other_response_models_and_the_mode
     assert backend.opened_aside == ["http://writer.example:8080/v1"]
     [run] = app_store.list_runs()
     assert run["settings"]["responders"] == ["http://writer.example:8080/v1"]
+
+
+async def test_three_responses_are_all_shown_and_a_person_presses_the_best_then_the_worst(app_store, prompts):
+    prompt = [{"role": "user", "content": "Name a fruit."}]
+    responses = [response_record(text, "judge-model", rating={"rating": score, "failure": None})
+                 for text, score in (("Apple.", 4), ("A thing.", 1), ("Mango, sweet and ripe.", 3))]
+    [sample_id] = [app_store.add_sample(preference_sample(prompt, responses))]
+    async with make_app(app_store, prompts, FakeBackend()).run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot)
+        boxes = [screen.query_one(f"#panel-{panel}-box") for panel in range(4)]
+        assert [box.display for box in boxes] == [True, True, True, False]
+        assert [box.border_title for box in boxes[:3]] == ["1", "2", "3"]
+        assert "Mango, sweet and ripe." in str(screen.query_one("#panel-2").render())
+        assert "judge's pick" in boxes[0].border_subtitle and "judge's worst" in boxes[1].border_subtitle
+        progress = screen.query_one("#progress")
+        assert "press the best, then the worst (1-3)" in str(progress.render())
+        await pilot.press("3")
+        assert boxes[2].has_class("-best") and "3 is the best: now the worst (1, 2" in str(progress.render())
+        await pilot.press("3")  # the same number again takes it back
+        assert not boxes[2].has_class("-best") and "press the best" in str(progress.render())
+        await pilot.press("3", "1")
+        stored = on_disk(app_store)[str(sample_id)]
+        assert (stored["chosen"], stored["rejected"], stored["decided_by"]) == (2, 0, "human")
+        assert stored["judge"]["chosen"] == 0 and stored["judge"]["rejected"] == 1
+        assert "1 of 1 pairs picked" in str(progress.render())
+        await pilot.press("u")
+        assert on_disk(app_store)[str(sample_id)]["decided_by"] == "judge"

@@ -17,7 +17,8 @@ from tui.engine.chat_template import Message
 TECHNIQUE = "preference"
 # The columns of a preference sample that say what was compared and what was decided (a pipeline step's outputs).
 PAIR_COLUMNS = ("prompt", "responses", "chosen", "rejected", "margin", "skipped", "decided_by")
-Pick = Literal["left", "right", "tie"]
+# A person's pick: the left or the right of the compared pair, a tie, or (best, worst) among more responses.
+Pick = Literal["left", "right", "tie"] | tuple[int, int]
 
 
 def response_record(
@@ -90,11 +91,17 @@ def compared_pair(sample: dict[str, Any]) -> tuple[int, int]:
 
 
 def human_decision(sample: dict[str, Any], pick: Pick) -> dict[str, Any]:
-    """The fields that record a person's pick between the compared pair. A person gives no margin; the judge's
-    decision is kept in `judge` (from the first pick on, so undoing and picking again keeps it)."""
+    """The fields that record a person's pick between the compared pair, or of the best and the worst of all the
+    responses (`pick` = (best, worst) indices). A person gives no margin; the judge's decision is kept in `judge`
+    (from the first pick on, so undoing and picking again keeps it)."""
     left, right = compared_pair(sample)
     judge = sample.get("judge") or {key: sample.get(key) for key in ("chosen", "rejected", "margin", "skipped")}
-    if pick == "tie":
+    if isinstance(pick, tuple):
+        best, worst = pick
+        if best == worst or not all(0 <= index < len(sample.get("responses") or []) for index in pick):
+            raise ValueError(f"pick {pick}: the best and the worst must be two of the sample's responses")
+        decision = Decision(best, worst, None)
+    elif pick == "tie":
         decision = Decision(None, None, None, {"reason": "tie", "message": "a person called it a tie"})
     else:
         decision = Decision(left, right, None) if pick == "left" else Decision(right, left, None)
