@@ -279,7 +279,8 @@ class OutputPane(Vertical):
         """A verdict was stored: the bar, the line of judged and failed samples with the pace and ETA, the finished list."""
         self._done, self._total = done, total
         self._failed += failed
-        self.query_one("#progress", ProgressLine).update(progress=done)
+        # The total is the samples not judged yet by this judge, known once the run has opened the judge.
+        self.query_one("#progress", ProgressLine).update(total=total, progress=done)
         elapsed = time.monotonic() - self._run_started
         pace = f" · {done * 60 / elapsed:.1f}/min · ETA {duration_text(elapsed / done * (total - done))}" if elapsed > 0 else ""
         self._stats(f"{done}/{total} samples judged · {self._failed} failed{pace}{CANCEL_HINT}")
