@@ -120,3 +120,25 @@ async def test_nothing_to_judge_is_said_and_nothing_runs(app_store, prompts):
         await pilot.pause()
         assert "nothing to judge: 0 accepted samples" in notifications(app)[-1]
         assert not app.running and app_store.list_runs() == []
+
+
+async def test_the_runs_field_chooses_the_samples_of_those_runs_and_an_unknown_run_is_named(app_store, prompts):
+    first_run, second_run = app_store.start_run(technique="magpie"), app_store.start_run(technique="chain")
+    [of_first] = add_samples(app_store, "From the first run?")
+    [of_second] = add_samples(app_store, "From the second run?")
+    for sample_id, run_id in ((of_first, first_run), (of_second, second_run)):
+        app_store.restore_sample({**app_store.get_sample(sample_id), "run_id": run_id})
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await show_judge_tab(pilot)
+        runs = app.main_screen.query_one("#form-judge").query_one("#judge--runs")
+        runs.value = "9"
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert notifications(app)[-1].startswith("runs 9: ") and "has no run with that id" in notifications(app)[-1]
+        runs.value = str(second_run)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), what="the judging run to finish")
+    verdicts = judged(app_store)
+    assert verdicts[str(of_first)] is None and verdicts[str(of_second)]["failure"] is None
+    assert app_store.list_runs()[-1]["settings"]["runs"] == [second_run]
