@@ -147,3 +147,11 @@ def test_export_of_a_snapshot_cut_short_says_so_in_one_line_and_writes_nothing(t
     assert not (tmp_path / "ds").exists()  # the folder it had made is gone again
     with pytest.raises(StoreError):
         SampleStore(path, read_only=True)  # the store itself refuses it too
+
+
+def test_an_empty_store_file_is_read_as_an_empty_store_as_the_store_reads_it(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text("  \n", encoding="utf-8")
+    with SampleStore(path, read_only=True) as store, StoreReader(path) as reader:
+        assert list(reader.iter_samples()) == list(store.iter_samples()) == []
+        assert reader.list_runs() == store.list_runs() == []

@@ -133,9 +133,12 @@ class StoreReader:
 
     def _read_whole(self) -> dict[str, Any]:
         self._snapshot.seek(0)
+        raw = self._snapshot.read()
+        if not raw.strip():
+            return {}  # an empty file is an empty store, as the store itself reads it
         try:
             with paused_gc():
-                data = orjson.loads(self._snapshot.read() or b"{}")
+                data = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             raise _unreadable(self.path, str(error)) from None
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
