@@ -31,9 +31,13 @@ def mark_tab_overflow(tabs: Tabs) -> None:
         # A tab cut by the edge counts as beyond it: its whole label is not shown.
         before = sum(1 for region in tab_regions if region.x < seen.x)
         after = sum(1 for region in tab_regions if region.right > seen.right)
+        room_changed = False
         for mark, count, text in ((left, before, f"◂{before}"), (right, after, f"{after}▸")):
             if mark.display != (count > 0) or (count and str(mark.render()) != text):  # unchanged: no new layout
+                room_changed |= mark.display != (count > 0)
                 mark.update(text)
                 mark.display = count > 0
+        if room_changed and tabs.active_tab is not None:  # a mark took or gave back room: the active tab stays whole
+            tabs.call_after_refresh(strip.scroll_to_widget, tabs.active_tab, force=True, animate=False)
 
     tabs.screen.screen_layout_refresh_signal.subscribe(tabs, update)
