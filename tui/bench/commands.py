@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from tui.bench import (batched, compare_screen, dedup, export_bench, faults, generation, judge_bench, model_list, quality, server,
-                        startup, stats_screen, store_bench, terminal, ui_cost)
+                        startup, stats_screen, store_bench, terminal, topic, ui_cost)
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ BENCHES = (
     Bench("models", "time listing a folder of many GGUF files, the first time and again (the header cache)", model_list.add_arguments, model_list.cmd_bench_models),
     Bench("quality", "measure what share of the embedded model's samples the default caps and quality gates keep, per technique", quality.add_arguments, quality.cmd_bench_quality),
     Bench("judge", "time a judge model rating samples and count how often it rates a clearly good answer above a clearly bad one", judge_bench.add_arguments, judge_bench.cmd_bench_judge),
+    Bench("topic", "measure how well the off-topic flag tells questions in a system prompt's domain from others, on hand-made questions",
+          topic.add_arguments, topic.cmd_bench_topic),
     Bench("faults", "make each fault (a full disk, a read-only store, signals, kills while folding, damaged journals) and count the samples kept", faults.add_arguments, faults.cmd_bench_faults),
     Bench("compare", "time from a key on the compare screen to the next preference pair on screen, without a model",
           compare_screen.add_arguments, compare_screen.cmd_bench_compare),

@@ -109,6 +109,9 @@ class BatchedModel(ChatModel):
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)
 
+    def text_scorer(self) -> Any:
+        return self.model.text_scorer()
+
     @property
     def label(self) -> str:
         return self.model.label

@@ -27,6 +27,7 @@ from tui.engine.chat_template import ChatTemplate, Message
 from tui.engine.errors import BadInput, GenerationFailed, ModelFileError
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
 from tui.engine.settings_schema import set_by_code, setting, validate
+from tui.engine.text_likelihood import TextScorer
 
 log = logging.getLogger("smolgen.llama")
 DEFAULT_CONTEXT = 4096
@@ -241,6 +242,7 @@ class Model(ChatModel):
         self.n_threads = n_threads
         self._lock = threading.Lock()
         self._chat_template: ChatTemplate | None = None
+        self._scorer: TextScorer | None = None
 
     @classmethod
     def load(
@@ -301,6 +303,17 @@ class Model(ChatModel):
         if self.info.bos_token and text.startswith(self.info.bos_token):
             add_bos = False
         return self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def text_scorer(self) -> TextScorer:
+        """The `TextScorer` of this model's weights, made at first use (the off-topic flag asks for it)."""
+        with self._lock:
+            if self._scorer is None:
+                self._scorer = TextScorer(self)
+            return self._scorer
+
+    def tokenize_text(self, text: str) -> list[int]:
+        """The tokens of `text` continuing a prompt: no BOS, special tokens parsed (an end of turn counts)."""
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
     def token_bytes(self, token: int) -> bytes:
         """A generated token's bytes (a character may be split across tokens)."""

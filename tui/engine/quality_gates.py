@@ -7,6 +7,9 @@
   judged; a text in another language passes, for want of rules.
 - `language_mismatch`: a text confidently in another language than its seed or system prompt (a
   Vietnamese seed answered in English). Languages are identified by py3langid, offline.
+- `off_topic` (a flag, not a failure; Magpie with a custom system prompt, in-process models): the user
+  turn the model wrote is less likely after the custom system prompt than after a plain one, so the
+  prompt's domain did not steer it (text_likelihood.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tui.engine.errors import BadInput
 from tui.engine.instruction_filters import Rejection
 from tui.engine.seeds import seed_text
 from tui.engine.settings_schema import setting
+from tui.engine.text_likelihood import TextScorer, context_gain
 from tui.engine.text_tokens import word_tokens
 
 _SWITCH_OFF = "--no-filter"
@@ -34,6 +38,15 @@ MIN_DISTINCT_TRIGRAMS = 0.6
 # A language is named only when py3langid's normalised probability reaches this: short texts
 # ("Write a haiku.") get low, scattered probabilities and are never judged.
 CONFIDENT_LANGUAGE = 0.9
+
+# off_topic: a user turn whose log-probability per token gains less than this (in nats) from the custom
+# system prompt over the plain one is flagged. Magpie's own turns are drawn under the custom prompt, so
+# even its off-topic ones gain a little; the threshold comes from such turns read by hand, checked on
+# hand-made questions in and out of three English domains (`smolgen bench topic`; docs/quality.md).
+# Only languages with a plain prompt here are judged: for Vietnamese the embedded model's gains do not
+# tell the two apart.
+OFF_TOPIC_BELOW = 0.1
+PLAIN_SYSTEM_PROMPTS = {"en": "You are a helpful AI assistant."}
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _QUESTION_MARKS = ("?", "？", "¿")
@@ -231,3 +244,17 @@ def identified_language(text: str) -> str | None:
 def _quoted(text: str, width: int = 60) -> str:
     flat = " ".join(text.split())
     return repr(flat if len(flat) <= width else flat[: width - 1] + "…")
+
+
+def topic_gain(scorer: TextScorer, template: Any, system_prompt: str | None, user_turn: str) -> float | None:
+    """How much more likely `user_turn` is after the custom `system_prompt` than after the plain one of its
+    language, per token; None where that cannot be judged (no custom prompt, a language without a plain one)."""
+    if not system_prompt:
+        return None
+    plain = PLAIN_SYSTEM_PROMPTS.get(identified_language(system_prompt) or "")
+    if plain is None or system_prompt.strip() == plain:
+        return None
+    def opening(system: str) -> str:
+        return template.pre_query([{"role": "system", "content": system}])
+
+    return context_gain(scorer, opening(system_prompt), opening(plain), user_turn + template.end_of_turn())

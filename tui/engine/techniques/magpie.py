@@ -13,7 +13,7 @@ from typing import Any
 from tui.engine.instruction_filters import Rejection
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
-from tui.engine.quality_gates import QualityGates, expected_language
+from tui.engine.quality_gates import OFF_TOPIC_BELOW, QualityGates, expected_language, topic_gain
 from tui.engine.settings_schema import setting, validate
 from tui.engine.techniques.base import (
     GenerationContext,
@@ -46,6 +46,8 @@ class MagpieSettings:
     gates: QualityGates = setting(default_factory=QualityGates, label="Quality gates")
     check_user_turn_cap: bool = setting(True, label="Cut user turn gate", switched_off_by=("--no-filter", "user-turn-truncated"),
                                         help="fail samples whose user turn the token cap cut off")
+    flag_off_topic: bool = setting(True, label="Off-topic flag", switched_off_by=("--no-filter", "off-topic"),
+                                   help="flag user turns a custom English system prompt did not steer (in-process models)")
 
     # Flags of other techniques that would mislead here, and why.
     refused_flags = {"--template": "magpie uses the model's own chat template, not a prompt template"}
@@ -75,6 +77,7 @@ class Magpie:
         opening = template.pre_query(messages)  # the first turn's pre-query, recorded with the sample
         language = expected_language(None, system_prompt)  # the template's default prompt sets none
         calls = []
+        gain = None
         for turn in range(1, s.n_turns + 1):
             ctx.on_stage(f"Magpie · turn {turn} · user")
             pre_query = template.pre_query(messages)
@@ -88,6 +91,8 @@ class Magpie:
             )
             if rejection is not None:
                 return gated(build_sample(self.name, messages, system_prompt, calls, None, pre_query=opening), rejection)
+            if turn == 1 and s.flag_off_topic:
+                gain = _topic_gain(ctx.model, template, system_prompt, messages[-1]["content"])
             if s.only_instruction or (s.end_with_user and turn == s.n_turns):
                 break
             ctx.on_stage(f"Magpie · turn {turn} · assistant")
@@ -97,4 +102,15 @@ class Magpie:
             rejection = s.gates.answer_rejection(messages[-1]["content"], language)
             if rejection is not None:
                 return gated(build_sample(self.name, messages, system_prompt, calls, None, pre_query=opening), rejection)
-        return build_sample(self.name, messages, system_prompt, calls, None, pre_query=opening)
+        sample = build_sample(self.name, messages, system_prompt, calls, None, pre_query=opening)
+        if gain is not None:
+            sample["topic_gain"] = round(gain, 3)
+            if gain < OFF_TOPIC_BELOW:
+                sample["flags"].append("off_topic")
+        return sample
+
+
+def _topic_gain(model: Any, template: Any, system_prompt: str | None, user_turn: str) -> float | None:
+    """The off-topic figure of a first user turn, where the model can score texts (in-process) and it applies."""
+    scorer = getattr(model, "text_scorer", None)
+    return topic_gain(scorer(), template, system_prompt, user_turn) if scorer is not None and system_prompt else None
