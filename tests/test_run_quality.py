@@ -26,6 +26,14 @@ def test_the_line_counts_kept_failed_by_reason_and_the_near_duplicate_share():
     assert quality.line() == "kept 3 · near-duplicates 33% · failed 3 (repetition 2, not_a_request 1)"
 
 
+def test_the_line_counts_samples_flagged_off_topic_once_there_is_one():
+    quality = RunQuality()
+    quality.add(_kept("What is 15% of 240?"))
+    assert "off-topic" not in quality.line()
+    quality.add({**_kept("Who won the 2010 World Cup?"), "flags": ["off_topic"]})
+    assert quality.line() == "kept 2 · off-topic 1 · near-duplicates 0% · failed 0"
+
+
 def test_the_cli_prints_the_quality_after_each_sample():
     err = io.StringIO()
     observer = TerminalObserver(io.StringIO(), err, stream_tokens=False)

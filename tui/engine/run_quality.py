@@ -30,6 +30,7 @@ class RunQuality:
     def __init__(self, saturation_window: int = 0):
         self.kept = 0
         self.near_duplicates = 0  # kept samples whose instruction nearly repeats an earlier kept one
+        self.off_topic = 0  # kept samples flagged off_topic (Magpie with a custom system prompt)
         self.failures: Counter = Counter()
         self.saturation_window = saturation_window
         self._latest: deque[bool] = deque(maxlen=saturation_window or 1)
@@ -45,6 +46,7 @@ class RunQuality:
                 self._latest.append(True)
             return
         self.kept += 1
+        self.off_topic += "off_topic" in sample.get("flags", ())
         if not text.strip():
             return
         repeats = self._index.closest(text) is not None
@@ -72,9 +74,10 @@ class RunQuality:
                 f"were near-duplicates of earlier ones")
 
     def line(self) -> str:
-        """"kept 12 · near-duplicates 8% · failed 3 (repetition 2, not_a_request 1)": the shortest figures first,
-        so a narrow line cuts the list of reasons only."""
+        """"kept 12 · off-topic 2 · near-duplicates 8% · failed 3 (repetition 2, not_a_request 1)": the shortest
+        figures first, so a narrow line cuts the list of reasons only; off-topic only once a sample was flagged."""
         failed = f"failed {self.failed}"
         if self.failures:
             failed += " (" + ", ".join(f"{reason} {n}" for reason, n in self.failures.most_common()) + ")"
-        return f"kept {self.kept} · near-duplicates {self.near_duplicate_share:.0%} · {failed}"
+        off_topic = f" · off-topic {self.off_topic}" if self.off_topic else ""
+        return f"kept {self.kept}{off_topic} · near-duplicates {self.near_duplicate_share:.0%} · {failed}"
