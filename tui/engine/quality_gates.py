@@ -69,6 +69,8 @@ EN_IMPERATIVE_VERBS = frozenset(
     show simplify sketch solve sort specify state suggest summarise summarize suppose support teach tell think
     trace transform translate turn use verify walk write""".split()
 )
+# After a noun and a comma these open a relative clause ("Rain, which falls…"), not a question.
+EN_RELATIVE_PRONOUNS = frozenset("which who whom whose where when".split())
 EN_REQUEST_OPENINGS = ("please", "kindly", "i want", "i need", "i'd like", "i would like", "i'm looking for",
                        "i am looking for", "help me", "let's", "let us", "act as", "you are asked")
 # Vietnamese: question words anywhere, final particles at the end, imperative and polite openings.
@@ -174,14 +176,16 @@ def _asks(sentence: str) -> bool:
     """The sentence is a question or a request by its opening (or its opening after a leading clause),
     or by a Vietnamese question word or final particle."""
     plain = _plain(sentence)
-    openings = [plain]
+    openings = [(plain, False)]
     after_clause = _LEADING_CLAUSE.sub("", plain, count=1)
     if after_clause != plain:
-        openings.append(after_clause)
-    for opening in openings:
+        openings.append((after_clause, True))
+    for opening, follows_clause in openings:
         if _starts_with(opening, "what a") or _starts_with(opening, "what an"):
             continue  # "What a fascinating topic": an exclamation (a question would carry its question mark)
         first = opening.split(" ", 1)[0]
+        if follows_clause and first in EN_RELATIVE_PRONOUNS:
+            continue  # "Synthetic data, which is made by models, …": a relative clause, not a question
         if first in EN_QUESTION_WORDS or first in EN_IMPERATIVE_VERBS:
             return True
         if any(_starts_with(opening, phrase) for phrase in (*EN_REQUEST_OPENINGS, *VI_REQUEST_OPENINGS)):
