@@ -49,6 +49,7 @@ def test_bench_help_lists_every_benchmark_each_in_one_sentence_without_figures(c
 
 
 def _every_help_text(parser: argparse.ArgumentParser):
+    parser.format_help()  # a benchmark's flags are added when its help is first asked for
     yield parser.description or ""
     for action in parser._actions:
         yield action.help or ""
