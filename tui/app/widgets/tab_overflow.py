@@ -8,11 +8,14 @@ from textual.widgets import Static, Tab, Tabs
 
 
 class TabOverflowMark(Static):
-    """One end's mark: the arrow and how many tabs lie beyond that end; hidden while none does."""
+    """One end's mark: the arrow and how many tabs lie beyond that end; hidden while none does.
+
+    Its room is kept while it is hidden: were the strip to widen as a mark goes, a tab could fit again
+    and the mark come back, and which of the two the strip settled on would depend on timing."""
 
     DEFAULT_CSS = """
-    TabOverflowMark { dock: left; width: auto; height: 1; padding: 0 0 0 1; color: $accent; text-style: bold; display: none; }
-    TabOverflowMark.-right { dock: right; padding: 0 1 0 0; }
+    TabOverflowMark { dock: left; width: 3; height: 1; padding: 0 1 0 0; color: $accent; text-style: bold; visibility: hidden; }
+    TabOverflowMark.-right { dock: right; padding: 0 0 0 1; }
     """
 
 
@@ -31,13 +34,9 @@ def mark_tab_overflow(tabs: Tabs) -> None:
         # A tab cut by the edge counts as beyond it: its whole label is not shown.
         before = sum(1 for region in tab_regions if region.x < seen.x)
         after = sum(1 for region in tab_regions if region.right > seen.right)
-        room_changed = False
         for mark, count, text in ((left, before, f"◂{before}"), (right, after, f"{after}▸")):
-            if mark.display != (count > 0) or (count and str(mark.render()) != text):  # unchanged: no new layout
-                room_changed |= mark.display != (count > 0)
-                mark.update(text)
-                mark.display = count > 0
-        if room_changed and tabs.active_tab is not None:  # a mark took or gave back room: the active tab stays whole
-            tabs.call_after_refresh(strip.scroll_to_widget, tabs.active_tab, force=True, animate=False)
+            if mark.visible != (count > 0) or (count and str(mark.render()) != text):  # unchanged: no new frame
+                mark.update(text if count else "")
+                mark.visible = count > 0
 
     tabs.screen.screen_layout_refresh_signal.subscribe(tabs, update)
