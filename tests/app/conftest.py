@@ -16,6 +16,7 @@ from textual.strip import Strip
 from tui.app import fast_paint
 from tui.app.app import SmolgenApp
 from tui.app.backend import ModelRequest
+from tui.engine import cpu_load
 from tui.engine.model import Model
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
 from tui.engine.prompts import PromptLibrary
@@ -65,6 +66,13 @@ class CancelledBeforeCall:
     def chat(self, messages, sampling, seed, cancel=None, on_text=None):
         self._hold(cancel)
         return self._model.chat(messages, sampling, seed, cancel, on_text)
+
+
+@pytest.fixture(autouse=True)
+def other_programs_unread(monkeypatch):
+    """What else runs on the machine changes the output pane's speed line: app tests leave it out (the test
+    of that line scripts the readings)."""
+    monkeypatch.setattr(cpu_load, "read_cpu", lambda: None)
 
 
 @pytest.fixture

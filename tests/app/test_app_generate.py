@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -10,7 +11,9 @@ import pytest
 from textual.widgets import ProgressBar
 
 from tests.app.conftest import CancelledBeforeCall, LoadedModelBackend, make_app, shown_text, wait_for
-from tests.app.fake_backend import FakeBackend
+from tests.app.fake_backend import FakeBackend, FakeModel
+from tui.engine import cpu_load
+from tui.engine.cpu_load import CpuReading
 from tui.engine.store import SampleStore
 
 
@@ -137,3 +140,22 @@ async def test_self_instruct_counts_seeds_done_and_instructions_kept_apart(app_s
         assert shown_text(app, "#run-stats").startswith("2/2 seeds done · 5 kept · 0 failed")
     kept = [s["instruction"] for s in app_store.list_samples()]
     assert kept[3:] == ["Name three uses of baking soda.", "Why does bread rise?"]  # the letters are gone
+
+
+async def test_the_speed_line_says_when_other_programs_keep_cores_busy(app_store, prompts, monkeypatch):
+    # Every window of the scripted readings: 15 CPU seconds of other programs in 10 s.
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(cpu_load, "read_cpu", lambda: (lambda n: CpuReading(15.0 * n, 0.0, 10.0 * n))(next(ticks)))
+    held = CancelledBeforeCall(FakeModel(), held_call=3)  # the second sample waits: the line is read mid-run
+    app = make_app(app_store, prompts, FakeBackend(held))
+    async with app.run_test(size=(160, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        app.main_screen.technique.show_technique("magpie")
+        await wait_for(pilot, lambda: bool(app.main_screen.query("#form-magpie")), what="the Magpie form")
+        app.main_screen.query_one("#run-num").value = "2"
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, held.waiting.is_set, what="the second sample")
+        await wait_for(pilot, lambda: "1/2 samples" in shown_text(app, "#run-stats"), what="the first sample counted")
+        assert re.search(r"tok/s \(1\.5 of \d+ cores busy elsewhere\)", shown_text(app, "#run-stats"))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.running, what="the run cancelled")

@@ -18,6 +18,7 @@ from tui.app.review_filter import first_line
 from tui.app.widgets.finished_list import FinishedList
 from tui.app.widgets.status_line import ProgressLine, StatusLine
 from tui.app.widgets.stream_view import StreamView
+from tui.engine.cpu_load import OtherProgramsLoad
 from tui.engine.judge_run import JudgeRunSummary
 from tui.engine.run_progress import RunProgress, duration_text
 from tui.engine.run_quality import RunQuality
@@ -82,6 +83,7 @@ class OutputPane(Vertical):
         self._row_shown: int | None = None
         self._progress_timer: Any = None
         self._quality: RunQuality | None = None  # the run's kept, failed by reason and near-duplicate share
+        self._other_programs = OtherProgramsLoad()  # said beside tok/s: they slow llama.cpp's threads
 
     def compose(self) -> ComposeResult:
         yield StatusLine("Idle · ctrl+g generates with the technique shown", id="stage")
@@ -116,6 +118,7 @@ class OutputPane(Vertical):
         self._stats(f"0/{total} {self._rows_noun}{CANCEL_HINT}")
         self.stream.clear()
         self._quality = RunQuality()
+        self._other_programs = OtherProgramsLoad()
         self._in_flight, self._row_shown = in_flight, None
         self._progress = RunProgress(total) if in_flight is not None else None
         if self._progress is not None:  # the figures move while no sample finishes, on a slow server
@@ -179,7 +182,8 @@ class OutputPane(Vertical):
             per_sample = (time.monotonic() - self._run_started) / self._done
             eta = f" · ETA {duration_text(per_sample * (self._total - self._done))}"
         done = f"seed {self._done}/{self._total} · {self._kept} kept · {self._failed} failed" if self._per_seed else f"{self._done}/{self._total} samples"
-        self._stats(f"{done} · {rate:.1f} tok/s{eta}{CANCEL_HINT}")
+        self._other_programs.update()
+        self._stats(f"{done} · {rate:.1f} tok/s{self._other_programs.note()}{eta}{CANCEL_HINT}")
         self._rate_shown = time.monotonic()
 
     def sample_finished(self, sample: dict[str, Any], done: int, total: int) -> None:
