@@ -8,13 +8,14 @@ from textual.widgets import Static, Tab, Tabs
 
 
 class TabOverflowMark(Static):
-    """One end's mark: the arrow and how many tabs lie beyond that end; hidden while none does.
+    """One end's mark: the arrow and how many tabs lie beyond that end.
 
-    Its room is kept while it is hidden: were the strip to widen as a mark goes, a tab could fit again
-    and the mark come back, and which of the two the strip settled on would depend on timing."""
+    Both marks take their room whenever the tabs are wider than the whole strip, and none otherwise, a
+    mark with nothing beyond its end only hidden: were the strip to widen as a mark goes, a tab could
+    fit again and the mark come back, and which of the two it settled on would depend on timing."""
 
     DEFAULT_CSS = """
-    TabOverflowMark { dock: left; width: 3; height: 1; padding: 0 1 0 0; color: $accent; text-style: bold; visibility: hidden; }
+    TabOverflowMark { dock: left; width: 3; height: 1; padding: 0 1 0 0; color: $accent; text-style: bold; display: none; }
     TabOverflowMark.-right { dock: right; padding: 0 0 0 1; }
     """
 
@@ -31,12 +32,14 @@ def mark_tab_overflow(tabs: Tabs) -> None:
         tab_regions = [tab.region for tab in tabs.query(Tab) if tab.display]
         if not seen or not tab_regions:
             return
+        overflowing = sum(region.width for region in tab_regions) > tabs.content_region.width
         # A tab cut by the edge counts as beyond it: its whole label is not shown.
-        before = sum(1 for region in tab_regions if region.x < seen.x)
-        after = sum(1 for region in tab_regions if region.right > seen.right)
+        before = sum(1 for region in tab_regions if region.x < seen.x) if overflowing else 0
+        after = sum(1 for region in tab_regions if region.right > seen.right) if overflowing else 0
         for mark, count, text in ((left, before, f"◂{before}"), (right, after, f"{after}▸")):
-            if mark.visible != (count > 0) or (count and str(mark.render()) != text):  # unchanged: no new frame
-                mark.update(text if count else "")
-                mark.visible = count > 0
+            shown = (count and text) or ""
+            if mark.display != overflowing or mark.visible != bool(count) or str(mark.render()) != shown:  # unchanged: no new frame
+                mark.update(shown)
+                mark.display, mark.visible = overflowing, bool(count)
 
     tabs.screen.screen_layout_refresh_signal.subscribe(tabs, update)
