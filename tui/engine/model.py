@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from tui.engine.chat_template import ChatTemplate, Message
+from tui.engine.cpu_load import OtherProgramsLoad
 from tui.engine.errors import BadInput, GenerationFailed, ModelFileError
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
 from tui.engine.settings_schema import set_by_code, setting, validate
@@ -108,6 +109,7 @@ _log_callback = None
 
 
 GGML_LOG_CONTINUE = 5
+THREADS_CHECK_SECONDS = 1.0  # how often a call looks at how busy other programs keep the cores
 
 
 def route_llama_logs() -> None:
@@ -235,11 +237,15 @@ class ChatModel:
 class Model(ChatModel):
     """A loaded GGUF model and its chat template."""
 
-    def __init__(self, info: ModelInfo, llama: object, n_ctx: int, n_threads: int):
+    def __init__(self, info: ModelInfo, llama: object, n_ctx: int, n_threads: int, threads_follow_free_cores: bool = False):
+        """`threads_follow_free_cores`: the thread count was not asked for, so calls use fewer threads while
+        other programs keep cores busy (see `fit_threads_to_free_cores`)."""
         self.info = info
         self._llama = llama
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        self.threads_in_use = n_threads
+        self._other_programs = OtherProgramsLoad(window=THREADS_CHECK_SECONDS) if threads_follow_free_cores else None
         self._lock = threading.Lock()
         self._chat_template: ChatTemplate | None = None
         self._scorer: TextScorer | None = None
@@ -262,11 +268,29 @@ class Model(ChatModel):
             raise BadInput(f"context={n_ctx}: must be at least 64 tokens")
         if info.trained_context:
             n_ctx = min(n_ctx, info.trained_context)
+        asked = n_threads is not None
         n_threads = n_threads or physical_cores()
         llama = _open_llama(
             info, on_progress, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=n_batch
         )
-        return cls(info, llama, n_ctx, n_threads)
+        return cls(info, llama, n_ctx, n_threads, threads_follow_free_cores=not asked)
+
+    def fit_threads_to_free_cores(self) -> None:
+        """Decode with no more threads than the cores other programs leave free (at least one, at most
+        `n_threads`). llama.cpp's threads wait on each other at every step: one of them without a core
+        slows a token many times over, where one thread fewer costs a share."""
+        if self._other_programs is None:
+            return
+        busy = self._other_programs.update()
+        if busy is None:
+            return
+        wanted = max(1, min(self.n_threads, int((os.cpu_count() or 1) - busy + 0.5)))
+        if wanted != self.threads_in_use:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self._llama.ctx, wanted, wanted)
+            log.info("decoding on %d of %d threads: other programs keep %.1f cores busy", wanted, self.n_threads, busy)
+            self.threads_in_use = wanted
 
     @property
     def chat_template(self) -> ChatTemplate:
@@ -388,10 +412,15 @@ class CompletionStream:
             repeat_penalty=self.sampling.repeat_penalty,
             grammar=None if schema is None else llama_cpp.LlamaGrammar.from_string(schema_grammar_text(schema)),
         )
+        model.fit_threads_to_free_cores()
+        checked = started
         try:
             for token in generator:
                 if self.cancel is not None and self.cancel.is_set():
                     raise Cancelled()
+                if time.perf_counter() - checked >= THREADS_CHECK_SECONDS:  # another program may start or end mid-call
+                    model.fit_threads_to_free_cores()
+                    checked = time.perf_counter()
                 if first_token_at is None:
                     first_token_at = time.perf_counter() - started
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
