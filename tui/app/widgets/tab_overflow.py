@@ -36,10 +36,13 @@ def mark_tab_overflow(tabs: Tabs) -> None:
         # A tab cut by the edge counts as beyond it: its whole label is not shown.
         before = sum(1 for region in tab_regions if region.x < seen.x) if overflowing else 0
         after = sum(1 for region in tab_regions if region.right > seen.right) if overflowing else 0
+        room_changed = left.display != overflowing
         for mark, count, text in ((left, before, f"◂{before}"), (right, after, f"{after}▸")):
             shown = (count and text) or ""
             if mark.display != overflowing or mark.visible != bool(count) or str(mark.render()) != shown:  # unchanged: no new frame
                 mark.update(shown)
                 mark.display, mark.visible = overflowing, bool(count)
+        if room_changed and tabs.active_tab is not None:  # the marks took or gave back room: the active tab stays whole
+            tabs.call_after_refresh(strip.scroll_to_widget, tabs.active_tab, force=True, animate=False)
 
     tabs.screen.screen_layout_refresh_signal.subscribe(tabs, update)
