@@ -56,3 +56,26 @@ def test_evol_chain_from_python_runs_and_draws_like_the_builtin(model, store, ch
     for sample in store.list_samples(statuses=["new"]):
         assert sample["columns"]["evolution"][0]["round"] == 0
         assert sample["instruction"] and sample["response"]
+
+
+def test_a_step_model_is_freed_after_the_run_and_a_model_handed_in_is_not(monkeypatch, tmp_path):
+    from tui.engine import llm as llm_module
+
+    closed = []
+
+    class Closing(ScriptedModel):
+        def close(self):
+            closed.append(self)
+
+    loaded = Closing(["An answer."] * 2)
+    monkeypatch.setattr(llm_module.Model, "load", classmethod(lambda cls, *a, **k: loaded))
+    given = Closing(["An answer."] * 2)
+    own, handed_in = LlamaCppLLM(), LlamaCppLLM(model=given)
+    with Pipeline(name="closing") as pipeline:
+        seeds = LoadDataFromDicts(data=[{"instruction": "Say hi."}])
+        first = TextGeneration(llm=own, output_mappings={"generation": "response"})
+        second = TextGeneration(llm=handed_in, input_mappings={"instruction": "response"}, output_mappings={"generation": "reply"})
+        seeds >> first >> second
+    pipeline.run(tmp_path / "s.json")
+    pipeline.close_models()
+    assert closed == [loaded] and not own.loaded and handed_in.loaded

@@ -128,3 +128,20 @@ def test_a_bad_llm_table_is_one_line(tmp_path, table, expected):
     assert result.returncode == 2, result.stderr
     line = result.stderr.strip()
     assert "\n" not in line and expected in line and str(path) in line
+
+
+def test_a_pipeline_run_from_the_app_closes_its_steps_server_connections(tmp_path):
+    from tests.scripted_model import ScriptedModel
+    from tui.app.pipeline_run import pipeline_request, run_request
+    from tui.engine.pipeline.executor import PipelineObserver
+    from tui.engine.pipeline.toml_config import load_pipeline
+    from tui.engine.prompts import PromptLibrary
+
+    with ServerThread(StubServer().handle) as server:
+        pipeline = load_pipeline(_write_pipeline(tmp_path, server.url, rows=2))
+        step_llm = pipeline.ordered()[1].llm
+        with SampleStore(tmp_path / "s.json") as store:
+            request = pipeline_request(pipeline, store, None, use_cache=True)
+            summary = run_request(request, store, ScriptedModel([]), PromptLibrary(), PipelineObserver(), None)
+    assert summary.status == "finished" and summary.stored == 2
+    assert isinstance(step_llm, OpenAICompatibleLLM) and not step_llm.loaded  # closed once the run was over

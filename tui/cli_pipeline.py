@@ -60,10 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         llm = _pipeline_llm(args, stack)
         pipeline = load_pipeline(args.pipeline, seeds=args.seeds, num=args.num, max_tokens=args.max_tokens, llm=llm)
-        step_llms = [llm for s in pipeline.ordered() for llm in (getattr(s, "llm", None), *getattr(s, "responder_llms", ())) if llm is not None]
-        for step_llm in {id(llm): llm for llm in step_llms}.values():
-            if hasattr(step_llm, "close"):
-                stack.callback(step_llm.close)
+        stack.callback(pipeline.close_models)
         return _run(args, pipeline, llm)
 
 

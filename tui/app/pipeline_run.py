@@ -54,7 +54,10 @@ def pipeline_request(pipeline: Pipeline, store: SampleStore, limit: int | None, 
 def run_request(request: PipelineRunRequest, store: SampleStore, model: Model, prompts: PromptLibrary,
                 observer: PipelineObserver, cancel: threading.Event) -> PipelineSummary:
     """Run in the calling thread, which must be the only user of `model` until it returns."""
-    return run_pipeline(request.pipeline, store, request.use_cache, observer, cancel, prompts, LlamaCppLLM(model=model))
+    try:
+        return run_pipeline(request.pipeline, store, request.use_cache, observer, cancel, prompts, LlamaCppLLM(model=model))
+    finally:
+        request.pipeline.close_models()
 
 
 def copy_counts(counts: dict[str, StepCounts]) -> dict[str, StepCounts]:

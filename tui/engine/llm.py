@@ -22,6 +22,7 @@ class LlamaCppLLM:
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self._model = model
+        self._loaded_here = False  # a model handed in belongs to its giver, who closes it
         self._fingerprint: str | None = None
 
     @property
@@ -34,7 +35,14 @@ class LlamaCppLLM:
     def load(self) -> LanguageModel:
         if self._model is None:
             self._model = Model.load(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads)
+            self._loaded_here = True
         return self._model
+
+    def close(self) -> None:
+        """Free the model this handle loaded (the next `load()` opens it again); a model handed in stays open."""
+        if self._loaded_here and self._model is not None:
+            self._model.close()
+            self._model, self._loaded_here = None, False
 
     @property
     def loaded(self) -> bool:

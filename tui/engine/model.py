@@ -275,6 +275,16 @@ class Model(ChatModel):
         )
         return cls(info, llama, n_ctx, n_threads, threads_follow_free_cores=not asked)
 
+    def close(self) -> None:
+        """Free llama.cpp's model and contexts now rather than when the last reference goes."""
+        with self._lock:
+            if self._scorer is not None:
+                self._scorer.close()
+                self._scorer = None
+            close = getattr(self._llama, "close", None)
+            if close is not None:
+                close()
+
     def fit_threads_to_free_cores(self) -> None:
         """Decode with no more threads than the cores other programs leave free (at least one, at most
         `n_threads`). llama.cpp's threads wait on each other at every step: one of them without a core

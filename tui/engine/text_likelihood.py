@@ -30,6 +30,7 @@ class TextScorer:
         self._lock = threading.Lock()
         self._context: Any = None
         self._batch: Any = None
+        self._free: Any = None
 
     def mean_log_prob(self, context: str, text: str) -> float:
         """The mean natural-log probability of `text`'s tokens after `context` (special tokens parsed)."""
@@ -79,8 +80,15 @@ class TextScorer:
                 raise SmolgenError(f"llama.cpp could not make a scoring context of {self.n_ctx} tokens")
             self._context = context
             self._batch = llama_cpp.llama_batch_init(self.n_ctx, 0, 1)
-            weakref.finalize(self, _free, context, self._batch)  # freed with the scorer (and so with its model)
+            self._free = weakref.finalize(self, _free, context, self._batch)  # freed with the scorer (and so with its model)
         return self._context, self._batch
+
+    def close(self) -> None:
+        """Free the scoring context now (before its model is freed); the next score opens another."""
+        with self._lock:
+            if self._free is not None:
+                self._free()
+                self._context = self._batch = self._free = None
 
 
 def _free(context: Any, batch: Any) -> None:

@@ -108,6 +108,13 @@ class Pipeline:
                 return run_pipeline(self, opened, use_cache, observer, cancel, prompts)
         return run_pipeline(self, store, use_cache, observer, cancel, prompts)
 
+    def close_models(self) -> None:
+        """Close what the steps' own models opened (a GGUF a step loaded, a server connection), once a run
+        is over; a later run opens them again. A model handed in from outside stays open."""
+        handles = [llm for step in self.steps for llm in (getattr(step, "llm", None), *getattr(step, "responder_llms", ()))]
+        for handle in {id(llm): llm for llm in handles if llm is not None}.values():
+            handle.close()
+
     def config(self) -> dict[str, Any]:
         """The pipeline as TOML-ready tables."""
         return {"name": self.name, "description": self.description, "steps": [step.config() for step in self.ordered()]}
