@@ -22,6 +22,7 @@ from tui.engine.errors import BadInput
 from tui.engine.judge import ATTEMPTS, INPUT_QUALITIES, SCALE
 from tui.engine.judge_run import check_judge_model, judge_samples
 from tui.engine.model import Cancelled
+from tui.engine.run_names import run_choices
 from tui.engine.store import SampleStore
 
 PACED = [sys.executable, "-m", "tui.bench.paced_cli"]
@@ -183,6 +184,11 @@ def test_a_judging_run_is_recorded_with_its_counts_and_each_verdict_names_it(tmp
     assert {key: judging["summary"][key] for key in ("judged", "failed", "cancelled")} == {"judged": 2, "failed": 0, "cancelled": 0}
     assert f"(run {judging['id']})" in err.splitlines()[-1]
     assert all(verdict["run_id"] == judging["id"] for verdict in _judged(path).values())
+    # A judging run stores no samples: the stats leave it out of the runs to pick and say why when named.
+    stats = run_smolgen("stats", "--run", str(judging["id"]), cwd=tmp_path)
+    assert stats.returncode == 2 and f"--run {judging['id']}: that run judged samples and stored none" in stats.stderr
+    with SampleStore(path, read_only=True) as store:
+        assert [choice.id for choice in run_choices(store.list_runs(), store.samples_by_run())] == [generation["id"]]
 
 
 class CancelledAtSecondSample(ScriptedModel):

@@ -11,7 +11,7 @@ from typing import Any
 from tui.cli_flags import add_store_flag
 from tui.engine.dataset_stats import DatasetStats, Histogram, change_text, compare, compute_stats, figure_text
 from tui.engine.errors import BadInput
-from tui.engine.run_names import run_choices
+from tui.engine.run_names import JUDGING_TECHNIQUE, run_choices
 from tui.engine.store import STATUSES, SampleStore
 
 
@@ -34,8 +34,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
         raise BadInput(f"--threshold {args.threshold}: must be above 0 and at most 1")
     with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=args.status)
-        runs = {choice.id: choice for choice in run_choices(store.list_runs(), store.samples_by_run())}
+        recorded = store.list_runs()
+        runs = {choice.id: choice for choice in run_choices(recorded, store.samples_by_run())}
+    judging = {run["id"] for run in recorded if run.get("technique") == JUDGING_TECHNIQUE}
     for run_id in [*(args.run or []), *(args.compare or [])]:
+        if run_id in judging:
+            raise BadInput(f"--run {run_id}: that run judged samples and stored none of its own (runs with samples: "
+                           f"{', '.join(map(str, sorted(runs))) or 'none'})")
         if run_id not in runs:
             raise BadInput(f"--run {run_id}: {args.store} has no run with that id (runs: {', '.join(map(str, sorted(runs))) or 'none'})")
     counter = _token_counter(args.model)

@@ -22,11 +22,11 @@ from tui.engine.model import Cancelled, derive_seed
 from tui.engine.model_spec import check_model_spec
 from tui.engine.parallel_run import run_in_threads
 from tui.engine.prompts import PromptLibrary
+from tui.engine.run_names import JUDGING_TECHNIQUE
 from tui.engine.settings_schema import record, setting, validate
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 from tui.engine.techniques.base import can_chat
 
-TECHNIQUE = "judge"  # how a judging run is named in the store's runs
 JudgedCallback = Callable[[dict[str, Any], Judgement, int, int], None]
 
 
@@ -61,7 +61,7 @@ class JudgeRunSettings:
 class JudgeRun:
     """Judging stored samples as the app offers it beside the techniques: a settings tab, ctrl+g runs it."""
 
-    name = TECHNIQUE
+    name = JUDGING_TECHNIQUE
     summary = "Rates stored samples 1 to 5 with a judge model and tags their instructions"
     settings_class = JudgeRunSettings
     needs_seeds = False
@@ -177,7 +177,7 @@ def judge_samples(
     todo = unjudged[:limit] if limit is not None else unjudged
     summary = JudgeRunSummary(total=len(todo), already_judged=len(samples) - len(unjudged))
     settings = record(JudgeSettings(list(aspects), tag))
-    summary.run_id = store.start_run(technique=TECHNIQUE, settings={**settings, "again": again, **(chosen_by or {})}, seed=run_seed,
+    summary.run_id = store.start_run(technique=JUDGING_TECHNIQUE, settings={**settings, "again": again, **(chosen_by or {})}, seed=run_seed,
                                      model=model.describe(), num=len(todo), threads=getattr(model, "n_threads", None))
     pending = iter(todo)
     lock = threading.Lock()  # the next sample, the counts and the callback, when slots judge at once

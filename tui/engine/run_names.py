@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+# How a judging run is named in the store's runs: it judges samples and stores none of its own.
+JUDGING_TECHNIQUE = "judge"
+
 
 @dataclass(frozen=True)
 class RunChoice:
@@ -33,8 +36,8 @@ def run_name(run: dict[str, Any], samples: int, today: date | None = None) -> st
 
 
 def run_choices(runs: list[dict[str, Any]], samples_by_run: Counter) -> list[RunChoice]:
-    """Every run recorded or named by a sample, oldest first."""
-    recorded = {run["id"]: run for run in runs}
+    """Every run recorded or named by a sample, oldest first; judging runs, which store no samples, left out."""
+    recorded = {run["id"]: run for run in runs if run.get("technique") != JUDGING_TECHNIQUE}
     ids = sorted(set(recorded) | {run_id for run_id in samples_by_run if run_id is not None})
     return [RunChoice(run_id, run_name(recorded.get(run_id, {"id": run_id}), samples_by_run[run_id]), samples_by_run[run_id])
             for run_id in ids]
