@@ -55,6 +55,7 @@ class FakeBackend:
         self.hold = hold  # set it to let a held load finish
         self.aside = aside or {}
         self.opened_aside: list[str] = []
+        self.aside_servers: list[tuple[str | None, str | None]] = []  # the server model and key variable asked with each
 
     def inspect(self, path: Path | None) -> ModelInfo:
         return self.model.info
@@ -69,10 +70,12 @@ class FakeBackend:
         return self.model
 
 
-    def open_aside(self, spec: str, n_threads: int | None = None) -> FakeModel:
+    def open_aside(self, spec: str, n_threads: int | None = None, server_model: str | None = None,
+                   api_key_env: str | None = None) -> FakeModel:
         if spec not in self.aside:
             raise ModelFileError(f"{spec}: no such model")
         self.opened_aside.append(spec)
+        self.aside_servers.append((server_model, api_key_env))
         return self.aside[spec]
 
 

@@ -109,6 +109,42 @@ async def test_another_judge_model_judges_in_place_of_the_model_in_use(app_store
     assert backend.opened_aside == ["http://judge.example:8080/v1"]
 
 
+async def test_a_judge_server_is_asked_for_the_model_named_with_the_key_from_the_variable_named(app_store, prompts, monkeypatch):
+    add_samples(app_store, "What is SmolLM2?")
+    url = "http://judge.example:8080/v1"
+    backend = FakeBackend(aside={url: FakeModel()})
+    app = make_app(app_store, prompts, backend)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await show_judge_tab(pilot)
+        form = app.main_screen.query_one("#form-judge")
+
+        def problem() -> str:
+            return " ".join(str(shown.render()) for shown in form.query(".field-problem"))
+
+        form.query_one("#judge--judge_server_model").value = "big-judge"
+        form.query_one("#judge--judge_model").value = url
+        form.query_one("#judge--judge_api_key_env").value = "SMOLGEN_TEST_JUDGE_KEY"
+        await wait_for(pilot, lambda: "judge key variable SMOLGEN_TEST_JUDGE_KEY: that environment variable is not set" in problem())
+        monkeypatch.setenv("SMOLGEN_TEST_JUDGE_KEY", "not-shown")
+        form.query_one("#judge--judge_api_key_env").value = "SMOLGEN_TEST_JUDGE_KEY "
+        await pilot.pause()
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), what="the judging run to finish")
+    assert backend.aside_servers == [("big-judge", "SMOLGEN_TEST_JUDGE_KEY")]
+
+
+def test_the_real_backend_connects_to_a_judge_server_with_the_model_and_key_variable_named(monkeypatch):
+    from tui.app.backend import LlamaBackend
+    from tui.engine.server import connect as connect_module
+
+    asked = []
+    monkeypatch.setattr(connect_module, "connect", lambda settings: asked.append(settings) or FakeModel())
+    monkeypatch.setenv("SMOLGEN_TEST_JUDGE_KEY", "not-shown")
+    LlamaBackend().open_aside(" http://judge.example:8080/v1 ", None, "big-judge", "SMOLGEN_TEST_JUDGE_KEY")
+    [settings] = asked
+    assert (settings.urls, settings.model, settings.api_key_env) == (["http://judge.example:8080/v1"], "big-judge", "SMOLGEN_TEST_JUDGE_KEY")
+
+
 async def test_nothing_to_judge_is_said_and_nothing_runs(app_store, prompts):
     add_samples(app_store, "What is SmolLM2?")
     app = make_app(app_store, prompts, FakeBackend())

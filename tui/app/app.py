@@ -452,7 +452,8 @@ class SmolgenApp(App):
         try:
             if spec:
                 self.post_message(StageStarted(f"{request.title} · opening the judge {spec}"))
-                judge_model = self.backend.open_aside(spec, self.model_request.n_threads)
+                judge_model = self.backend.open_aside(spec, self.model_request.n_threads, settings.judge_server_model.strip(),
+                                                      settings.judge_api_key_env.strip())
             judge = judge_model or model
 
             def judged(sample: dict[str, Any], verdict: Any, done: int, total: int) -> None:

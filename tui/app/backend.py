@@ -50,9 +50,11 @@ class ModelBackend(Protocol):
         """What each server offers: its models and where its chat template comes from (BadInput: why not)."""
         ...
 
-    def open_aside(self, spec: str, n_threads: int | None = None) -> LanguageModel:
-        """A model opened beside the one in use (a judge, a responder): a GGUF path or a server's URL. The
-        caller closes it (`close_aside`) when its run ends; BadInput or ModelFileError says why it cannot open."""
+    def open_aside(self, spec: str, n_threads: int | None = None, server_model: str | None = None,
+                   api_key_env: str | None = None) -> LanguageModel:
+        """A model opened beside the one in use (a judge, a responder): a GGUF path or a server's URL (asked
+        for `server_model`, with the key in `api_key_env`). The caller closes it (`close_aside`) when its
+        run ends; BadInput or ModelFileError says why it cannot open."""
         ...
 
 
@@ -90,13 +92,14 @@ class LlamaBackend:
 
         return survey(settings)
 
-    def open_aside(self, spec: str, n_threads: int | None = None) -> LanguageModel:
+    def open_aside(self, spec: str, n_threads: int | None = None, server_model: str | None = None,
+                   api_key_env: str | None = None) -> LanguageModel:
         spec = spec.strip()
         if not is_server_url(spec):
             return Model.load(Path(spec).expanduser(), n_threads=n_threads)
         from tui.engine.server.connect import connect
 
-        return connect(ServerSettings(urls=[spec]))
+        return connect(ServerSettings(urls=[spec], model=server_model or None, api_key_env=api_key_env or None).validate())
 
     def close(self) -> None:
         """Close the servers' connections and stop a llama-server started here; nothing for a GGUF."""

@@ -8,6 +8,7 @@ samples already judged by the same judge for the same aspects are skipped, so ru
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ from tui.engine.errors import BadInput, RunHalted, SmolgenError, StoreUnwritable
 from tui.engine.judge import Judgement, JudgeSettings, judge
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import Cancelled, derive_seed
-from tui.engine.model_spec import check_model_spec
+from tui.engine.model_spec import check_model_spec, is_server_url
 from tui.engine.parallel_run import run_in_threads
 from tui.engine.prompts import PromptLibrary
 from tui.engine.run_names import JUDGING_TECHNIQUE
@@ -51,11 +52,19 @@ class JudgeRunSettings:
     again: bool = setting(False, label="Judge again", help="also judge samples this judge has already rated for these aspects")
     judge_model: str = setting("", label="Judge model",
                                help="blank: the model in use; or another GGUF file's path, or an OpenAI-compatible server's URL")
+    judge_server_model: str = setting("", label="Judge server model",
+                                      help="with a server URL: the model to ask for (blank: the server's only model)")
+    judge_api_key_env: str = setting("", label="Judge key variable",
+                                     help="with a server URL: the environment variable that holds its API key")
 
     def check_together(self) -> None:
         parse_run_ids(self.runs)
-        if self.judge_model.strip():
-            check_model_spec(self.judge_model.strip(), "judge model")
+        spec = self.judge_model.strip()
+        if spec:
+            check_model_spec(spec, "judge model")
+        variable = self.judge_api_key_env.strip()
+        if is_server_url(spec) and variable and not os.environ.get(variable):
+            raise BadInput(f"judge key variable {variable}: that environment variable is not set")
 
 
 class JudgeRun:
