@@ -6,6 +6,7 @@ technique runs through it exactly as through llama.cpp, and it records every pro
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 from tui.bench.null_backend import CHATML
@@ -31,16 +32,24 @@ class ScriptedModel(ChatModel):
         self.info = SimpleNamespace(fingerprint="scripted", summary=lambda: {"file": "scripted.gguf", "fingerprint": "scripted"},
                                     chat_template=None if base_model else CHATML, eos_token="<|im_end|>")
 
-    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None) -> Completion:
+    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None, until=None) -> Completion:
+        """The next scripted output, one word a token; `until` is asked after each word, as a real model does."""
         self.prompts.append(prompt)
         self.samplings.append(sampling)
         if not self.outputs:
             raise AssertionError(f"the script has no output left for prompt {prompt[-80:]!r}")
         output = self.outputs.pop(0)
         text, finish = output if isinstance(output, tuple) else (output, "stop")
+        words = re.findall(r"\s*\S+\s*", text) or [text]
+        if until is not None:
+            for count in range(1, len(words) + 1):
+                stopped = until("".join(words[:count]))
+                if stopped is not None:
+                    text, finish, words = "".join(words[:count]), stopped, words[:count]
+                    break
         if on_text is not None:
             on_text(text)
-        return Completion(text, len(prompt.split()), max(1, len(text.split())), finish, seed, 0.01, prompt=prompt)
+        return Completion(text, len(prompt.split()), len(words), finish, seed, 0.01, prompt=prompt)
 
     @property
     def chat_template(self) -> ChatTemplate:
@@ -48,9 +57,9 @@ class ScriptedModel(ChatModel):
             raise BadInput("scripted.gguf: this GGUF has no chat template (tokenizer.chat_template)")
         return ChatTemplate(CHATML, "<|im_start|>", "<|im_end|>", origin="scripted chat template")
 
-    def chat(self, messages, sampling, seed, cancel=None, on_text=None) -> Completion:
+    def chat(self, messages, sampling, seed, cancel=None, on_text=None, until=None) -> Completion:
         self.chat_template  # noqa: B018 - a base model cannot chat
-        return self.complete(messages[-1]["content"], sampling, seed, (), cancel, on_text)
+        return self.complete(messages[-1]["content"], sampling, seed, (), cancel, on_text, until)
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

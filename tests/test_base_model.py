@@ -71,8 +71,8 @@ def test_a_server_that_does_not_report_its_template_still_chats(store, prompts):
     class UnreportedTemplateServer(ScriptedModel):
         serves_concurrently = True  # a server model
 
-        def chat(self, messages, sampling, seed, cancel=None, on_text=None):
-            return self.complete(messages[-1]["content"], sampling, seed, (), cancel, on_text)
+        def chat(self, messages, sampling, seed, cancel=None, on_text=None, until=None):
+            return self.complete(messages[-1]["content"], sampling, seed, (), cancel, on_text, until)
 
     model = UnreportedTemplateServer(["Name a fruit.", "An apple."], base_model=True)
     summary = run_generation(InstructionResponse(), store, model, prompts, 1, 3, SEED)

@@ -198,11 +198,11 @@ class CancelledAtSecondSample(ScriptedModel):
         super().__init__(outputs)
         self.cancel = cancel
 
-    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None):
+    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None, until=None):
         if len(self.prompts) == 2:
             self.cancel.set()
             raise Cancelled()
-        return super().complete(prompt, sampling, seed, stop, cancel, on_text)
+        return super().complete(prompt, sampling, seed, stop, cancel, on_text, until)
 
 
 def test_a_cancelled_judging_run_records_judged_failed_and_cancelled_samples_that_add_up(tmp_path):

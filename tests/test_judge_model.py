@@ -25,9 +25,9 @@ class SchemaLog:
     def __getattr__(self, name):
         return getattr(self.model, name)
 
-    def chat(self, messages, sampling, seed, cancel=None, on_text=None):
+    def chat(self, messages, sampling, seed, cancel=None, on_text=None, until=None):
         self.schemas.append(sampling.json_schema)
-        return self.model.chat(messages, sampling, seed, cancel, on_text)
+        return self.model.chat(messages, sampling, seed, cancel, on_text, until)
 
 
 def test_every_grammar_the_judge_can_ask_for_loads_and_gives_a_judgement_that_reads(model):

@@ -138,10 +138,10 @@ def test_rows_run_in_parallel_do_not_both_keep_one_instruction(prompts):
     both_checked = threading.Barrier(2, timeout=10)
 
     class TwoRowsModel(ScriptedModel):
-        def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None):
+        def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None, until=None):
             return Completion("What is a seed in synthetic data?", 5, 6, "stop", seed, 0.01, prompt=prompt)
 
-        def chat(self, messages, sampling, seed, cancel=None, on_text=None):
+        def chat(self, messages, sampling, seed, cancel=None, on_text=None, until=None):
             both_checked.wait()  # each row answers only once both rows have checked the instruction
             return Completion("A starting point.", 5, 3, "stop", seed, 0.01)
 

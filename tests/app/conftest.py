@@ -59,13 +59,13 @@ class CancelledBeforeCall:
             self.waiting.set()
             cancel.wait(30)
 
-    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None):
+    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None, until=None):
         self._hold(cancel)
-        return self._model.complete(prompt, sampling, seed, stop, cancel, on_text)
+        return self._model.complete(prompt, sampling, seed, stop, cancel, on_text, until)
 
-    def chat(self, messages, sampling, seed, cancel=None, on_text=None):
+    def chat(self, messages, sampling, seed, cancel=None, on_text=None, until=None):
         self._hold(cancel)
-        return self._model.chat(messages, sampling, seed, cancel, on_text)
+        return self._model.chat(messages, sampling, seed, cancel, on_text, until)
 
 
 @pytest.fixture(autouse=True)

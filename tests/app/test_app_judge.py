@@ -21,13 +21,13 @@ class HeldFakeModel(FakeModel):
         self.held_call, self.calls = held_call, 0
         self.waiting = threading.Event()
 
-    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None):
+    def complete(self, prompt, sampling, seed, stop=(), cancel=None, on_text=None, until=None):
         self.calls += 1
         if self.calls == self.held_call and cancel is not None:
             self.waiting.set()
             cancel.wait(30)
             raise Cancelled()
-        return super().complete(prompt, sampling, seed, stop, cancel, on_text)
+        return super().complete(prompt, sampling, seed, stop, cancel, on_text, until)
 
 
 async def show_judge_tab(pilot) -> None:

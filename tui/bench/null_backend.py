@@ -10,7 +10,7 @@ from pathlib import Path
 from tui.app.backend import ModelRequest
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import ModelFileError
-from tui.engine.model import Cancelled, ChatModel, Completion, Sampling
+from tui.engine.model import Cancelled, ChatModel, Completion, Sampling, TextCheck
 from tui.engine.model_file import ModelInfo
 
 CHATML = (
@@ -90,17 +90,25 @@ class PacedModel(NullModel):
         self._word_delay = word_delay
         self._rate = 1.0 / word_delay if word_delay else 50.0
 
-    def complete(self, prompt: str, sampling: Sampling, seed: int, stop: tuple[str, ...] = (), cancel=None, on_text=None) -> Completion:
+    def complete(self, prompt: str, sampling: Sampling, seed: int, stop: tuple[str, ...] = (), cancel=None, on_text=None,
+                 until: TextCheck | None = None) -> Completion:
         # Held to a schema, it answers as a grammar would make it: a valid instance (a judge's verdict).
         text = next(self._replies) if sampling.json_schema is None else json.dumps(schema_instance(sampling.json_schema, seed))
         words = text.split(" ")
         wait = (cancel or threading.Event()).wait
+        written, finish = "", "stop"
         for index, word in enumerate(words):
             if wait(self._word_delay):
                 raise Cancelled()
+            piece = word if index == 0 else f" {word}"
+            written += piece
             if on_text is not None:
-                on_text(word if index == 0 else f" {word}")
-        return Completion(text, len(prompt) // 4, len(words), "stop", seed, len(words) / self._rate, 1 / self._rate, prompt)
+                on_text(piece)
+            stopped = until(written) if until is not None else None
+            if stopped is not None:
+                finish, words = stopped, words[: index + 1]
+                break
+        return Completion(written, len(prompt) // 4, len(words), finish, seed, len(words) / self._rate, 1 / self._rate, prompt)
 
     chat = ChatModel.chat  # the chat template rendered, then `complete` (NullModel's chat refuses)
 

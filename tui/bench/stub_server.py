@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import threading
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 import h11
 import orjson
@@ -31,7 +31,7 @@ class Answer:
     """One HTTP answer: status, headers and a body given whole (bytes) or as pieces (an SSE stream)."""
 
     status: int
-    body: bytes | AsyncIterator[bytes] = b""
+    body: bytes | AsyncGenerator[bytes, None] = b""
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
 
@@ -85,9 +85,12 @@ async def _send(connection: h11.Connection, writer: asyncio.StreamWriter, answer
     else:
         headers.append(("transfer-encoding", "chunked"))
         writer.write(connection.send(h11.Response(status_code=answer.status, headers=headers)))
-        async for piece in answer.body:
-            writer.write(connection.send(h11.Data(data=piece)))
-            await writer.drain()
+        try:
+            async for piece in answer.body:
+                writer.write(connection.send(h11.Data(data=piece)))
+                await writer.drain()
+        finally:
+            await answer.body.aclose()  # a client that closed the stream ends its generator now, not at collection
     writer.write(connection.send(h11.EndOfMessage()))
     await writer.drain()
 

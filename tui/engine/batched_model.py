@@ -21,7 +21,7 @@ from typing import Any
 
 from tui.engine.errors import BadInput, SmolgenError
 from tui.engine.model import (
-    Cancelled, ChatModel, Completion, Model, Sampling, TextCallback, TokenText, generation_limit, schema_grammar_text,
+    Cancelled, ChatModel, Completion, Model, Sampling, TextCallback, TextCheck, TokenText, generation_limit, schema_grammar_text,
 )
 
 # Each sequence's room in the cache (prompt + generated), unless --context is smaller. The cache is
@@ -62,9 +62,9 @@ class _Request:
     """One `complete()` call, from the worker that waits on it to the scheduler that serves it."""
 
     def __init__(self, prompt: str, tokens: list[int], sampling: Sampling, seed: int, stop: tuple[str, ...],
-                 cancel: threading.Event | None, limit: int):
+                 cancel: threading.Event | None, limit: int, until: TextCheck | None):
         self.prompt, self.tokens, self.sampling, self.seed, self.cancel = prompt, tokens, sampling, seed, cancel
-        self.text = TokenText(stop, limit)
+        self.text = TokenText(stop, limit, until)
         self.started = time.perf_counter()
         self.first_token_at: float | None = None
         self.finished = threading.Event()
@@ -146,15 +146,17 @@ class BatchedModel(ChatModel):
         stop: tuple[str, ...] = (),
         cancel: threading.Event | None = None,
         on_text: TextCallback | None = None,
+        until: TextCheck | None = None,
     ) -> Completion:
-        """Raw completion of `prompt`, decoded along with the other threads' calls; blocks until it ends.
+        """Raw completion of `prompt`, decoded along with the other threads' calls; blocks until it ends
+        (or until `until`, checked after each token, ends it).
 
         `on_text` gets the whole text once at the end: chunks of several sequences at once would mean nothing.
         """
         sampling.validate()
         tokens = self.model.tokenize_prompt(prompt)
         limit = generation_limit(len(tokens), self.n_ctx, sampling.max_tokens)
-        request = _Request(prompt, tokens, sampling, seed, tuple(s for s in stop if s), cancel, limit)
+        request = _Request(prompt, tokens, sampling, seed, tuple(s for s in stop if s), cancel, limit, until)
         with self._condition:
             if self.failure is not None:
                 raise self.failure

@@ -11,7 +11,7 @@ import threading
 from typing import Any, Protocol, runtime_checkable
 
 from tui.engine.chat_template import ChatTemplate, Message
-from tui.engine.model import Completion, Sampling, TextCallback
+from tui.engine.model import Completion, Sampling, TextCallback, TextCheck
 
 
 @runtime_checkable
@@ -37,8 +37,11 @@ class LanguageModel(Protocol):
         stop: tuple[str, ...] = (),
         cancel: threading.Event | None = None,
         on_text: TextCallback | None = None,
+        until: TextCheck | None = None,
     ) -> Completion:
-        """Raw completion of `prompt`; `on_text` gets each chunk as it arrives."""
+        """Raw completion of `prompt`; `on_text` gets each chunk as it arrives. `until`, given the text so far,
+        may end the call early (its reason becomes the finish reason) where the text arrives piece by piece:
+        in-process, or streamed from a server; an answer a server sends whole is not checked."""
 
     def chat(
         self,
@@ -47,8 +50,9 @@ class LanguageModel(Protocol):
         seed: int,
         cancel: threading.Event | None = None,
         on_text: TextCallback | None = None,
+        until: TextCheck | None = None,
     ) -> Completion:
-        """The assistant's next message after `messages`."""
+        """The assistant's next message after `messages` (`until` as in `complete`)."""
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens in `text`; None where they cannot be counted (never a made-up 0)."""

@@ -33,6 +33,8 @@ from tui.engine.text_likelihood import TextScorer
 log = logging.getLogger("smolgen.llama")
 DEFAULT_CONTEXT = 4096
 TextCallback = Callable[[str], None]
+# Given a completion's text so far, why to end it there (that reason becomes its finish reason), or None.
+TextCheck = Callable[[str], "str | None"]
 
 
 class Cancelled(Exception):
@@ -67,7 +69,7 @@ class Completion:
     text: str
     prompt_tokens: int | None  # None: a server that did not say, and no way to count (never a made-up 0)
     completion_tokens: int | None
-    finish_reason: str  # "stop" (end of turn or a stop string) or "length" (token cap)
+    finish_reason: str  # "stop" (end of turn or a stop string), "length" (token cap), or why a TextCheck ended it
     seed: int
     seconds: float
     first_token_seconds: float | None = None
@@ -222,10 +224,11 @@ class ChatModel:
         seed: int,
         cancel: threading.Event | None = None,
         on_text: TextCallback | None = None,
+        until: TextCheck | None = None,
     ) -> Completion:
         """The assistant's next message after `messages`, rendered with the model's chat template."""
         prompt = self.chat_template.render(messages, add_generation_prompt=True)
-        return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text)
+        return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text, until)
 
     def turn_stops(self) -> tuple[str, ...]:
         """Texts that end a turn in this model's template (used when completing a raw prompt); a base model
@@ -364,9 +367,10 @@ class Model(ChatModel):
         seed: int,
         stop: tuple[str, ...] = (),
         cancel: threading.Event | None = None,
+        until: TextCheck | None = None,
     ) -> "CompletionStream":
         """Raw completion of `prompt`: iterate for text chunks, then read `.result`."""
-        return CompletionStream(self, prompt, sampling, seed, stop, cancel)
+        return CompletionStream(self, prompt, sampling, seed, stop, cancel, until)
 
     def complete(
         self,
@@ -376,9 +380,10 @@ class Model(ChatModel):
         stop: tuple[str, ...] = (),
         cancel: threading.Event | None = None,
         on_text: TextCallback | None = None,
+        until: TextCheck | None = None,
     ) -> Completion:
-        """Raw completion, calling `on_text` with each chunk as it arrives."""
-        stream = self.stream(prompt, sampling, seed, stop, cancel)
+        """Raw completion, calling `on_text` with each chunk as it arrives; `until` may end it early."""
+        stream = self.stream(prompt, sampling, seed, stop, cancel, until)
         for chunk in stream:
             if on_text is not None:
                 on_text(chunk)
@@ -387,8 +392,10 @@ class Model(ChatModel):
 class CompletionStream:
     """Iterates over the text chunks of one completion; `.result` is set when it ends."""
 
-    def __init__(self, model: Model, prompt: str, sampling: Sampling, seed: int, stop: tuple[str, ...], cancel: threading.Event | None):
+    def __init__(self, model: Model, prompt: str, sampling: Sampling, seed: int, stop: tuple[str, ...], cancel: threading.Event | None,
+                 until: TextCheck | None = None):
         self.model = model
+        self.until = until
         self.prompt = prompt
         self.sampling = sampling.validate()
         self.seed = seed
@@ -410,7 +417,7 @@ class CompletionStream:
         limit = generation_limit(len(tokens), model.n_ctx, self.sampling.max_tokens)
         llama.set_seed(self.seed)
         vocab = llama._model.vocab
-        assembled = TokenText(self.stop, limit)
+        assembled = TokenText(self.stop, limit, self.until)
         first_token_at = None
         schema = self.sampling.json_schema
         generator = llama.generate(
@@ -462,11 +469,13 @@ def generation_limit(prompt_tokens: int, n_ctx: int, max_tokens: int) -> int:
 
 class TokenText:
     """A completion's text as its tokens arrive: UTF-8 characters split across tokens, stop strings
-    (text that could still begin one is held back), the token cap and the finish reason."""
+    (text that could still begin one is held back), the token cap, a check that may end it early
+    (`until`, given the text so far) and the finish reason."""
 
-    def __init__(self, stop: tuple[str, ...], limit: int):
+    def __init__(self, stop: tuple[str, ...], limit: int, until: TextCheck | None = None):
         self.stop = stop
         self.limit = limit
+        self.until = until
         self.text = ""
         self.produced = 0
         self.finish = "length"
@@ -492,6 +501,10 @@ class TokenText:
         if emit:
             self.text += emit
             self._pending = self._pending[len(emit):]
+            reason = self.until(self.text) if self.until is not None else None
+            if reason is not None:
+                self.finish, self.done = reason, True
+                return emit
         if self.produced >= self.limit:
             self.done = True
         return emit

@@ -22,6 +22,7 @@ from typing import Any
 
 from tui.engine.errors import BadInput
 from tui.engine.instruction_filters import Rejection
+from tui.engine.model import TextCheck
 from tui.engine.seeds import seed_text
 from tui.engine.settings_schema import setting
 from tui.engine.text_likelihood import TextScorer, context_gain
@@ -103,6 +104,10 @@ class AnswerGates:
         """Every gate switched off (a benchmark measures the same work whatever the model writes)."""
         return cls(**{spec.name: False for spec in dataclasses.fields(cls)})
 
+    def answer_stop(self) -> TextCheck | None:
+        """The check that ends an answer's generation early (at a repeat), when the repetition gate is on."""
+        return loop_stop if self.check_repetition else None
+
     def answer_rejection(self, answer: str, expected_language: str | None) -> Rejection | None:
         """Why an answer fails a gate that is on, or None."""
         if self.check_repetition:
@@ -134,18 +139,38 @@ class QualityGates(AnswerGates):
 
 def repetition(text: str) -> Rejection | None:
     """The answer repeats one of its sentences or lines word for word, or its distinct 3-grams are too few."""
-    seen: set[tuple[str, ...]] = set()
-    for unit in _SENTENCE_END.split(text):
-        words = tuple(word_tokens(unit))
-        if len(words) < REPEATED_UNIT_WORDS:
-            continue
-        if words in seen:
-            return Rejection("repetition", f"repeats {_quoted(unit)}")
-        seen.add(words)
+    unit = repeated_unit(text)
+    if unit is not None:
+        return Rejection("repetition", f"repeats {_quoted(unit)}")
     ratio = distinct_trigram_share(text)
     if ratio is not None and ratio < MIN_DISTINCT_TRIGRAMS:
         return Rejection("repetition", f"only {ratio:.0%} of its word 3-grams are distinct (at least {MIN_DISTINCT_TRIGRAMS:.0%} needed)")
     return None
+
+
+def repeated_unit(text: str, finished: bool = True) -> str | None:
+    """The first sentence or line of `text` that repeats an earlier one word for word, or None.
+
+    Unfinished (`finished=False`, a text still being generated), its last sentence or line is left
+    out: it may still grow into another one.
+    """
+    units = _SENTENCE_END.split(text)
+    seen: set[tuple[str, ...]] = set()
+    for unit in units if finished else units[:-1]:
+        words = tuple(word_tokens(unit))
+        if len(words) < REPEATED_UNIT_WORDS:
+            continue
+        if words in seen:
+            return unit
+        seen.add(words)
+    return None
+
+
+def loop_stop(text_so_far: str) -> str | None:
+    """"repetition" once an answer being generated has repeated a whole sentence or line: whatever
+    follows, the finished answer fails the `repetition` gate, so generating on would only waste time.
+    (A low share of distinct 3-grams can still recover, so it is judged on the finished answer only.)"""
+    return "repetition" if repeated_unit(text_so_far, finished=False) is not None else None
 
 
 def distinct_trigram_share(text: str) -> float | None:

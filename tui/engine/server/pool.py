@@ -99,6 +99,7 @@ class Reply:
     attempts: int = 1
     chunks: list[dict[str, Any]] = field(default_factory=list)
     value: Any = None
+    stopped: str | None = None  # why a streamed answer was closed before its end (the caller's check)
 
 
 def environment_proxy(url: str) -> str | None:
@@ -231,16 +232,18 @@ class ServerPool:
         on_text: Callable[[str], None] | None = None,
         text_of: Callable[[dict[str, Any]], str] | None = None,
         accept: Callable[[Reply], Any] | None = None,
+        until: Callable[[str], str | None] | None = None,
     ) -> Reply:
         """POST `body` to the least busy server, with retries; stream when `on_text` is given.
 
         `text_of` picks the text of one streamed chunk; `accept` reads a reply into `Reply.value`, or
-        raises ServerFailure for a reply that is no answer (retried like any other failure). Raises
+        raises ServerFailure for a reply that is no answer (retried like any other failure). A stream
+        is closed as soon as `until`, given its text so far, gives a reason (`Reply.stopped`). Raises
         Cancelled when `cancel` is set, GenerationFailed when every attempt failed, KeyRefused when
         the key was refused.
         """
         chunks: queue.SimpleQueue | None = queue.SimpleQueue() if on_text is not None else None
-        future = asyncio.run_coroutine_threadsafe(self._post_with_retries(path, body, chunks, text_of, accept), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._post_with_retries(path, body, chunks, text_of, accept, until), self._loop)
         shown = StreamShown(on_text) if on_text is not None else None
         while True:
             if chunks is not None and shown is not None:
@@ -283,6 +286,7 @@ class ServerPool:
         chunks: queue.SimpleQueue | None,
         text_of: Callable[[dict[str, Any]], str] | None,
         accept: Callable[[Reply], Any] | None,
+        until: Callable[[str], str | None] | None = None,
     ) -> Reply:
         last: ServerFailure | None = None
         tried: list[Endpoint] = []
@@ -299,7 +303,7 @@ class ServerPool:
                     if chunks is None:
                         reply = await self._post_whole(endpoint, path, body, started)
                     else:
-                        reply = await self._post_streamed(endpoint, path, body, chunks, text_of, started)
+                        reply = await self._post_streamed(endpoint, path, body, chunks, text_of, started, until)
                     if accept is not None:
                         reply.value = accept(reply)
                 except ServerFailure as failure:
@@ -393,10 +397,13 @@ class ServerPool:
         chunks: queue.SimpleQueue,
         text_of: Callable[[dict[str, Any]], str] | None,
         started: float,
+        until: Callable[[str], str | None] | None = None,
     ) -> Reply:
         received: list[dict[str, Any]] = []
         first_token = None
         finished = False
+        text_so_far = ""
+        stopped = None
         try:
             async with aconnect_sse(self._client, "POST", endpoint.url + path, json=body) as source:
                 if source.response.status_code != 200:
@@ -420,13 +427,17 @@ class ServerPool:
                         if first_token is None:
                             first_token = time.perf_counter() - started
                         chunks.put(piece)
+                        text_so_far += piece
+                        stopped = until(text_so_far) if until is not None else None
+                        if stopped is not None:
+                            break  # leaving the block closes the connection: the server stops generating
         except SSEError:
             raise ServerFailure("malformed_reply", f"{endpoint.url}{path} did not answer with a stream of events") from None
         except httpx.HTTPError as error:
             raise transport_failure(error, streaming=True) from None
-        if not finished and not any(_finish_reason(c) for c in received):
+        if not finished and stopped is None and not any(_finish_reason(c) for c in received):
             raise ServerFailure("stream_cut", f"{endpoint.url}{path}: the stream ended before the completion did")
-        return Reply({}, endpoint, time.perf_counter() - started, first_token, chunks=received)
+        return Reply({}, endpoint, time.perf_counter() - started, first_token, chunks=received, stopped=stopped)
 
     def _check_status(self, endpoint: Endpoint, status: int, headers: Any, content: bytes) -> None:
         """Raise what a status other than 200 means; `headers` is either client's (case-insensitive)."""

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from tui.engine.chat_template import ChatTemplate, Message
 from tui.engine.errors import BadInput
-from tui.engine.model import Completion, Sampling, TextCallback
+from tui.engine.model import Completion, Sampling, TextCallback, TextCheck
 from tui.engine.server.pool import Reply, ServerFailure, ServerPool
 from tui.engine.server.settings import ServerSettings
 
@@ -108,15 +108,17 @@ class ServerModel:
         stop: tuple[str, ...] = (),
         cancel: threading.Event | None = None,
         on_text: TextCallback | None = None,
+        until: TextCheck | None = None,
     ) -> Completion:
-        """Raw completion of `prompt` (`POST /completions`), streamed to `on_text` when it is given."""
+        """Raw completion of `prompt` (`POST /completions`), streamed to `on_text` when it is given; a
+        streamed one is closed as soon as `until` gives a reason."""
         body = {"model": self.model_name, "prompt": prompt, **request_sampling(sampling.validate(), seed)}
         if sampling.json_schema is not None:
             body["json_schema"] = sampling.json_schema  # llama-server's /completions reads its own field, not response_format
         stops = [s for s in stop if s]
         if stops:
             body["stop"] = stops
-        return self._call("/completions", body, prompt, seed, stops, cancel, on_text, _completion_text, _completion_delta)
+        return self._call("/completions", body, prompt, seed, stops, cancel, on_text, until, _completion_text, _completion_delta)
 
     def chat(
         self,
@@ -125,13 +127,14 @@ class ServerModel:
         seed: int,
         cancel: threading.Event | None = None,
         on_text: TextCallback | None = None,
+        until: TextCheck | None = None,
     ) -> Completion:
         """The assistant's next message: rendered with the known template, else the server's own chat."""
         if self._template is not None:
             prompt = self._template.render(messages, add_generation_prompt=True)
-            return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text)
+            return self.complete(prompt, sampling, seed, self.turn_stops(), cancel, on_text, until)
         body = {"model": self.model_name, "messages": messages, **request_sampling(sampling.validate(), seed)}
-        return self._call("/chat/completions", body, "", seed, [], cancel, on_text, _chat_text, _chat_delta)
+        return self._call("/chat/completions", body, "", seed, [], cancel, on_text, until, _chat_text, _chat_delta)
 
     def _call(
         self,
@@ -142,6 +145,7 @@ class ServerModel:
         stops: list[str],
         cancel: threading.Event | None,
         on_text: TextCallback | None,
+        until: TextCheck | None,
         text_of_reply: Callable[[dict[str, Any]], str | None],
         text_of_chunk: Callable[[dict[str, Any]], str],
     ) -> Completion:
@@ -162,15 +166,19 @@ class ServerModel:
             text = _cut_at_stop(text, stops)  # a server that keeps the stop string in its text
             if not text.strip() and finish != "length":
                 raise ServerFailure("empty", f"{reply.endpoint.url} wrote an empty completion")
-            return text, finish or "stop", usage
+            return text, reply.stopped or ("length" if finish == "length" else "stop"), usage
 
-        reply = self.pool.post(path, body, cancel, on_text, text_of_chunk, accept)
+        def stop_early(text_so_far: str) -> str | None:
+            return until(_cut_at_stop(text_so_far, stops))
+
+        checked = stop_early if until is not None and on_text is not None else None
+        reply = self.pool.post(path, body, cancel, on_text, text_of_chunk, accept, checked)
         text, finish, usage = reply.value
         return Completion(
             text=text,
             prompt_tokens=_count(usage, "prompt_tokens"),
             completion_tokens=_count(usage, "completion_tokens"),
-            finish_reason="length" if finish == "length" else "stop",
+            finish_reason=finish,
             seed=seed,
             seconds=reply.seconds,
             first_token_seconds=reply.first_token_seconds,

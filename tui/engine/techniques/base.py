@@ -11,7 +11,7 @@ from tui.engine.chat_template import Message
 from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.instruction_filters import Rejection
 from tui.engine.language_model import LanguageModel
-from tui.engine.model import Completion, Sampling, TextCallback, derive_seed
+from tui.engine.model import Completion, Sampling, TextCallback, TextCheck, derive_seed
 from tui.engine.prompts import PromptLibrary
 from tui.engine.settings_schema import setting
 
@@ -211,12 +211,14 @@ class AnswerSettings:
 
 
 def answer_instruction(
-    ctx: GenerationContext, instruction: str, answering: AnswerSettings, rng: random.Random, seed: int
+    ctx: GenerationContext, instruction: str, answering: AnswerSettings, rng: random.Random, seed: int,
+    until: TextCheck | None = None,
 ) -> tuple[list[Message], str | None, Completion]:
-    """The model's answer to an instruction, by chat: the conversation, the system prompt drawn, the call."""
+    """The model's answer to an instruction, by chat: the conversation, the system prompt drawn, the call
+    (ended early when `until`, the answer gates' stop, gives a reason)."""
     system_prompt = answering.system.choose(rng)
     messages = [*system_messages(system_prompt), {"role": "user", "content": instruction}]
-    answered = ctx.model.chat(messages, answering.sampling, seed, ctx.cancel, ctx.on_text)
+    answered = ctx.model.chat(messages, answering.sampling, seed, ctx.cancel, ctx.on_text, until=until)
     return [*messages, {"role": "assistant", "content": answered.text.strip()}], system_prompt, answered
 
 

@@ -88,7 +88,8 @@ class InstructionResponse:
         if rejection is not None:  # not answered: its answer would not be kept
             return gated(build_sample(self.name, messages, system_prompt, [asked], row, seed_prompt=seed_prompt), rejection)
         ctx.on_stage("Instruction → response · response")
-        answered = ctx.model.chat(messages, self.settings.response_sampling, ctx.call_seed(index, 1), ctx.cancel, ctx.on_text)
+        answered = ctx.model.chat(messages, self.settings.response_sampling, ctx.call_seed(index, 1), ctx.cancel, ctx.on_text,
+                                  until=self.settings.gates.answer_stop())
         response = require_text(answered, "response")
         conversation = [*messages, {"role": "assistant", "content": response}]
         sample = build_sample(self.name, conversation, system_prompt, [asked, answered], row, seed_prompt=seed_prompt)

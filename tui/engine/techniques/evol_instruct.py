@@ -176,7 +176,8 @@ class EvolInstruct(InstructionsFromSeeds):
         if self.settings.answer.enabled:
             ctx.on_stage(f"EvolInstruct · answer · round {generation.round}")
             conversation, system_prompt, answered = answer_instruction(
-                ctx, generation.instruction, self.settings.answer, rng, ctx.call_seed(index, next(call_numbers))
+                ctx, generation.instruction, self.settings.answer, rng, ctx.call_seed(index, next(call_numbers)),
+                self.settings.gates.answer_stop(),
             )
             calls.append(answered)
         parent = lineage[-2] if len(lineage) > 1 else None

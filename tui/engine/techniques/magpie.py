@@ -96,7 +96,8 @@ class Magpie:
             if s.only_instruction or (s.end_with_user and turn == s.n_turns):
                 break
             ctx.on_stage(f"Magpie · turn {turn} · assistant")
-            answered = ctx.model.chat(messages, s.assistant_sampling, ctx.call_seed(index, len(calls)), ctx.cancel, ctx.on_text)
+            answered = ctx.model.chat(messages, s.assistant_sampling, ctx.call_seed(index, len(calls)), ctx.cancel, ctx.on_text,
+                                      until=s.gates.answer_stop())
             calls.append(answered)
             messages.append({"role": "assistant", "content": require_text(answered, f"assistant turn {turn}")})
             rejection = s.gates.answer_rejection(messages[-1]["content"], language)

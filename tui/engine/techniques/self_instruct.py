@@ -151,7 +151,7 @@ class SelfInstruct(InstructionsFromSeeds):
             if s.answer.enabled:
                 ctx.on_stage(f"SelfInstruct · answer {position}")
                 conversation, system_prompt, answered = answer_instruction(
-                    ctx, instruction, s.answer, rng, ctx.call_seed(index, position)
+                    ctx, instruction, s.answer, rng, ctx.call_seed(index, position), s.gates.answer_stop()
                 )
                 calls, counted = [answered], [*counted, answered]
                 gate = (Rejection("empty", "the model wrote an empty answer") if not answered.text.strip()

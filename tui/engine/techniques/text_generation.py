@@ -43,12 +43,14 @@ class TextGeneration:
         system_prompt = self.settings.system.choose(ctx.rng(index))
         messages = [*system_messages(system_prompt), {"role": "user", "content": prompt}]
         ctx.on_stage("Text generation · assistant")
+        until = self.settings.gates.answer_stop()
         if can_chat(ctx.model):
-            completion = ctx.model.chat(messages, self.settings.sampling, ctx.call_seed(index, 0), ctx.cancel, ctx.on_text)
+            completion = ctx.model.chat(messages, self.settings.sampling, ctx.call_seed(index, 0), ctx.cancel, ctx.on_text,
+                                        until=until)
         else:  # a base model continues the prompt as written, the system prompt first
             raw = "\n\n".join(message["content"] for message in messages) + "\n\n"
             completion = ctx.model.complete(raw, self.settings.sampling, ctx.call_seed(index, 0), ctx.model.turn_stops(),
-                                            ctx.cancel, ctx.on_text)
+                                            ctx.cancel, ctx.on_text, until=until)
         generation = require_text(completion, "generation")
         conversation = [*messages, {"role": "assistant", "content": generation}]
         sample = build_sample(self.name, conversation, system_prompt, [completion], row, generation=generation)
