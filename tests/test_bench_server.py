@@ -50,6 +50,16 @@ def test_the_app_part_reports_its_rate_and_keypress_latencies(tmp_path):
     assert app["keypresses"] >= 1 and 0 <= app["keypress_ms_median"] <= app["keypress_ms_max"] < 60_000
 
 
+def test_the_cancel_part_times_a_cancel_from_the_engine_and_from_ctrl_c(tmp_path):
+    result = run_smolgen("bench", "server", "--parts", "cancel", "--cancel-repeats", "1", "--json", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    cancel = json.loads(result.stdout)["cancel"]
+    assert cancel["in_flight"] == 8 and cancel["cli_runs_recorded_cancelled"]
+    # Ended, not waited out: the stub holds each request for an hour.
+    assert 0 < cancel["engine_seconds_median"] <= cancel["engine_seconds_max"] < 60
+    assert 0 < cancel["cli_seconds_median"] <= cancel["cli_seconds_max"] < 60
+
+
 def test_bad_parts_are_one_line(tmp_path):
     result = run_smolgen("bench", "server", "--parts", "gpu", cwd=tmp_path)
     assert result.returncode == 2 and "--parts gpu" in result.stderr and len(result.stderr.strip().splitlines()) == 1

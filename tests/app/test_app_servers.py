@@ -7,7 +7,6 @@ import asyncio
 import re
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -94,7 +93,7 @@ async def test_the_app_on_a_server_generates_magpie_samples_with_the_url_recorde
         assert [m["content"] for m in sample["conversation"]] == [canned_text(c["seed"], 24) for c in sample["calls"]]
 
 
-async def test_escape_closes_the_open_requests_within_a_second_and_keeps_finished_samples(app_store, prompts, backend):
+async def test_escape_closes_the_open_requests_and_keeps_finished_samples(app_store, prompts, backend):
     stub = PacedStub(answered=6)  # four questions and two answers, then the server hangs
     with serve(stub) as server:
         app = server_app(app_store, prompts, backend, server.url, concurrency=4)
@@ -107,9 +106,9 @@ async def test_escape_closes_the_open_requests_within_a_second_and_keeps_finishe
             line = shown_text(app, "#run-stats")
             assert re.match(r"\d+/20 · in flight 4 · stored \d+ · failed 0 · [\d.]+ tok/s · \d+ samples/min · ETA \d+:\d\d", line)
             await pilot.press("escape")
-            pressed = time.monotonic()
-            await wait_for(pilot, lambda: not app.running and app.model.in_flight == 0, timeout=5, what="the run to stop")
-            assert time.monotonic() - pressed < 1.0
+            # The requests hang for an hour: the run ends because they are closed (how soon: `smolgen bench
+            # server --parts cancel`, as a timed test would fail on a busy machine).
+            await wait_for(pilot, lambda: not app.running and app.model.in_flight == 0, timeout=30, what="the run to stop")
             await wait_for(pilot, lambda: "Cancelled" in shown_text(app, "#stage"))
             assert "samples in progress were discarded" in shown_text(app, "#stage")
     [run] = app_store.list_runs()

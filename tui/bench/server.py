@@ -7,6 +7,8 @@
   (requested = stored + failed) and the time to open its store afterwards.
 - app: the whole app (headless) against the stub: samples per second, and how long a keypress takes to
   reach its handler meanwhile (tui/bench/server_app.py).
+- cancel: how soon a run whose server stopped answering ends once cancelled, in the engine and by
+  Ctrl-C in `smolgen generate` (tui/bench/server_cancel.py).
 Each `smolgen generate` of the ceiling part is a fresh process, so its peak memory is its own.
 """
 
@@ -28,11 +30,11 @@ from typing import Any, Iterator
 from tui.cli_flags import add_model_flag
 
 
-PARTS = ("llama", "ceiling", "app")
+PARTS = ("llama", "ceiling", "app", "cancel")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--parts", default="llama,ceiling,app", metavar="P,P", help="which parts: llama, ceiling, app (default all)")
+    parser.add_argument("--parts", default=",".join(PARTS), metavar="P,P", help=f"which parts: {', '.join(PARTS)} (default all)")
     parser.add_argument("--concurrency", default="1,2,4,8", metavar="N,N", help="llama part: concurrencies (default 1,2,4,8)")
     parser.add_argument("--samples", type=int, default=32, metavar="N", help="llama part: Magpie samples per variant (default 32)")
     parser.add_argument("--max-tokens", type=int, default=48, metavar="N", help="llama part: cap of each turn (default 48)")
@@ -41,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--balance-samples", type=int, default=10_000, metavar="N", help="ceiling part: the large run (default 10000)")
     parser.add_argument("--app-concurrency", type=int, default=64, metavar="N", help="app part: rows in flight (default 64)")
     parser.add_argument("--app-samples", type=int, default=3000, metavar="N", help="app part: samples of its run (default 3000)")
+    parser.add_argument("--cancel-repeats", type=int, default=5, metavar="N", help="cancel part: cancels timed each way (default 5)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     add_model_flag(parser)
 
@@ -65,6 +68,12 @@ def cmd_bench_server(args: argparse.Namespace) -> int:
             raise BadInput("--app-concurrency and --app-samples: each must be at least 1")
         with stub_process() as url:
             figures["app"] = app_part(url, args.app_concurrency, args.app_samples)
+    if "cancel" in parts:
+        from tui.bench.server_cancel import cancel_part
+
+        if args.cancel_repeats < 1:
+            raise BadInput(f"--cancel-repeats {args.cancel_repeats}: must be at least 1")
+        figures["cancel"] = cancel_part(args.cancel_repeats)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -338,3 +347,9 @@ def _print(figures: dict[str, Any]) -> None:
         print(f"The app against the stub ({app['requested']} samples, {app['concurrency']} in flight): "
               f"{app['samples_per_second']} samples/s; a keypress reached its handler in {app['keypress_ms_median']} ms "
               f"(median of {app['keypresses']}), p95 {app['keypress_ms_p95']} ms, max {app['keypress_ms_max']} ms")
+    cancel = figures.get("cancel")
+    if cancel:
+        print(f"Cancelling a run with {cancel['in_flight']} requests hanging ({cancel['repeats']} times each): the engine ends "
+              f"in {cancel['engine_seconds_median']} s (max {cancel['engine_seconds_max']}); smolgen generate after Ctrl-C "
+              f"in {cancel['cli_seconds_median']} s (max {cancel['cli_seconds_max']}), each run recorded as cancelled: "
+              f"{cancel['cli_runs_recorded_cancelled']}")
