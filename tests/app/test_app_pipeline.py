@@ -281,6 +281,7 @@ async def test_the_tabs_keys_work_as_soon_as_it_is_shown_wherever_the_focus_is(a
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("f3")  # the technique tabs, then along them to Pipeline, the last
+        assert not app.main_screen.query(PipelineTab)  # built when first shown: the app starts without it
         for _ in app.main_screen.technique.techniques:
             await pilot.press("right")
         assert app.main_screen.technique.pipeline_shown

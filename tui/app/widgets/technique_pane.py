@@ -87,8 +87,7 @@ class TechniquePane(Vertical):
         with TabbedContent(id="technique-tabs"):
             for entry in self.techniques:
                 yield TabPane(entry.tab_label, id=f"tab-{entry.key}")
-            with TabPane("Pipeline", id="tab-pipeline"):
-                yield PipelineTab(self.prompts, id="pipeline")
+            yield TabPane("Pipeline", id="tab-pipeline")
 
     def on_mount(self) -> None:
         self.query_one("#run-problem").display = False
@@ -117,7 +116,17 @@ class TechniquePane(Vertical):
 
     @property
     def pipeline(self) -> PipelineTab:
-        return self.query_one(PipelineTab)
+        return self._built_pipeline()
+
+    def _built_pipeline(self) -> PipelineTab:
+        # Built when first needed, as the technique forms are: most sessions never show the Pipeline tab,
+        # and the first frame does not wait for it.
+        built = self.query(PipelineTab)
+        if built:
+            return built.first()
+        tab = PipelineTab(self.prompts, id="pipeline")
+        self.query_one("#tab-pipeline", TabPane).mount(tab)
+        return tab
 
     def current_tab(self) -> TechniqueTab:
         return self.query_one(f"#form-{self.current_entry().key}", TechniqueTab)
@@ -163,6 +172,7 @@ class TechniquePane(Vertical):
         self.screen.refresh_bindings()  # the Pipeline tab's keys come and go with it
         self.border_title = f"Technique · {'Pipeline' if self.pipeline_shown else self.current_entry().title}"  # the tab's whole name
         if self.pipeline_shown:
+            self._built_pipeline()
             self.query_one("#run-num", Input).placeholder = "every row"  # the source's rows, cycled when more
             return
         self._show_form(self.current_entry())
