@@ -1,7 +1,10 @@
 """What `smolgen --help` shows a user: the commands they use, the benchmarks under one `smolgen bench`."""
 
 import argparse
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -93,3 +96,26 @@ def test_generate_help_describes_every_technique_in_one_line(capsys):
     for name in TECHNIQUES:
         [line] = [line for line in text.splitlines() if line.split()[:1] == [name]]
         assert len(line.split()) > 4, line  # the name, then what the technique does
+
+
+# The command starts without what only generating, the app or a server needs: a CLI command, `--help`
+# included, waits for none of them (each takes a tenth of a second or more to import).
+STARTS_WITHOUT = ("numpy", "llama_cpp", "textual", "httpx")
+
+IMPORTED_BY_HELP = """
+import json, runpy, sys
+sys.argv = ["smolgen", "--help"]
+try:
+    runpy.run_module("tui", run_name="__main__")
+except SystemExit:
+    pass
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def test_help_starts_without_the_heavy_libraries():
+    done = subprocess.run([sys.executable, "-c", IMPORTED_BY_HELP], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    imported = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "tui" in imported
+    assert [name for name in STARTS_WITHOUT if name in imported] == []

@@ -13,8 +13,6 @@ import threading
 import weakref
 from typing import Any
 
-import numpy as np
-
 from tui.engine.errors import SmolgenError
 
 # Room for a system prompt and a user turn; a longer text is scored on its first tokens only.
@@ -35,6 +33,7 @@ class TextScorer:
     def mean_log_prob(self, context: str, text: str) -> float:
         """The mean natural-log probability of `text`'s tokens after `context` (special tokens parsed)."""
         import llama_cpp
+        import numpy as np  # with llama_cpp, which loads it anyway: a command that scores nothing starts without it
 
         prefix = self.model.tokenize_prompt(context)
         tokens = self.model.tokenize_text(text)
