@@ -98,24 +98,26 @@ def test_generate_help_describes_every_technique_in_one_line(capsys):
         assert len(line.split()) > 4, line  # the name, then what the technique does
 
 
-# The command starts without what only generating, the app or a server needs: a CLI command, `--help`
-# included, waits for none of them (each takes a tenth of a second or more to import).
+# What only generating, the app or a server needs: `--help` and flags the app refuses answer without importing it.
 STARTS_WITHOUT = ("numpy", "llama_cpp", "textual", "httpx")
 
-IMPORTED_BY_HELP = """
+IMPORTED_BY_SMOLGEN = """
 import json, runpy, sys
-sys.argv = ["smolgen", "--help"]
+sys.argv = ["smolgen", *json.loads(sys.argv[1])]
 try:
     runpy.run_module("tui", run_name="__main__")
-except SystemExit:
-    pass
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+except SystemExit as exited:
+    status = exited.code
+print(json.dumps({"status": status, "imported": sorted({name.split(".")[0] for name in sys.modules})}))
 """
 
 
-def test_help_starts_without_the_heavy_libraries():
-    done = subprocess.run([sys.executable, "-c", IMPORTED_BY_HELP], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    imported = json.loads(done.stdout.strip().splitlines()[-1])
+@pytest.mark.parametrize(("args", "status"), [(["--help"], 0), (["--concurrency", "4"], 2)], ids=["help", "bad app flags"])
+def test_help_and_bad_app_flags_start_without_the_heavy_libraries(args, status, tmp_path):
+    done = subprocess.run([sys.executable, "-c", IMPORTED_BY_SMOLGEN, json.dumps(args)], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    ended = json.loads(done.stdout.strip().splitlines()[-1])
+    assert ended["status"] == status, done.stderr
+    imported = ended["imported"]
     assert "tui" in imported
     assert [name for name in STARTS_WITHOUT if name in imported] == []

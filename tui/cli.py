@@ -172,7 +172,6 @@ def _configure_logging(path: str | None) -> None:
 
 
 def _open_app(args: argparse.Namespace) -> int:
-    from tui.app.app import run_app
     from tui.app.backend import ModelRequest
     from tui.cli_model import checked_server_flags
 
@@ -182,6 +181,7 @@ def _open_app(args: argparse.Namespace) -> int:
     args = argparse.Namespace(**{**vars(server_defaults.parse_args([])), **vars(args)})
     _open_the_last_model(args)
     servers, local_slots = checked_server_flags(args)  # bad flags are one line before the app opens
+    from tui.app.app import run_app  # Textual and the app load once the flags are known to be good
     request = ModelRequest(getattr(args, "model", None), getattr(args, "context", 4096), getattr(args, "threads", None),
                            servers, local_slots)
     return run_app(args.store, request, getattr(args, "prompts", None), args.model_folders, getattr(args, "export_license", None))
