@@ -1,4 +1,4 @@
-# Two commands set everything up: `make run` and `make test`.
+# Two commands set everything up: `make run` and `make test`. `make quick` runs only the tests that load no model.
 # llama-cpp-python is built from source once (a few minutes on 2 cores); pip's wheel cache makes
 # every later set-up fast. Pass CMAKE_ARGS for a GPU or BLAS build, e.g.
 #   make run CMAKE_ARGS="-DGGML_CUDA=on"   (or -DGGML_BLAS=ON -DGGML_BLAS_VENDOR=OpenBLAS)
@@ -20,13 +20,17 @@ SERVER_FLAGS := -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_SERVER
 SERVER_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/smolgen/llama-server-$(LLAMA_CPP_VERSION)-$(shell echo '$(SERVER_FLAGS)' | cksum | cut -d' ' -f1)
 SERVER := $(SERVER_CACHE)/llama-server
 
-.PHONY: run test setup server clean
+.PHONY: run test quick setup server clean
 
 run: $(STAMP)
 	$(BIN)/smolgen
 
 test: $(STAMP) $(TEST_STAMP) $(BIN)/llama-server
 	$(BIN)/python -m pytest
+
+# Every test that loads no model (tests/model_guard fails one that tries), spread over the cores.
+quick: $(STAMP) $(TEST_STAMP)
+	$(BIN)/python -m pytest -m "not model" -n auto
 
 setup: $(STAMP)
 
