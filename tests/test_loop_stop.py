@@ -69,15 +69,21 @@ def test_an_answer_that_repeats_a_sentence_stops_at_the_repeat_and_fails_repetit
 
 @pytest.mark.parametrize("name", ["magpie", "chain"])
 def test_no_filter_repetition_lets_the_loop_run_to_the_cap(name, store, prompts):
+    stopped = _run(name, (LOOP_TEXT, "length"), store, prompts)["calls"][-1]
     sample = _run(name, (LOOP_TEXT, "length"), store, prompts, ["--no-filter", "repetition"])
-    assert sample["calls"][-1]["completion_tokens"] == CAP and sample["calls"][-1]["finish_reason"] == "length"
+    assert stopped["completion_tokens"] < CAP == sample["calls"][-1]["completion_tokens"]
+    assert sample["calls"][-1]["finish_reason"] == "length"
     assert sample["status"] != "failed" and "truncated" in sample["flags"]
 
 
 def test_an_answer_that_does_not_repeat_itself_is_untouched(store, prompts):
-    answer = "Rain forms when water vapour cools into droplets. They grow heavy and fall. " * 1 + "Short lines recur:\nYes.\nYes."
+    """Short lines that recur ("Yes.") and a sentence that only starts like an earlier one are no loop."""
+    answer = ("Rain falls from the clouds onto the hills. Rain falls from the clouds onto the hills and the valleys.\n"
+              "Short lines recur:\nYes.\nYes.")
+    looped = _run("chain", (LOOP_TEXT, "length"), store, prompts)
     sample = _run("chain", answer, store, prompts)
-    assert sample["response"] == answer.strip() and sample["calls"][-1]["finish_reason"] == "stop"
+    assert looped["calls"][-1]["finish_reason"] == "repetition"  # the same run's loop is stopped
+    assert sample["response"] == answer and sample["calls"][-1]["finish_reason"] == "stop"
     assert sample["calls"][-1]["completion_tokens"] == len(answer.split()) and sample["status"] != "failed"
 
 
@@ -152,3 +158,14 @@ def test_a_streamed_server_answer_is_closed_at_the_repeat(prompts, store):
             model.close()
     assert streamed.finish_reason == "repetition" and streamed.text.split() == LOOP[:WORDS_TO_THE_REPEAT]
     assert server.sent < CAP // 4  # the server stopped streaming soon after: the connection was closed
+
+
+def test_answers_are_drawn_with_a_repeat_penalty_and_the_turns_they_answer_without(store, prompts):
+    """The penalty keeps the small model's answers from looping; Magpie's user turn keeps the paper's sampling."""
+    magpie = ScriptedModel(["How does rain form?", "Water vapour cools into droplets."])
+    run_generation(Magpie(), store, magpie, prompts, 1, 7)
+    chain = ScriptedModel(["How does rain form?", "Water vapour cools into droplets."])
+    run_generation(InstructionResponse(), store, chain, prompts, 1, 7, SEED)
+    for model in (magpie, chain):
+        user_turn, answer = model.samplings
+        assert user_turn.repeat_penalty == 1.0 and answer.repeat_penalty > 1.0

@@ -237,7 +237,7 @@ def judge(
 def _ask(model: LanguageModel, prompt: str, schema: dict[str, Any], max_tokens: int, seed: int, call: int,
          cancel: threading.Event | None, what: str) -> dict[str, Any]:
     """The judge's answer to one prompt, read against `schema`: up to ATTEMPTS tries, each with its own seed."""
-    sampling = Sampling(temperature=TEMPERATURE, max_tokens=max_tokens, json_schema=schema)
+    sampling = Sampling(temperature=TEMPERATURE, repeat_penalty=1.0, max_tokens=max_tokens, json_schema=schema)  # a verdict repeats its keys
     problems = []
     for attempt in range(ATTEMPTS):
         try:

@@ -51,7 +51,8 @@ class Sampling:
     top_k: int = setting(40, label="Top-k (0 = off)", at_least=0, zero_is_off=True, help="draw only from this many likeliest tokens")
     min_p: float = setting(0.05, label="Min-p (0 = off)", at_least=0, below=1, zero_is_off=True,
                            help="drop tokens less likely than this share of the likeliest one")
-    repeat_penalty: float = setting(1.0, label="Repeat penalty", above=0, at_most=5, help="above 1 makes repeated tokens less likely")
+    # 1.1: the embedded model's answers loop far less and more of them end before the cap (docs/quality.md).
+    repeat_penalty: float = setting(1.1, label="Repeat penalty", above=0, at_most=5, help="above 1 makes repeated tokens less likely")
     # Above 512 the share of answers kept stops growing: what a cap still cuts there is a loop (docs/quality.md).
     max_tokens: int = setting(512, label="Max tokens", flag="--max-tokens", at_least=1, help="token cap for each model call")
     # A JSON schema the answer must follow: a llama.cpp grammar in-process, `response_format` on servers.

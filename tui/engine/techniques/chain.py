@@ -20,7 +20,7 @@ _ASKED_QUOTE = re.compile(r"\bask(?:s|ed|ing)?\b[^\"“\n]{0,20}[\"“]([^\"”\
 
 def instruction_sampling() -> Sampling:
     """Sampling for the instruction the seed asks for: a short one, a little more varied than the answer."""
-    return Sampling(temperature=0.8, max_tokens=96)
+    return Sampling(temperature=0.8, repeat_penalty=1.0, max_tokens=96)  # the answers' penalty was measured, not this
 
 
 @dataclass

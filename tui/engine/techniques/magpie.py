@@ -27,8 +27,8 @@ from tui.engine.techniques.base import (
 
 
 def user_turn_sampling() -> Sampling:
-    """The Magpie paper's sampling for the user turn: temperature 1, no top-p, top-k or min-p cut."""
-    return Sampling(temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, max_tokens=128)
+    """The Magpie paper's sampling for the user turn: temperature 1, no top-p, top-k or min-p cut, no repeat penalty."""
+    return Sampling(temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, repeat_penalty=1.0, max_tokens=128)
 
 
 @dataclass
