@@ -53,7 +53,7 @@ class Sampling:
                            help="drop tokens less likely than this share of the likeliest one")
     # 1.1: the embedded model's answers loop far less and more of them end before the cap (docs/quality.md).
     repeat_penalty: float = setting(1.1, label="Repeat penalty", above=0, at_most=5, help="above 1 makes repeated tokens less likely")
-    # Above 512 the share of answers kept stops growing: what a cap still cuts there is a loop (docs/quality.md).
+    # Above the 90th percentile of each technique's answer lengths, with the repeat penalty (docs/quality.md).
     max_tokens: int = setting(512, label="Max tokens", flag="--max-tokens", at_least=1, help="token cap for each model call")
     # A JSON schema the answer must follow: a llama.cpp grammar in-process, `response_format` on servers.
     # Only fixed schemas from the code may go here (an invalid grammar crashes llama-cpp-python).
