@@ -229,13 +229,15 @@ def _bare_run(url: str, concurrency: int, samples: int, max_tokens: int, run_see
 
 
 def _engine_run(model_path: Path | None, samples: int, max_tokens: int, run_seed: int) -> dict[str, float]:
-    from tui.engine.model import Model
+    from tui.engine.model import Model, physical_cores
     from tui.engine.prompts import PromptLibrary
     from tui.engine.runner import run_generation
     from tui.engine.store import SampleStore
 
     loading = time.perf_counter()
-    model = Model.load(model_path, n_ctx=2048)
+    # The server's thread count, fixed: left to follow the free cores, the engine would give one up while
+    # the window it watches still holds the server's last seconds.
+    model = Model.load(model_path, n_ctx=2048, n_threads=physical_cores())
     load_seconds = time.perf_counter() - loading
     with tempfile.TemporaryDirectory() as folder, SampleStore(Path(folder) / "bench.json") as store:
         started = time.perf_counter()
