@@ -89,9 +89,9 @@ def test_an_answer_that_does_not_repeat_itself_is_untouched(store, prompts):
 
 def test_only_a_finished_sentence_counts_so_a_repeat_still_growing_is_not_stopped():
     """The in-process models' token loop (TokenText): a sentence that may still grow into another is not a repeat."""
-    from tui.engine.quality_gates import loop_stop
+    from tui.engine.quality_gates import LoopStop
 
-    text = TokenText((), CAP, loop_stop)
+    text = TokenText((), CAP, LoopStop())
     for word in f"{SENTENCE} Rain falls from the clouds onto the hills and".split(" "):
         text.add(f"{word} ".encode())
     assert not text.done  # "…onto the hills and" is another sentence in the making
@@ -146,13 +146,13 @@ class LoopingServer(StubServer):
 
 
 def test_a_streamed_server_answer_is_closed_at_the_repeat(prompts, store):
-    from tui.engine.quality_gates import loop_stop
+    from tui.engine.quality_gates import LoopStop
 
     server = LoopingServer()
     with ServerThread(server.handle) as thread:
         model = connect(ServerSettings([thread.url]))
         try:
-            streamed = model.complete("Why does it rain?", Sampling(), 5, on_text=lambda _piece: None, until=loop_stop)
+            streamed = model.complete("Why does it rain?", Sampling(), 5, on_text=lambda _piece: None, until=LoopStop())
             assert server.ended.wait(10)
         finally:
             model.close()
@@ -169,3 +169,14 @@ def test_answers_are_drawn_with_a_repeat_penalty_and_the_turns_they_answer_witho
     for model in (magpie, chain):
         user_turn, answer = model.samplings
         assert user_turn.repeat_penalty == 1.0 and answer.repeat_penalty > 1.0
+
+
+def test_the_check_reads_each_sentence_once_and_starts_again_with_a_retried_text():
+    from tui.engine.quality_gates import LoopStop
+
+    check = LoopStop()
+    assert check(f"{SENTENCE} ") is None
+    assert check(f"{SENTENCE} Something else entirely, said once. ") is None
+    # A retried request writes its text again from the start: what came before is not a repeat.
+    assert check(f"{SENTENCE} ") is None
+    assert check(f"{SENTENCE} {SENTENCE} ") == "repetition"

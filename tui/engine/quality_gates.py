@@ -106,7 +106,7 @@ class AnswerGates:
 
     def answer_stop(self) -> TextCheck | None:
         """The check that ends an answer's generation early (at a repeat), when the repetition gate is on."""
-        return loop_stop if self.check_repetition else None
+        return LoopStop() if self.check_repetition else None
 
     def answer_rejection(self, answer: str, expected_language: str | None) -> Rejection | None:
         """Why an answer fails a gate that is on, or None."""
@@ -155,8 +155,12 @@ def repeated_unit(text: str, finished: bool = True) -> str | None:
     out: it may still grow into another one.
     """
     units = _SENTENCE_END.split(text)
-    seen: set[tuple[str, ...]] = set()
-    for unit in units if finished else units[:-1]:
+    return _first_repeat(units if finished else units[:-1], set())
+
+
+def _first_repeat(units: list[str], seen: set[tuple[str, ...]]) -> str | None:
+    """The first of `units` whose words are already in `seen` (each unit's words are added to it)."""
+    for unit in units:
         words = tuple(word_tokens(unit))
         if len(words) < REPEATED_UNIT_WORDS:
             continue
@@ -166,11 +170,28 @@ def repeated_unit(text: str, finished: bool = True) -> str | None:
     return None
 
 
-def loop_stop(text_so_far: str) -> str | None:
+class LoopStop:
     """"repetition" once an answer being generated has repeated a whole sentence or line: whatever
     follows, the finished answer fails the `repetition` gate, so generating on would only waste time.
-    (A low share of distinct 3-grams can still recover, so it is judged on the finished answer only.)"""
-    return "repetition" if repeated_unit(text_so_far, finished=False) is not None else None
+    (A low share of distinct 3-grams can still recover, so it is judged on the finished answer only.)
+
+    One per answer: it remembers the sentences already read, so a check costs what the new text adds
+    rather than the whole answer again at every token."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, ...]] = set()
+        self._read = 0
+        self._length = 0
+
+    def __call__(self, text_so_far: str) -> str | None:
+        if len(text_so_far) < self._length:  # a retried request writes its text again from the start
+            self._seen.clear()
+            self._read = 0
+        self._length = len(text_so_far)
+        finished = _SENTENCE_END.split(text_so_far)[:-1]
+        repeat = _first_repeat(finished[self._read:], self._seen)
+        self._read = len(finished)
+        return "repetition" if repeat is not None else None
 
 
 def distinct_trigram_share(text: str) -> float | None:
