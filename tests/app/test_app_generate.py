@@ -150,9 +150,7 @@ async def test_the_speed_line_says_when_other_programs_keep_cores_busy(app_store
     app = make_app(app_store, prompts, FakeBackend(held))
     async with app.run_test(size=(160, 32)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
-        app.main_screen.technique.show_technique("magpie")
-        await wait_for(pilot, lambda: bool(app.main_screen.query("#form-magpie")), what="the Magpie form")
-        app.main_screen.query_one("#run-num").value = "2"
+        await _magpie(pilot, samples="2")
         await pilot.press("ctrl+g")
         await wait_for(pilot, held.waiting.is_set, what="the second sample")
         await wait_for(pilot, lambda: "1/2 samples" in shown_text(app, "#run-stats"), what="the first sample counted")

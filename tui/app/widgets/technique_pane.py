@@ -116,9 +116,6 @@ class TechniquePane(Vertical):
 
     @property
     def pipeline(self) -> PipelineTab:
-        return self._built_pipeline()
-
-    def _built_pipeline(self) -> PipelineTab:
         # Built when first needed, as the technique forms are: most sessions never show the Pipeline tab,
         # and the first frame does not wait for it.
         built = self.query(PipelineTab)
@@ -172,7 +169,7 @@ class TechniquePane(Vertical):
         self.screen.refresh_bindings()  # the Pipeline tab's keys come and go with it
         self.border_title = f"Technique · {'Pipeline' if self.pipeline_shown else self.current_entry().title}"  # the tab's whole name
         if self.pipeline_shown:
-            self._built_pipeline()
+            self.pipeline  # noqa: B018 -- built the first time it is shown
             self.query_one("#run-num", Input).placeholder = "every row"  # the source's rows, cycled when more
             return
         self._show_form(self.current_entry())
