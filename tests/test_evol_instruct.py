@@ -248,3 +248,24 @@ def test_cli_evol_instruct_from_the_store(tmp_path):
     assert all(s["response"] for s in second if s["status"] == "new")
     both = run_smolgen("generate", "evol-instruct", "--from-store", "--seeds", "seeds.txt", cwd=tmp_path)
     assert both.returncode == 2 and "--from-store and --seeds" in both.stderr
+
+
+def test_an_evolution_that_states_instead_of_asking_fails_and_its_parent_evolves_next_round(store):
+    statement = "Photosynthesis is the process by which plants turn light into sugar."
+    evolved = "Explain how photosynthesis works in green algae at night."
+    summary, model = _run(store, [statement, evolved], [{"text": PARENT}], num_evolutions=2)
+    (failed,) = store.list_samples(statuses=["failed"])
+    assert failed["failure"]["reason"] == "not_a_request" and failed["instruction"] == statement
+    assert PARENT in model.prompts[1] and statement not in model.prompts[1]
+    assert [s["instruction"] for s in store.list_samples(statuses=["new"])] == [evolved]
+    assert summary.failures == {"not_a_request": 1}
+
+
+def test_the_request_gate_on_evolutions_is_switched_off_by_its_flag(store):
+    from tui.cli import build_parser
+    from tui.cli_technique_flags import settings_from_flags
+
+    settings = settings_from_flags(build_parser().parse_args(["generate", "evol-instruct", "--no-filter", "not-a-request", "--no-answer"]))
+    statement = "Photosynthesis is the process by which plants turn light into sugar."
+    summary = run_generation(EvolInstruct(settings), store, ScriptedModel([statement]), PromptLibrary(), 1, 7, [{"text": PARENT}])
+    assert summary.failed == 0 and [s["instruction"] for s in store.list_samples()] == [statement]

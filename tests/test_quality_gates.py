@@ -18,6 +18,7 @@ REQUESTS = [
     "Explain how photosynthesis works.",
     "Give three tips for saving money on groceries.",
     "In two sentences, describe the water cycle.",
+    "Explain, in three steps and with one example, why small models need little memory.",  # the verb, then a comma
     "Please write a short poem about the sea.",
     "I need a simple recipe for pho",
     "1. List the main causes of inflation.",

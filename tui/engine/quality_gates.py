@@ -229,7 +229,7 @@ def _asks(sentence: str) -> bool:
     for opening, follows_clause in openings:
         if _starts_with(opening, "what a") or _starts_with(opening, "what an"):
             continue  # "What a fascinating topic": an exclamation (a question would carry its question mark)
-        first = opening.split(" ", 1)[0]
+        first = opening.split(" ", 1)[0].rstrip(",:;")  # "Explain, in three steps, …" opens with its verb
         if follows_clause and first in EN_RELATIVE_PRONOUNS:
             continue  # "Synthetic data, which is made by models, …": a relative clause, not a question
         if first in EN_QUESTION_WORDS or first in EN_IMPERATIVE_VERBS:

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from tui.engine.elimination import eliminate
 from tui.engine.model import Completion, Sampling
 from tui.engine.prompts import PromptLibrary
-from tui.engine.quality_gates import AnswerGates, expected_language
+from tui.engine.quality_gates import QualityGates, expected_language
 from tui.engine.seeds import seed_text
 from tui.engine.settings_schema import setting, validate
 from tui.engine.techniques.base import (
@@ -61,7 +61,8 @@ class EvolInstructSettings:
                                           metavar="OP,OP,...", help="the operations drawn from")
     evolution_sampling: Sampling = setting(default_factory=evolution_sampling, label="Evolution sampling")
     answer: AnswerSettings = setting(default_factory=AnswerSettings, label="Answer", in_steps=False)
-    gates: AnswerGates = setting(default_factory=AnswerGates, label="Quality gates", in_steps=False)  # gates answers only
+    # An evolution is an instruction the model wrote, so it passes the instruction gates as well as its answer.
+    gates: QualityGates = setting(default_factory=QualityGates, label="Quality gates", in_steps=False)
 
     # Flags of other techniques that would mislead here, and why.
     refused_flags = {
@@ -129,7 +130,8 @@ class EvolInstruct(InstructionsFromSeeds):
                 prompt, s.evolution_sampling, ctx.call_seed(index, next(call_numbers)), stops, ctx.cancel, ctx.on_text
             )
             candidate = clean_instruction(evolved.text)
-            failure = eliminate(parent.instruction, candidate, evolved.finish_reason, prompt, example_words)
+            failure = eliminate(parent.instruction, candidate, evolved.finish_reason, prompt, example_words) or \
+                s.gates.instruction_rejection(candidate, expected_language(row))
             if failure is not None:
                 failed = build_sample(
                     self.name,
