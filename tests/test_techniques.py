@@ -155,6 +155,12 @@ def test_cancel_keeps_finished_samples_and_drops_the_one_in_progress(model, prom
     ("What are small language models good for?\n\nAnswer: Small models run on laptops.", "What are small language models good for?"),
     ("A question: How does a bicycle gear work?", "How does a bicycle gear work?"),
     ("Explain compound interest to a child.", "Explain compound interest to a child."),
+    ("The answer is: How does the immune system learn from vaccines?", "How does the immune system learn from vaccines?"),
+    ("What a fun topic! Here's a possible request: Explain how to add fractions.", "Explain how to add fractions."),
+    ("To answer this question, a user might ask: How can I make a board game?", "How can I make a board game?"),
+    # Kept whole: the label names no request, or what follows the label asks nothing.
+    ("In two sentences: describe the water cycle.", "In two sentences: describe the water cycle."),
+    ("Answer in French: the water cycle.", "Answer in French: the water cycle."),
 ])
 def test_the_chain_takes_the_instruction_out_of_a_framed_reply(reply, instruction):
     assert instruction_from_reply(reply) == instruction

@@ -8,7 +8,7 @@ from typing import Any
 
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
-from tui.engine.quality_gates import QualityGates, expected_language
+from tui.engine.quality_gates import QualityGates, expected_language, not_a_request
 from tui.engine.settings_schema import setting, validate
 from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_sample, check_template, gated, require_text,
                                        system_messages, system_prompts_setting)
@@ -16,6 +16,8 @@ from tui.engine.techniques.base import (GenerationContext, SystemPrompts, build_
 _WRAPPERS = ('"', "'", "“", "”", "`")
 # A small model often frames the question it was asked for: 'A user might ask, "How do …?"'.
 _ASKED_QUOTE = re.compile(r"\bask(?:s|ed|ing)?\b[^\"“\n]{0,20}[\"“]([^\"”\n]+\?)[\"”]", re.IGNORECASE)
+# Or it labels it: "The answer is: How does …?", "Here's a possible request: Explain …".
+_FRAME_LABEL = re.compile(r"\b(?:answers?|questions?|requests?|asks?|prompts?|instructions?|query)\b[^:]*$", re.IGNORECASE)
 
 
 def instruction_sampling() -> Sampling:
@@ -51,7 +53,16 @@ def instruction_from_reply(text: str) -> str:
     quoted = _ASKED_QUOTE.search(text)
     if quoted is not None:
         return quoted.group(1).strip()
-    return clean_instruction(text.strip().split("\n\n", 1)[0])
+    return _unframed(clean_instruction(text.strip().split("\n\n", 1)[0]))
+
+
+def _unframed(instruction: str) -> str:
+    """The request after a label that names it ("One question: How …?"), when what follows asks something."""
+    label, colon, request = instruction.rpartition(": ")
+    request = clean_instruction(request)
+    if colon and _FRAME_LABEL.search(label) and len(request.split()) >= 3 and not_a_request(request) is None:
+        return request
+    return instruction
 
 
 class InstructionResponse:
