@@ -63,3 +63,16 @@ def test_the_cancel_part_times_a_cancel_from_the_engine_and_from_ctrl_c(tmp_path
 def test_bad_parts_are_one_line(tmp_path):
     result = run_smolgen("bench", "server", "--parts", "gpu", cwd=tmp_path)
     assert result.returncode == 2 and "--parts gpu" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("pays_from, said", [(12, "pays from 12 samples on"), (None, "did not pay in this run")])
+def test_the_llama_summary_says_when_a_local_server_pays(capsys, pays_from, said):
+    from tui.bench.server import _print
+
+    served = {"tokens_per_second": 130.0, "samples_per_minute": 90.0}
+    llama = {"samples": 32, "max_tokens": 48, "engine": {"tokens_per_second": 100.0}, "smolgen_at_4_vs_engine": 1.3,
+             "by_concurrency": {"4": {"smolgen": served, "bare": served, "smolgen_vs_bare": 1.0}},
+             "local_server_start_seconds": 0.6, "local_server_pays_from_samples": pays_from}
+    _print({"llama": llama})
+    printed = capsys.readouterr().out
+    assert said in printed and "None" not in printed

@@ -335,8 +335,9 @@ def _print(figures: dict[str, Any]) -> None:
                   f"{row['smolgen_vs_bare']:>6}  {row['smolgen']['samples_per_minute']:>19}")
         print(f"  in-process engine: {llama['engine']['tokens_per_second']} tok/s; "
               f"smolgen at 4 in flight / engine: {llama['smolgen_at_4_vs_engine']}")
-        print(f"  a local llama-server starts in {llama['local_server_start_seconds']} s and pays from "
-              f"{llama['local_server_pays_from_samples']} samples on (against loading the model in-process)")
+        pays_from = llama["local_server_pays_from_samples"]
+        pays = f"pays from {pays_from} samples on" if pays_from else "did not pay in this run (a sample took as long as in-process)"
+        print(f"  a local llama-server starts in {llama['local_server_start_seconds']} s and {pays} (against loading the model in-process)")
     ceiling = figures.get("ceiling")
     if ceiling:
         print(f"Against the canned stub server ({ceiling['samples']} samples a run, each durable in the store):")
