@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual.message import Message
@@ -44,6 +45,7 @@ class StageStarted(Message):
         super().__init__()
         self.text = text
         self.row = row
+        self.started = time.monotonic()  # when the call started, for timing what follows (Message.time's clock is private)
 
 
 class ServerReported(Message):

@@ -43,9 +43,6 @@ class _RunWatch:
     """Sees the app's messages as the app receives them: first tokens, the end of a run, worker errors."""
 
     def __init__(self) -> None:
-        from textual._time import get_time  # the clock Textual stamps each message with
-
-        self.clock = get_time
         self.measurement: Measurement | None = None
         self.ended = asyncio.Event()
         self.summary: Any = None
@@ -62,10 +59,10 @@ class _RunWatch:
         from tui.app.messages import RunEnded, StageStarted, TextStreamed
 
         if isinstance(message, StageStarted):
-            self._stage_time = message.time  # stamped in the generating thread as the model call starts
+            self._stage_time = message.started  # stamped in the generating thread as the model call starts
         elif isinstance(message, TextStreamed) and self._stage_time is not None and self.measurement is not None:
             # The first token a person could see: the first batch of text the UI receives after the call starts.
-            self.measurement.first_token_seconds.append(self.clock() - self._stage_time)
+            self.measurement.first_token_seconds.append(time.monotonic() - self._stage_time)
             self._stage_time = None
         elif isinstance(message, RunEnded):
             self.summary = message.summary
