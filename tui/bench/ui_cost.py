@@ -17,7 +17,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tui.engine.errors import BadInput, SmolgenError
 
@@ -91,6 +91,7 @@ def measure_ui_cost(samples: int, rate: float, answer_words: int, batch_seconds:
 async def _drive(folder: Path, samples: int, rate: float, answer: str, batch_seconds: float) -> UiCost:
     from tui.app import streaming
     from tui.app.app import RunRequest, SmolgenApp
+    from tui.app.fast_paint.drawing_counter import count_drawing
     from tui.app.messages import RunEnded
     from tui.bench.null_backend import NullBackend, PacedModel
     from tui.bench.workloads import Workload, technique_for
@@ -109,7 +110,7 @@ async def _drive(folder: Path, samples: int, rate: float, answer: str, batch_sec
                 while app.model is None:
                     await pilot.pause(0.02)
                 await pilot.pause(0.3)  # the first frames and layouts of the screen are not the run's
-                counts = _count_drawing(app, app.main_screen)
+                counts = count_drawing(app, app.main_screen)
                 entry = next(e for e in app.techniques if e.key == "magpie")
                 technique = technique_for(Workload("magpie", samples, 64, len(answer.split())))
                 cpu, wall = time.thread_time(), time.perf_counter()
@@ -121,19 +122,3 @@ async def _drive(folder: Path, samples: int, rate: float, answer: str, batch_sec
     finally:
         streaming.BATCH_SECONDS = streaming_interval
     return UiCost(samples, rate, batch_seconds, wall, cpu, counts["frames"], counts["layouts"], counts["updates"])
-
-
-def _count_drawing(app: Any, screen: Any) -> dict[str, int]:
-    """Count the screen's frames (compositor updates), layouts and updates written to the terminal from now on."""
-    counts = {"frames": 0, "layouts": 0, "updates": 0}
-    for owner, method, key in [(screen, "_compositor_refresh", "frames"), (screen, "_refresh_layout", "layouts"), (app, "_display", "updates")]:
-        setattr(owner, method, _counted(getattr(owner, method), counts, key))
-    return counts
-
-
-def _counted(call: Callable[..., Any], counts: dict[str, int], key: str) -> Callable[..., Any]:
-    def counted_call(*args: Any, **kwargs: Any) -> Any:
-        counts[key] += 1
-        return call(*args, **kwargs)
-
-    return counted_call
