@@ -9,6 +9,7 @@ dataclass with a `setting_kind` (the system prompts) is one value, edited whole.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Iterable
@@ -158,7 +159,12 @@ class Setting:
 
 def describe(settings_class: type) -> list[Setting]:
     """Every setting of a settings dataclass, in field order, nested groups flattened in place."""
-    return list(_walk(settings_class, (), "", "", (), True))
+    return list(_described(settings_class))
+
+
+@functools.cache  # a class's fields never change, and the form checks every field on each key typed
+def _described(settings_class: type) -> tuple[Setting, ...]:
+    return tuple(_walk(settings_class, (), "", "", (), True))
 
 
 def _walk(cls: type, at: FieldPath, group: str, prefix: str, shares: tuple[str, ...], in_steps: bool) -> Iterable[Setting]:
