@@ -8,10 +8,16 @@ in one it starts, fails (tests/model_guard).
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -115,9 +121,74 @@ def chapter_passage() -> dict[str, str]:
 
 def run_smolgen(*args: str, cwd: Path, timeout: float = 300, env_extra: dict[str, str] | None = None,
                 **kwargs) -> subprocess.CompletedProcess:
-    """Run the real `smolgen` command in a subprocess, as a user would."""
+    """Run the real `smolgen` command in a subprocess, as a user would. For what only a process shows: the
+    entry point, stop signals, `--log`, a lock held by another process, a benchmark's memory, the app."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     return subprocess.run([*SMOLGEN, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
+
+
+def run_cli(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `smolgen` in this process (`tui.cli.main`), a fraction of a new process's cost: the same exit status,
+    stdout and stderr as run_smolgen gives (an exception that escapes is a traceback on stderr and status 1, as
+    Python would make it), with the working folder, environment, standard streams, logging and signal handlers
+    put back afterwards."""
+    from tui.cli import main
+
+    out, err = _captured_stream(), _captured_stream()
+    with _process_state_kept(cwd, env_extra or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        sys.stdin, stdin = io.StringIO(""), sys.stdin  # nothing typed, as from a closed terminal
+        try:
+            status = main(list(args))
+        except SystemExit as stop:  # argparse's --help and --version
+            status = _exit_status(stop)
+        except Exception:
+            traceback.print_exc()
+            status = 1
+        finally:
+            sys.stdin = stdin
+    return subprocess.CompletedProcess([*SMOLGEN, *args], status, _text_of(out), _text_of(err))
+
+
+def _captured_stream() -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+
+
+def _text_of(stream: io.TextIOWrapper) -> str:
+    return stream.buffer.getvalue().decode("utf-8")
+
+
+def _exit_status(stop: SystemExit) -> int:
+    if stop.code is None or isinstance(stop.code, int):
+        return stop.code or 0
+    print(stop.code, file=sys.stderr)  # as Python does with `raise SystemExit("message")`
+    return 1
+
+
+@contextlib.contextmanager
+def _process_state_kept(cwd: Path, env_extra: dict[str, str]) -> Iterator[None]:
+    """What a command may change for its whole process, put back once it returns."""
+    folder, env_before = os.getcwd(), {name: os.environ.get(name) for name in env_extra}
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    handlers_of_signals = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    os.chdir(cwd)
+    os.environ.update(env_extra)
+    try:
+        yield
+    finally:
+        os.chdir(folder)
+        for name, value in env_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for signum, handler in handlers_of_signals.items():
+            signal.signal(signum, handler)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from dataclasses import replace
 import llama_cpp
 import pytest
 
-from tests.conftest import SMOLGEN, run_smolgen
+from tests.conftest import SMOLGEN, run_cli, run_smolgen
 from tui.engine.quality_gates import QualityGates
 from tui.engine.batched_model import BatchedModel
 from tui.engine.errors import GenerationFailed
@@ -116,7 +116,7 @@ def test_cancel_mid_run_keeps_finished_samples(model, prompts, store):
 
 @pytest.mark.parametrize("value", ["0", "-2", "100000"])
 def test_bad_parallel_values_get_one_line(tmp_path, value):
-    result = run_smolgen("generate", "magpie", "--num", "2", "--parallel", value, cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--num", "2", "--parallel", value, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr and f"--parallel {value}" in lines[0], result.stderr

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 from tui.bench.workloads import SELF_INSTRUCT_LIST, Workload
 
 SMOKE_CAPS = {"magpie": 8 + 8, "chain": 8 + 8, "selfinstruct": SELF_INSTRUCT_LIST * 8 + 1}  # generated tokens, at most
@@ -70,11 +70,11 @@ def test_selfinstruct_workload_keeps_the_list_cap_in_bare_and_engine():
 
 
 def test_bench_rejects_unknown_variants_and_workloads(tmp_path):
-    result = run_smolgen("bench", "--variants", "warp", cwd=tmp_path)
+    result = run_cli("bench", "--variants", "warp", cwd=tmp_path)
     assert result.returncode == 2 and "unknown variant 'warp'" in result.stderr
-    result = run_smolgen("bench", "--workloads", "magpie,evol", cwd=tmp_path)
+    result = run_cli("bench", "--workloads", "magpie,evol", cwd=tmp_path)
     assert result.returncode == 2 and "unknown workload 'evol'" in result.stderr
-    result = run_smolgen("bench", "--threads", "0", cwd=tmp_path)
+    result = run_cli("bench", "--threads", "0", cwd=tmp_path)
     assert result.returncode == 2 and "--threads must be at least 1" in result.stderr
 
 
@@ -109,9 +109,9 @@ def test_bench_batched_quantized_copy_is_made_once_and_used(tmp_path, monkeypatc
 
 
 def test_bench_batched_rejects_bad_widths(tmp_path):
-    result = run_smolgen("bench", "batched", "--sequences", "1,two", cwd=tmp_path)
+    result = run_cli("bench", "batched", "--sequences", "1,two", cwd=tmp_path)
     assert result.returncode == 2 and "--sequences '1,two'" in result.stderr and "Traceback" not in result.stderr
-    result = run_smolgen("bench", "batched", "--sequences", "0", cwd=tmp_path)
+    result = run_cli("bench", "batched", "--sequences", "0", cwd=tmp_path)
     assert result.returncode == 2 and "at least 1" in result.stderr
 
 

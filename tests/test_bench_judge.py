@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 from tui.bench.judge_bench import PLANTED_PAIRS
 
 
@@ -14,7 +14,7 @@ def test_the_planted_pairs_are_twenty_and_each_answer_differs():
 
 
 def test_bad_pair_counts_are_one_line_exit_2(tmp_path):
-    result = run_smolgen("bench", "judge", "--pairs", "0", cwd=tmp_path)
+    result = run_cli("bench", "judge", "--pairs", "0", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip() == "smolgen: bench judge: --pairs 0: must be from 1 to 20"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 from tui.bench.quality import Profile, apply_profile
 
 
@@ -43,7 +43,7 @@ def test_a_wider_answer_cap_keeps_the_long_answer():
 
 def test_bad_flags_get_one_line_and_exit_2(tmp_path):
     for flags, named in [(("--reuse",), "--reuse"), (("--techniques", "magpie,poetry"), "--techniques"), (("--samples", "0"), "--samples")]:
-        result = run_smolgen("bench", "quality", *flags, cwd=tmp_path)
+        result = run_cli("bench", "quality", *flags, cwd=tmp_path)
         assert result.returncode == 2 and named in result.stderr and "Traceback" not in result.stderr, (flags, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 

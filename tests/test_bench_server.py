@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 
 
 def test_the_ceiling_part_balances_and_reports_rates_and_memory(tmp_path):
@@ -61,7 +61,7 @@ def test_the_cancel_part_times_a_cancel_from_the_engine_and_from_ctrl_c(tmp_path
 
 
 def test_bad_parts_are_one_line(tmp_path):
-    result = run_smolgen("bench", "server", "--parts", "gpu", cwd=tmp_path)
+    result = run_cli("bench", "server", "--parts", "gpu", cwd=tmp_path)
     assert result.returncode == 2 and "--parts gpu" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 

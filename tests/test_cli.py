@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 from tui.engine.store import SampleStore
 
 
@@ -77,7 +77,7 @@ def test_seeds_import_list_and_chain_from_the_store(tmp_path, chapter_passage):
 
 
 def test_models_prints_metadata(tmp_path):
-    result = run_smolgen("models", "--json", cwd=tmp_path)
+    result = run_cli("models", "--json", cwd=tmp_path)
     info = json.loads(result.stdout)
     assert info["parameters"] == 134515008 and info["quantization"] == "Q4_1" and info["eos_token"] == "<|im_end|>"
 
@@ -93,20 +93,20 @@ def test_models_prints_metadata(tmp_path):
 )
 def test_bad_model_paths_get_one_line(tmp_path, setup, needle):
     setup(tmp_path)
-    result = run_smolgen("generate", "magpie", "--num", "1", "--model", "missing.gguf", cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--num", "1", "--model", "missing.gguf", cwd=tmp_path)
     _one_line_error(result, 2, needle)
 
 
 def test_bad_seed_file_and_template_get_one_line(tmp_path):
     (tmp_path / "empty.txt").write_text("")
-    _one_line_error(run_smolgen("generate", "text", "--seeds", "empty.txt", cwd=tmp_path), 2, "empty.txt: no seeds imported")
+    _one_line_error(run_cli("generate", "text", "--seeds", "empty.txt", cwd=tmp_path), 2, "empty.txt: no seeds imported")
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "broken.jinja2").write_text("Hello\n{{ text ", encoding="utf-8")
     (tmp_path / "seeds.txt").write_text("x\n")
-    result = run_smolgen("generate", "text", "--seeds", "seeds.txt", "--prompts", "mine", "--template", "broken", cwd=tmp_path)
+    result = run_cli("generate", "text", "--seeds", "seeds.txt", "--prompts", "mine", "--template", "broken", cwd=tmp_path)
     _one_line_error(result, 2, "broken.jinja2:2:")
     (tmp_path / "mine" / "needs.jinja2").write_text("{{ topic }}", encoding="utf-8")
-    result = run_smolgen("generate", "text", "--seeds", "seeds.txt", "--prompts", "mine", "--template", "needs", cwd=tmp_path)
+    result = run_cli("generate", "text", "--seeds", "seeds.txt", "--prompts", "mine", "--template", "needs", cwd=tmp_path)
     _one_line_error(result, 2, "needs.jinja2:1", "topic")
 
 
@@ -137,3 +137,29 @@ def test_locked_and_corrupt_stores(tmp_path):
 def test_bad_flags_exit_2(tmp_path):
     _one_line_error(run_smolgen("generate", "magpie", "--num", "zero", cwd=tmp_path), 2, "invalid int value")
     _one_line_error(run_smolgen("generate", "magpie", "--num", "0", cwd=tmp_path), 2, "--num 0")
+
+
+@pytest.mark.parametrize("args", [
+    ("--version",),                                       # argparse ends the command itself
+    ("seeds", "import", "seeds.txt"),                     # writes the store, prints to stdout
+    ("export", "--min-rating", "9", "--out", "x.jsonl"),  # bad input: one line on stderr, exit 2
+], ids=["version", "import", "bad-input"])
+def test_a_command_run_in_the_tests_process_gives_what_the_smolgen_process_gives(tmp_path, args):
+    """Most tests run commands in their own process (run_cli), a fraction of the cost of a new one: a user
+    must get the same exit status, stdout and stderr from the real `smolgen`."""
+    results = []
+    for run, folder in ((run_smolgen, tmp_path / "process"), (run_cli, tmp_path / "in-process")):
+        folder.mkdir()
+        (folder / "seeds.txt").write_text("one\ntwo\n", encoding="utf-8")
+        result = run(*args, cwd=folder)
+        results.append((result.returncode, result.stdout, result.stderr))
+    assert results[0] == results[1]
+
+
+def test_an_exception_that_escapes_a_command_run_in_process_is_a_traceback_and_status_1(tmp_path, monkeypatch):
+    def broken(argv):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("tui.cli._main", broken)
+    result = run_cli("seeds", "list", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" in result.stderr and "RuntimeError: a bug" in result.stderr

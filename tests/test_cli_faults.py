@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.bench.small_disk import CannotMount, remount, small_disk
 from tui.engine.store import SampleStore
 
@@ -102,9 +102,9 @@ def test_reading_commands_work_on_a_full_disk_and_a_read_only_store(disk, tmp_pa
         (["draw", "chapter"], "load_seeds"),
         (["store", "check"], f"holds {stored} samples"),
     ):
-        result = run_smolgen(*args, cwd=disk)
+        result = run_cli(*args, cwd=disk)
         assert result.returncode == 0 and expected in result.stdout and "Traceback" not in result.stderr, (args, result.stderr)
     if fault == "read-only":
-        result = run_smolgen("seeds", "import", str(out / "all.jsonl"), cwd=disk)
+        result = run_cli("seeds", "import", str(out / "all.jsonl"), cwd=disk)
         assert result.returncode == 1 and result.stderr.count("\n") == 1
         assert "Read-only file system" in result.stderr and "stats, export and seeds list can still read it" in result.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tests.scripted_model import ScriptedModel
 from tests.test_judge import JudgingStub, rated, tagged
 from tui.bench.stub_server import Answer
@@ -110,7 +110,7 @@ def test_a_stop_signal_keeps_the_finished_judgements_and_the_next_run_carries_on
 def test_bad_input_is_one_line_exit_2_and_the_store_is_untouched(tmp_path, flags, expected):
     path = _store_with_samples(tmp_path)
     before = path.read_bytes()
-    result = run_smolgen("judge", *flags, cwd=tmp_path)
+    result = run_cli("judge", *flags, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr and "Traceback" not in result.stderr
     assert path.read_bytes() == before and not list(tmp_path.glob("*.journal"))
@@ -118,7 +118,7 @@ def test_bad_input_is_one_line_exit_2_and_the_store_is_untouched(tmp_path, flags
 
 def test_nothing_to_judge_says_so(tmp_path):
     _store_with_samples(tmp_path)
-    result = run_smolgen("judge", "--status", "accepted", cwd=tmp_path)
+    result = run_cli("judge", "--status", "accepted", cwd=tmp_path)
     assert result.returncode == 1 and "nothing to judge: 0 accepted samples" in result.stderr
 
 
@@ -157,7 +157,7 @@ def test_judge_on_a_server_rates_through_it(tmp_path):
     path = _store_with_samples(tmp_path, count=2)
     stub = JudgingStub()
     with ServerThread(stub.handle) as thread:
-        result = run_smolgen("judge", "--judge-server", thread.url, "--no-tags", cwd=tmp_path)
+        result = run_cli("judge", "--judge-server", thread.url, "--no-tags", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "judge finished: 2 rated, mean rating 4.00" in result.stderr
     for verdict in _judged(path).values():
@@ -185,7 +185,7 @@ def test_a_judging_run_is_recorded_with_its_counts_and_each_verdict_names_it(tmp
     assert f"(run {judging['id']})" in err.splitlines()[-1]
     assert all(verdict["run_id"] == judging["id"] for verdict in _judged(path).values())
     # A judging run stores no samples: the stats leave it out of the runs to pick and say why when named.
-    stats = run_smolgen("stats", "--run", str(judging["id"]), cwd=tmp_path)
+    stats = run_cli("stats", "--run", str(judging["id"]), cwd=tmp_path)
     assert stats.returncode == 2 and f"--run {judging['id']}: that run judged samples and stored none" in stats.stderr
     with SampleStore(path, read_only=True) as store:
         assert [choice.id for choice in run_choices(store.list_runs(), store.samples_by_run())] == [generation["id"]]
@@ -249,7 +249,7 @@ def test_judge_server_with_concurrency_keeps_that_many_requests_in_flight_and_ev
     path = _store_with_samples(tmp_path, count=6)
     stub = HoldingJudgeStub(slots=3)
     with ServerThread(stub.handle) as thread:
-        result = run_smolgen("judge", "--judge-server", thread.url, "--concurrency", "3", "--no-tags", cwd=tmp_path)
+        result = run_cli("judge", "--judge-server", thread.url, "--concurrency", "3", "--no-tags", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert stub.most_open == 3
     assert "judge finished: 6 rated, mean rating 4.00, 0 failed" in result.stderr

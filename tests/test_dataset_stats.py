@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 from tui.engine.dataset_stats import compare, compute_stats, distinct_n, first_word, is_question, words
 from tui.engine.minhash_clusters import find_clusters
 
@@ -155,7 +155,7 @@ def test_cli_compare_names_both_runs(tmp_path):
             for i in range(count):
                 store.add_sample({**_sample(i, f"Question {i} of run {run_id}?"), "run_id": run_id})
         started = [datetime.fromisoformat(run["started"]).astimezone().strftime("%H:%M") for run in store.list_runs()]
-    result = run_smolgen("stats", "--compare", "1", "2", cwd=tmp_path)
+    result = run_cli("stats", "--compare", "1", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"A  run 1 · magpie · {started[0]} · 3 samples" in result.stdout
     assert f"B  run 2 · chain · {started[1]} · 1 sample\n" in result.stdout
@@ -193,11 +193,11 @@ def test_cli_stats_shows_the_ratings(tmp_path):
         for sample in (_judged(1, 1, "magpie", 4), _judged(2, 1, "magpie", 2)):
             sample_id = store.add_sample({k: v for k, v in sample.items() if k not in ("id", "judgement")})
             store.set_judgement(sample_id, sample["judgement"])
-    text = run_smolgen("stats", cwd=tmp_path).stdout
+    text = run_cli("stats", cwd=tmp_path).stdout
     assert "ratings: 2 samples rated, mean 3.00" in text
     assert [line.split() for line in text.splitlines() if line.strip().startswith(("all ", "run 1 "))] == [
         ["all", "0/1/0/1/0", "mean", "3.00", "of", "2"], ["run", "1", "0/1/0/1/0", "mean", "3.00", "of", "2"]]
-    figures = json.loads(run_smolgen("stats", "--format", "json", cwd=tmp_path).stdout)
+    figures = json.loads(run_cli("stats", "--format", "json", cwd=tmp_path).stdout)
     assert figures["ratings"]["by_technique"]["magpie"]["rated"] == 2
 
 
@@ -211,11 +211,11 @@ def test_runs_compared_get_rating_rows_once_a_judge_rated_either(tmp_path):
             store.start_run(technique="magpie")
         for sample_id, run_id, rating in ((1, 1, 2), (2, 1, 3), (3, 2, 4.5), (4, 3, None)):
             store.add_sample({**_judged(sample_id, run_id, "magpie", rating), "status": "new"})
-    compared = run_smolgen("stats", "--compare", "1", "2", cwd=tmp_path)
+    compared = run_cli("stats", "--compare", "1", "2", cwd=tmp_path)
     assert compared.returncode == 0, compared.stderr
     rows = {line.split()[0]: line.split()[1:] for line in compared.stdout.splitlines()[3:]}
     assert rows["rated"] == ["2", "1", "-1"] and rows["mean_rating"] == ["2.5", "4.5", "+2"]
-    against_unjudged = json.loads(run_smolgen("stats", "--compare", "1", "3", "--format", "json", cwd=tmp_path).stdout)
+    against_unjudged = json.loads(run_cli("stats", "--compare", "1", "3", "--format", "json", cwd=tmp_path).stdout)
     assert against_unjudged["figures"]["mean_rating"] == [2.5, None]
-    shown = run_smolgen("stats", "--compare", "1", "3", cwd=tmp_path).stdout
+    shown = run_cli("stats", "--compare", "1", "3", cwd=tmp_path).stdout
     assert [line.split()[1:] for line in shown.splitlines() if line.startswith("mean_rating")] == [["2.5", "–"]]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tests.test_export_hub import _store
 from tests.test_preferences import PROMPT, _store_of_pairs
 
@@ -23,7 +23,7 @@ def datasets(tmp_path_factory, monkeypatch):
 
 def test_a_hub_folder_loads_with_load_dataset_as_it_is(tmp_path, datasets):
     _store(tmp_path)
-    result = run_smolgen("export", "--format", "hf", "--out", "ds", "--test-size", "0.25", cwd=tmp_path, timeout=120)
+    result = run_cli("export", "--format", "hf", "--out", "ds", "--test-size", "0.25", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     loaded = datasets.load_dataset(str(tmp_path / "ds"), cache_dir=str(tmp_path / "cache"))
     assert sorted(loaded) == ["test", "train"]
@@ -37,7 +37,7 @@ def test_a_hub_folder_loads_with_load_dataset_as_it_is(tmp_path, datasets):
 
 def test_a_dpo_file_loads_as_trl_reads_preference_pairs(tmp_path, datasets):
     _store_of_pairs(tmp_path)
-    assert run_smolgen("export", "--format", "dpo", "--out", "prefs.jsonl", cwd=tmp_path).returncode == 0
+    assert run_cli("export", "--format", "dpo", "--out", "prefs.jsonl", cwd=tmp_path).returncode == 0
     pairs = datasets.load_dataset("json", data_files=str(tmp_path / "prefs.jsonl"), split="train", cache_dir=str(tmp_path / "cache"))
     assert pairs.num_rows == 2 and sorted(pairs.column_names) == ["chosen", "prompt", "rejected"]
     assert pairs[0]["prompt"] == PROMPT
@@ -47,7 +47,7 @@ def test_a_dpo_file_loads_as_trl_reads_preference_pairs(tmp_path, datasets):
 
 def test_a_hub_folder_of_pairs_loads_with_load_dataset(tmp_path, datasets):
     _store_of_pairs(tmp_path)
-    assert run_smolgen("export", "--format", "hf", "--rows", "dpo", "--out", "ds", "--test-size", "0.5", cwd=tmp_path).returncode == 0
+    assert run_cli("export", "--format", "hf", "--rows", "dpo", "--out", "ds", "--test-size", "0.5", cwd=tmp_path).returncode == 0
     loaded = datasets.load_dataset(str(tmp_path / "ds"), cache_dir=str(tmp_path / "cache"))
     assert {split: loaded[split].num_rows for split in loaded} == {"train": 1, "test": 1}
     assert sorted(loaded["train"].column_names) == ["chosen", "prompt", "rejected"]

@@ -3,7 +3,7 @@ field by field), from a store written directly (no model)."""
 
 import json
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.engine.model_file import default_model_path
 from tui.engine.store import SampleStore
 
@@ -56,7 +56,7 @@ def _axolotl_chat_template(row: dict) -> list[dict]:
 
 def test_sharegpt_rows_read_by_llama_factory_and_axolotl_give_back_the_conversation(tmp_path):
     _store(tmp_path, MULTI_TURN, SINGLE_TURN, [{"role": "user", "content": "Unanswered?"}])
-    result = run_smolgen("export", "--format", "sharegpt", "--out", "sft.jsonl", cwd=tmp_path)
+    result = run_cli("export", "--format", "sharegpt", "--out", "sft.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "wrote 2 rows" in result.stdout and "1 skipped (no answer)" in result.stdout
     multi, single = _rows(tmp_path / "sft.jsonl")
@@ -69,7 +69,7 @@ def test_sharegpt_rows_read_by_llama_factory_and_axolotl_give_back_the_conversat
 
 def test_text_rows_are_the_conversation_rendered_through_the_embedded_models_chat_template(tmp_path):
     _store(tmp_path, MULTI_TURN, SINGLE_TURN)
-    result = run_smolgen("export", "--format", "text", "--out", "sft.jsonl", cwd=tmp_path)
+    result = run_cli("export", "--format", "text", "--out", "sft.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     multi, single = _rows(tmp_path / "sft.jsonl")
     # TRL's SFTTrainer with dataset_text_field="text" trains on this one string as it is.
@@ -86,10 +86,10 @@ def test_text_renders_with_the_chat_template_named(tmp_path):
     (tmp_path / "plain.jinja").write_text(
         "{% for m in messages %}### {{ m.role }}\n{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}### assistant\n{% endif %}",
         encoding="utf-8")
-    result = run_smolgen("export", "--format", "text", "--chat-template", "plain.jinja", "--out", "sft.jsonl", cwd=tmp_path)
+    result = run_cli("export", "--format", "text", "--chat-template", "plain.jinja", "--out", "sft.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert _rows(tmp_path / "sft.jsonl") == [{"text": "### user\nName a river.\n### assistant\nThe Mekong.\n"}]
-    from_gguf = run_smolgen("export", "--format", "text", "--chat-template", str(default_model_path()), "--out", "gguf.jsonl",
+    from_gguf = run_cli("export", "--format", "text", "--chat-template", str(default_model_path()), "--out", "gguf.jsonl",
                             cwd=tmp_path)
     assert from_gguf.returncode == 0, from_gguf.stderr
     assert _rows(tmp_path / "gguf.jsonl")[0]["text"].startswith("<|im_start|>system\n")
@@ -99,7 +99,7 @@ def test_a_chat_template_for_a_format_that_renders_none_or_a_missing_one_is_one_
     _store(tmp_path, SINGLE_TURN)
     (tmp_path / "plain.jinja").write_text("{{ messages }}", encoding="utf-8")
     for args in (["--format", "messages", "--chat-template", "plain.jinja"], ["--format", "text", "--chat-template", "none.jinja"]):
-        result = run_smolgen("export", *args, "--out", "sft.jsonl", cwd=tmp_path)
+        result = run_cli("export", *args, "--out", "sft.jsonl", cwd=tmp_path)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "--chat-template" in result.stderr and "Traceback" not in result.stderr
         assert not (tmp_path / "sft.jsonl").exists()
@@ -107,7 +107,7 @@ def test_a_chat_template_for_a_format_that_renders_none_or_a_missing_one_is_one_
 
 def test_alpaca_rows_read_as_llama_factory_reads_alpaca(tmp_path):
     _store(tmp_path, SINGLE_TURN)
-    assert run_smolgen("export", "--format", "alpaca", "--out", "sft.jsonl", cwd=tmp_path).returncode == 0
+    assert run_cli("export", "--format", "alpaca", "--out", "sft.jsonl", cwd=tmp_path).returncode == 0
     [row] = _rows(tmp_path / "sft.jsonl")
     # LLaMA-Factory's alpaca converter: prompt = instruction + "\n" + input when input is given; response = output.
     prompt = "\n".join(part for part in (row["instruction"], row["input"]) if part)
@@ -116,7 +116,7 @@ def test_alpaca_rows_read_as_llama_factory_reads_alpaca(tmp_path):
 
 def test_messages_rows_are_what_trl_calls_conversational(tmp_path):
     _store(tmp_path, MULTI_TURN)
-    assert run_smolgen("export", "--format", "messages", "--out", "sft.jsonl", cwd=tmp_path).returncode == 0
+    assert run_cli("export", "--format", "messages", "--out", "sft.jsonl", cwd=tmp_path).returncode == 0
     [row] = _rows(tmp_path / "sft.jsonl")
     # trl.data_utils.is_conversational: a "messages" list of dicts with "role" and "content".
     assert list(row) == ["messages"] and all(set(m) == {"role", "content"} for m in row["messages"])

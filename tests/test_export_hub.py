@@ -8,7 +8,7 @@ import re
 
 import yaml
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui import __version__
 from tui.engine.store import SampleStore
 
@@ -72,7 +72,7 @@ def _split_rows(folder, meta) -> dict[str, list[dict]]:
 
 def test_the_folder_holds_a_seeded_train_test_split_the_configs_name(tmp_path):
     _store(tmp_path)
-    result = run_smolgen("export", "--format", "hf", "--out", "ds", "--test-size", "0.25", cwd=tmp_path)
+    result = run_cli("export", "--format", "hf", "--out", "ds", "--test-size", "0.25", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"wrote 15 train and 5 test rows \(messages, status accepted\) and README.md to ds in \d+\.\d s, "
                      r"1 truncated left out", result.stdout)
@@ -87,8 +87,8 @@ def test_the_folder_holds_a_seeded_train_test_split_the_configs_name(tmp_path):
     assert sorted(questions) == sorted(["Edited by hand: how do I compute the area of a square?", *ENGLISH[1:], *VIETNAMESE])
     assert all(set(row) == {"messages"} for rows in splits.values() for row in rows)  # one schema, as datasets needs
 
-    again = run_smolgen("export", "--format", "hf", "--out", "again", "--test-size", "0.25", cwd=tmp_path)
-    other_seed = run_smolgen("export", "--format", "hf", "--out", "other", "--test-size", "0.25", "--seed", "7", cwd=tmp_path)
+    again = run_cli("export", "--format", "hf", "--out", "again", "--test-size", "0.25", cwd=tmp_path)
+    other_seed = run_cli("export", "--format", "hf", "--out", "other", "--test-size", "0.25", "--seed", "7", cwd=tmp_path)
     assert again.returncode == other_seed.returncode == 0
     test_file = (folder / "data" / "test.jsonl").read_bytes()
     assert (tmp_path / "again" / "data" / "test.jsonl").read_bytes() == test_file  # the same seed, the same split
@@ -99,7 +99,7 @@ def test_the_folder_holds_a_seeded_train_test_split_the_configs_name(tmp_path):
 
 def test_the_card_front_matter_is_what_the_hub_reads(tmp_path):
     _store(tmp_path)
-    assert run_smolgen("export", "--format", "hf", "--out", "ds", "--license", "cc-by-4.0", cwd=tmp_path).returncode == 0
+    assert run_cli("export", "--format", "hf", "--out", "ds", "--license", "cc-by-4.0", cwd=tmp_path).returncode == 0
     meta, _ = _card(tmp_path / "ds")
     assert meta["license"] == "cc-by-4.0" and meta["task_categories"] == ["text-generation"]
     assert meta["language"] == ["en", "vi"]  # identified from the rows, most frequent first
@@ -110,7 +110,7 @@ def test_the_card_front_matter_is_what_the_hub_reads(tmp_path):
 
 def test_the_card_says_how_the_data_was_made_and_ends_with_the_upload_command(tmp_path):
     _store(tmp_path)
-    assert run_smolgen("export", "--format", "hf", "--out", "ds", cwd=tmp_path).returncode == 0
+    assert run_cli("export", "--format", "hf", "--out", "ds", cwd=tmp_path).returncode == 0
     _, body = _card(tmp_path / "ds")
     for fact in ("| magpie | 15 |", "| pipeline:chapter | 5 |",  # techniques and their rows
                  "`SmolLM2-135M-Instruct.Q4_1.gguf` (fingerprint `28deeba26451ef75`",  # the local model
@@ -127,29 +127,29 @@ def test_the_card_says_how_the_data_was_made_and_ends_with_the_upload_command(tm
 def test_a_bad_test_size_or_a_folder_in_the_way_is_one_line_exit_2_and_nothing_is_written(tmp_path):
     _store(tmp_path)
     for size in ("0", "1", "1.5", "-0.1"):
-        result = run_smolgen("export", "--format", "hf", "--out", "ds", "--test-size", size, cwd=tmp_path)
+        result = run_cli("export", "--format", "hf", "--out", "ds", "--test-size", size, cwd=tmp_path)
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and f"--test-size {float(size):g}" in result.stderr
     assert not (tmp_path / "ds").exists()
     (tmp_path / "ds").mkdir()
     (tmp_path / "ds" / "notes.txt").write_text("mine", encoding="utf-8")
-    refused = run_smolgen("export", "--format", "hf", "--out", "ds", cwd=tmp_path)
+    refused = run_cli("export", "--format", "hf", "--out", "ds", cwd=tmp_path)
     assert refused.returncode == 2 and refused.stderr.strip() == (
         "smolgen: ds: exists and is not empty; pass --force to write the dataset into it")
     assert [p.name for p in (tmp_path / "ds").iterdir()] == ["notes.txt"]
-    forced = run_smolgen("export", "--format", "hf", "--out", "ds", "--force", cwd=tmp_path)
+    forced = run_cli("export", "--format", "hf", "--out", "ds", "--force", cwd=tmp_path)
     assert forced.returncode == 0 and (tmp_path / "ds" / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert (tmp_path / "ds" / "README.md").exists()
-    elsewhere = run_smolgen("export", "--out", "sft.jsonl", "--test-size", "0.2", cwd=tmp_path)
+    elsewhere = run_cli("export", "--out", "sft.jsonl", "--test-size", "0.2", cwd=tmp_path)
     assert elsewhere.returncode == 2 and elsewhere.stderr.strip() == "smolgen: --test-size: only --format hf writes a dataset folder"
 
 
 def test_a_forced_export_with_no_test_split_removes_the_earlier_test_file(tmp_path):
     _store(tmp_path)
-    assert run_smolgen("export", "--format", "hf", "--out", "ds", cwd=tmp_path).returncode == 0
+    assert run_cli("export", "--format", "hf", "--out", "ds", cwd=tmp_path).returncode == 0
     with SampleStore(tmp_path / "smolgen.json") as store:
         keep = store.list_samples(statuses=["accepted"])[0]["id"]
         store.set_status([s["id"] for s in store.list_samples(statuses=["accepted"]) if s["id"] != keep], "rejected")
-    result = run_smolgen("export", "--format", "hf", "--out", "ds", "--force", cwd=tmp_path)
+    result = run_cli("export", "--format", "hf", "--out", "ds", "--force", cwd=tmp_path)
     assert result.returncode == 0 and "wrote 1 train rows" in result.stdout
     meta, _ = _card(tmp_path / "ds")
     assert [entry["split"] for entry in meta["configs"][0]["data_files"]] == ["train"]
@@ -158,7 +158,7 @@ def test_a_forced_export_with_no_test_split_removes_the_earlier_test_file(tmp_pa
 
 def test_sharegpt_rows_in_a_hub_folder(tmp_path):
     _store(tmp_path)
-    assert run_smolgen("export", "--format", "hf", "--rows", "sharegpt", "--out", "ds", cwd=tmp_path).returncode == 0
+    assert run_cli("export", "--format", "hf", "--rows", "sharegpt", "--out", "ds", cwd=tmp_path).returncode == 0
     meta, body = _card(tmp_path / "ds")
     rows = [row for split in _split_rows(tmp_path / "ds", meta).values() for row in split]
     assert len(rows) == 20 and all(list(row) == ["conversations"] for row in rows) and "`sharegpt` format" in body
@@ -178,7 +178,7 @@ def test_a_pipeline_run_records_its_drawing_and_models_and_the_card_shows_them(t
         [run] = store.list_runs()
     assert run["drawing"] == draw_text(pipeline)
     assert list(run["summary"]["models"].values()) == [scripted.describe()]
-    result = run_smolgen("export", "--format", "hf", "--status", "new", "--out", "ds", cwd=tmp_path)
+    result = run_cli("export", "--format", "hf", "--status", "new", "--out", "ds", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     _, body = _card(tmp_path / "ds")
     assert draw_text(pipeline).rstrip() in body and f"`{scripted.describe()['file']}` (fingerprint" in body

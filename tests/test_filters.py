@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.engine.errors import BadInput
 from tui.engine.instruction_filters import UNSERVABLE_KEYWORDS, InstructionFilters
 from tui.engine.near_duplicates import NearDuplicateIndex, rouge_l
@@ -97,10 +97,10 @@ def test_index_agrees_with_comparing_every_pair():
 
 
 def test_benchmark_command_prints_its_figures(tmp_path):
-    result = run_smolgen("bench", "dedup", "--size", "500", "--queries", "20", cwd=tmp_path, timeout=60)
+    result = run_cli("bench", "dedup", "--size", "500", "--queries", "20", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "against 500 stored instructions" in result.stdout and "median" in result.stdout and "p95" in result.stdout
-    bad = run_smolgen("bench", "dedup", "--size", "0", cwd=tmp_path, timeout=60)
+    bad = run_cli("bench", "dedup", "--size", "0", cwd=tmp_path)
     assert bad.returncode == 2 and "--size 0" in bad.stderr
 
 

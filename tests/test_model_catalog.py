@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.engine.model_catalog import find_models, list_models, model_folders
 
 
@@ -164,7 +164,7 @@ def test_a_file_reached_twice_is_listed_once(tmp_path):
 
 
 def test_smolgen_models_list_prints_a_table_and_json(stores, tmp_path):
-    table = run_smolgen("models", "--list", cwd=tmp_path, timeout=60)
+    table = run_cli("models", "--list", cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0].split()[:6] == ["NAME", "PARAMS", "QUANT", "SIZE", "CHAT", "SOURCE"]
@@ -172,22 +172,22 @@ def test_smolgen_models_list_prints_a_table_and_json(stores, tmp_path):
     assert "Q4_1" in qwen and "Ollama" in qwen and "sha256-bb22" in qwen
     assert "cannot be used" in next(line for line in lines if line.startswith("notes.gguf"))
     assert lines[-1].startswith("6 files, 4 usable")
-    listed = json.loads(run_smolgen("models", "--list", "--json", cwd=tmp_path, timeout=60).stdout)
+    listed = json.loads(run_cli("models", "--list", "--json", cwd=tmp_path).stdout)
     assert {entry["name"]: entry["usable"] for entry in listed}["cut-short.gguf"] is False
     assert {entry["source"] for entry in listed} == {"Hugging Face", "LM Studio", "llama.cpp", "Ollama"}
 
 
 def test_smolgen_models_list_says_where_it_looked_when_it_finds_nothing(tmp_path):
-    listed = run_smolgen("models", "--list", cwd=tmp_path, timeout=60)
+    listed = run_cli("models", "--list", cwd=tmp_path)
     assert listed.returncode == 0 and listed.stdout.startswith("no GGUF models found in:")
     assert ".ollama/models" in listed.stdout
 
 
 def test_bench_models_lists_sparse_copies_of_the_embedded_model(tmp_path):
-    result = run_smolgen("bench", "models", "--files", "3", cwd=tmp_path, timeout=120)
+    result = run_cli("bench", "models", "--files", "3", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "listing 3 GGUF files" in result.stdout and "3 usable" in result.stdout
-    assert run_smolgen("bench", "models", "--files", "0", cwd=tmp_path).returncode == 2
+    assert run_cli("bench", "models", "--files", "0", cwd=tmp_path).returncode == 2
 
 
 def test_a_listing_reads_the_same_header_without_its_vocabulary():

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 from tests.scripted_model import ScriptedModel
 from tui.engine.errors import BadInput
 from tui.engine.judge import ATTEMPTS
@@ -97,14 +97,14 @@ def test_settings_out_of_range_are_refused(settings, message):
 ])
 def test_bad_flags_are_one_line_and_exit_2_with_the_store_untouched(tmp_path, flags, message):
     (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
-    result = run_smolgen("generate", "preference", "--seeds", "seeds.txt", *flags, cwd=tmp_path)
+    result = run_cli("generate", "preference", "--seeds", "seeds.txt", *flags, cwd=tmp_path)
     [line] = result.stderr.strip().splitlines()
     assert result.returncode == 2 and line.startswith(message)
     assert not (tmp_path / "smolgen.json").exists()
 
 
 def test_response_flags_are_only_for_preference(tmp_path):
-    result = run_smolgen("generate", "magpie", "--response-server", "http://127.0.0.1:9/v1", cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--response-server", "http://127.0.0.1:9/v1", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip() == "smolgen: --response-server: only for preference, not magpie"
 
 

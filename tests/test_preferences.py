@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.engine.errors import BadInput
 from tui.engine.export import export_pairs
 from tui.engine.preferences import compared_pair, judged_decision, preference_sample, response_record
@@ -90,7 +90,7 @@ def _rows(path):
 
 def test_export_dpo_writes_trls_preference_format_with_the_system_message_first(tmp_path):
     _store_of_pairs(tmp_path)
-    result = run_smolgen("export", "--format", "dpo", "--out", "prefs.jsonl", cwd=tmp_path)
+    result = run_cli("export", "--format", "dpo", "--out", "prefs.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "wrote 2 pairs (dpo)" in result.stdout and "1 without a pair (tie or unrated) left out" in result.stdout
     first, second = _rows(tmp_path / "prefs.jsonl")  # the tie, the SFT sample and the rejected pair stay out
@@ -105,10 +105,10 @@ def test_min_margin_keeps_clear_judge_pairs_and_every_pick_a_person_made(tmp_pat
     strong, weak, tie = _store_of_pairs(tmp_path)
     with SampleStore(tmp_path / "smolgen.json") as store:
         store.pick_preference(tie, "left")
-    result = run_smolgen("export", "--format", "dpo", "--out", "prefs.jsonl", "--min-margin", "2", cwd=tmp_path)
+    result = run_cli("export", "--format", "dpo", "--out", "prefs.jsonl", "--min-margin", "2", cwd=tmp_path)
     assert result.returncode == 0 and "1 below --min-margin left out" in result.stdout
     assert [row["chosen"][0]["content"] for row in _rows(tmp_path / "prefs.jsonl")] == ["Four.", "a" if tie % 2 == 0 else "b"]
-    human = run_smolgen("export", "--format", "dpo", "--out", "human.jsonl", "--human-only", cwd=tmp_path)
+    human = run_cli("export", "--format", "dpo", "--out", "human.jsonl", "--human-only", cwd=tmp_path)
     assert human.returncode == 0 and "2 decided by the judge (--human-only) left out" in human.stdout
     assert len(_rows(tmp_path / "human.jsonl")) == 1
 
@@ -116,7 +116,7 @@ def test_min_margin_keeps_clear_judge_pairs_and_every_pick_a_person_made(tmp_pat
 def test_export_dpo_without_a_pair_exits_1_and_writes_no_file(tmp_path):
     with SampleStore(tmp_path / "smolgen.json") as store:
         _stored(store, rated("a", 2), rated("b", 2))
-    result = run_smolgen("export", "--format", "dpo", "--out", "prefs.jsonl", cwd=tmp_path)
+    result = run_cli("export", "--format", "dpo", "--out", "prefs.jsonl", cwd=tmp_path)
     assert result.returncode == 1 and result.stdout == ""
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("smolgen: prefs.jsonl: not written, no pair to export among 1 preference samples")
@@ -130,7 +130,7 @@ def test_export_dpo_without_a_pair_exits_1_and_writes_no_file(tmp_path):
 ])
 def test_pair_flags_given_wrong_are_one_line_and_exit_2(tmp_path, flags, expected):
     _store_of_pairs(tmp_path)
-    result = run_smolgen("export", "--out", "prefs.jsonl", *flags, cwd=tmp_path)
+    result = run_cli("export", "--out", "prefs.jsonl", *flags, cwd=tmp_path)
     [line] = result.stderr.strip().splitlines()
     assert result.returncode == 2 and line.startswith(f"smolgen: {expected}")
     assert not (tmp_path / "prefs.jsonl").exists()
@@ -138,7 +138,7 @@ def test_pair_flags_given_wrong_are_one_line_and_exit_2(tmp_path, flags, expecte
 
 def test_sft_formats_leave_preference_samples_out(tmp_path):
     _store_of_pairs(tmp_path)
-    result = run_smolgen("export", "--out", "sft.jsonl", "--status", "all", cwd=tmp_path)
+    result = run_cli("export", "--out", "sft.jsonl", "--status", "all", cwd=tmp_path)
     assert result.returncode == 0 and "wrote 1 rows" in result.stdout and "skipped" not in result.stdout
 
 
@@ -153,9 +153,9 @@ def test_a_pair_with_a_truncated_response_is_left_out_unless_asked_for(tmp_path)
         cut = rated("It goes on and", 4)
         cut["truncated"] = True
         _stored(store, rated("Done.", 5), cut)
-    left_out = run_smolgen("export", "--format", "dpo", "--out", "prefs.jsonl", cwd=tmp_path)
+    left_out = run_cli("export", "--format", "dpo", "--out", "prefs.jsonl", cwd=tmp_path)
     assert left_out.returncode == 1 and "1 with a truncated response (--include-truncated keeps them) left out" in left_out.stderr
-    kept = run_smolgen("export", "--format", "dpo", "--out", "prefs.jsonl", "--include-truncated", cwd=tmp_path)
+    kept = run_cli("export", "--format", "dpo", "--out", "prefs.jsonl", "--include-truncated", cwd=tmp_path)
     assert kept.returncode == 0 and _rows(tmp_path / "prefs.jsonl")[0]["rejected"][0]["content"] == "It goes on and"
 
 
@@ -163,7 +163,7 @@ def test_a_hub_folder_of_pairs_holds_trl_rows_split_and_a_card_that_counts_what_
     from tests.test_export_hub import _card
 
     _store_of_pairs(tmp_path)
-    result = run_smolgen("export", "--format", "hf", "--rows", "dpo", "--out", "ds", "--test-size", "0.5", cwd=tmp_path)
+    result = run_cli("export", "--format", "hf", "--rows", "dpo", "--out", "ds", "--test-size", "0.5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "wrote 1 train and 1 test rows (dpo, status new, accepted)" in result.stdout
     assert "1 without a pair (tie or unrated) left out" in result.stdout
@@ -173,15 +173,15 @@ def test_a_hub_folder_of_pairs_holds_trl_rows_split_and_a_card_that_counts_what_
     meta, body = _card(tmp_path / "ds")
     assert "dpo" in meta["tags"] and meta["configs"][0]["data_files"][0] == {"split": "train", "path": "data/train.jsonl"}
     assert "in the `dpo` format" in body and "left out: 1 without a pair (tie or unrated)" in body
-    margin = run_smolgen("export", "--format", "hf", "--rows", "dpo", "--out", "wide", "--min-margin", "2", cwd=tmp_path)
+    margin = run_cli("export", "--format", "hf", "--rows", "dpo", "--out", "wide", "--min-margin", "2", cwd=tmp_path)
     assert margin.returncode == 0 and "1 below --min-margin left out" in margin.stdout
     assert len(_rows(tmp_path / "wide" / "data" / "train.jsonl")) == 1 and not (tmp_path / "wide" / "data" / "test.jsonl").exists()
 
 
 def test_a_hub_folder_of_pairs_refuses_a_min_rating_and_sft_rows_refuse_pair_flags(tmp_path):
     _store_of_pairs(tmp_path)
-    rated = run_smolgen("export", "--format", "hf", "--rows", "dpo", "--out", "ds", "--min-rating", "3", cwd=tmp_path)
+    rated = run_cli("export", "--format", "hf", "--rows", "dpo", "--out", "ds", "--min-rating", "3", cwd=tmp_path)
     assert rated.returncode == 2 and "--min-rating: not for --format dpo or --rows dpo" in rated.stderr
-    sft = run_smolgen("export", "--format", "hf", "--out", "ds", "--human-only", cwd=tmp_path)
+    sft = run_cli("export", "--format", "hf", "--out", "ds", "--human-only", cwd=tmp_path)
     assert sft.returncode == 2 and "--human-only: only for --format dpo, not messages" in sft.stderr
     assert not (tmp_path / "ds").exists()

@@ -2,7 +2,7 @@
 
 import io
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tests.scripted_model import ScriptedModel
 from tui.cli_generate import TerminalObserver, summary_line
 from tui.engine.run_quality import RunQuality
@@ -65,6 +65,6 @@ def test_without_the_flag_a_repeating_run_goes_to_the_end(store, prompts):
 
 
 def test_a_negative_window_is_one_line_exit_2(tmp_path):
-    result = run_smolgen("generate", "magpie", "--stop-when-saturated", "-1", cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--stop-when-saturated", "-1", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "smolgen: --stop-when-saturated -1: must be at least 1 (0 or left out: never)"]

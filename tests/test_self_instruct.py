@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 from tests.scripted_model import ScriptedModel
 from tui.engine.instruction_filters import InstructionFilters
 from tui.engine.model import Completion, Sampling
@@ -255,7 +255,7 @@ def test_cli_self_instruct_answers_by_default(tmp_path):
 
 def test_cli_flag_of_another_technique_is_refused(tmp_path):
     (tmp_path / "seeds.txt").write_text("x\n")
-    result = run_smolgen("generate", "chain", "--seeds", "seeds.txt", "--num-instructions", "3", cwd=tmp_path)
+    result = run_cli("generate", "chain", "--seeds", "seeds.txt", "--num-instructions", "3", cwd=tmp_path)
     assert result.returncode == 2 and "--num-instructions: only for self-instruct, not chain" in result.stderr
-    result = run_smolgen("generate", "self-instruct", "--seeds", "seeds.txt", "--no-filter", "colour", cwd=tmp_path)
+    result = run_cli("generate", "self-instruct", "--seeds", "seeds.txt", "--no-filter", "colour", cwd=tmp_path)
     assert result.returncode == 2 and "--no-filter colour: unknown for self-instruct; use one of repetition, language-mismatch, not-a-request, length, keywords" in result.stderr

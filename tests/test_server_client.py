@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 from tui.bench.stub_server import STUB_MODEL, Answer, ServerThread, StubServer, canned_text
 from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.model import Cancelled, Sampling
@@ -184,7 +184,7 @@ def _one_line_exit_2(result: subprocess.CompletedProcess, *expected: str) -> str
 
 def test_an_unreachable_server_is_one_line(tmp_path):
     url = closed_port_url()
-    result = run_smolgen("generate", "magpie", "--server", url, "--num", "1", cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--server", url, "--num", "1", cwd=tmp_path)
     _one_line_exit_2(result, f"--server {url}", "cannot connect")
     assert not (tmp_path / "smolgen.json.journal").exists()
 
@@ -194,12 +194,12 @@ def test_a_server_that_is_no_openai_server_is_one_line(tmp_path):
         return Answer(404, b"<html>not found</html>", "text/html")
 
     with ServerThread(web_page) as page:
-        result = run_smolgen("generate", "magpie", "--server", page.url, "--num", "1", cwd=tmp_path)
+        result = run_cli("generate", "magpie", "--server", page.url, "--num", "1", cwd=tmp_path)
     _one_line_exit_2(result, "not an OpenAI-compatible server", "404")
 
 
 def test_a_model_the_server_lacks_lists_the_ones_it_has(tmp_path, stub):
-    result = run_smolgen("generate", "magpie", "--server", stub.url, "--server-model", "gpt-9", "--num", "1", cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--server", stub.url, "--server-model", "gpt-9", "--num", "1", cwd=tmp_path)
     _one_line_exit_2(result, "--server-model gpt-9", STUB_MODEL)
 
 
@@ -210,7 +210,7 @@ def test_a_refused_key_names_the_variable_and_never_the_key(tmp_path):
         return Answer(401, b'{"error": {"message": "bad key sk-very-secret-0123456789"}}')
 
     with ServerThread(guarded) as server:
-        result = run_smolgen("generate", "magpie", "--server", server.url, "--api-key-env", "MY_KEY", "--num", "1",
+        result = run_cli("generate", "magpie", "--server", server.url, "--api-key-env", "MY_KEY", "--num", "1",
                              cwd=tmp_path, env_extra={"MY_KEY": secret})
     line = _one_line_exit_2(result, "$MY_KEY", "refused", "401")
     assert secret not in result.stderr + result.stdout and secret not in line
@@ -240,26 +240,26 @@ def test_the_key_is_never_stored_logged_or_shown(tmp_path, stub):
     ],
 )
 def test_bad_server_flags_are_one_line(tmp_path, stub, flags, expected):
-    result = run_smolgen("generate", "magpie", "--server", stub.url, "--num", "1", *flags, cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--server", stub.url, "--num", "1", *flags, cwd=tmp_path)
     _one_line_exit_2(result, expected)
 
 
 def test_server_flags_without_a_server_are_refused(tmp_path):
-    result = run_smolgen("generate", "magpie", "--concurrency", "4", "--num", "1", cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--concurrency", "4", "--num", "1", cwd=tmp_path)
     _one_line_exit_2(result, "--concurrency", "only with --server")
 
 
 def test_a_chat_template_that_drops_the_users_message_is_refused(tmp_path, stub):
     template = tmp_path / "bad.jinja"
     template.write_text("{% for m in messages %}{{ m.role }}{% endfor %}")
-    result = run_smolgen("generate", "magpie", "--server", stub.url, "--chat-template", str(template), "--num", "1", cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--server", stub.url, "--chat-template", str(template), "--num", "1", cwd=tmp_path)
     _one_line_exit_2(result, f"--chat-template {template}", "drops the user's message")
 
 
 def test_a_chat_template_that_is_no_template_is_refused(tmp_path, stub):
     template = tmp_path / "broken.jinja"
     template.write_text("{% for m in messages %}{{ m.content }")
-    result = run_smolgen("generate", "magpie", "--server", stub.url, "--chat-template", str(template), "--num", "1", cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--server", stub.url, "--chat-template", str(template), "--num", "1", cwd=tmp_path)
     _one_line_exit_2(result, f"--chat-template {template}")
 
 
@@ -270,8 +270,8 @@ def test_magpie_without_a_known_template_says_what_to_pass(tmp_path):
         return await StubServer().handle(method, target, body)
 
     with ServerThread(no_props) as server:
-        result = run_smolgen("generate", "magpie", "--server", server.url, "--num", "1", cwd=tmp_path)
-        chain = run_smolgen("generate", "text", "--server", server.url, "--num", "1", "--seeds", str(_seed_file(tmp_path)),
+        result = run_cli("generate", "magpie", "--server", server.url, "--num", "1", cwd=tmp_path)
+        chain = run_cli("generate", "text", "--server", server.url, "--num", "1", "--seeds", str(_seed_file(tmp_path)),
                             cwd=tmp_path)
     _one_line_exit_2(result, "--chat-template")
     assert chain.returncode == 0, chain.stderr  # the others chat through /chat/completions
@@ -325,7 +325,7 @@ def test_a_retried_stream_skips_what_was_shown_and_marks_a_different_answer():
 
 
 def test_generate_balances_and_says_how_many_rows_were_left(tmp_path, stub):
-    result = run_smolgen("generate", "magpie", "--server", stub.url, "--num", "40", "--concurrency", "8", "--quiet", cwd=tmp_path)
+    result = run_cli("generate", "magpie", "--server", stub.url, "--num", "40", "--concurrency", "8", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "40 stored, 0 failed" in result.stderr
     assert "in flight" in result.stderr and "samples/min" in result.stderr and "ETA" in result.stderr

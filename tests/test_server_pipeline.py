@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.bench.stub_server import STUB_MODEL, ServerThread, StubServer
 from tui.engine.llm import OpenAICompatibleLLM
 from tui.engine.pipeline import LoadDataFromDicts, Pipeline, TextGeneration
@@ -63,8 +63,8 @@ def test_an_llm_table_runs_the_pipeline_on_the_server_with_rows_in_flight(tmp_pa
     stub = StubServer()
     with ServerThread(stub.handle) as server:
         path = _write_pipeline(tmp_path, server.url)
-        first = run_smolgen("run", str(path), "--json", "--quiet", cwd=tmp_path)
-        again = run_smolgen("run", str(path), "--json", "--quiet", cwd=tmp_path)
+        first = run_cli("run", str(path), "--json", "--quiet", cwd=tmp_path)
+        again = run_cli("run", str(path), "--json", "--quiet", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     assert summary["status"] == "finished" and summary["stored"] == 10
@@ -80,8 +80,8 @@ def test_an_llm_table_runs_the_pipeline_on_the_server_with_rows_in_flight(tmp_pa
 def test_the_same_pipeline_on_another_model_recomputes(tmp_path):
     with ServerThread(StubServer().handle) as first, ServerThread(_RenamedStub().handle) as second:
         path = _write_pipeline(tmp_path, first.url, rows=3)
-        assert run_smolgen("run", str(path), "--quiet", cwd=tmp_path).returncode == 0
-        other = run_smolgen("run", str(path), "--server", second.url, "--json", "--quiet", cwd=tmp_path)
+        assert run_cli("run", str(path), "--quiet", cwd=tmp_path).returncode == 0
+        other = run_cli("run", str(path), "--server", second.url, "--json", "--quiet", cwd=tmp_path)
     assert other.returncode == 0, other.stderr
     summary = json.loads(other.stdout)
     assert summary["steps"]["ask"]["generated"] == 3 and summary["steps"]["ask"]["cached"] == 0
@@ -90,7 +90,7 @@ def test_the_same_pipeline_on_another_model_recomputes(tmp_path):
 def test_run_with_server_flags_uses_the_servers_for_a_builtin(tmp_path):
     stub = StubServer()
     with ServerThread(stub.handle) as server:
-        result = run_smolgen("run", "chapter", "--server", server.url, "--concurrency", "3", "--num", "6", "--json", "--quiet",
+        result = run_cli("run", "chapter", "--server", server.url, "--concurrency", "3", "--num", "6", "--json", "--quiet",
                              cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "finished"
@@ -124,7 +124,7 @@ def test_python_steps_take_an_openai_compatible_llm(tmp_path):
 def test_a_bad_llm_table_is_one_line(tmp_path, table, expected):
     path = tmp_path / "bad.toml"
     path.write_text(table + '[[steps]]\ntype = "load_data_from_dicts"\ndata = [{ instruction = "x" }]\n', encoding="utf-8")
-    result = run_smolgen("run", str(path), cwd=tmp_path)
+    result = run_cli("run", str(path), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     line = result.stderr.strip()
     assert "\n" not in line and expected in line and str(path) in line

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.engine.errors import StoreDamaged, StoreError, StoreLocked
 from tui.engine.store import SampleStore
 
@@ -168,8 +168,8 @@ def test_a_clean_close_removes_the_lock_file_and_a_command_leaves_none(tmp_path)
     with SampleStore(path, read_only=True):
         assert not lock.exists()  # a reader takes no lock
     (tmp_path / "seeds.txt").write_text("one\ntwo\n", encoding="utf-8")
-    assert run_smolgen("seeds", "import", "seeds.txt", "--store", "s.json", cwd=tmp_path).returncode == 0
-    assert run_smolgen("seeds", "list", "--store", "s.json", cwd=tmp_path).returncode == 0
+    assert run_cli("seeds", "import", "seeds.txt", "--store", "s.json", cwd=tmp_path).returncode == 0
+    assert run_cli("seeds", "list", "--store", "s.json", cwd=tmp_path).returncode == 0
     assert not lock.exists()
 
 

@@ -2,11 +2,11 @@
 
 import json
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 
 
 def test_bench_store_times_writes_opening_and_review(tmp_path):
-    result = run_smolgen("bench", "store", "--sizes", "200,1000", "--writes", "10", "--json", cwd=tmp_path, timeout=300)
+    result = run_cli("bench", "store", "--sizes", "200,1000", "--writes", "10", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     small, large = report["sizes"]
@@ -18,8 +18,8 @@ def test_bench_store_times_writes_opening_and_review(tmp_path):
 
 
 def test_bench_store_table_and_bad_sizes(tmp_path):
-    result = run_smolgen("bench", "store", "--sizes", "100", "--writes", "3", cwd=tmp_path, timeout=300)
+    result = run_cli("bench", "store", "--sizes", "100", "--writes", "3", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "write ms" in result.stdout and "review s" in result.stdout and "      100" in result.stdout
-    bad = run_smolgen("bench", "store", "--sizes", "10,x", cwd=tmp_path)
+    bad = run_cli("bench", "store", "--sizes", "10,x", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip() == "smolgen: bench store: --sizes '10,x': expected whole numbers separated by commas"

@@ -9,7 +9,7 @@ import tracemalloc
 import orjson
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.engine.errors import StoreDamaged, StoreError
 from tui.engine.store import SampleStore, journal_path
 from tui.engine.store_reader import StoreReader
@@ -138,11 +138,11 @@ def test_export_of_a_snapshot_cut_short_says_so_in_one_line_and_writes_nothing(t
     raw = path.read_bytes()
     path.write_bytes(raw[: raw.index(b"Question 4")])
     out = tmp_path / "out.jsonl"
-    result = run_smolgen("export", "--store", str(path), "--out", str(out), "--status", "all", cwd=tmp_path)
+    result = run_cli("export", "--store", str(path), "--out", str(out), "--status", "all", cwd=tmp_path)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and "not a readable smolgen store" in result.stderr
     assert not out.exists()
-    folder = run_smolgen("export", "--store", str(path), "--format", "hf", "--out", "ds", "--status", "all", cwd=tmp_path)
+    folder = run_cli("export", "--store", str(path), "--format", "hf", "--out", "ds", "--status", "all", cwd=tmp_path)
     assert folder.returncode != 0 and "not a readable smolgen store" in folder.stderr
     assert not (tmp_path / "ds").exists()  # the folder it had made is gone again
     with pytest.raises(StoreError):

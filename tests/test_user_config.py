@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tests.test_model_catalog import write_gguf
 from tui.cli import build_parser
 from tui.cli_config import apply_user_config
@@ -90,9 +90,9 @@ def test_a_dataset_card_names_the_configs_license(tmp_path):
 
     _store(tmp_path)
     write_config('export_license = "cc-by-4.0"\n')
-    assert run_smolgen("export", "--format", "hf", "--out", "ds", cwd=tmp_path, timeout=120).returncode == 0
+    assert run_cli("export", "--format", "hf", "--out", "ds", cwd=tmp_path).returncode == 0
     assert _card(tmp_path / "ds")[0]["license"] == "cc-by-4.0"
-    messages = run_smolgen("export", "--out", "sft.jsonl", cwd=tmp_path, timeout=120)
+    messages = run_cli("export", "--out", "sft.jsonl", cwd=tmp_path)
     assert messages.returncode == 0, messages.stderr  # the config's license is no flag a JSON Lines export refuses
 
 
@@ -101,23 +101,23 @@ def test_a_config_store_is_where_commands_read_and_write(tmp_path):
     write_config(f'store = "{tmp_path / "kept" / "mine.json"}"\n')
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("Give three tips for staying healthy.\n", encoding="utf-8")
-    imported = run_smolgen("seeds", "import", str(seeds), cwd=tmp_path, timeout=60)
+    imported = run_cli("seeds", "import", str(seeds), cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr
     assert (tmp_path / "kept" / "mine.json").exists() and not (tmp_path / "smolgen.json").exists()
-    listed = run_smolgen("seeds", "list", cwd=tmp_path, timeout=60)
+    listed = run_cli("seeds", "list", cwd=tmp_path)
     assert "Give three tips" in listed.stdout
 
 
 def test_the_configs_model_is_the_one_smolgen_models_describes(tmp_path):
     write_config(f'model = "{tmp_path / "nowhere.gguf"}"\n')
-    described = run_smolgen("models", cwd=tmp_path, timeout=60)
+    described = run_cli("models", cwd=tmp_path)
     assert described.returncode == 2 and "nowhere.gguf: model file not found" in described.stderr
 
 
 def test_config_model_folders_are_listed(tmp_path):
     write_gguf(tmp_path / "my-models" / "team" / "tiny.gguf")
     write_config(f'model_folders = ["{tmp_path / "my-models"}"]\n')
-    listed = run_smolgen("models", "--list", cwd=tmp_path, timeout=60)
+    listed = run_cli("models", "--list", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     line = next(line for line in listed.stdout.splitlines() if line.startswith("team/tiny.gguf"))
     assert "config" in line and "Q4_1" in line
@@ -136,7 +136,7 @@ def test_a_wrong_config_is_one_line_naming_the_file_line_and_key(tmp_path, text,
     path = write_config(text)
     with pytest.raises(BadInput, match="^" + str(path.parent).replace(".", r"\.") + "/"):
         load_user_config()
-    result = run_smolgen("seeds", "list", cwd=tmp_path, timeout=60)
+    result = run_cli("seeds", "list", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and expected in result.stderr and str(path) in result.stderr
     assert "Traceback" not in result.stderr

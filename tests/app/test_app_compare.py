@@ -7,7 +7,7 @@ import json
 
 from textual.command import CommandList
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tests.app.conftest import make_app, notifications, wait_for
 from tests.app.fake_backend import FakeBackend, FakeModel
 from tests.app.test_app_review import add_samples, on_disk
@@ -101,12 +101,12 @@ async def test_compare_pairs_is_in_the_command_palette(app_store, prompts):
 
 
 def test_bench_compare_times_every_key_to_the_next_pair(tmp_path):
-    result = run_smolgen("bench", "compare", "--pairs", "6", "--picks", "4", "--json", cwd=tmp_path)
+    result = run_cli("bench", "compare", "--pairs", "6", "--picks", "4", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["picks"] == 4 and 0 < figures["median_ms"] <= figures["p95_ms"] <= figures["max_ms"]
     assert figures["cpu_median_ms"] > 0
-    refused = run_smolgen("bench", "compare", "--pairs", "2", "--picks", "3", cwd=tmp_path)
+    refused = run_cli("bench", "compare", "--pairs", "2", "--picks", "3", cwd=tmp_path)
     assert refused.returncode == 2 and "--picks 3: must be at least 1 and at most --pairs (2)" in refused.stderr
 
 

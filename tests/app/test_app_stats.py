@@ -8,7 +8,7 @@ import re
 from tests.app.conftest import make_app, notifications, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.app.test_app_review import on_disk
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.review import ReviewScreen
 from tui.app.screens.stats import StatsScreen
@@ -211,11 +211,11 @@ async def test_stats_follow_new_samples_and_coalesce_a_burst(app_store, prompts)
 
 
 def test_bench_stats_smoke(tmp_path):
-    result = run_smolgen("bench", "stats", "--samples", "200", "--json", cwd=tmp_path)
+    result = run_cli("bench", "stats", "--samples", "200", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     times = json.loads(result.stdout)
     assert times["samples"] == 200
     assert 0 < times["figures_seconds"] <= times["clusters_seconds"] < 60
     assert times["engine_figures_seconds"] > 0 and times["clusters"] >= 0
-    bad = run_smolgen("bench", "stats", "--samples", "1", cwd=tmp_path)
+    bad = run_cli("bench", "stats", "--samples", "1", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip() == "smolgen: bench stats: --samples 1: must be at least 2"

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 from tui.app import fast_paint
 
 
@@ -19,6 +19,6 @@ def test_bench_ui_reports_the_ui_threads_share_frames_and_layouts(tmp_path):
 
 
 def test_bench_ui_explains_bad_values_in_one_line(tmp_path):
-    result = run_smolgen("bench", "ui", "--samples", "0", cwd=tmp_path, timeout=60)
+    result = run_cli("bench", "ui", "--samples", "0", cwd=tmp_path)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == ["smolgen: bench ui: --samples and --answer-words must be at least 1, --rate above 0"]

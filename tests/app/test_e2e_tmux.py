@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli, run_smolgen
 from tui.bench.tmux import Terminal
 from tui.engine.store import SampleStore
 
@@ -126,6 +126,6 @@ def test_bench_terminal_runs_the_same_magpie_samples_in_the_app_and_the_cli(tmp_
 def test_bench_terminal_explains_bad_figures(tmp_path):
     from tests.conftest import run_smolgen
 
-    result = run_smolgen("bench", "terminal", "--samples", "0", cwd=tmp_path, timeout=60)
+    result = run_cli("bench", "terminal", "--samples", "0", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["smolgen: --samples, --repeat and --threads must be at least 1"]
