@@ -6,7 +6,7 @@ import pytest
 from tests.scripted_model import ScriptedModel
 from tui.cli import build_parser
 from tui.cli_technique_flags import settings_from_flags
-from tui.engine.quality_gates import QualityGates, language_mismatch, not_a_request, repetition
+from tui.engine.quality_gates import OFF_TOPIC_EVOLUTION_BELOW, QualityGates, language_mismatch, not_a_request, repetition, topic_overlap
 from tui.engine.runner import run_generation
 from tui.engine.techniques.base import SystemPrompts
 from tui.engine.techniques.chain import ChainSettings, InstructionResponse
@@ -92,6 +92,38 @@ def test_language_mismatch_catches_a_confident_other_language_only():
     assert language_mismatch(vietnamese, "vi", "answer") is None and language_mismatch(english, "en", "answer") is None
     assert language_mismatch("Write a haiku.", "vi", "instruction") is None  # too short to be sure of
     assert language_mismatch(english, None, "answer") is None  # nothing to compare with
+
+
+# (parent, evolution): harder, longer, shorter or reworded versions of the same task keep its subject.
+SAME_SUBJECT = [
+    ("How do I make a cup of tea?", "Explain step by step how to make a cup of green tea without a kettle."),
+    ("Give three tips for saving money on groceries.", "List five tips for saving money on groceries for a family of four."),
+    ("How do I make a cup of tea? Give me all the ingredients and every step.", "How do I make a cup of tea?"),
+    ("Làm thế nào để nấu cơm ngon?", "Hãy giải thích từng bước cách nấu cơm ngon bằng nồi điện."),
+    ("Viết một đoạn văn ngắn về mùa hè.", "Viết một bài thơ về mùa hè ở Hà Nội."),
+]
+# Evolutions the embedded model wrote that are about something else (another subject, language or nothing).
+OTHER_SUBJECT = [
+    ("How do I make a cup of tea?", "How do I make a glass of wine?"),
+    ("Write an email asking my manager for a day off.", "Write a story featuring a woman and her brother."),
+    ("How do I set up a monthly budget?", "How do I check the number of employees in a company?"),
+    ("Làm sao để tiết kiệm điện trong gia đình?", "How do you make a sweet potato pudding with cinnamon and sugar?"),
+    ("Hãy giải thích tại sao lá cây có màu xanh.", "Hãy vừn hàm hai!"),
+]
+
+
+@pytest.mark.parametrize("parent, evolution", SAME_SUBJECT)
+def test_an_evolution_on_its_parents_subject_keeps_enough_content_words(parent, evolution):
+    assert topic_overlap(parent, evolution) >= OFF_TOPIC_EVOLUTION_BELOW
+
+
+@pytest.mark.parametrize("parent, evolution", OTHER_SUBJECT)
+def test_an_evolution_on_another_subject_keeps_too_few(parent, evolution):
+    assert topic_overlap(parent, evolution) < OFF_TOPIC_EVOLUTION_BELOW
+
+
+def test_a_parent_with_no_content_words_is_not_judged():
+    assert topic_overlap("Explain this to me.", "Explain the water cycle.") is None
 
 
 VI_SEED = {"text": "Dữ liệu tổng hợp là dữ liệu được tạo ra bằng cách yêu cầu một mô hình ngôn ngữ viết văn bản."}

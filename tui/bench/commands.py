@@ -50,6 +50,8 @@ BENCHES = (
     Bench("judge", "time a judge model rating samples and count how often it rates a clearly good answer above a clearly bad one", "judge_bench", "cmd_bench_judge"),
     Bench("topic", "measure how well the off-topic flag tells questions in a system prompt's domain from others, on hand-made questions",
           "topic", "cmd_bench_topic"),
+    Bench("drift", "measure how well the off-topic flag tells evolutions that kept their parent's subject from ones that lost it, on labelled real evolutions",
+          "drift", "cmd_bench_drift"),
     Bench("faults", "make each fault (a full disk, a read-only store, signals, kills while folding, damaged journals) and count the samples kept", "faults", "cmd_bench_faults"),
     Bench("compare", "time from a key on the compare screen to the next preference pair on screen, without a model",
           "compare_screen", "cmd_bench_compare"),

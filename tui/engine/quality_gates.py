@@ -7,9 +7,10 @@
   judged; a text in another language passes, for want of rules.
 - `language_mismatch`: a text confidently in another language than its seed or system prompt (a
   Vietnamese seed answered in English). Languages are identified by py3langid, offline.
-- `off_topic` (a flag, not a failure; Magpie with a custom system prompt, in-process models): the user
+- `off_topic` (a flag, not a failure): with Magpie (a custom system prompt, in-process models), the user
   turn the model wrote is less likely after the custom system prompt than after a plain one, so the
-  prompt's domain did not steer it (text_likelihood.py).
+  prompt's domain did not steer it (text_likelihood.py); with EvolInstruct, an evolution shares few
+  content words with its parent, so it has most likely left its parent's subject.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from tui.engine.elimination import STOP_WORDS
 from tui.engine.errors import BadInput
 from tui.engine.instruction_filters import Rejection
 from tui.engine.model import TextCheck
@@ -48,6 +50,12 @@ CONFIDENT_LANGUAGE = 0.9
 # tell the two apart.
 OFF_TOPIC_BELOW = 0.1
 PLAIN_SYSTEM_PROMPTS = {"en": "You are a helpful AI assistant."}
+
+# off_topic for EvolInstruct: an evolution sharing less than this share of content words with its parent
+# (of the fewer of the two) is flagged. Read by hand, the embedded model's real evolutions that lost their
+# parent's subject share few; its embeddings and likelihoods told them apart worse (`smolgen bench drift`,
+# docs/quality.md).
+OFF_TOPIC_EVOLUTION_BELOW = 0.25
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _QUESTION_MARKS = ("?", "？", "¿")
@@ -86,6 +94,8 @@ VI_REQUEST_OPENINGS = (
     "chứng minh", "giải", "định nghĩa", "phân loại", "sắp xếp", "chuyển", "sửa", "kiểm tra", "cung cấp", "nói",
     "chia sẻ", "đặt", "chọn", "lấy", "thử", "tưởng tượng", "giả sử", "đề nghị", "liệu",
 )
+# Vietnamese function words: with the request and question words above, not what an instruction is about.
+VI_FUNCTION_WORDS = frozenset("là của và các những một có không được với trong về này đó để cho thế nào như khi thì mà ở".split())
 # A clause before the request ("In two sentences, explain ...", "Dựa vào đoạn văn, hãy ...").
 _LEADING_CLAUSE = re.compile(r"^[^,:;]{1,80}[,:;]\s*")
 
@@ -308,3 +318,23 @@ def topic_gain(scorer: TextScorer, template: Any, system_prompt: str | None, use
         return template.pre_query([{"role": "system", "content": system}])
 
     return context_gain(scorer, opening(system_prompt), opening(plain), user_turn + template.end_of_turn())
+
+
+# Words that say how to ask, not what about: an evolution may change them freely without leaving its subject.
+_NOT_CONTENT_WORDS = STOP_WORDS | EN_QUESTION_WORDS | EN_IMPERATIVE_VERBS | VI_FUNCTION_WORDS | frozenset(
+    syllable for phrase in (*VI_QUESTION_WORDS, *VI_REQUEST_OPENINGS) for syllable in phrase.split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """The words of `text` that say what it is about: no stop words, request or question words, or numbers."""
+    return {word for word in word_tokens(text) if word not in _NOT_CONTENT_WORDS and not word.isdigit()}
+
+
+def topic_overlap(parent: str, evolution: str) -> float | None:
+    """The share of content words an evolution and its parent have in common, of the fewer of the two
+    (a shortened evolution keeps its subject too); None when the parent has none to keep."""
+    kept, new = content_words(parent), content_words(evolution)
+    if not kept:
+        return None
+    return len(kept & new) / min(len(kept), len(new)) if new else 0.0
