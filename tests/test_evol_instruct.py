@@ -4,10 +4,13 @@ import pytest
 
 from tests.conftest import run_smolgen
 from tests.scripted_model import ScriptedModel
+from tui.cli import build_parser
+from tui.cli_technique_flags import settings_from_flags
 from tui.engine.elimination import eliminate
 from tui.engine.errors import BadInput, TemplateProblem
 from tui.engine.model import Sampling
 from tui.engine.prompts import PromptLibrary
+from tui.engine.quality_gates import OFF_TOPIC_EVOLUTION_BELOW
 from tui.engine.runner import run_generation
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import AnswerSettings, SystemPrompts
@@ -107,6 +110,33 @@ def test_the_evolved_instruction_is_answered_by_default(store):
     run_generation(EvolInstruct(), store, model, PromptLibrary(), 1, 7, [{"text": PARENT}])
     (kept,) = store.list_samples()
     assert kept["response"] == "Algae use light to make sugar." and [m["role"] for m in kept["conversation"]] == ["user", "assistant"]
+
+
+TEA = "How do I make a cup of tea?"
+
+
+def test_an_evolution_on_another_subject_is_flagged_off_topic_and_kept(store):
+    summary, _ = _run(store, ["How do I make a glass of wine?", "How do I make a glass of red wine for a dinner party?"],
+                      [{"text": TEA}], num_evolutions=2, store_evolutions=True)
+    drifted, refined = store.list_samples()
+    assert summary.stored == 2 and drifted["status"] == refined["status"] == "new"  # a flag for review, not a failure
+    assert "off_topic" in drifted["flags"] and drifted["topic_overlap"] == 0.0
+    assert "off_topic" not in refined["flags"] and refined["topic_overlap"] >= OFF_TOPIC_EVOLUTION_BELOW  # judged against its own parent
+
+
+def test_an_evolution_that_keeps_its_parents_subject_is_not_flagged(store):
+    _run(store, ["Explain step by step how to make a cup of green tea without a kettle."], [{"text": TEA}])
+    (kept,) = store.list_samples()
+    assert "off_topic" not in kept["flags"] and kept["topic_overlap"] == 1.0
+
+
+def test_no_filter_off_topic_switches_the_evolution_flag_off(store):
+    args = build_parser().parse_args(["generate", "evol-instruct", "--no-answer", "--no-filter", "off-topic"])
+    settings = settings_from_flags(args)
+    assert settings.flag_off_topic is False
+    run_generation(EvolInstruct(settings), store, ScriptedModel(["How do I make a glass of wine?"]), PromptLibrary(), 1, 7, [{"text": TEA}])
+    (kept,) = store.list_samples()
+    assert "off_topic" not in kept["flags"] and "topic_overlap" not in kept
 
 
 def _operations(store, run_seed, rows=6, **settings):
@@ -223,6 +253,8 @@ def test_real_model_two_rounds_link_children_to_parents(model, prompts, store):
         failed_between = [s["evolution"]["round"] for s in samples.values()
                           if s["status"] == "failed" and s["parent_id"] == parent["id"] and s["evolution"]["round"] in between]
         assert parent["evolution"]["round"] < child["evolution"]["round"] and sorted(failed_between) == between
+        # Whatever the model wrote, the flag follows the recorded overlap with the parent.
+        assert ("off_topic" in child["flags"]) == (child.get("topic_overlap", 1.0) < OFF_TOPIC_EVOLUTION_BELOW)  # none: nothing to keep
     for failed in (s for s in samples.values() if s["status"] == "failed"):
         assert failed["failure"]["reason"] in KNOWN_REASONS and samples[failed["parent_id"]]["status"] == "new"
     assert sum(summary.failures.values()) == summary.failed and summary.stored == len(samples) - summary.failed

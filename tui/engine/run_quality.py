@@ -30,7 +30,7 @@ class RunQuality:
     def __init__(self, saturation_window: int = 0):
         self.kept = 0
         self.near_duplicates = 0  # kept samples whose instruction nearly repeats an earlier kept one
-        self.off_topic = 0  # kept samples flagged off_topic (Magpie with a custom system prompt)
+        self.off_topic = 0  # kept samples flagged off_topic (Magpie with a custom system prompt, EvolInstruct)
         self.failures: Counter = Counter()
         self.saturation_window = saturation_window
         self._latest: deque[bool] = deque(maxlen=saturation_window or 1)

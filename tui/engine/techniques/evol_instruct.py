@@ -5,7 +5,8 @@ replays the same sequence), renders its template in `prompts/evol_instruct/` and
 complete it. A failed evolution (see `elimination.py`) is stored as a failed sample with its reason
 and the parent stays for the next round. Every evolved sample keeps its parent's text and, when the
 parent is stored, its id, so a reviewer can put the two side by side: an evolution can drift from its
-parent's meaning.
+parent's meaning. One that shares few content words with its parent is flagged `off_topic`, with the
+share recorded as `topic_overlap`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Iterator
 from tui.engine.elimination import eliminate
 from tui.engine.model import Completion, Sampling
 from tui.engine.prompts import PromptLibrary
-from tui.engine.quality_gates import QualityGates, expected_language
+from tui.engine.quality_gates import OFF_TOPIC_EVOLUTION_BELOW, QualityGates, expected_language, topic_overlap
 from tui.engine.seeds import seed_text
 from tui.engine.settings_schema import setting, validate
 from tui.engine.techniques.base import (
@@ -63,6 +64,9 @@ class EvolInstructSettings:
     answer: AnswerSettings = setting(default_factory=AnswerSettings, label="Answer", in_steps=False)
     # An evolution is an instruction the model wrote, so it passes the instruction gates as well as its answer.
     gates: QualityGates = setting(default_factory=QualityGates, label="Quality gates", in_steps=False)
+    # A pipeline step passes the instruction on without the sample's flags: the flag is for runs into the store.
+    flag_off_topic: bool = setting(True, label="Off-topic flag", switched_off_by=("--no-filter", "off-topic"), in_steps=False,
+                                   help="flag evolutions that share few content words with their parent")
 
     # Flags of other techniques that would mislead here, and why.
     refused_flags = {
@@ -198,11 +202,23 @@ class EvolInstruct(InstructionsFromSeeds):
                 "lineage": [{"round": g.round, "operation": g.operation, "instruction": g.instruction} for g in lineage],
             },
         )
+        if parent is not None and self.settings.flag_off_topic:
+            _flag_off_topic(sample, parent.instruction, generation.instruction)
         if not self.settings.answer.enabled:
             return sample
         if not sample["response"]:
             return rejected(sample, "empty", "the model wrote an empty answer")
         return gated(sample, self.settings.gates.answer_rejection(sample["response"], expected_language(row)))
+
+
+def _flag_off_topic(sample: dict[str, Any], parent: str, evolution: str) -> None:
+    """Record how many content words the evolution kept from its parent, and flag it when too few."""
+    overlap = topic_overlap(parent, evolution)
+    if overlap is None:
+        return
+    sample["topic_overlap"] = round(overlap, 2)
+    if overlap < OFF_TOPIC_EVOLUTION_BELOW:
+        sample["flags"].append("off_topic")
 
 
 def _kept_id(sample: dict[str, Any], sample_id: int) -> int | None:
