@@ -6,7 +6,7 @@ import pytest
 from tests.scripted_model import ScriptedModel
 from tui.cli import build_parser
 from tui.cli_technique_flags import settings_from_flags
-from tui.engine.quality_gates import OFF_TOPIC_EVOLUTION_BELOW, QualityGates, language_mismatch, not_a_request, repetition, topic_overlap
+from tui.engine.quality_gates import OFF_TOPIC_EVOLUTION_AT_MOST, QualityGates, language_mismatch, not_a_request, repetition, topic_overlap
 from tui.engine.runner import run_generation
 from tui.engine.techniques.base import SystemPrompts
 from tui.engine.techniques.chain import ChainSettings, InstructionResponse
@@ -100,7 +100,7 @@ SAME_SUBJECT = [
     ("Give three tips for saving money on groceries.", "List five tips for saving money on groceries for a family of four."),
     ("How do I make a cup of tea? Give me all the ingredients and every step.", "How do I make a cup of tea?"),
     ("Làm thế nào để nấu cơm ngon?", "Hãy giải thích từng bước cách nấu cơm ngon bằng nồi điện."),
-    ("Viết một đoạn văn ngắn về mùa hè.", "Viết một bài thơ về mùa hè ở Hà Nội."),
+    ("Viết một đoạn văn ngắn về mùa hè.", "Viết một đoạn văn ngắn về mùa hè ở Hà Nội, dùng ba hình ảnh."),
 ]
 # Evolutions the embedded model wrote that are about something else (another subject, language or nothing).
 OTHER_SUBJECT = [
@@ -114,12 +114,12 @@ OTHER_SUBJECT = [
 
 @pytest.mark.parametrize("parent, evolution", SAME_SUBJECT)
 def test_an_evolution_on_its_parents_subject_keeps_enough_content_words(parent, evolution):
-    assert topic_overlap(parent, evolution) >= OFF_TOPIC_EVOLUTION_BELOW
+    assert topic_overlap(parent, evolution) > OFF_TOPIC_EVOLUTION_AT_MOST
 
 
 @pytest.mark.parametrize("parent, evolution", OTHER_SUBJECT)
 def test_an_evolution_on_another_subject_keeps_too_few(parent, evolution):
-    assert topic_overlap(parent, evolution) < OFF_TOPIC_EVOLUTION_BELOW
+    assert topic_overlap(parent, evolution) <= OFF_TOPIC_EVOLUTION_AT_MOST
 
 
 def test_a_parent_with_no_content_words_is_not_judged():

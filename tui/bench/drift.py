@@ -1,8 +1,9 @@
 """`smolgen bench drift`: how well EvolInstruct's off_topic flag tells an evolution that kept its parent's
 subject from one that lost it, on real evolutions of the embedded model read by hand
 (data/evolution_drift.json). For each signal it prints the chance that a kept evolution scores higher
-than a lost one (the ROC AUC), over all pairs and over the clear ones (no judgement call); for the flag's
-own signal, the shares it flags at the threshold in use. Besides the flag's content-word overlap it
+than a lost one (the ROC AUC) over all pairs, the clear ones (no judgement call) and those that pass the
+instruction gates (the ones the flag sees); for the flag's own signal, the shares it flags at the
+threshold in use. Besides the flag's content-word overlap it
 measures what the embedded model itself offers, for comparison: the likelihood gain the Magpie flag
 uses (with the parent as context, and backwards) and sentence embeddings from its weights."""
 
@@ -20,6 +21,7 @@ HARDER = "A harder version of the instruction: "
 SIMPLER = "A simpler version of the instruction: "
 # A prompt that asks a decoder for a one-word summary: its last token's state stands for the whole text.
 SUMMARY_PROMPT = 'This request: "{}" means in one word: "'
+FLAG_SIGNAL = "content-word overlap (the flag)"
 
 
 def add_arguments(bench: argparse.ArgumentParser) -> None:
@@ -32,44 +34,44 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
 
 def cmd_bench_drift(args: argparse.Namespace) -> int:
     """Score every labelled pair with each signal and report how well each separates kept from lost."""
-    from tui.engine.quality_gates import OFF_TOPIC_EVOLUTION_BELOW, topic_overlap
+    from tui.engine.quality_gates import OFF_TOPIC_EVOLUTION_AT_MOST, QualityGates, expected_language, topic_overlap
 
     pairs = json.loads(LABELLED.read_text(encoding="utf-8"))["pairs"]
+    gates = QualityGates()
+    # The flag sees only the evolutions that pass the instruction gates (a language switch, a statement fail).
+    gated = [p for p in pairs if gates.instruction_rejection(p["evolution"], expected_language({"text": p["seed"]})) is None]
 
     def overlap(parent: str, evolution: str) -> float:
         found = topic_overlap(parent, evolution)
         return 1.0 if found is None else found  # a parent with nothing to keep is never flagged
 
-    signals: dict[str, Callable[[str, str], float]] = {"content-word overlap (the flag)": overlap}
+    signals: dict[str, Callable[[str, str], float]] = {FLAG_SIGNAL: overlap}
     if not args.words_only:
         signals.update(_model_signals(args.model, args.threads))
-    figures: dict[str, Any] = {"pairs": len(pairs), "kept": sum(p["kept"] for p in pairs),
-                               "clear": sum(not p["judgement_call"] for p in pairs), "signals": {}}
-    for name, signal in signals.items():
-        scores = [signal(p["parent"], p["evolution"]) for p in pairs]
-        clear = [(s, p) for s, p in zip(scores, pairs) if not p["judgement_call"]]
-        figures["signals"][name] = {"auc": _auc(list(zip(scores, pairs))), "auc_clear": _auc(clear)}
-    words = [overlap(p["parent"], p["evolution"]) for p in pairs]
-    figures["threshold"] = OFF_TOPIC_EVOLUTION_BELOW
-    figures["flagged"] = {
-        group: {"flagged": sum(w < OFF_TOPIC_EVOLUTION_BELOW for w, _p in chosen), "of": len(chosen)}
-        for group, chosen in (
-            ("lost", [(w, p) for w, p in zip(words, pairs) if not p["kept"]]),
-            ("lost, clear", [(w, p) for w, p in zip(words, pairs) if not p["kept"] and not p["judgement_call"]]),
-            ("kept", [(w, p) for w, p in zip(words, pairs) if p["kept"]]),
-            ("kept, clear", [(w, p) for w, p in zip(words, pairs) if p["kept"] and not p["judgement_call"]]),
-        )
+    populations = {"all": pairs, "clear": [p for p in pairs if not p["judgement_call"]], "gated": gated}
+    figures: dict[str, Any] = {
+        "threshold": OFF_TOPIC_EVOLUTION_AT_MOST,
+        "populations": {name: {"kept": sum(p["kept"] for p in chosen), "lost": sum(not p["kept"] for p in chosen)}
+                        for name, chosen in populations.items()},
+        "auc": {},
     }
+    for name, signal in signals.items():
+        scores = {id(p): signal(p["parent"], p["evolution"]) for p in pairs}
+        figures["auc"][name] = {population: _auc([(scores[id(p)], p) for p in chosen]) for population, chosen in populations.items()}
+    for population, chosen in populations.items():
+        flagged = [overlap(p["parent"], p["evolution"]) <= OFF_TOPIC_EVOLUTION_AT_MOST for p in chosen]
+        figures["populations"][population].update(
+            lost_flagged=sum(f for f, p in zip(flagged, chosen) if not p["kept"]),
+            kept_flagged=sum(f for f, p in zip(flagged, chosen) if p["kept"]))
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
-    print(f"{figures['pairs']} labelled evolutions: {figures['kept']} kept their parent's subject, "
-          f"{figures['pairs'] - figures['kept']} lost it; {figures['clear']} clear cases")
-    for name, row in figures["signals"].items():
-        print(f"{name:>48}: AUC {row['auc']:.3f} (clear cases {row['auc_clear']:.3f})")
-    shares = {group: f"{row['flagged']}/{row['of']}" for group, row in figures["flagged"].items()}
-    print(f"flagged below {OFF_TOPIC_EVOLUTION_BELOW}: lost {shares['lost']} (clear {shares['lost, clear']}), "
-          f"kept {shares['kept']} (clear {shares['kept, clear']})")
+    print("populations: all labelled evolutions; clear, without the judgement calls; gated, those that pass the instruction gates")
+    for name, row in figures["auc"].items():
+        print(f"{name:>48}: AUC " + ", ".join(f"{population} {auc:.3f}" for population, auc in row.items()))
+    for population, row in figures["populations"].items():
+        print(f"{population:>6}: flagged at {OFF_TOPIC_EVOLUTION_AT_MOST} or less: lost {row['lost_flagged']}/{row['lost']}, "
+              f"kept {row['kept_flagged']}/{row['kept']}")
     return 0
 
 

@@ -51,11 +51,11 @@ CONFIDENT_LANGUAGE = 0.9
 OFF_TOPIC_BELOW = 0.1
 PLAIN_SYSTEM_PROMPTS = {"en": "You are a helpful AI assistant."}
 
-# off_topic for EvolInstruct: an evolution sharing less than this share of content words with its parent
-# (of the fewer of the two) is flagged. Read by hand, the embedded model's real evolutions that lost their
-# parent's subject share few; its embeddings and likelihoods told them apart worse (`smolgen bench drift`,
-# docs/quality.md).
-OFF_TOPIC_EVOLUTION_BELOW = 0.25
+# off_topic for EvolInstruct: an evolution sharing at most this share of content words with its parent (of
+# the fewer of the two) is flagged. Read by hand, the embedded model's real evolutions that lost their
+# parent's subject mostly share few, while most that kept it share more; its embeddings and likelihoods
+# told the two apart worse (`smolgen bench drift`, docs/quality.md).
+OFF_TOPIC_EVOLUTION_AT_MOST = 0.5
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _QUESTION_MARKS = ("?", "？", "¿")

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 from tui.engine.elimination import eliminate
 from tui.engine.model import Completion, Sampling
 from tui.engine.prompts import PromptLibrary
-from tui.engine.quality_gates import OFF_TOPIC_EVOLUTION_BELOW, QualityGates, expected_language, topic_overlap
+from tui.engine.quality_gates import OFF_TOPIC_EVOLUTION_AT_MOST, QualityGates, expected_language, topic_overlap
 from tui.engine.seeds import seed_text
 from tui.engine.settings_schema import setting, validate
 from tui.engine.techniques.base import (
@@ -217,7 +217,7 @@ def _flag_off_topic(sample: dict[str, Any], parent: str, evolution: str) -> None
     if overlap is None:
         return
     sample["topic_overlap"] = round(overlap, 2)
-    if overlap < OFF_TOPIC_EVOLUTION_BELOW:
+    if overlap <= OFF_TOPIC_EVOLUTION_AT_MOST:
         sample["flags"].append("off_topic")
 
 
