@@ -18,7 +18,8 @@ from tui.engine.settings_schema import validate
 from tui.engine.techniques.evol_instruct import OPERATIONS, EvolInstruct, EvolInstructSettings
 
 PARENT = "Explain how photosynthesis works."
-KNOWN_REASONS = {"unchanged", "copied_template", "refusal", "only_stopwords", "token_cap", "example_topic"}
+# Elimination's reasons, then the instruction gates' (an evolution is an instruction the model wrote).
+KNOWN_REASONS = {"unchanged", "copied_template", "refusal", "only_stopwords", "token_cap", "example_topic", "not_a_request", "language_mismatch"}
 
 
 @pytest.mark.parametrize(
