@@ -2,7 +2,7 @@
 
 import json
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.bench.drift import LABELLED
 
 
@@ -13,7 +13,7 @@ def test_the_labelled_set_holds_real_pairs_of_both_kinds():
 
 
 def test_the_flag_separates_kept_from_lost_evolutions_without_a_model(tmp_path):
-    done = run_smolgen("bench", "drift", "--words-only", "--json", cwd=tmp_path)
+    done = run_cli("bench", "drift", "--words-only", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert list(figures["auc"]) == ["content-word overlap (the flag)"]  # no model signal asked for
