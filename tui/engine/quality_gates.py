@@ -35,7 +35,8 @@ _SWITCH_OFF = "--no-filter"
 # ones ("Step 1:", "Ví dụ:") recur in well-formed answers.
 REPEATED_UNIT_WORDS = 5
 # Distinct 3-grams over all 3-grams, judged from this many words on (below it a ratio says little).
-# Chosen by hand on looping and well-formed texts (tests/test_quality_gates.py), not yet from a measured distribution.
+# The cut lies in the gap between the embedded model's phrase loops and its well-formed answers
+# (docs/quality.md, "The repetition gate's 3-gram cut").
 DISTINCT_TRIGRAMS_FROM_WORDS = 40
 MIN_DISTINCT_TRIGRAMS = 0.6
 # A language is named only when py3langid's normalised probability reaches this: short texts
