@@ -40,7 +40,8 @@ REPEATED_UNIT_WORDS = 5
 DISTINCT_TRIGRAMS_FROM_WORDS = 40
 MIN_DISTINCT_TRIGRAMS = 0.6
 # A language is named only when py3langid's normalised probability reaches this: short texts
-# ("Write a haiku.") get low, scattered probabilities and are never judged.
+# ("Write a haiku.") get low, scattered probabilities and are never judged; below it, code and
+# gibberish get named as other languages (docs/quality.md, "The language gate's confidence").
 CONFIDENT_LANGUAGE = 0.9
 
 # off_topic: a user turn whose log-probability per token gains less than this (in nats) from the custom
