@@ -10,6 +10,7 @@ not only within each package.
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,9 +90,10 @@ def _in_function(node: ast.AST) -> bool:
     return False
 
 
-def import_graph() -> tuple[dict[str, Path], list[Import]]:
+@functools.cache  # every test reads the same graph: the sources are parsed once per process
+def import_graph() -> tuple[dict[str, Path], tuple[Import, ...]]:
     known = modules()
-    return known, [found for name, path in known.items() for found in imports(name, path, known)]
+    return known, tuple(found for name, path in known.items() for found in imports(name, path, known))
 
 
 def find_circle(edges: dict[str, set[str]]) -> list[str] | None:
@@ -117,7 +119,7 @@ def find_circle(edges: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def _edges(found: list[Import], known: dict[str, Path]) -> dict[str, set[str]]:
+def _edges(found: tuple[Import, ...], known: dict[str, Path]) -> dict[str, set[str]]:
     edges: dict[str, set[str]] = {name: set() for name in known}
     for each in found:
         if each.target in known:
