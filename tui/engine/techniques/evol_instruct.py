@@ -134,8 +134,8 @@ class EvolInstruct(InstructionsFromSeeds):
                 prompt, s.evolution_sampling, ctx.call_seed(index, next(call_numbers)), stops, ctx.cancel, ctx.on_text
             )
             candidate = clean_instruction(evolved.text)
-            failure = eliminate(parent.instruction, candidate, evolved.finish_reason, prompt, example_words) or \
-                s.gates.instruction_rejection(candidate, expected_language(row))
+            failure = (eliminate(parent.instruction, candidate, evolved.finish_reason, prompt, example_words)
+                       or s.gates.instruction_rejection(candidate, expected_language(row)))
             if failure is not None:
                 failed = build_sample(
                     self.name,
