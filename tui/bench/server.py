@@ -19,6 +19,7 @@ import asyncio
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", default="1,2,4,8", metavar="N,N", help="llama part: concurrencies (default 1,2,4,8)")
     parser.add_argument("--samples", type=int, default=32, metavar="N", help="llama part: Magpie samples per variant (default 32)")
     parser.add_argument("--max-tokens", type=int, default=48, metavar="N", help="llama part: cap of each turn (default 48)")
+    parser.add_argument("--rounds", type=int, default=3, metavar="N",
+                        help="llama part: rounds at each concurrency, the order swapped each round; a ratio is their median (default 3)")
     parser.add_argument("--ceiling-concurrency", default="1,64,256", metavar="N,N", help="ceiling part: concurrencies (default 1,64,256)")
     parser.add_argument("--ceiling-samples", type=int, default=2000, metavar="N", help="ceiling part: samples per run (default 2000)")
     parser.add_argument("--balance-samples", type=int, default=10_000, metavar="N", help="ceiling part: the large run (default 10000)")
@@ -57,7 +60,11 @@ def cmd_bench_server(args: argparse.Namespace) -> int:
         raise BadInput(f"--parts {args.parts}: unknown part {unknown[0]!r} (known: {', '.join(PARTS)})")
     figures: dict[str, Any] = {}
     if "llama" in parts:
-        figures["llama"] = llama_part(args.model, _numbers("--concurrency", args.concurrency), args.samples, args.max_tokens)
+        for flag, value in (("--rounds", args.rounds), ("--samples", args.samples)):
+            if value < 1:
+                raise BadInput(f"{flag} {value}: must be at least 1")
+        figures["llama"] = llama_part(args.model, _numbers("--concurrency", args.concurrency), args.samples, args.max_tokens,
+                                      args.rounds)
     if "ceiling" in parts:
         figures["ceiling"] = ceiling_part(_numbers("--ceiling-concurrency", args.ceiling_concurrency), args.ceiling_samples,
                                           args.balance_samples)
@@ -108,40 +115,63 @@ def _magpie(max_tokens: int) -> Any:
     return Magpie(settings)
 
 
-def llama_part(model_path: Path | None, concurrencies: list[int], samples: int, max_tokens: int) -> dict[str, Any]:
+def llama_part(model_path: Path | None, concurrencies: list[int], samples: int, max_tokens: int, rounds: int = 3) -> dict[str, Any]:
     """Aggregate tok/s and samples/min of smolgen and a bare client at each concurrency, and the engine's.
 
-    At each concurrency the two run in the order smolgen, bare, bare, smolgen and each is the sum of its
-    two runs, so a load that rises or falls during the pair weighs on both alike; the engine runs before
-    and after the servers' runs, for the same reason."""
+    A shared machine's speed drifts by more than the difference measured, so each concurrency runs
+    `rounds` rounds, a smolgen run right beside a bare run, the order swapped from round to round; a
+    ratio is the median of the rounds' ratios. At the local server's slots the in-process engine
+    runs in every round too (its model loaded once), so it is compared with the runs beside it."""
     from tui.engine.server.connect import connect
     from tui.engine.server.local import DEFAULT_SLOTS, LocalServer
     from tui.engine.server.settings import ServerSettings
 
     run_seed = 4242
     rows: dict[str, Any] = {}
-    engine_before = _engine_run(model_path, samples, max_tokens, run_seed)
+    engine, load_seconds = _engine(model_path)
+    engine_runs: list[dict[str, float]] = []
+    served_runs: list[dict[str, float]] = []
     started = time.perf_counter()
     with LocalServer(model_path, slots=max(concurrencies), context_per_slot=1024) as server:
         connect(ServerSettings([server.url])).close()
         server_start = time.perf_counter() - started
+        # Untimed: a first request pays for warming caches that every later run finds warm.
+        _bare_run(server.url, max(concurrencies), max(concurrencies), max_tokens, run_seed + 1)
+        _engine_run(engine, 1, max_tokens, run_seed + 1)
         for concurrency in concurrencies:
-            first = _smolgen_run(server.url, concurrency, samples, max_tokens, run_seed)
-            bare = _added(*(_bare_run(server.url, concurrency, samples, max_tokens, run_seed) for _ in range(2)))
-            ours = _added(first, _smolgen_run(server.url, concurrency, samples, max_tokens, run_seed))
-            rows[str(concurrency)] = {"smolgen": ours, "bare": bare, "smolgen_vs_bare": _ratio(ours, bare)}
-    engine_after = _engine_run(model_path, samples, max_tokens, run_seed)
-    engine = {**_added(engine_before, engine_after), "load_seconds": min(engine_before["load_seconds"], engine_after["load_seconds"])}
-    at_slots = rows.get(str(DEFAULT_SLOTS), {}).get("smolgen")
+            runs = {"smolgen": lambda: _smolgen_run(server.url, concurrency, samples, max_tokens, run_seed),
+                    "bare": lambda: _bare_run(server.url, concurrency, samples, max_tokens, run_seed)}
+            if concurrency == DEFAULT_SLOTS:
+                runs["engine"] = lambda: _engine_run(engine, samples, max_tokens, run_seed)
+            done: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
+            for round_number in range(rounds):
+                for name in list(runs) if round_number % 2 == 0 else reversed(list(runs)):
+                    done[name].append(runs[name]())
+            ours, bare = done["smolgen"], done["bare"]
+            if concurrency == DEFAULT_SLOTS:
+                served_runs, engine_runs = ours, done["engine"]
+            rows[str(concurrency)] = {"smolgen": _added(*ours), "bare": _added(*bare),
+                                      "smolgen_vs_bare": _median_ratio(ours, bare),
+                                      "smolgen_vs_bare_by_round": [_ratio(a, b) for a, b in zip(ours, bare)]}
+    if not engine_runs:  # the slots' concurrency was not asked for: the engine runs once, after the servers
+        engine_runs.append(_engine_run(engine, samples, max_tokens, run_seed))
+    engine_figures = {**_added(*engine_runs), "load_seconds": round(load_seconds, 3)}
+    served = _added(*served_runs) if served_runs else None
     return {
         "samples": samples,
         "max_tokens": max_tokens,
+        "rounds": rounds,
         "by_concurrency": rows,
-        "engine": engine,
-        "smolgen_at_4_vs_engine": _ratio(at_slots, engine) if at_slots else None,
+        "engine": engine_figures,
+        "smolgen_at_4_vs_engine": _median_ratio(served_runs, engine_runs) if served_runs else None,
+        "smolgen_at_4_vs_engine_by_round": [_ratio(a, b) for a, b in zip(served_runs, engine_runs)],
         "local_server_start_seconds": round(server_start, 2),
-        "local_server_pays_from_samples": _break_even(server_start, engine, at_slots),
+        "local_server_pays_from_samples": _break_even(server_start, engine_figures, served),
     }
+
+
+def _median_ratio(ours: list[dict[str, float]], theirs: list[dict[str, float]]) -> float:
+    return round(statistics.median(_ratio(a, b) for a, b in zip(ours, theirs)), 3)
 
 
 def _added(*runs: dict[str, float]) -> dict[str, float]:
@@ -228,22 +258,27 @@ def _bare_run(url: str, concurrency: int, samples: int, max_tokens: int, run_see
     return _figures(tokens, samples, seconds)
 
 
-def _engine_run(model_path: Path | None, samples: int, max_tokens: int, run_seed: int) -> dict[str, float]:
+def _engine(model_path: Path | None) -> tuple[Any, float]:
+    """The in-process model, loaded once for every engine run, and the seconds its load took."""
     from tui.engine.model import Model, physical_cores
-    from tui.engine.prompts import PromptLibrary
-    from tui.engine.runner import run_generation
-    from tui.engine.store import SampleStore
 
     loading = time.perf_counter()
     # The server's thread count, fixed: left to follow the free cores, the engine would give one up while
     # the window it watches still holds the server's last seconds.
     model = Model.load(model_path, n_ctx=2048, n_threads=physical_cores())
-    load_seconds = time.perf_counter() - loading
+    return model, time.perf_counter() - loading
+
+
+def _engine_run(model: Any, samples: int, max_tokens: int, run_seed: int) -> dict[str, float]:
+    from tui.engine.prompts import PromptLibrary
+    from tui.engine.runner import run_generation
+    from tui.engine.store import SampleStore
+
     with tempfile.TemporaryDirectory() as folder, SampleStore(Path(folder) / "bench.json") as store:
         started = time.perf_counter()
         summary = run_generation(_magpie(max_tokens), store, model, PromptLibrary(), samples, run_seed)
         seconds = time.perf_counter() - started
-    return {**_figures(summary.completion_tokens, summary.stored + summary.failed, seconds), "load_seconds": round(load_seconds, 3)}
+    return _figures(summary.completion_tokens, summary.stored + summary.failed, seconds)
 
 
 # The ceiling part ---------------------------------------------------------------------------------
@@ -328,13 +363,16 @@ def _cli_run(url: str, concurrency: int, samples: int, open_store: bool = False)
 def _print(figures: dict[str, Any]) -> None:
     llama = figures.get("llama")
     if llama:
-        print(f"Magpie against llama-server ({llama['samples']} samples, caps {llama['max_tokens']} tokens a turn):")
-        print(f"  {'in flight':>9}  {'smolgen tok/s':>13}  {'bare tok/s':>10}  {'ratio':>6}  {'smolgen samples/min':>19}")
+        print(f"Magpie against llama-server ({llama['samples']} samples a run, caps {llama['max_tokens']} tokens a turn, "
+              f"{llama['rounds']} rounds; a ratio is the median of the rounds'):")
+        print(f"  {'in flight':>9}  {'smolgen tok/s':>13}  {'bare tok/s':>10}  {'ratio':>6}  {'smolgen samples/min':>19}  ratio by round")
         for concurrency, row in llama["by_concurrency"].items():
             print(f"  {concurrency:>9}  {row['smolgen']['tokens_per_second']:>13}  {row['bare']['tokens_per_second']:>10}  "
-                  f"{row['smolgen_vs_bare']:>6}  {row['smolgen']['samples_per_minute']:>19}")
+                  f"{row['smolgen_vs_bare']:>6}  {row['smolgen']['samples_per_minute']:>19}  "
+                  f"{', '.join(map(str, row['smolgen_vs_bare_by_round']))}")
+        by_round = ", ".join(map(str, llama["smolgen_at_4_vs_engine_by_round"]))
         print(f"  in-process engine: {llama['engine']['tokens_per_second']} tok/s; "
-              f"smolgen at 4 in flight / engine: {llama['smolgen_at_4_vs_engine']}")
+              f"smolgen at 4 in flight / engine: {llama['smolgen_at_4_vs_engine']}" + (f" (by round: {by_round})" if by_round else ""))
         pays_from = llama["local_server_pays_from_samples"]
         pays = f"pays from {pays_from} samples on" if pays_from else "did not pay in this run (a sample took as long as in-process)"
         print(f"  a local llama-server starts in {llama['local_server_start_seconds']} s and {pays} (against loading the model in-process)")
