@@ -7,6 +7,7 @@ import asyncio
 import re
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,13 @@ from tui.engine.store import SampleStore
 
 class PacedStub(StubServer):
     """The stub, answering each completion `seconds` late; with `answered`, the completions after
-    that many never come (a server that hangs)."""
+    that many never come (a server that hangs); with `held`, none is answered before that event is set."""
 
-    def __init__(self, seconds: float = 0.0, answered: int | None = None):
+    def __init__(self, seconds: float = 0.0, answered: int | None = None, held: threading.Event | None = None):
         super().__init__()
         self.seconds = seconds
         self.answered = answered
+        self.held = held
         self.asked = 0
 
     async def handle(self, method: str, target: str, body: bytes) -> Answer:
@@ -42,6 +44,8 @@ class PacedStub(StubServer):
             self.asked += 1
             if self.answered is not None and self.asked > self.answered:
                 await asyncio.sleep(3600)
+            if self.held is not None:
+                await asyncio.to_thread(self.held.wait, 60)
             await asyncio.sleep(self.seconds)
         return await super().handle(method, target, body)
 
@@ -354,7 +358,8 @@ def test_in_a_real_terminal_smolgen_server_generates_and_the_stream_moves(tmp_pa
     from tui.bench.tmux import Terminal
 
     store_path = tmp_path / "smolgen.json"
-    with serve(PacedStub(seconds=8.0)) as server:  # slow: ]'s note stays until the row's next call, even on a busy machine
+    released = threading.Event()
+    with serve(PacedStub(held=released)) as server:  # no call ends before ] is seen: its note stays until the row's next call
         command = [sys.executable, "-m", "tui", "--store", str(store_path), "--prompts", str(tmp_path / "prompts"),
                    "--server", server.url, "--concurrency", "3"]
         terminal = Terminal(command, cwd=tmp_path, width=120, height=36)
@@ -374,10 +379,12 @@ def test_in_a_real_terminal_smolgen_server_generates_and_the_stream_moves(tmp_pa
                     continue
             else:
                 raise AssertionError("] never moved the stream to another sample in flight")
+            released.set()
             terminal.wait_for("Finished · 3 stored", timeout=60)
             terminal.keys("C-q")
             terminal.wait_gone(timeout=10)
         finally:
+            released.set()
             terminal.close()
     with SampleStore(store_path) as store:
         samples = store.list_samples()
