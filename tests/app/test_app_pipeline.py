@@ -40,11 +40,12 @@ async def pipeline_tab(pilot) -> PipelineTab:
 
 
 async def add_step(pilot, kind: str) -> None:
-    """`a`, then the kind chosen with the arrow keys and enter."""
+    """`a`, then the kind chosen with the arrow keys from the nearer end of the list, and enter."""
     await pilot.press("a")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, StepKindScreen), what="the step kinds")
     kinds = [choice[0] for choice in STEP_CHOICES]
-    await pilot.press("home", *["down"] * kinds.index(kind), "enter")
+    above, below = kinds.index(kind), len(kinds) - 1 - kinds.index(kind)
+    await pilot.press(*(["home", *["down"] * above] if above <= below else ["end", *["up"] * below]), "enter")
     await wait_for(pilot, lambda: not isinstance(pilot.app.screen, StepKindScreen))
     await pilot.pause()
 
