@@ -239,18 +239,23 @@ def faults() -> list[tuple[str, Callable[[Session], None]]]:
     ]
 
 
+def run_fault(name: str, fault: Callable[[Session], None], place: Path) -> FaultRow:
+    """Make one fault in the empty folder `place`; its row."""
+    row = FaultRow(name)
+    try:
+        fault(Session(row, place))
+    except CannotMount as error:
+        row.skipped, row.seen = True, f"skipped: cannot mount a tmpfs ({error})"
+    return row
+
+
 def run_fault_matrix(folder: Path) -> list[FaultRow]:
     """Make every fault in its own subfolder of `folder`; one row each."""
     rows = []
     for number, (name, fault) in enumerate(faults(), start=1):
-        row = FaultRow(name)
         place = folder / f"fault-{number}"
         place.mkdir()
-        try:
-            fault(Session(row, place))
-        except CannotMount as error:
-            row.skipped, row.seen = True, f"skipped: cannot mount a tmpfs ({error})"
-        rows.append(row)
+        rows.append(run_fault(name, fault, place))
     return rows
 
 
