@@ -28,9 +28,10 @@ run: $(STAMP)
 test: $(STAMP) $(TEST_STAMP) $(BIN)/llama-server
 	$(BIN)/python -m pytest
 
-# Every test that loads no model (tests/model_guard fails one that tries), spread over the cores.
+# Every test that loads no model (tests/model_guard fails one that tries). Both targets spread the tests
+# over the cores (pyproject's pytest addopts).
 quick: $(STAMP) $(TEST_STAMP)
-	$(BIN)/python -m pytest -m "not model" -n auto
+	$(BIN)/python -m pytest -m "not model"
 
 setup: $(STAMP)
 

@@ -31,6 +31,7 @@ MODEL_FIXTURES = {"model", "app_model", "real_backend", "llama_server"}  # the f
 GUARD_DIR = str(Path(model_guard.__file__).parent)
 PYTHONPATH_BEFORE = pytest.StashKey[str | None]()
 REFUSED_LOADS = pytest.StashKey[Path]()  # the file the guard records refused loads in
+SNAPSHOT_REPORT_DEFAULT = "snapshot_report.html"  # pytest-textual-snapshot's, in the folder pytest runs in
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by mark
@@ -41,6 +42,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("snapshot_report", None) == SNAPSHOT_REPORT_DEFAULT:  # the report of differing snapshots: not in the clone
+        config.option.snapshot_report = str(Path(tempfile.gettempdir()) / "smolgen-snapshot-report.html")
     handle, path = tempfile.mkstemp(prefix="smolgen-refused-model-loads-")
     os.close(handle)
     config.stash[REFUSED_LOADS] = Path(path)
