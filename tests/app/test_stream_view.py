@@ -6,7 +6,7 @@ from textual.geometry import Region
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tests.app.conftest import cells, drawn_at_once, fast_paint_only
+from tests.app.conftest import cells, drawn_at_once, fast_paint_only, wait_for
 from tui.app.widgets.stream_view import StreamView
 
 
@@ -97,9 +97,11 @@ async def test_new_lines_are_drawn_at_once_with_the_scroll_bar_as_a_frame_would_
         if not following:
             view.scroll_to(y=2, animate=False)
             await pilot.pause()
+        bar = view.vertical_scrollbar
+        # On a busy machine a pause can end before the frame: wait for it, so what follows asked for none.
+        await wait_for(pilot, lambda: not view._repaint_required and not bar._repaint_required, timeout=10, what="the frame")
         top = view.scroll_offset.y
         drawn = drawn_at_once(app, lambda: view.append(" and more words, wrapped to new lines\nlast"))
-        bar = view.vertical_scrollbar
         assert drawn and not view._repaint_required and not bar._repaint_required  # no frame asked for
         assert view.virtual_size.height == len(view._lines) == 15
         assert view.scroll_offset.y == (view._bottom() if following else top)
