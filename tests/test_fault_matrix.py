@@ -1,6 +1,6 @@
 """The fault matrix of `smolgen bench faults` (tui/bench/faults.py): every finished sample readable or
 repaired after each fault, and not one traceback. One test per fault, so that they spread over the
-cores; run with `-s` to see each one's row."""
+cores; run with `-n 0 -s` to see each one's row."""
 
 import pytest
 
