@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tui.app import fast_paint
+from tui.app.screens.breakpoints import take_breakpoint_class
 from tui.app.store_changes import offered, saving
 from tui.engine.preferences import Pick, comparable, compared_pair, rating_score
 from tui.engine.store import SampleStore
@@ -114,6 +115,7 @@ class CompareScreen(Screen):
         return next((i for i, s in enumerate(self.samples.values()) if s.get("decided_by") != "human"), 0)
 
     def compose(self) -> ComposeResult:
+        take_breakpoint_class(self)
         yield fast_paint.header()
         with VerticalScroll(id="prompt-box", can_focus=False) as prompt:
             prompt.border_title = "Prompt"

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from tui.app import fast_paint
+from tui.app.screens.breakpoints import take_breakpoint_class
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.pipeline_dialogs import PipelineLoadScreen, PipelineSaveScreen, StepKindScreen
 from tui.app.screens.seed_editor import SeedEditorScreen
@@ -71,6 +72,7 @@ class MainScreen(Screen):
         self.remembered = remembered or AppState()
 
     def compose(self) -> ComposeResult:
+        take_breakpoint_class(self)
         yield fast_paint.header()
         with Horizontal(id="panes"):
             with Vertical(id="left"):

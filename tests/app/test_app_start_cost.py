@@ -1,0 +1,39 @@
+"""What the app's start costs: how often Textual styles each widget, composes the footer's keys, reads the
+template, lays the screen out. Each test fails if work the start once did twice comes back."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from textual.dom import DOMNode
+from textual.widgets import Label
+
+from tests.app.conftest import make_app, wait_for
+from tests.app.fake_backend import FakeBackend
+
+
+def count_styling(app) -> Counter:
+    """How many times the stylesheet styles each widget from now on (the virtual nodes of its parts left out)."""
+    styled: Counter = Counter()
+    apply = app.stylesheet.apply
+
+    def counted_apply(node, **options):
+        if type(node) is not DOMNode:
+            styled[node] += 1
+        return apply(node, **options)
+
+    app.stylesheet.apply = counted_apply
+    return styled
+
+
+async def test_a_widget_that_changes_nothing_is_styled_as_it_mounts_and_as_its_screen_is_shown(app_store, prompts):
+    """Not a third time when the first resize gives the main screen its breakpoint class (which restyles the
+    whole screen), nor when a pane's :focus-within restyles everything inside it."""
+    app = make_app(app_store, prompts, FakeBackend())
+    styled = count_styling(app)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await pilot.pause()
+        labels = list(app.main_screen.query(Label))
+        assert len(labels) > 10
+        assert max(styled[label] for label in labels) == 2
