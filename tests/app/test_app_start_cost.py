@@ -10,6 +10,7 @@ from textual.widgets import Label
 
 from tests.app.conftest import make_app, wait_for
 from tests.app.fake_backend import FakeBackend
+from tui.app import fast_paint
 
 
 def count_styling(app) -> Counter:
@@ -37,3 +38,26 @@ async def test_a_widget_that_changes_nothing_is_styled_as_it_mounts_and_as_its_s
         labels = list(app.main_screen.query(Label))
         assert len(labels) > 10
         assert max(styled[label] for label in labels) == 2
+
+
+async def test_moving_the_focus_restyles_the_widgets_it_leaves_and_reaches_not_their_panes_contents(app_store, prompts):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await pilot.pause()
+        seeds, technique = app.main_screen.seeds, app.main_screen.technique
+        assert seeds.has_class("-focus-within") and not technique.has_class("-focus-within")  # its border lit
+        styled = count_styling(app)
+        await pilot.press("tab")  # from the seed list to the Samples field: the two panes' borders change
+        await pilot.pause()
+        assert app.focused.id == "run-num"
+        assert technique.has_class("-focus-within") and not seeds.has_class("-focus-within")
+        # The two fields and the two panes (keys the footer composes are new widgets). Without fast paint,
+        # Textual restyles everything inside a pane whose class changes.
+        restyled = {type(node).__name__ for node in styled} - {"FooterKey"}
+        assert restyled <= {"SelectionList", "Input", "SeedsPane", "TechniquePane"} or not fast_paint.ENABLED
+        styled.clear()
+        await pilot.press("tab")  # to the Seed field, in the same pane
+        await pilot.pause()
+        assert app.focused.id == "run-seed" and technique.has_class("-focus-within")
+        assert {node for node in styled if type(node).__name__ != "FooterKey"} <= {app.main_screen.query_one("#run-num"), app.focused}

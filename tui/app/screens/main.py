@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -43,7 +43,7 @@ class MainScreen(Screen):
     MainScreen.-wide #left { width: 2fr; layout: horizontal; }
     MainScreen.-wide SeedsPane, MainScreen.-wide TechniquePane { height: 1fr; width: 1fr; }
     MainScreen .pane { border: round $primary-muted; border-title-color: $text; }
-    MainScreen .pane:focus-within { border: round $primary; border-title-style: bold; }
+    MainScreen .pane.-focus-within { border: round $primary; border-title-style: bold; }
     """
     BINDINGS = [
         # Not in the footer: the run's speed line says "esc cancels", so a run starting or ending changes no
@@ -101,6 +101,13 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.seeds.seed_list.focus()
+
+    @on(events.DescendantFocus)
+    @on(events.DescendantBlur)
+    def mark_focused_pane(self) -> None:
+        # A class rather than :focus-within, which restyles every widget inside a pane as the focus moves.
+        for pane in self.query(".pane"):
+            fast_paint.set_own_class(pane, pane.has_focus_within, "-focus-within")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "pipeline_key":  # the Pipeline tab's keys, shown and working while it is in front
