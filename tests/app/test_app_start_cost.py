@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from textual import events
 from textual.dom import DOMNode
 from textual.widgets import Label
 
-from tests.app.conftest import make_app, wait_for
+from tests.app.conftest import fast_paint_only, make_app, wait_for
 from tests.app.fake_backend import FakeBackend
 from tui.app import fast_paint
 
@@ -61,3 +62,23 @@ async def test_moving_the_focus_restyles_the_widgets_it_leaves_and_reaches_not_t
         await pilot.pause()
         assert app.focused.id == "run-seed" and technique.has_class("-focus-within")
         assert {node for node in styled if type(node).__name__ != "FooterKey"} <= {app.main_screen.query_one("#run-num"), app.focused}
+
+
+@fast_paint_only  # Textual's own footer composes its keys anew at every change of the bindings
+async def test_the_footer_composes_its_keys_once_as_the_app_starts(app_store, prompts):
+    """The screen's bindings change several times as the focus settles, before the first composition runs;
+    and a key is styled as it mounts, not also as Textual makes it compact and then not."""
+    mounted: Counter = Counter()
+
+    def count_mounts(message) -> None:
+        if isinstance(message, events.Mount):
+            mounted[type(message._sender).__name__] += 1
+
+    app = make_app(app_store, prompts, FakeBackend())
+    styled = count_styling(app)
+    async with app.run_test(size=(120, 36), message_hook=count_mounts) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await pilot.pause()
+        shown = app.main_screen.query("FooterKey")
+        assert len(shown) > 5 and mounted["FooterKey"] == len(shown)
+        assert max(styled[key] for key in shown) <= 2  # the palette's key is compact from birth: it is restyled once

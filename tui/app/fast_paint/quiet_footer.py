@@ -9,6 +9,7 @@ or undims the ones whose state changed.
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets._footer import FooterKey
 
@@ -16,6 +17,13 @@ from tui.app.widgets.fitted_footer import FittedFooter
 
 
 class QuietFooter(FittedFooter):
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            # A key is born compact, then bound to the footer's (a restyle either way), except the palette's.
+            if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):
+                widget.set_reactive(FooterKey.compact, self.compact)
+            yield widget
+
     def bindings_changed(self, screen: Screen) -> None:
         if self._bindings_ready and screen.app.app_focus and self.is_attached and screen is self.screen:
             if self._update_in_place():

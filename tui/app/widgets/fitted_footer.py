@@ -3,7 +3,10 @@ whole (the rest stay one keypress away in the palette and F1 help), never a key 
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
+from textual.screen import Screen
 from textual.widgets import Footer
 
 # Below this many columns the roomy style (a space either side of each key) cuts the main screen's keys.
@@ -13,17 +16,32 @@ ROOMY_WIDTH = 100
 class FittedFooter(Footer):
     """Textual's footer, compact below ROOMY_WIDTH columns, hiding the keys that would not fit whole."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._binding_changes = 0  # the screen's bindings changed this many times
+        self._binding_changes_shown = 0  # the keys shown were composed after this many
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        self._binding_changes += 1
+        super().bindings_changed(screen)
+
     def on_resize(self, event: events.Resize) -> None:
         self.compact = event.size.width < ROOMY_WIDTH
         self._show_what_fits()
 
     async def recompose(self) -> None:
+        # Textual composes the keys once per change of the bindings, even for changes made before the first
+        # of those ran (focus settling as the app starts): the first to run shows the latest bindings.
+        if self._binding_changes == self._binding_changes_shown:
+            return
+        self._binding_changes_shown = self._binding_changes
         await super().recompose()
         self._show_what_fits()
 
     def _show_what_fits(self) -> None:
         for key in self.query("FooterKey"):
-            key.display = True
+            if not key.display:  # setting it anyway asks for a new layout of the screen
+                key.display = True
         self.call_after_refresh(self._hide_what_does_not_fit)
 
     def _hide_what_does_not_fit(self) -> None:
