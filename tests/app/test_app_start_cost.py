@@ -12,6 +12,7 @@ from textual.widgets import Label
 from tests.app.conftest import fast_paint_only, make_app, wait_for
 from tests.app.fake_backend import FakeBackend
 from tui.app import fast_paint
+from tui.app.widgets.template_editor import TemplateEditor
 
 
 def count_styling(app) -> Counter:
@@ -82,3 +83,21 @@ async def test_the_footer_composes_its_keys_once_as_the_app_starts(app_store, pr
         shown = app.main_screen.query("FooterKey")
         assert len(shown) > 5 and mounted["FooterKey"] == len(shown)
         assert max(styled[key] for key in shown) <= 2  # the palette's key is compact from birth: it is restyled once
+
+
+async def test_the_template_is_read_once_as_its_form_is_shown(app_store, prompts, monkeypatch):
+    """The template select announces its first value as it mounts; the editor shows that template already."""
+    shown: list[str] = []
+    show_template = TemplateEditor.show_template
+    monkeypatch.setattr(TemplateEditor, "show_template", lambda editor, name: (shown.append(name), show_template(editor, name)))
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.main_screen.query(TemplateEditor), what="the template editor")
+        await pilot.pause()
+        assert len(shown) == 1
+        editor = app.main_screen.query_one(TemplateEditor)
+        select = app.main_screen.query_one(f"#{editor.id.removesuffix('--editor')}")
+        other = next(name for name in prompts.names() if name != editor.template_name)
+        select.value = other  # a person choosing another template still sees it
+        await wait_for(pilot, lambda: editor.template_name == other, what="the other template")
+        assert shown == [shown[0], other]

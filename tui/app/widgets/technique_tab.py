@@ -213,7 +213,9 @@ class TechniqueTab(VerticalScroll):
     def template_chosen(self, event: Select.Changed) -> None:
         self.check()
         editor = self.query(f"#{event.select.id}--editor")
-        if editor and isinstance(event.value, str):
+        # The select announces its first value as it mounts, which the editor shows already: reading it
+        # again would lay the screen out once more.
+        if editor and isinstance(event.value, str) and editor.first(TemplateEditor).template_name != event.value:
             editor.first(TemplateEditor).show_template(event.value)
 
     def model_loaded(self, model: Model) -> None:
