@@ -3,6 +3,7 @@ template, lays the screen out. Each test fails if work the start once did twice 
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 from textual import events
@@ -12,6 +13,7 @@ from textual.widgets import Label
 from tests.app.conftest import fast_paint_only, make_app, wait_for
 from tests.app.fake_backend import FakeBackend
 from tui.app import fast_paint
+from tui.app.fast_paint.drawing_counter import count_drawing
 from tui.app.widgets.template_editor import TemplateEditor
 
 
@@ -101,3 +103,21 @@ async def test_the_template_is_read_once_as_its_form_is_shown(app_store, prompts
         select.value = other  # a person choosing another template still sees it
         await wait_for(pilot, lambda: editor.template_name == other, what="the other template")
         assert shown == [shown[0], other]
+
+
+async def test_the_model_being_loaded_is_named_without_a_new_layout(app_store, prompts):
+    """The status line's box is the bar's whatever it says: a new text is a frame, not a layout of the screen."""
+    hold = threading.Event()
+    app = make_app(app_store, prompts, FakeBackend(hold=hold))
+    async with app.run_test(size=(120, 36)) as pilot:
+        def shown() -> str:
+            return str(app.main_screen.query_one("#model-status").render()) if app.main_screen.query("#model-status") else ""
+
+        await wait_for(pilot, lambda: shown().startswith("Loading SmolLM2-fake.gguf"), what="the model being loaded")
+        await pilot.pause()
+        drawing = count_drawing(app, app.main_screen)
+        app.main_screen.status_bar.model_loading(None)  # as when a person opens another model
+        await pilot.pause()
+        hold.set()
+        assert shown() == "Loading the model…"
+        assert drawing["layouts"] == 0 and drawing["frames"] >= 1

@@ -33,7 +33,7 @@ class StatusBar(Horizontal):
 
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; padding: 0 1; }
-    StatusBar #model-status { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
+    StatusBar #model-status { width: 1fr; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     StatusBar #model-progress { width: 22; margin-left: 1; }
     StatusBar #store-status { width: auto; margin-left: 1; color: $text-muted; }
     StatusBar.-failed #model-status { color: $error; }
@@ -49,7 +49,7 @@ class StatusBar(Horizontal):
         yield Static(self.store_name, id="store-status", markup=False)
 
     def _model_status(self, text: str, loading: bool, failed: bool = False) -> None:
-        self.query_one("#model-status", Static).update(text)
+        self.query_one("#model-status", Static).update(text, layout=False)  # its box is the bar's: no new layout
         progress = self.query_one("#model-progress", ProgressBar)
         progress.display = loading
         if not loading:  # a bar without a total animates, 15 wake-ups a second even while hidden
