@@ -81,6 +81,14 @@ async def test_a_partial_update_is_what_textual_draws_from_fewer_widgets(app_sto
         assert _update(compositor, status + [title])[1] <= 12
 
 
+def test_a_pane_repainted_whole_is_one_box():
+    """A pane whose style changes dirties every widget inside it too: those regions add nothing to the pane's
+    (merged pair by pair, these took seconds and left two of them beside the pane, drawn twice)."""
+    pane, footer = Region(0, 1, 60, 33), Region(0, 35, 120, 1)
+    inside = [Region(1 + (i % 5) * 11, 2 + i // 5, 10, 1) for i in range(150)]
+    assert sorted(merge_regions([*inside, pane, pane, footer], 4)) == [pane, footer]
+
+
 def test_regions_are_merged_neighbours_first():
     header, low, mid, high = Region(0, 0, 100, 1), Region(60, 2, 40, 1), Region(60, 4, 40, 1), Region(60, 30, 40, 2)
     assert merge_regions([header, low], 4) == [header, low]

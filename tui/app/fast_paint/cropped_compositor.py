@@ -68,7 +68,10 @@ class CroppedCompositor(Compositor):
 
 def merge_regions(regions: list[Region], limit: int) -> list[Region]:
     """At most `limit` regions covering `regions`: the pair whose joint box adds least is merged first."""
-    boxes = list(regions)
+    # A region inside another adds nothing (a pane repainted whole dirties each widget inside it too).
+    boxes = [region for index, region in enumerate(regions)
+             if not any(other.contains_region(region) and (other != region or other_index < index)
+                        for other_index, other in enumerate(regions) if other_index != index)]
     while len(boxes) > limit:
         _, i, j = min(
             (boxes[i].union(boxes[j]).area - boxes[i].area - boxes[j].area, i, j)
