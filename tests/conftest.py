@@ -34,11 +34,15 @@ REFUSED_LOADS = pytest.StashKey[Path]()  # the file the guard records refused lo
 SNAPSHOT_REPORT_DEFAULT = "snapshot_report.html"  # pytest-textual-snapshot's, in the folder pytest runs in
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by mark
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by mark, and before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.model)
+        if item.get_closest_marker("model") is not None:
+            # One model test at a time (on one xdist worker): two side by side spin each other's llama.cpp
+            # threads, costing half as much CPU again and more time than running them in turn.
+            item.add_marker(pytest.mark.xdist_group("model"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
