@@ -20,6 +20,15 @@ class FittedFooter(Footer):
         super().__init__(*args, **kwargs)
         self._binding_changes = 0  # the screen's bindings changed this many times
         self._binding_changes_shown = 0  # the keys shown were composed after this many
+        self._fitting = False  # every key is shown, and those that do not fit are to be hidden once laid out
+
+    def on_mount(self) -> None:
+        # A screen below a modal one runs its callbacks before it lays new keys out: fit them as it does.
+        # Immediate, so that only a layout made after the keys were shown can hide them.
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._keys_laid_out, immediate=True)
+
+    def _keys_laid_out(self, _screen: Screen[Any]) -> None:
+        self._hide_what_does_not_fit()
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
         self._binding_changes += 1
@@ -42,11 +51,18 @@ class FittedFooter(Footer):
         for key in self.query("FooterKey"):
             if not key.display:  # setting it anyway asks for a new layout of the screen
                 key.display = True
+        self._fitting = True
         self.call_after_refresh(self._hide_what_does_not_fit)
 
     def _hide_what_does_not_fit(self) -> None:
-        """Hide every key that reaches past the palette key (docked right) or the footer's edge."""
+        """Hide every key that reaches past the palette key (docked right) or the footer's edge, once every key
+        shown has been laid out (a key not yet laid out has no region)."""
+        if not self._fitting:
+            return
         keys = list(self.query("FooterKey"))
+        if any(key.display and not key.region for key in keys):
+            return
+        self._fitting = False
         palette = [key for key in keys if key.has_class("-command-palette")]
         limit = palette[0].region.x if palette else self.region.right
         for key in keys:
