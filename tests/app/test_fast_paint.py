@@ -20,6 +20,7 @@ import pytest
 
 import textual
 import tui.app
+from tests.app.conftest import fast_paint_only
 from tests.conftest import REPO, run_smolgen
 from tui.app import fast_paint
 from tui.engine.errors import BadInput
@@ -159,6 +160,18 @@ asyncio.run(run())
         "smolgen.app.fast_paint WARNING fast paint off: Textual 9.0.0 is not the 8.2 series it was tested with"
     ]
     assert result.stdout.splitlines() == ["Compositor 2", "[]"]  # Textual's own compositor; two samples stored
+
+
+# Each snapshot holds what fast paint draws; the public path must draw the same pixels.
+SNAPSHOTS = ["tests/app/test_app_snapshots.py", "tests/app/test_app_servers.py::test_server_tab_snapshot"]
+
+
+@fast_paint_only  # off, this suite already runs the snapshots on the public path
+def test_the_snapshots_match_with_fast_paint_off():
+    env = {**os.environ, fast_paint.SWITCH: "off"}
+    command = [sys.executable, "-m", "pytest", *SNAPSHOTS, "-q", "-n", "0", "-p", "no:randomly", "-p", "no:cacheprovider"]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]  # 0: some ran, none failed
 
 
 def test_a_bad_switch_value_stops_the_app_in_one_line(tmp_path, monkeypatch):
