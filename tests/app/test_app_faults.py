@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import sys
+import threading
 import time
 
 import pytest
@@ -26,6 +27,21 @@ from tui.engine.store import SampleStore
 def _bindings_shown(app) -> set[str]:
     """The keys the footer offers on the current screen."""
     return {binding.key for (_, binding, enabled, _) in app.screen.active_bindings.values() if enabled and binding.show}
+
+
+async def test_a_model_that_reports_as_the_app_quits_is_no_crash(app_store, prompts):
+    """The model loads on a thread of its own: its report can reach a status bar the quitting app already took apart."""
+    hold = threading.Event()
+    app = make_app(app_store, prompts, FakeBackend(hold=hold))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: "Loading" in str(app.main_screen.query_one("#model-status").render()), what="the load")
+        bar = app.main_screen.status_bar
+    hold.set()
+    assert not bar.query("#model-status")  # the quit took the bar's parts away, as Textual does
+    bar.model_load_progress(0.5)
+    bar.model_ready(FakeModel())
+    bar.model_failed("the file went away")
+    bar.model_loading(None)
 
 
 async def test_a_read_only_store_says_so_and_offers_review_stats_and_export_only(tmp_path, monkeypatch, prompts):
