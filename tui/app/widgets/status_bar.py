@@ -48,18 +48,17 @@ class StatusBar(Horizontal):
         yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="model-progress")
         yield Static(self.store_name, id="store-status", markup=False)
 
-    def _parts(self) -> tuple[Static, ProgressBar] | None:
-        """The model's line and its progress bar; None once the app, quitting, has removed them (a model
-        that finishes loading as the app quits reports to a bar already taken apart)."""
-        status, progress = self.query("#model-status"), self.query("#model-progress")
-        return (status.first(Static), progress.first(ProgressBar)) if status and progress else None
+    def _progress(self) -> ProgressBar | None:
+        """The model's progress bar; None once the app, quitting, has removed the bar's parts (a model that
+        finishes loading as the app quits reports to a bar already taken apart)."""
+        bars = self.query("#model-progress")
+        return bars.first(ProgressBar) if bars else None
 
     def _model_status(self, text: str, loading: bool, failed: bool = False) -> None:
-        parts = self._parts()
-        if parts is None:
+        progress, status = self._progress(), self.query("#model-status")
+        if progress is None or not status:
             return
-        status, progress = parts
-        status.update(text, layout=False)  # its box is the bar's: no new layout
+        status.first(Static).update(text, layout=False)  # its box is the bar's: no new layout
         progress.display = loading
         if not loading:  # a bar without a total animates, 15 wake-ups a second even while hidden
             progress.update(total=1, progress=1)
@@ -72,14 +71,12 @@ class StatusBar(Horizontal):
 
     def model_load_progress(self, share: float) -> None:
         """llama.cpp's own count of the weights loaded; the bar pulses until the first report."""
-        parts = self._parts()
-        if parts is not None:
-            parts[1].update(total=100, progress=round(share * 100))
+        if (progress := self._progress()) is not None:
+            progress.update(total=100, progress=round(share * 100))
 
     def _restart_progress(self) -> None:
-        parts = self._parts()
-        if parts is not None:
-            parts[1].update(total=None, progress=0)
+        if (progress := self._progress()) is not None:
+            progress.update(total=None, progress=0)
 
     def servers_connecting(self, request: ModelRequest) -> None:
         if request.local_slots is not None:
