@@ -15,8 +15,9 @@ import pytest
 
 import tui.engine.journal as journal_module
 from tests.app.conftest import make_app, notifications, wait_for
-from tests.app.fake_backend import FakeBackend, FakeModel
+from tests.app.fake_backend import FakeBackend, FakeModel, fake_info
 from tests.app.test_app_review import add_samples
+from tui.app.messages import ModelInspected, ModelLoaded, ModelLoadProgress
 from tui.app.screens.export import ExportScreen
 from tui.app.screens.review import ReviewScreen
 from tui.app.screens.stats import StatsScreen
@@ -30,18 +31,17 @@ def _bindings_shown(app) -> set[str]:
 
 
 async def test_a_model_that_reports_as_the_app_quits_is_no_crash(app_store, prompts):
-    """The model loads on a thread of its own: its report can reach a status bar the quitting app already took apart."""
+    """The model loads on a thread of its own: its reports can reach an app that has already taken its screens apart."""
     hold = threading.Event()
     app = make_app(app_store, prompts, FakeBackend(hold=hold))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: "Loading" in str(app.main_screen.query_one("#model-status").render()), what="the load")
-        bar = app.main_screen.status_bar
     hold.set()
-    assert not bar.query("#model-status")  # the quit took the bar's parts away, as Textual does
-    bar.model_load_progress(0.5)
-    bar.model_ready(FakeModel())
-    bar.model_failed("the file went away")
-    bar.model_loading(None)
+    assert not app.main_screen.query("StatusBar")  # the quit took the screen apart, as Textual does
+    app.model_inspected(ModelInspected(fake_info()))
+    app.model_load_progress(ModelLoadProgress(0.5))
+    app.model_loaded(ModelLoaded(FakeModel()))
+    app.model_failed("the file went away")
 
 
 async def test_a_read_only_store_says_so_and_offers_review_stats_and_export_only(tmp_path, monkeypatch, prompts):

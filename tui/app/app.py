@@ -271,6 +271,10 @@ class SmolgenApp(App):
 
     @on(ModelInspected)
     def model_inspected(self, message: ModelInspected) -> None:
+        # The model loads on a thread of its own: once the app is quitting (its screens taken apart), a
+        # late report has nothing to show on, and a pending run nothing to start.
+        if not self.is_running:
+            return
         self.main_screen.status_bar.model_loading(message.info)
 
     @on(ServerReported)
@@ -279,11 +283,15 @@ class SmolgenApp(App):
 
     @on(ModelLoadProgress)
     def model_load_progress(self, message: ModelLoadProgress) -> None:
+        if not self.is_running:
+            return
         self.main_screen.status_bar.model_load_progress(message.share)
 
     @on(ModelLoaded)
     def model_loaded(self, message: ModelLoaded) -> None:
         self.model, self.model_error = message.model, None
+        if not self.is_running:
+            return
         self.main_screen.status_bar.model_ready(message.model)
         self.main_screen.technique.model_loaded(message.model)
         if self._pending is not None:
@@ -292,6 +300,8 @@ class SmolgenApp(App):
 
     def model_failed(self, message: str) -> None:
         self.model, self.model_error = None, message
+        if not self.is_running:
+            return
         self.main_screen.status_bar.model_failed(message)
         self.notify(f"The model cannot be used: {message}", severity="error", timeout=10, markup=False)
         if self._pending is not None:

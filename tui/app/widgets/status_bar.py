@@ -48,17 +48,9 @@ class StatusBar(Horizontal):
         yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="model-progress")
         yield Static(self.store_name, id="store-status", markup=False)
 
-    def _progress(self) -> ProgressBar | None:
-        """The model's progress bar; None once the app, quitting, has removed the bar's parts (a model that
-        finishes loading as the app quits reports to a bar already taken apart)."""
-        bars = self.query("#model-progress")
-        return bars.first(ProgressBar) if bars else None
-
     def _model_status(self, text: str, loading: bool, failed: bool = False) -> None:
-        progress, status = self._progress(), self.query("#model-status")
-        if progress is None or not status:
-            return
-        status.first(Static).update(text, layout=False)  # its box is the bar's: no new layout
+        self.query_one("#model-status", Static).update(text, layout=False)  # its box is the bar's: no new layout
+        progress = self.query_one("#model-progress", ProgressBar)
         progress.display = loading
         if not loading:  # a bar without a total animates, 15 wake-ups a second even while hidden
             progress.update(total=1, progress=1)
@@ -67,16 +59,11 @@ class StatusBar(Horizontal):
     def model_loading(self, info: ModelInfo | None) -> None:
         name = f"{info.path.name} ({info.size_bytes / 1e6:.0f} MB)" if info else "the model"
         self._model_status(f"Loading {name}…", loading=True)
-        self._restart_progress()
+        self.query_one("#model-progress", ProgressBar).update(total=None, progress=0)
 
     def model_load_progress(self, share: float) -> None:
         """llama.cpp's own count of the weights loaded; the bar pulses until the first report."""
-        if (progress := self._progress()) is not None:
-            progress.update(total=100, progress=round(share * 100))
-
-    def _restart_progress(self) -> None:
-        if (progress := self._progress()) is not None:
-            progress.update(total=None, progress=0)
+        self.query_one("#model-progress", ProgressBar).update(total=100, progress=round(share * 100))
 
     def servers_connecting(self, request: ModelRequest) -> None:
         if request.local_slots is not None:
@@ -85,7 +72,7 @@ class StatusBar(Horizontal):
             urls = request.servers.urls if request.servers is not None else []
             text = f"Connecting to {urls[0]}…" if len(urls) == 1 else f"Connecting to {len(urls)} servers…"
         self._model_status(text, loading=True)
-        self._restart_progress()
+        self.query_one("#model-progress", ProgressBar).update(total=None, progress=0)
 
     def model_ready(self, model: LanguageModel) -> None:
         """A GGUF's metadata; for servers, the model's name, where it runs and where its chat template came from."""
