@@ -14,6 +14,7 @@ from textual.app import App
 from textual.strip import Strip
 
 from tui.app import fast_paint
+from tui.app.fast_paint import probe
 from tui.app.app import SmolgenApp
 from tui.app.backend import ModelRequest
 from tui.engine import cpu_load
@@ -120,7 +121,7 @@ def shown_text(app: SmolgenApp, selector: str) -> str:
 
 def notifications(app: SmolgenApp) -> list[str]:
     """The messages of the notifications shown so far."""
-    return [notification.message for notification in app._notifications]
+    return probe.notifications(app)
 
 
 def cells(strip: Strip) -> list[tuple[str, Style | None]]:
@@ -129,10 +130,6 @@ def cells(strip: Strip) -> list[tuple[str, Style | None]]:
 
 def drawn_at_once(app: App, action: Callable[[], object]) -> list:
     """The updates `action` writes to the screen as it runs, without waiting for a frame."""
-    drawn: list = []
-    app._display = lambda screen, update: drawn.append(update)
-    try:
+    with probe.terminal_writes(app) as drawn:
         action()
-    finally:
-        del app._display
     return drawn

@@ -13,7 +13,8 @@ from textual.widgets import Label
 from tests.app.conftest import fast_paint_only, make_app, wait_for
 from tests.app.fake_backend import FakeBackend
 from tui.app import fast_paint
-from tui.app.fast_paint.drawing_counter import count_drawing
+from tui.app.fast_paint import probe
+from tui.app.fast_paint.probe import count_drawing
 from tui.app.widgets.template_editor import TemplateEditor
 
 
@@ -75,7 +76,7 @@ async def test_the_footer_composes_its_keys_once_as_the_app_starts(app_store, pr
 
     def count_mounts(message) -> None:
         if isinstance(message, events.Mount):
-            mounted[type(message._sender).__name__] += 1
+            mounted[type(probe.sender(message)).__name__] += 1
 
     app = make_app(app_store, prompts, FakeBackend())
     styled = count_styling(app)

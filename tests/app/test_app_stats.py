@@ -9,6 +9,7 @@ from tests.app.conftest import make_app, notifications, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.app.test_app_review import on_disk
 from tests.conftest import run_cli
+from tui.app.fast_paint import probe
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.review import ReviewScreen
 from tui.app.screens.stats import StatsScreen
@@ -28,7 +29,7 @@ def add(store, instruction: str, technique: str = "magpie", run_id: int | None =
 
 def screen_text(app) -> str:
     """What the terminal shows right now, as plain text."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+    return "\n".join(strip.text for strip in probe.frame_lines(app.screen))
 
 
 async def open_stats(pilot, clusters: bool = True) -> StatsScreen:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 
 from tests.app.conftest import FAST_PAINT_OFF, make_app, wait_for
@@ -12,38 +10,12 @@ from tui.app import fast_paint
 if not fast_paint.ENABLED:  # before the imports of Textual's private names, which another Textual may not have
     pytest.skip(FAST_PAINT_OFF, allow_module_level=True)
 
-from textual._compositor import Compositor  # noqa: E402
 from textual.geometry import Region  # noqa: E402
 
 from tests.app.fake_backend import FakeBackend  # noqa: E402
+from tui.app.fast_paint import probe  # noqa: E402
 from tui.app.fast_paint.cropped_compositor import CroppedCompositor, merge_regions  # noqa: E402
 from tui.app.widgets.stream_view import StreamView  # noqa: E402
-
-
-def _update(compositor: Compositor, regions: list[Region], compositor_class: type = CroppedCompositor) -> tuple[list, int]:
-    """What a partial update of `regions`, drawn the way `compositor_class` draws, puts on screen
-    (each updated span's cells as (y, x, strip)), and how many widgets were drawn for it."""
-    drawn = 0
-    get_renders = partial(compositor_class._get_renders, compositor)
-
-    def counted(crop):
-        nonlocal drawn
-        for render in get_renders(crop):
-            drawn += 1
-            yield render
-
-    compositor._get_renders = counted
-    compositor._dirty_regions = set(regions)
-    try:
-        update = compositor_class.render_partial_update(compositor)
-    finally:
-        del compositor._get_renders
-    shown = []
-    for y, x1, x2 in update.spans:
-        for (x, strip), end in zip(update.chops[y].items(), compositor.cuts[y][1:]):
-            if strip is not None and x < x2 and end > x1:
-                shown.append((y, max(x, x1), strip.crop(max(x, x1) - x, min(end, x2) - x)))
-    return shown, drawn
 
 
 async def test_a_partial_update_is_what_textual_draws_from_fewer_widgets(app_store, prompts):
@@ -53,7 +25,7 @@ async def test_a_partial_update_is_what_textual_draws_from_fewer_widgets(app_sto
         stream = app.main_screen.query_one(StreamView)
         stream.append("Some streamed text that wraps over more than one line of the output pane, " * 3)
         await pilot.pause()
-        compositor = app.main_screen._compositor
+        compositor = probe.compositor(app.main_screen)
         assert isinstance(compositor, CroppedCompositor)
         last_line = Region(stream.region.x, stream.region.bottom - 1, stream.region.width, 1)
         stage, finished = (app.main_screen.query_one(name).region for name in ("#stage", "#finished"))
@@ -70,15 +42,15 @@ async def test_a_partial_update_is_what_textual_draws_from_fewer_widgets(app_sto
             status + [title],  # a sample finished: the output pane's status lines and the header's counts
         ]
         for regions in cases:
-            ours, drawn = _update(compositor, regions)
-            textual, textual_drawn = _update(compositor, regions, Compositor)
+            ours, drawn = probe.partial_update(compositor, regions)
+            textual, textual_drawn = probe.partial_update(compositor, regions, textuals=True)
             assert ours == textual, f"update of {regions} differs"
             assert drawn <= textual_drawn
-        assert _update(compositor, [last_line])[1] <= 2  # the stream and its scroll bar; what holds them is hidden
-        assert _update(compositor, [stage, finished])[1] <= 3  # not the stream between them
+        assert probe.partial_update(compositor, [last_line])[1] <= 2  # the stream and its scroll bar; what holds them is hidden
+        assert probe.partial_update(compositor, [stage, finished])[1] <= 3  # not the stream between them
         # More regions than it draws one by one: neighbours are merged (the output pane's lines into
         # one box, the header another), not everything into one box over the screen, which drew ~45 widgets.
-        assert _update(compositor, status + [title])[1] <= 12
+        assert probe.partial_update(compositor, status + [title])[1] <= 12
 
 
 def test_a_pane_repainted_whole_is_one_box():

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from textual.screen import Screen
-
 from tests.app.conftest import fast_paint_only, make_app, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend, FakeModel
+from tui.app.fast_paint import probe
 from tui.app.screens.review import ReviewScreen
 from tui.app.widgets import output_pane
 from tui.app.widgets.finished_list import FinishedList
@@ -32,29 +31,18 @@ async def test_a_longer_run_lays_out_and_repaints_the_screen_no_more_often(app_s
     monkeypatch.setattr(output_pane, "FINISHED_SECONDS", 0.02)  # the list and counts change with every sample
     backend = FakeBackend(FakeModel(("Tell me about bees?", LONG_REPLY), word_delay=0.002))
     app = make_app(app_store, prompts, backend)
-    counts = {"layouts": 0, "full repaints": 0}
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
-        screen = app.main_screen
-        layout, full_update = Screen._refresh_layout, screen._compositor.render_full_update
-
-        def counted_layout(*args, **kwargs):
-            counts["layouts"] += 1
-            return layout(screen, *args, **kwargs)
-
-        def counted_full_update(*args, **kwargs):
-            counts["full repaints"] += 1
-            return full_update(*args, **kwargs)
-
-        monkeypatch.setattr(screen, "_refresh_layout", counted_layout)
-        monkeypatch.setattr(screen._compositor, "render_full_update", counted_full_update)
+        drawing = probe.count_drawing(app, app.main_screen)
+        counts = lambda: {key: drawing[key] for key in ("layouts", "full repaints")}  # noqa: E731
         await _run(pilot, 1)  # the first run also lays out the Magpie form it shows
-        counts.update({key: 0 for key in counts})
+        before = counts()
         await _run(pilot, 1)
-        one_sample = dict(counts)
-        counts.update({key: 0 for key in counts})
+        one_sample = {key: drawing[key] - before[key] for key in before}
+        before = counts()
         await _run(pilot, 6)
-        assert counts == one_sample, f"one sample: {one_sample}, six samples: {counts}"
+        six_samples = {key: drawing[key] - before[key] for key in before}
+        assert six_samples == one_sample
         assert len(app.main_screen.query_one(FinishedList).lines) == 8
         assert "new 8" in app.sub_title
     assert len(app_store.list_samples()) == 8
@@ -104,17 +92,15 @@ async def test_enter_on_a_finished_sample_opens_it_in_review(app_store, prompts)
 
 async def test_no_progress_bar_animates_when_idle(app_store, prompts):
     """A progress bar without a total pulses 15 times a second, hidden or not: an idle app woke for it."""
-    from textual.widgets._progress_bar import Bar
-
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
         await pilot.pause()
-        bars = list(app.main_screen.query(Bar))
+        bars = list(app.main_screen.query("Bar"))
         # The model's load bar; a run's progress is a ProgressLine, which has no animation at all.
         assert len(bars) == 1 and all(bar.auto_refresh is None for bar in bars)
         await _run(pilot, 1)
-        assert all(bar.auto_refresh is None for bar in app.main_screen.query(Bar))
+        assert all(bar.auto_refresh is None for bar in app.main_screen.query("Bar"))
 
 
 async def test_the_finished_list_redraws_its_cursor_line_when_the_cursor_or_the_focus_moves(app_store, prompts):
@@ -129,8 +115,8 @@ async def test_the_finished_list_redraws_its_cursor_line_when_the_cursor_or_the_
         await pilot.pause()
 
         def background(row: int):
-            strip = app.main_screen._compositor.render_strips()[finished.region.y + row]
-            return strip.crop(finished.region.x, finished.region.x + 1)._segments[0].style.bgcolor
+            strip = probe.frame_lines(app.main_screen)[finished.region.y + row]
+            return next(iter(strip.crop(finished.region.x, finished.region.x + 1))).style.bgcolor
 
         cursor = lambda: finished.get_component_rich_style("finished-list--cursor").bgcolor  # noqa: E731
         blurred = cursor()

@@ -10,6 +10,7 @@ from textual.widgets import Button, Footer
 from tests.app.conftest import fast_paint_only, make_app, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend, FakeModel
 from tui.app import fast_paint
+from tui.app.fast_paint import probe
 
 
 class FooterApp(App):
@@ -48,7 +49,7 @@ async def test_a_key_turning_on_is_undimmed_in_place():
         await pilot.press("f5")
         await pilot.pause()
         assert _keys(app) == before  # the same widgets, not composed anew
-        assert not stop.has_class("-disabled") and not stop._disabled
+        assert not stop.has_class("-disabled") and not probe.footer_key_disabled(stop)
 
 
 async def test_keys_that_appear_are_composed(app_store, prompts):

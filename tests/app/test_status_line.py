@@ -4,6 +4,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from tests.app.conftest import cells, drawn_at_once, fast_paint_only
+from tui.app.fast_paint import probe
 from tui.app.widgets.status_line import ProgressLine, StatusLine
 
 
@@ -23,11 +24,11 @@ async def test_a_change_is_drawn_at_once_as_a_frame_would_draw_it():
         line = app.query_one("#first", StatusLine)
         await pilot.pause()
         drawn = drawn_at_once(app, lambda: line.update("Magpie · turn 1 · assistant"))
-        assert len(drawn) == 1 and not line._repaint_required  # no frame asked for
+        assert len(drawn) == 1 and not probe.asks_for_frame(line)  # no frame asked for
         assert line.render() == line.text == "Magpie · turn 1 · assistant"
         assert not drawn_at_once(app, lambda: line.update("Magpie · turn 1 · assistant"))  # unchanged: nothing drawn
-        app.screen._compositor._dirty_regions.clear()
-        screen = app.screen._compositor.render_strips()  # what a frame draws now
+        probe.forget_changes(app.screen)
+        screen = probe.frame_lines(app.screen)  # what a frame draws now
         assert screen[0].text == " Magpie · turn 1 ·… "  # cut to the width, inside the padding
         for y, x1, x2 in drawn[0].spans:
             assert y == 0 and cells(drawn[0].chops[y][x1]) == cells(screen[y].crop(x1, x2))
@@ -36,9 +37,9 @@ async def test_a_change_is_drawn_at_once_as_a_frame_would_draw_it():
         await pilot.pause()
         second = app.query_one("#second", StatusLine)
         assert not drawn_at_once(app, lambda: second.update("0/3 samples"))  # hidden in part: a frame draws it
-        assert second._repaint_required
+        assert probe.asks_for_frame(second)
         await pilot.pause()
-        assert app.screen._compositor.render_strips()[1].text.startswith("over")
+        assert probe.frame_lines(app.screen)[1].text.startswith("over")
 
 
 class ProgressApp(App):
@@ -57,9 +58,9 @@ async def test_progress_is_drawn_at_once_as_a_bar_and_a_percentage():
         await pilot.pause()
         for done, shown in [(1, "━" * 5 + "╺" + "━" * 9 + "  33%"), (3, "━" * 15 + " 100%")]:
             drawn = drawn_at_once(app, lambda done=done: progress.update(progress=done))
-            assert len(drawn) == 1 and not progress._repaint_required  # no frame asked for
-            app.screen._compositor._dirty_regions.clear()
-            screen = app.screen._compositor.render_strips()  # what a frame draws now
+            assert len(drawn) == 1 and not probe.asks_for_frame(progress)  # no frame asked for
+            probe.forget_changes(app.screen)
+            screen = probe.frame_lines(app.screen)  # what a frame draws now
             assert screen[0].text == f" {shown} "
             for y, x1, x2 in drawn[0].spans:
                 assert cells(drawn[0].chops[y][x1]) == cells(screen[y].crop(x1, x2))

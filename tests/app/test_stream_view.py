@@ -7,6 +7,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tests.app.conftest import cells, drawn_at_once, fast_paint_only, wait_for
+from tui.app.fast_paint import probe
 from tui.app.widgets.stream_view import StreamView
 
 
@@ -72,8 +73,8 @@ async def test_text_added_to_the_last_line_is_drawn_at_once_as_a_frame_would_dra
         await pilot.pause()  # a frame: the view sees the padding, and wraps again inside it
         await pilot.pause()
         drawn = drawn_at_once(app, lambda: view.append(" x"))  # fits on the last line
-        assert len(drawn) == 1 and not view._repaint_required  # drawn, and no frame asked for
-        screen = app.screen._compositor.render_strips()
+        assert len(drawn) == 1 and not probe.asks_for_frame(view)  # drawn, and no frame asked for
+        screen = probe.frame_lines(app.screen)
         last = len(view._lines) - 1
         assert screen[last].text.rstrip() == " eleven twelve x"  # wrapped inside the padding
         bar = view.vertical_scrollbar.region
@@ -99,14 +100,14 @@ async def test_new_lines_are_drawn_at_once_with_the_scroll_bar_as_a_frame_would_
             await pilot.pause()
         bar = view.vertical_scrollbar
         # On a busy machine a pause can end before the frame: wait for it, so what follows asked for none.
-        await wait_for(pilot, lambda: not view._repaint_required and not bar._repaint_required, timeout=10, what="the frame")
+        await wait_for(pilot, lambda: not probe.asks_for_frame(view) and not probe.asks_for_frame(bar), timeout=10, what="the frame")
         top = view.scroll_offset.y
         drawn = drawn_at_once(app, lambda: view.append(" and more words, wrapped to new lines\nlast"))
-        assert drawn and not view._repaint_required and not bar._repaint_required  # no frame asked for
+        assert drawn and not probe.asks_for_frame(view) and not probe.asks_for_frame(bar)  # no frame asked for
         assert view.virtual_size.height == len(view._lines) == 15
         assert view.scroll_offset.y == (view._bottom() if following else top)
-        app.screen._compositor._dirty_regions.clear()
-        screen = app.screen._compositor.render_strips()  # what a frame draws now
+        probe.forget_changes(app.screen)
+        screen = probe.frame_lines(app.screen)  # what a frame draws now
         assert screen[5].text.rstrip() == (" last" if following else " line 7")
         painted = {(y, x1): update.chops[y][x1] for update in drawn for y, x1, _x2 in update.spans}
         assert {x1 for _y, x1 in painted} == ({view.content_region.x, bar.region.x} if following else {bar.region.x})
@@ -136,8 +137,8 @@ async def test_lines_drawn_at_once_follow_a_change_of_style(change):
         await pilot.pause()
         drawn = drawn_at_once(app, lambda: view.append(" three"))
         assert len(drawn) == 1
-        app.screen._compositor._dirty_regions.clear()
-        screen = app.screen._compositor.render_strips()  # what a frame draws now
+        probe.forget_changes(app.screen)
+        screen = probe.frame_lines(app.screen)  # what a frame draws now
         assert screen[0].text.strip() == "one two three"
         for y, x1, x2 in drawn[0].spans:
             assert cells(drawn[0].chops[y][x1]) == cells(screen[y].crop(x1, x2))
@@ -161,12 +162,12 @@ async def test_new_lines_covered_lines_and_hidden_screens_are_left_to_a_frame():
         view.append("\n" * 5 + "six")
         await pilot.pause()
         assert not drawn_at_once(app, lambda: view.append(" 7"))  # on the last line, under the cover
-        assert view._repaint_required
+        assert probe.asks_for_frame(view)
         await pilot.pause()
         view.scroll_to(y=0, animate=False)
         await pilot.pause()
         assert not drawn_at_once(app, lambda: view.append(" 8"))  # scrolled out of sight: nothing to draw
-        assert not view._repaint_required
+        assert not probe.asks_for_frame(view)
         view.scroll_end(animate=False)
         app.query_one("#cover").display = False
         await app.push_screen(Screen())
@@ -175,7 +176,7 @@ async def test_new_lines_covered_lines_and_hidden_screens_are_left_to_a_frame():
         app.pop_screen()
         await pilot.pause()
         assert len(drawn_at_once(app, lambda: view.append(" 10"))) == 1
-        assert app.screen._compositor.render_strips()[4].text.rstrip() == "six 7 8 9 10"
+        assert probe.frame_lines(app.screen)[4].text.rstrip() == "six 7 8 9 10"
 
 
 @fast_paint_only
@@ -192,7 +193,7 @@ async def test_its_scroll_bar_redraws_only_changed_cells_and_draws_what_textuals
         whole = Region(0, 0, bar.size.width, bar.size.height)
 
         def textuals() -> list:
-            bar._styles_cache.clear()
+            probe.forget_drawn_lines(bar)
             return Widget.render_lines(bar, whole)
 
         states = [lambda i=i: view.append(f"line {i}\n") for i in range(30)]
@@ -235,11 +236,11 @@ async def test_a_clear_draws_at_once_only_the_rows_that_showed_text():
             view.append(text)
             await pilot.pause()
             drawn = drawn_at_once(app, view.clear)
-            assert not view._repaint_required and not bar._repaint_required
+            assert not probe.asks_for_frame(view) and not probe.asks_for_frame(bar)
             assert {y for update in drawn for y, x1, _x2 in update.spans if x1 < bar.region.x} == rows
             assert view.scroll_offset.y == 0 and view.virtual_size.height == 1
-            app.screen._compositor._dirty_regions.clear()
-            screen = app.screen._compositor.render_strips()  # what a frame draws now
+            probe.forget_changes(app.screen)
+            screen = probe.frame_lines(app.screen)  # what a frame draws now
             assert [line.crop(0, bar.region.x).text.strip() for line in screen] == [""] * 8
             for update in drawn:
                 for y, x1, x2 in update.spans:

@@ -91,7 +91,7 @@ def measure_ui_cost(samples: int, rate: float, answer_words: int, batch_seconds:
 async def _drive(folder: Path, samples: int, rate: float, answer: str, batch_seconds: float) -> UiCost:
     from tui.app import streaming
     from tui.app.app import RunRequest, SmolgenApp
-    from tui.app.fast_paint.drawing_counter import count_drawing
+    from tui.app.fast_paint.probe import count_drawing
     from tui.app.messages import RunEnded
     from tui.bench.null_backend import NullBackend, PacedModel
     from tui.bench.workloads import Workload, technique_for
