@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import run_cli, run_smolgen
+from tui.bench.server import round_order
 
 
 def test_the_ceiling_part_balances_and_reports_rates_and_memory(tmp_path):
@@ -91,3 +92,13 @@ def test_the_llama_summary_says_when_a_local_server_pays(capsys, pays_from, said
     assert said in printed and "None" not in printed
     # Each round's ratio is shown beside the median, so a reader sees how much the machine drifted.
     assert "0.97, 1.0, 1.02" in printed and "by round: 1.25, 1.3, 1.41" in printed
+
+
+@pytest.mark.parametrize("names", [["smolgen", "bare"], ["smolgen", "bare", "engine"]])
+def test_each_round_runs_smolgen_right_beside_every_run_it_is_compared_with(names):
+    for round_number in range(4):
+        order = round_order(names, round_number)
+        assert sorted(order) == sorted(names)
+        beside = {order[i] for i in (order.index("smolgen") - 1, order.index("smolgen") + 1) if 0 <= i < len(order)}
+        assert beside == set(names) - {"smolgen"}
+    assert round_order(names, 1) == round_order(names, 0)[::-1]  # who goes first alternates

@@ -121,7 +121,7 @@ def llama_part(model_path: Path | None, concurrencies: list[int], samples: int, 
     A shared machine's speed drifts by more than the difference measured, so each concurrency runs
     `rounds` rounds, a smolgen run right beside a bare run, the order swapped from round to round; a
     ratio is the median of the rounds' ratios. At the local server's slots the in-process engine
-    runs in every round too (its model loaded once), so it is compared with the runs beside it."""
+    runs in every round too (its model loaded once), right beside the smolgen run it is compared with."""
     from tui.engine.server.connect import connect
     from tui.engine.server.local import DEFAULT_SLOTS, LocalServer
     from tui.engine.server.settings import ServerSettings
@@ -139,13 +139,13 @@ def llama_part(model_path: Path | None, concurrencies: list[int], samples: int, 
         _bare_run(server.url, max(concurrencies), max(concurrencies), max_tokens, run_seed + 1)
         _engine_run(engine, 1, max_tokens, run_seed + 1)
         for concurrency in concurrencies:
-            runs = {"smolgen": lambda: _smolgen_run(server.url, concurrency, samples, max_tokens, run_seed),
-                    "bare": lambda: _bare_run(server.url, concurrency, samples, max_tokens, run_seed)}
+            runs = {"bare": lambda: _bare_run(server.url, concurrency, samples, max_tokens, run_seed),
+                    "smolgen": lambda: _smolgen_run(server.url, concurrency, samples, max_tokens, run_seed)}
             if concurrency == DEFAULT_SLOTS:
                 runs["engine"] = lambda: _engine_run(engine, samples, max_tokens, run_seed)
             done: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
             for round_number in range(rounds):
-                for name in list(runs) if round_number % 2 == 0 else reversed(list(runs)):
+                for name in round_order(list(runs), round_number):
                     done[name].append(runs[name]())
             ours, bare = done["smolgen"], done["bare"]
             if concurrency == DEFAULT_SLOTS:
@@ -168,6 +168,14 @@ def llama_part(model_path: Path | None, concurrencies: list[int], samples: int, 
         "local_server_start_seconds": round(server_start, 2),
         "local_server_pays_from_samples": _break_even(server_start, engine_figures, served),
     }
+
+
+def round_order(names: list[str], round_number: int) -> list[str]:
+    """The order of one round's runs: smolgen in the middle, so that every run it is compared with runs
+    right beside it (the machine's speed drifts over a minute), and the order reversed every other round."""
+    others = [name for name in names if name != "smolgen"]
+    order = [others[0], "smolgen", *others[1:]]
+    return order if round_number % 2 == 0 else order[::-1]
 
 
 def _median_ratio(ours: list[dict[str, float]], theirs: list[dict[str, float]]) -> float:
