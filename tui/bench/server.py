@@ -32,6 +32,8 @@ from tui.cli_flags import add_model_flag
 
 
 PARTS = ("llama", "ceiling", "app", "cancel")
+# Rounds of the llama part: odd, so a median is one round's ratio; enough that a round or two the shared machine slowed do not move it.
+DEFAULT_ROUNDS = 5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", default="1,2,4,8", metavar="N,N", help="llama part: concurrencies (default 1,2,4,8)")
     parser.add_argument("--samples", type=int, default=32, metavar="N", help="llama part: Magpie samples per variant (default 32)")
     parser.add_argument("--max-tokens", type=int, default=48, metavar="N", help="llama part: cap of each turn (default 48)")
-    parser.add_argument("--rounds", type=int, default=3, metavar="N",
-                        help="llama part: rounds at each concurrency, the order swapped each round; a ratio is their median (default 3)")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, metavar="N",
+                        help=f"llama part: rounds at each concurrency, the order swapped each round; a ratio is their median (default {DEFAULT_ROUNDS})")
     parser.add_argument("--ceiling-concurrency", default="1,64,256", metavar="N,N", help="ceiling part: concurrencies (default 1,64,256)")
     parser.add_argument("--ceiling-samples", type=int, default=2000, metavar="N", help="ceiling part: samples per run (default 2000)")
     parser.add_argument("--balance-samples", type=int, default=10_000, metavar="N", help="ceiling part: the large run (default 10000)")
@@ -115,7 +117,8 @@ def _magpie(max_tokens: int) -> Any:
     return Magpie(settings)
 
 
-def llama_part(model_path: Path | None, concurrencies: list[int], samples: int, max_tokens: int, rounds: int = 3) -> dict[str, Any]:
+def llama_part(model_path: Path | None, concurrencies: list[int], samples: int, max_tokens: int,
+               rounds: int = DEFAULT_ROUNDS) -> dict[str, Any]:
     """Aggregate tok/s and samples/min of smolgen and a bare client at each concurrency, and the engine's.
 
     A shared machine's speed drifts by more than the difference measured, so each concurrency runs
