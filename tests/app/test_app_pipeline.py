@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from textual.widgets import OptionList
 
 from tests.app.conftest import CancelledBeforeCall, LoadedModelBackend, make_app, notifications, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend
@@ -39,13 +40,18 @@ async def pipeline_tab(pilot) -> PipelineTab:
     return tab
 
 
-async def add_step(pilot, kind: str) -> None:
-    """`a`, then the kind chosen with the arrow keys from the nearer end of the list, and enter."""
+async def add_step(pilot, kind: str, by_arrows: bool = True) -> None:
+    """`a`, then the kind chosen with the arrow keys from the nearer end of the list (or highlighted at once,
+    where the arrows were already tried), and enter."""
     await pilot.press("a")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, StepKindScreen), what="the step kinds")
     kinds = [choice[0] for choice in STEP_CHOICES]
-    above, below = kinds.index(kind), len(kinds) - 1 - kinds.index(kind)
-    await pilot.press(*(["home", *["down"] * above] if above <= below else ["end", *["up"] * below]), "enter")
+    if by_arrows:
+        above, below = kinds.index(kind), len(kinds) - 1 - kinds.index(kind)
+        await pilot.press(*(["home", *["down"] * above] if above <= below else ["end", *["up"] * below]))
+    else:
+        pilot.app.screen.query_one("#step-kinds", OptionList).highlighted = kinds.index(kind)
+    await pilot.press("enter")
     await wait_for(pilot, lambda: not isinstance(pilot.app.screen, StepKindScreen))
     await pilot.pause()
 
@@ -138,9 +144,9 @@ async def test_every_step_kind_can_be_added_and_edited(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 40)) as pilot:
         tab = await pipeline_tab(pilot)
+        await pilot.press("end")  # each step is added after the last, which the added one then is
         for kind, _, _ in STEP_CHOICES:
-            await pilot.press("end")
-            await add_step(pilot, kind)
+            await add_step(pilot, kind, by_arrows=False)  # test_build_a_pipeline_by_keys walks the list by arrows
             await wait_for(pilot, lambda kind=kind: [form.kind for form in tab.query(PipelineStepForm)] == [kind], what=f"the {kind} form")
             assert tab.draft.steps[tab.selected]["type"] == kind
         assert len(tab.draft.steps) == 2 + len(STEP_CHOICES)
