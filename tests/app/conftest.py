@@ -100,8 +100,13 @@ def real_backend(app_model) -> LoadedModelBackend:
     return LoadedModelBackend(app_model)
 
 
-def make_app(store: SampleStore, prompts: PromptLibrary, backend) -> SmolgenApp:
-    return SmolgenApp(store, prompts, backend, cursor_blink=False)
+def make_app(store: SampleStore, prompts: PromptLibrary, backend, animate: bool = True) -> SmolgenApp:
+    """`animate=False`: Textual's animations jump to their end (as with TEXTUAL_ANIMATIONS=none), so a key
+    that moves along tabs does not wait out the underline's slide (the pilot waits for every animation)."""
+    app = SmolgenApp(store, prompts, backend, cursor_blink=False)
+    if not animate:
+        app.animation_level = "none"
+    return app
 
 
 async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0, what: str = "") -> float:

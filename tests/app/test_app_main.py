@@ -317,7 +317,7 @@ async def test_help_lists_every_key_and_the_palette_runs_actions(app_store, prom
 
 
 async def test_each_technique_tab_says_what_it_does_and_f1_has_a_page_with_an_example(app_store, prompts):
-    app = make_app(app_store, prompts, FakeBackend())
+    app = make_app(app_store, prompts, FakeBackend(), animate=False)  # each help page shown without the tab's slide
     async with app.run_test(size=(120, 36)) as pilot:
         app.main_screen.technique.show_technique("chain")
         await wait_for(pilot, lambda: bool(app.main_screen.query("#form-chain .technique-summary")), what="the chain's tab")
