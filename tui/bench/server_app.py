@@ -45,7 +45,6 @@ def app_part(url: str, concurrency: int, samples: int) -> dict[str, Any]:
 
 
 async def _drive(store: Any, prompts_dir: Path, url: str, concurrency: int, samples: int) -> list[float]:
-    from textual import events
     from textual.binding import Binding
 
     from tui.app.app import SmolgenApp
@@ -81,16 +80,19 @@ async def _drive(store: Any, prompts_dir: Path, url: str, concurrency: int, samp
             app.main_screen.query_one("#run-seed").value = "7"
             await pilot.pause()
             runs_before = len(store.list_runs())
-            await pilot.press("ctrl+g")
-            await _until(lambda: app.running or len(store.list_runs()) > runs_before, 20, pilot)
+            # Posted as the probes are: the pilot's press waits for an idle app, which a run never is, so its
+            # first second or two would go unprobed (a short run, all of it).
+            _post_key(app, "ctrl+g")
+            deadline = time.monotonic() + 20
+            while not (app.running or len(store.list_runs()) > runs_before):
+                if time.monotonic() > deadline:
+                    raise SmolgenError("the app's bench run stalled: ctrl+g started no run in 20 s")
+                await asyncio.sleep(0.001)
             deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
             while app.running and time.monotonic() < deadline:
                 app.probed_at = None
                 pressed = time.perf_counter()
-                # As a terminal's key arrives: posted to the app, which handles it between its other messages.
-                key = events.Key(PROBE_KEY, None)
-                key.set_sender(app)
-                app.post_message(key)
+                _post_key(app, PROBE_KEY)
                 while app.probed_at is None and app.running:
                     await asyncio.sleep(0.001)
                 if app.probed_at is not None:
@@ -108,3 +110,12 @@ async def _until(condition: Any, timeout: float, pilot: Any) -> None:
         if time.monotonic() > deadline:
             raise SmolgenError(f"the app's bench run stalled: nothing happened for {timeout:.0f} s")
         await pilot.pause(0.05)
+
+
+def _post_key(app: Any, key: str) -> None:
+    """As a terminal's key arrives: posted to the app, which handles it between its other messages."""
+    from textual import events
+
+    event = events.Key(key, None)
+    event.set_sender(app)
+    app.post_message(event)
