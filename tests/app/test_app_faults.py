@@ -122,7 +122,7 @@ def test_in_a_real_terminal_a_stop_signal_records_the_run_as_cancelled(tmp_path,
     with SampleStore(path) as store:
         store.add_seeds([{"text": f"Seed question {i}?"} for i in range(20)])
     # The whole app, with the paced stand-in model loaded instead of llama.cpp's.
-    command = [sys.executable, "-m", "tui.bench.paced_cli", "0.05", "--store", str(path), "--prompts", str(tmp_path / "prompts")]
+    command = [sys.executable, "-m", "tui.bench.paced_cli", "0.02", "--store", str(path), "--prompts", str(tmp_path / "prompts")]
     terminal = Terminal(command, cwd=tmp_path, env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
     try:
         terminal.wait_for("20 of 20 used")
@@ -147,8 +147,17 @@ def test_in_a_real_terminal_a_stop_signal_records_the_run_as_cancelled(tmp_path,
 
 
 def _running(pid: int) -> bool:
+    """Whether the process still runs: a zombie has ended (tmux reaps its pane's process a second or more later)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
         return False
+    except OSError:  # no /proc: ask the kernel whether the process is there at all
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+    else:
+        return state != "Z"
     return True
