@@ -127,7 +127,7 @@ async def test_the_bracket_keys_move_the_stream_to_another_sample_in_flight(app_
     with serve(PacedStub(seconds=1.0)) as server:
         app = server_app(app_store, prompts, backend, server.url, concurrency=3)
         async with app.run_test(size=(120, 36), message_hook=seen.append) as pilot:
-            await magpie_run(pilot, samples=6)
+            await magpie_run(pilot, samples=3)  # one a row: each asks (a second), then answers (another)
             await wait_for(pilot, lambda: "turn 1 · user" in shown_text(app, "#stage"), timeout=20, what="a first call")
             watch = app._run_observer.watch
             await wait_for(pilot, lambda: app.model.in_flight == 3, what="three rows in flight")
