@@ -9,7 +9,6 @@ import shutil
 import signal
 import sys
 import threading
-import time
 
 import pytest
 
@@ -134,10 +133,7 @@ def test_in_a_real_terminal_a_stop_signal_records_the_run_as_cancelled(tmp_path,
             os.kill(pid, signal.SIGTERM)
         else:
             terminal.close()
-        deadline = time.monotonic() + 30
-        while _running(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _running(pid)
+        terminal.wait_exited(pid, timeout=30)
     finally:
         terminal.close()
     with SampleStore(path) as store:  # the lock is free
@@ -145,17 +141,3 @@ def test_in_a_real_terminal_a_stop_signal_records_the_run_as_cancelled(tmp_path,
         finished = len(store.list_samples())
     assert run["status"] == "cancelled" and run["summary"]["stored"] == finished and 3 <= finished < 20
 
-
-def _running(pid: int) -> bool:
-    """Whether the process still runs: a zombie has ended (tmux reaps its pane's process a second or more later)."""
-    if not os.path.isdir("/proc/self"):  # no /proc: whether the process is there at all
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

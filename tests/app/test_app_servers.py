@@ -381,8 +381,9 @@ def test_in_a_real_terminal_smolgen_server_generates_and_the_stream_moves(tmp_pa
                 raise AssertionError("] never moved the stream to another sample in flight")
             released.set()
             terminal.wait_for("Finished · 3 stored", timeout=60)
+            pid = terminal.pane_pid()
             terminal.keys("C-q")
-            terminal.wait_gone(timeout=10)
+            terminal.wait_exited(pid, timeout=10)
         finally:
             released.set()
             terminal.close()

@@ -45,8 +45,9 @@ def test_ctrl_q_leaves_no_lock_file_and_a_reader_works_while_the_app_runs(tmp_pa
         assert (tmp_path / "smolgen.json.lock").exists()
         listed = run_smolgen("seeds", "list", cwd=tmp_path)
         assert listed.returncode == 0 and "A seed typed in the app." in listed.stdout
+        pid = terminal.pane_pid()
         terminal.keys("C-q")
-        terminal.wait_gone(timeout=10)
+        terminal.wait_exited(pid, timeout=10)
     finally:
         terminal.close()
     assert not (tmp_path / "smolgen.json.lock").exists()
@@ -81,8 +82,9 @@ def test_add_seed_generate_magpie_accept_and_quit(tmp_path):
         terminal.wait_for(" samples shown")
         terminal.keys("a")
         terminal.wait_for("accepted 1")
+        pid = terminal.pane_pid()
         terminal.keys("C-q")
-        terminal.wait_gone(timeout=10)
+        terminal.wait_exited(pid, timeout=10)
     finally:
         terminal.close()
     assert not (tmp_path / "smolgen.json.lock").exists()

@@ -8,6 +8,7 @@ send-keys.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -23,6 +24,22 @@ NEW_SESSION_ATTEMPTS = 4
 def model_described(screen: str) -> bool:
     """The app's status bar describes a loaded model ("FILE.gguf (its name) · 135M · …"), no longer "Loading FILE.gguf…"."""
     return ".gguf (" in screen and "Loading " not in screen and "No model" not in screen
+
+
+def process_ended(pid: int) -> bool:
+    """Whether process `pid` has exited: gone, or a zombie not reaped yet (tmux reaps its pane's process a
+    second or more after it exits, and closes the session only then)."""
+    if not os.path.isdir("/proc/self"):  # no /proc: only whether the process is there at all
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
 
 
 def require_tmux(command: str) -> None:
@@ -75,6 +92,16 @@ class Terminal:
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             if not self.alive():
+                return time.perf_counter()
+            time.sleep(poll)
+        raise BadInput(f"the program in the terminal did not end within {timeout:.0f} s")
+
+    def wait_exited(self, pid: int, timeout: float = 60.0, poll: float = 0.05) -> float:
+        """The moment the command (`pid`, its `pane_pid()` taken while it ran) exited, which tmux notices
+        only a second or more later (`wait_gone`)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if process_ended(pid):
                 return time.perf_counter()
             time.sleep(poll)
         raise BadInput(f"the program in the terminal did not end within {timeout:.0f} s")
