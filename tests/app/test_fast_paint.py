@@ -68,8 +68,9 @@ def test_textuals_private_names_are_used_only_inside_fast_paint():
     textuals, ours = _textual_private_names(), _own_private_names(list(trees.values()))
     found = []
     for path, tree in trees.items():
+        relative = path.relative_to(REPO)  # once a file: per node it was most of the test's time
         for node in ast.walk(tree):
-            where = f"{path.relative_to(REPO)}:{getattr(node, 'lineno', 0)}"
+            where = f"{relative}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.ImportFrom) and _private_module(node.module or ""):
                 found.append(f"{where} imports {node.module}")
             elif isinstance(node, ast.Import):
