@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from textual.widgets import Input
+
 from tests.app.conftest import make_app, notifications, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.app.test_app_review import on_disk
@@ -121,11 +123,17 @@ async def test_a_planted_cluster_is_found_reviewed_and_kept_once(app_store, prom
         assert stored[str(reworded)]["status"] == "new"
         await wait_for_screen(pilot, lambda text: has(text, "3", "1 accepted · 2 rejected"), "the cluster's new statuses")
 
-        # The threshold is edited on the screen: lower, the rewording joins the cluster.
-        await pilot.press("t", *["backspace"] * 4, *"0.5", "enter")
+        # The threshold is edited on the screen (t focuses its field): lower, the rewording joins the cluster.
+        threshold = stats.query_one("#threshold", Input)
+        await pilot.press("t")
+        assert app.focused is threshold
+        threshold.value = "0.5"
+        await pilot.press("enter")
         await wait_for(pilot, lambda: stats.clusters == [[original, *copies, reworded]], what="clusters at 0.5")
         assert "1 cluster, 4 samples in them (threshold 0.5)" in screen_text(app)
-        await pilot.press("t", *["backspace"] * 4, *"two", "enter")
+        await pilot.press("t")
+        threshold.value = "two"
+        await pilot.press("enter")
         assert any("Threshold 'two': give a number above 0" in message for message in notifications(app))
         assert stats.threshold == 0.5
 
