@@ -142,7 +142,8 @@ async def test_a_missing_column_is_shown_not_raised_and_a_mapping_fixes_it(app_s
 
 async def test_every_step_kind_can_be_added_and_edited(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend())
-    async with app.run_test(size=(100, 40)) as pilot:
+    # The smallest terminal the app fits (test_app_fit): fourteen forms drawn on fewer cells.
+    async with app.run_test(size=(80, 24)) as pilot:
         tab = await pipeline_tab(pilot)
         await pilot.press("end")  # each step is added after the last, which the added one then is
         for kind, _, _ in STEP_CHOICES:
