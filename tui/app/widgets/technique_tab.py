@@ -12,6 +12,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from tui.app.settings_form import FormResult, format_value, read_form
 from tui.app.techniques import TechniqueEntry
+from tui.app.widgets.rewrapped_text_area import RewrappedTextArea
 from tui.app.widgets.template_editor import TemplateEditor
 from tui.engine.errors import SmolgenError
 from tui.engine.model import Model
@@ -85,7 +86,7 @@ class TechniqueTab(VerticalScroll):
         yield from self._grid(grid)
         if self.entry.shows_pre_query:
             yield Label("Pre-query, from the model's own chat template (read-only)", classes="group")
-            yield TextArea("(shown when the model is loaded)", read_only=True, soft_wrap=True, classes="pre-query", compact=True)
+            yield RewrappedTextArea("(shown when the model is loaded)", read_only=True, soft_wrap=True, classes="pre-query", compact=True)
 
     def _grid(self, fields: list[Setting]) -> ComposeResult:
         if fields:
@@ -114,7 +115,7 @@ class TechniqueTab(VerticalScroll):
         yield Label(field.label if field.kind == "system" else f"{field.label} (one per line)", classes="group")
         if field.kind == "system":
             yield Label(SYSTEM_HINT, classes="hint", markup=False)
-        yield TextArea(value, id=widget_id, soft_wrap=True, classes="system-prompts", compact=True)
+        yield RewrappedTextArea(value, id=widget_id, soft_wrap=True, classes="system-prompts", compact=True)
 
     def _input_for(self, field: Setting, value: Any) -> Widget:
         widget_id = self.widget_id(field)

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Label, Static, TextArea
 
+from tui.app.widgets.rewrapped_text_area import RewrappedTextArea
 from tui.engine.errors import TemplateProblem
 from tui.engine.prompts import TEMPLATE_SUFFIX, PromptLibrary
 
@@ -51,7 +52,7 @@ class TemplateEditor(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="origin")
-        yield TextArea("", soft_wrap=True, classes="template-source")
+        yield RewrappedTextArea("", soft_wrap=True, classes="template-source")
         yield Static("", classes="template-problem", markup=False)
 
     def on_mount(self) -> None:
