@@ -32,9 +32,10 @@ def count_styling(app) -> Counter:
     return styled
 
 
-async def test_a_widget_that_changes_nothing_is_styled_as_it_mounts_and_as_its_screen_is_shown(app_store, prompts):
-    """Not a third time when the first resize gives the main screen its breakpoint class (which restyles the
-    whole screen), nor when a pane's :focus-within restyles everything inside it."""
+async def test_a_widget_that_changes_nothing_is_styled_once_as_it_mounts(app_store, prompts):
+    """Not again as its screen is first shown (Textual restyles a screen's every widget then), nor when the
+    first resize gives the main screen its breakpoint class (which restyles the whole screen), nor when a
+    pane's :focus-within restyles everything inside it."""
     app = make_app(app_store, prompts, FakeBackend())
     styled = count_styling(app)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -42,7 +43,7 @@ async def test_a_widget_that_changes_nothing_is_styled_as_it_mounts_and_as_its_s
         await pilot.pause()
         labels = list(app.main_screen.query(Label))
         assert len(labels) > 10
-        assert max(styled[label] for label in labels) == 2
+        assert max(styled[label] for label in labels) == 1
 
 
 async def test_moving_the_focus_restyles_the_widgets_it_leaves_and_reaches_not_their_panes_contents(app_store, prompts):
@@ -86,6 +87,22 @@ async def test_the_footer_composes_its_keys_once_as_the_app_starts(app_store, pr
         shown = app.main_screen.query("FooterKey")
         assert len(shown) > 5 and mounted["FooterKey"] == len(shown)
         assert max(styled[key] for key in shown) <= 2  # the palette's key is compact from birth: it is restyled once
+
+
+@fast_paint_only  # Textual lays the screen out at every resize event
+async def test_a_resize_to_the_same_size_lays_nothing_out(app_store, prompts):
+    """As the app starts the main screen gets several (its first size, its own first layout's, the terminal's)."""
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await pilot.pause()
+        drawing = count_drawing(app, app.main_screen)
+        await pilot.resize_terminal(120, 36)
+        await pilot.pause()
+        assert drawing["layouts"] == 0
+        await pilot.resize_terminal(100, 36)  # a new size is laid out
+        await wait_for(pilot, lambda: app.main_screen.size.width == 100, what="the new width")
+        assert drawing["layouts"] >= 1
 
 
 async def test_the_template_is_read_once_as_its_form_is_shown(app_store, prompts, monkeypatch):

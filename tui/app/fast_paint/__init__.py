@@ -60,6 +60,7 @@ if ENABLED:  # imported only when on: another Textual may not have the private n
     from tui.app.fast_paint.fixed_title_header import FixedTitleHeader
     from tui.app.fast_paint.line_cached_scroll_bar import use_line_cached_scroll_bar
     from tui.app.fast_paint.quiet_footer import QuietFooter
+    from tui.app.fast_paint.same_size_resize import lay_out_only_new_sizes
 
 
 def paint_lines(widget: Widget, lines: Region) -> bool:
@@ -114,3 +115,9 @@ def crop_partial_updates(screen: Screen[Any]) -> None:
     """With fast paint, `screen`'s frames draw only the parts of widgets that changed (call in its constructor)."""
     if ENABLED:
         screen._compositor = CroppedCompositor()
+
+
+def skip_same_size_layouts(screen: Screen[Any]) -> None:
+    """With fast paint, a resize event that leaves `screen` its size lays nothing out (call in its constructor)."""
+    if ENABLED:
+        lay_out_only_new_sizes(screen)

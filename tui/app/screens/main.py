@@ -11,6 +11,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 
 from tui.app import fast_paint
@@ -66,10 +67,20 @@ class MainScreen(Screen):
         """`remembered`: the settings the app kept when it was last quit."""
         super().__init__(id="main")
         fast_paint.crop_partial_updates(self)  # a run's frames draw only what changed
+        fast_paint.skip_same_size_layouts(self)
         self.store = store
         self.prompts = prompts
         self.techniques = techniques
         self.remembered = remembered or AppState()
+        self._ever_shown = False
+
+    def post_message(self, message: Message) -> bool:
+        # Shown the first time, its widgets have just been styled as they mounted and nothing has changed
+        # since: Textual would style every one of them again.
+        if isinstance(message, events.ScreenResume) and not self._ever_shown:
+            self._ever_shown = True
+            message.refresh_styles = False
+        return super().post_message(message)
 
     def compose(self) -> ComposeResult:
         take_breakpoint_class(self)
