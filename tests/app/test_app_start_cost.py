@@ -15,6 +15,8 @@ from tests.app.fake_backend import FakeBackend
 from tui.app import fast_paint
 from tui.app.fast_paint import probe
 from tui.app.fast_paint.probe import count_drawing
+from tui.app.widgets.technique_pane import TechniquePane
+from tui.app.widgets.technique_tab import TechniqueTab
 from tui.app.widgets.template_editor import TemplateEditor
 
 
@@ -87,6 +89,17 @@ async def test_the_footer_composes_its_keys_once_as_the_app_starts(app_store, pr
         shown = app.main_screen.query("FooterKey")
         assert len(shown) > 5 and mounted["FooterKey"] == len(shown)
         assert max(styled[key] for key in shown) <= 2  # the palette's key is compact from birth: it is restyled once
+
+
+async def test_the_first_technique_form_is_composed_with_its_pane(app_store, prompts, monkeypatch):
+    """Not mounted once the pane is: its widgets then arrived a round later, one more layout of the screen."""
+    composed: list[bool] = []
+    on_mount = TechniquePane.on_mount
+    monkeypatch.setattr(TechniquePane, "on_mount", lambda pane: (composed.append(bool(pane.query(TechniqueTab))), on_mount(pane)))
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: composed, what="the technique pane")
+        assert composed == [True]
 
 
 @fast_paint_only  # Textual lays the screen out at every resize event

@@ -85,20 +85,25 @@ class TechniquePane(Vertical):
                         validators=[WholeNumberAtLeast("seed", 0)])
         yield Static("", id="run-problem", markup=False)
         with TabbedContent(id="technique-tabs"):
-            for entry in self.techniques:
+            # A form is built when its tab is first shown: the first frame does not wait for every tab. The
+            # first tab's is composed with the pane, not mounted once the pane is (one more layout of the screen).
+            first, *others = self.techniques
+            yield TabPane(first.tab_label, self._form(first), id=f"tab-{first.key}")
+            for entry in others:
                 yield TabPane(entry.tab_label, id=f"tab-{entry.key}")
             yield TabPane("Pipeline", id="tab-pipeline")
 
     def on_mount(self) -> None:
         self.query_one("#run-problem").display = False
         mark_tab_overflow(self.tabs.query_one(Tabs))
-        self._show_form(self.techniques[0])
+        self._placeholder_for(self.techniques[0])
+
+    def _form(self, entry: TechniqueEntry) -> TechniqueTab:
+        return TechniqueTab(entry, self.prompts, self.model, self.remembered.get(entry.key), id=f"form-{entry.key}")
 
     def _show_form(self, entry: TechniqueEntry) -> None:
-        # A form is built when its tab is first shown: the first frame does not wait for every tab.
         if not self.query(f"#form-{entry.key}"):
-            form = TechniqueTab(entry, self.prompts, self.model, self.remembered.get(entry.key), id=f"form-{entry.key}")
-            self.query_one(f"#tab-{entry.key}", TabPane).mount(form)
+            self.query_one(f"#tab-{entry.key}", TabPane).mount(self._form(entry))
         self._placeholder_for(entry)
 
     @property
