@@ -118,6 +118,18 @@ async def test_a_resize_to_the_same_size_lays_nothing_out(app_store, prompts):
         assert drawing["layouts"] >= 1
 
 
+@fast_paint_only  # Textual draws a screen as it is shown, then at each layout as the widgets its widgets mount arrive
+async def test_the_main_screen_is_drawn_whole_once_as_the_app_starts(app_store, prompts):
+    """Not also as Textual's blank first screen below it is laid out, nor at each round of widgets arriving."""
+    app = make_app(app_store, prompts, FakeBackend())
+    drawing = count_drawing(app, app.main_screen)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None and drawing["full repaints"], what="the model and a frame")
+        await pilot.pause()
+        assert drawing["full repaints"] == 1
+        assert app.screen_stack == [app.main_screen]
+
+
 async def test_the_template_is_read_once_as_its_form_is_shown(app_store, prompts, monkeypatch):
     """The template select announces its first value as it mounts; the editor shows that template already."""
     shown: list[str] = []

@@ -162,10 +162,14 @@ class SmolgenApp(App):
 
     # Start and stop --------------------------------------------------------------------------
 
+    def get_default_screen(self) -> MainScreen:
+        # The first screen on the stack, not one pushed over Textual's blank default: that one was laid out
+        # with the main screen, and drawn below it, which made the main screen draw itself whole once more.
+        return self.main_screen
+
     def on_mount(self) -> None:
         if self.remembered.theme in self.available_themes:
             self.theme = self.remembered.theme
-        self.push_screen(self.main_screen)
         self.show_counts()
         self._quit_on_stop_signals()
         if self.store.read_only:

@@ -58,6 +58,7 @@ if ENABLED:  # imported only when on: another Textual may not have the private n
     from tui.app.fast_paint import direct_paint, quiet_scroll
     from tui.app.fast_paint.cropped_compositor import CroppedCompositor
     from tui.app.fast_paint.fixed_title_header import FixedTitleHeader
+    from tui.app.fast_paint.held_frames import hold_first_frames
     from tui.app.fast_paint.line_cached_scroll_bar import use_line_cached_scroll_bar
     from tui.app.fast_paint.quiet_footer import QuietFooter
     from tui.app.fast_paint.same_size_resize import lay_out_only_new_sizes
@@ -121,3 +122,10 @@ def skip_same_size_layouts(screen: Screen[Any]) -> None:
     """With fast paint, a resize event that leaves `screen` its size lays nothing out (call in its constructor)."""
     if ENABLED:
         lay_out_only_new_sizes(screen)
+
+
+def draw_when_built(screen: Screen[Any]) -> None:
+    """With fast paint, `screen` is first drawn once its widgets have all arrived and been laid out, not also
+    at each layout on the way (call in its constructor)."""
+    if ENABLED:
+        hold_first_frames(screen)
