@@ -110,9 +110,16 @@ async def test_a_resize_to_the_same_size_lays_nothing_out(app_store, prompts):
         await wait_for(pilot, lambda: app.model is not None, what="the model")
         await pilot.pause()
         drawing = count_drawing(app, app.main_screen)
+        last = [-1]
+
+        def settled() -> bool:  # no layout since the last look (the seed list's first frame lays its pane out)
+            quiet, last[0] = drawing["layouts"] == last[0], drawing["layouts"]
+            return quiet
+
+        await wait_for(pilot, settled, what="the start to settle")
         await pilot.resize_terminal(120, 36)
         await pilot.pause()
-        assert drawing["layouts"] == 0
+        assert drawing["layouts"] == last[0]
         await pilot.resize_terminal(100, 36)  # a new size is laid out
         await wait_for(pilot, lambda: app.main_screen.size.width == 100, what="the new width")
         assert drawing["layouts"] >= 1
