@@ -82,18 +82,24 @@ async def test_every_technique_tab_label_is_whole_or_a_mark_counts_it_and_the_ac
     async with app.run_test(size=size) as pilot:
         pane = app.main_screen.technique
         strip = pane.tabs.query_one(Tabs).query_one("#tabs-scroll")
-        for key in [entry.key for entry in app.techniques] + ["pipeline"]:
-            pane.show_technique(key)
-            await pilot.pause()
-            await pilot.pause()
+
+        def shown_and_counted() -> tuple[bool, dict[bool, str], dict[bool, str]]:
+            """Whether the active tab lies inside the strip; the marks shown; the marks the cut tabs call for."""
             seen = strip.region
             tabs = list(pane.tabs.query(Tab))
             active = pane.tabs.query_one(Tabs).active_tab
-            assert seen.x <= active.region.x and active.region.right <= seen.right, (size, key)
             marks = {mark.has_class("-left"): str(mark.render()) for mark in pane.query(TabOverflowMark) if mark.display and mark.visible}
             cut_left = sum(1 for tab in tabs if tab.region.x < seen.x)
             cut_right = sum(1 for tab in tabs if tab.region.right > seen.right)
-            assert marks == {**({True: f"◂{cut_left}"} if cut_left else {}), **({False: f"{cut_right}▸"} if cut_right else {})}, \
-                (size, key)
+            due = {**({True: f"◂{cut_left}"} if cut_left else {}), **({False: f"{cut_right}▸"} if cut_right else {})}
+            return seen.x <= active.region.x and active.region.right <= seen.right, marks, due
+
+        for key in [entry.key for entry in app.techniques] + ["pipeline"]:
+            pane.show_technique(key)
+            # The strip scrolls to the tab after a refresh, and the marks follow the scroll: wait for both to settle.
+            await wait_for(pilot, lambda: shown_and_counted()[0] and shown_and_counted()[1] == shown_and_counted()[2],
+                           timeout=10, what=f"the {key} tab shown and the marks counting the cut tabs")
+            shown, marks, due = shown_and_counted()
+            assert shown and marks == due, (size, key)
             if size == (120, 36):
                 assert not marks  # every tab fits the strip at this size
