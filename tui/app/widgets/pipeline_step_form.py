@@ -7,6 +7,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
@@ -153,13 +154,17 @@ class PipelineStepForm(Vertical):
 
     def _show_problem(self, widget: Widget, text: str) -> None:
         # A problem line sits right below its field and exists only while there is a problem.
+        # It is one of the form's own children: looked up by id among them, not by a query of every widget inside.
         anchor = widget if isinstance(widget, TextArea) else widget.parent
         problem_id = f"problem-{widget.id}"
-        shown = self.query(f"#{problem_id}")
-        if shown and not text:
+        try:
+            shown: Static | None = self.get_child_by_id(problem_id, Static)
+        except NoMatches:
+            shown = None
+        if shown is not None and not text:
             shown.remove()
-        elif shown:
-            shown.first(Static).update(text)
+        elif shown is not None:
+            shown.update(text)
         elif text:
             self.mount(Static(text, id=problem_id, classes="field-problem", markup=False), after=anchor)
 
