@@ -112,28 +112,50 @@ class FormResult:
     problems: dict[str, str]
 
 
-def read_form(entry: TechniqueEntry, fields: list[Setting], raw: dict[str, Any]) -> FormResult:
+class FieldChecks:
+    """A form's last check of each field alone, by field key: a change checks again only the fields it changed."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[Any, str | None]] = {}  # field key -> (what the widget held, its problem)
+
+    def problem(self, entry: TechniqueEntry, field: Setting, raw: Any) -> str | None:
+        """What is wrong with the field's content alone on the default settings; None when nothing is."""
+        last = self._last.get(field.key)
+        if last is not None and type(last[0]) is type(raw) and last[0] == raw:
+            return last[1]
+        problem = _problem_alone(entry, field, raw)
+        self._last[field.key] = (raw, problem)
+        return problem
+
+
+def _problem_alone(entry: TechniqueEntry, field: Setting, raw: Any) -> str | None:
+    try:
+        entry.build(with_value(entry.default_settings(), field.path, parse_value(field, raw)))
+    except OutOfBounds as error:  # next to its field, "9: must be ..." says enough
+        return f"{error.value_text}: {error.problem}" if error.setting.path == field.path else str(error)
+    except BadInput as error:
+        return str(error)
+    return None
+
+
+def read_form(entry: TechniqueEntry, fields: list[Setting], raw: dict[str, Any], earlier: FieldChecks | None = None) -> FormResult:
     """Parse and check every field; each problem is attributed to its own field.
 
     Each value is checked alone on the default settings, so one bad field never hides another.
-    A problem that only shows with the values together goes under the key "".
+    A problem that only shows with the values together goes under the key "". `earlier`: the form's
+    checks so far, kept up to date, so that only fields changed since are checked alone again.
     """
+    checks = earlier if earlier is not None else FieldChecks()
     problems: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    defaults = entry.default_settings()
     for field in fields:
-        try:
-            values[field.key] = parse_value(field, raw[field.key])
-            entry.build(with_value(defaults, field.path, values[field.key]))
-        except OutOfBounds as error:  # next to its field, "9: must be ..." says enough
-            problems[field.key] = f"{error.value_text}: {error.problem}" if error.setting.path == field.path else str(error)
-        except BadInput as error:
-            problems[field.key] = str(error)
+        problem = checks.problem(entry, field, raw[field.key])
+        if problem is not None:
+            problems[field.key] = problem
     if problems:
         return FormResult(None, problems)
-    settings = defaults
+    settings = entry.default_settings()
     for field in fields:
-        settings = with_value(settings, field.path, values[field.key])
+        settings = with_value(settings, field.path, parse_value(field, raw[field.key]))
     try:
         entry.build(settings)
     except BadInput as error:

@@ -10,7 +10,7 @@ from textual.containers import Grid, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
-from tui.app.settings_form import FormResult, format_value, read_form
+from tui.app.settings_form import FieldChecks, FormResult, format_value, read_form
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.rewrapped_text_area import RewrappedTextArea
 from tui.app.widgets.template_editor import TemplateEditor
@@ -54,6 +54,8 @@ class TechniqueTab(VerticalScroll):
         self.default_values = {field.key: format_value(field, get_value(defaults, field.path)) for field in self.fields}
         self.initial_values = {field.key: self._remembered_or_default(field, (remembered or {}).get(field.key)) for field in self.fields}
         self._problems: dict[str, Static] = {}
+        self._checked_values: dict[str, Any] | None = None  # what the fields held at the last check
+        self._field_checks = FieldChecks()
         # Labels take the column their longest needs, a space before the value, up to LABEL_COLUMN: a longer
         # one wraps onto a second line rather than crowding the value.
         longest = max((len(field.label) for field in self.fields), default=0)
@@ -169,7 +171,9 @@ class TechniqueTab(VerticalScroll):
 
     def check(self) -> FormResult:
         """Read the form and show each problem right below its field."""
-        result = read_form(self.entry, self.fields, self.raw_values())
+        values = self.raw_values()
+        result = read_form(self.entry, self.fields, values, self._field_checks)
+        self._checked_values = values
         for field in self.fields:
             problem = result.problems.get(field.key, "")
             if problem or field.key in self._problems:
@@ -206,13 +210,20 @@ class TechniqueTab(VerticalScroll):
     @on(Checkbox.Changed)
     @on(TextArea.Changed, ".system-prompts")
     def field_changed(self) -> None:
-        if self.is_mounted:
-            self.check()
+        if self.is_mounted and self._check_if_changed():
             self.show_pre_query()
+
+    def _check_if_changed(self) -> bool:
+        """Check the form unless the fields hold what was checked last; whether it was checked."""
+        # Each field announces its first value as it mounts: what the form shows is checked once, not again per field.
+        if self.raw_values() == self._checked_values:
+            return False
+        self.check()
+        return True
 
     @on(Select.Changed)
     def template_chosen(self, event: Select.Changed) -> None:
-        self.check()
+        self._check_if_changed()
         editor = self.query(f"#{event.select.id}--editor")
         # The select announces its first value as it mounts, which the editor shows already: reading it
         # again would lay the screen out once more.
@@ -225,10 +236,12 @@ class TechniqueTab(VerticalScroll):
 
     def show_pre_query(self) -> None:
         """Show the pre-query a technique without a prompt template starts from (with the first system prompt)."""
+        if not self.entry.shows_pre_query or self.model is None or not self._fields_mounted:
+            return  # only a form that shows it has the view; mounting the form shows it
         views = self.query(".pre-query")
-        if not views or self.model is None or not self._fields_mounted:
-            return  # mounting the form shows it
-        result = read_form(self.entry, self.fields, self.raw_values())
+        if not views:
+            return
+        result = read_form(self.entry, self.fields, self.raw_values(), self._field_checks)
         system = getattr(result.settings, "system", None)
         first = system.prompts[0] if system is not None and system.prompts else None
         try:
