@@ -7,13 +7,16 @@ import threading
 from collections import Counter
 
 from textual import events
+from textual.color import Color
+from textual.css import stylesheet as stylesheet_module
+from textual.css.stylesheet import Stylesheet
 from textual.dom import DOMNode
 from textual.widgets import Label
 
 from tests.app.conftest import fast_paint_only, make_app, wait_for
 from tests.app.fake_backend import FakeBackend
 from tui.app import fast_paint
-from tui.app.fast_paint import probe
+from tui.app.fast_paint import probe, shared_css
 from tui.app.fast_paint.probe import count_drawing
 from tui.app.widgets.technique_pane import TechniquePane
 from tui.app.widgets.technique_tab import TechniqueTab
@@ -171,3 +174,47 @@ async def test_the_model_being_loaded_is_named_without_a_new_layout(app_store, p
         hold.set()
         assert shown() == "Loading the model…"
         assert drawing["layouts"] == 0 and drawing["frames"] >= 1
+
+
+def count_css_parses(monkeypatch) -> list[str]:
+    """The CSS text of each parse from now on."""
+    parsed: list[str] = []
+    parse = stylesheet_module.parse
+
+    def counted(scope, css, *args, **kwargs):
+        parsed.append(css)
+        return parse(scope, css, *args, **kwargs)
+
+    monkeypatch.setattr(stylesheet_module, "parse", counted)
+    return parsed
+
+
+@fast_paint_only  # Textual parses every App's CSS and its widgets' again for each App
+async def test_an_app_parses_only_css_no_app_of_the_process_parsed_before(app_store, prompts, monkeypatch):
+    async with make_app(app_store, prompts, FakeBackend()).run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+    parsed = count_css_parses(monkeypatch)
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await pilot.pause()
+        assert len(app.stylesheet.rules) > 100 and parsed == []
+
+
+def test_parsed_css_is_shared_only_between_stylesheets_with_the_same_variables(monkeypatch):
+    """The variables (the theme's colours) are part of the rules a parse yields."""
+    css = "Label { color: $accent; }"
+    source = ("test", "share")
+
+    def rules_with(accent: str) -> list:
+        stylesheet = Stylesheet(variables={"accent": accent})
+        shared_css.share_parsed_css(stylesheet)
+        stylesheet.add_source(css, read_from=source)
+        return stylesheet.rules
+
+    parsed = count_css_parses(monkeypatch)
+    red = rules_with("#ff0000")
+    assert len(parsed) == 1 and red[0].styles.color == Color.parse("#ff0000")
+    blue = rules_with("#0000ff")
+    assert len(parsed) == 2 and blue[0].styles.color == Color.parse("#0000ff")
+    assert rules_with("#ff0000") == red and len(parsed) == 2

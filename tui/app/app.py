@@ -25,6 +25,7 @@ from textual.signal import Signal
 from textual.widgets import TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from tui.app import fast_paint
 from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest, close_aside
 from tui.app.commands import SmolgenCommands
 from tui.app.messages import (
@@ -136,6 +137,7 @@ class SmolgenApp(App):
         `model_folders`: the person's own folders of GGUF files, listed in the model picker;
         `export_license`: the license the export dialog offers for a Hub folder's card (config.toml's)."""
         super().__init__()
+        fast_paint.share_css(self)
         self.store = store
         self.prompts = prompts
         self.backend = backend or LlamaBackend()

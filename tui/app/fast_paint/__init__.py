@@ -16,6 +16,7 @@ import re
 from importlib.metadata import version
 from typing import Any
 
+from textual.app import App
 from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
@@ -62,6 +63,7 @@ if ENABLED:  # imported only when on: another Textual may not have the private n
     from tui.app.fast_paint.line_cached_scroll_bar import use_line_cached_scroll_bar
     from tui.app.fast_paint.quiet_footer import QuietFooter
     from tui.app.fast_paint.same_size_resize import lay_out_only_new_sizes
+    from tui.app.fast_paint.shared_css import share_parsed_css
 
 
 def paint_lines(widget: Widget, lines: Region) -> bool:
@@ -129,3 +131,10 @@ def draw_when_built(screen: Screen[Any]) -> None:
     at each layout on the way (call in its constructor)."""
     if ENABLED:
         hold_first_frames(screen)
+
+
+def share_css(app: App[Any]) -> None:
+    """With fast paint, `app` parses only the CSS no App of this process parsed before with the same theme
+    (call in its constructor)."""
+    if ENABLED:
+        share_parsed_css(app.stylesheet)
