@@ -51,6 +51,21 @@ async def test_a_widget_that_changes_nothing_is_styled_once_as_it_mounts(app_sto
         assert max(styled[label] for label in labels) == 1
 
 
+async def test_a_forms_fields_are_styled_once_as_they_mount_not_at_each_class_they_take_before(app_store, prompts):
+    """Textual styles a widget at each change of its classes even before it is in the DOM (an input made
+    compact as it is made, a checkbox ticked), and then again as it mounts."""
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await pilot.pause()
+        styled = count_styling(app)
+        app.main_screen.technique.show_technique("magpie")
+        await wait_for(pilot, lambda: bool(app.main_screen.query("#form-magpie")), what="the Magpie form")
+        await pilot.pause()
+        fields = list(app.main_screen.query_one("#form-magpie").query("Input, Checkbox"))
+        assert len(fields) > 10 and max(styled[field] for field in fields) == 1
+
+
 async def test_moving_the_focus_restyles_the_widgets_it_leaves_and_reaches_not_their_panes_contents(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(120, 36)) as pilot:

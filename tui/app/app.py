@@ -20,6 +20,7 @@ from textual import events, on, work
 from textual.app import App
 from textual.actions import SkipAction
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.reactive import Reactive
 from textual.signal import Signal
 from textual.widgets import TextArea
@@ -163,6 +164,12 @@ class SmolgenApp(App):
         self.main_screen = MainScreen(store, prompts, self.techniques, self.remembered)
 
     # Start and stop --------------------------------------------------------------------------
+
+    def update_styles(self, node: DOMNode, animate: bool = True) -> None:
+        # A widget not yet in the DOM (a form's fields as it composes them) is styled in full as it mounts:
+        # Textual styled it also at each class it took before then (an input made compact, a checkbox ticked).
+        if node.is_attached:
+            super().update_styles(node, animate=animate)
 
     def get_default_screen(self) -> MainScreen:
         # The first screen on the stack, not one pushed over Textual's blank default: that one was laid out
