@@ -15,6 +15,7 @@ from textual.widgets import Label
 
 from tests.app.conftest import fast_paint_only, make_app, wait_for
 from tests.app.fake_backend import FakeBackend
+from tests.app.test_form_check_cost import show_form
 from tui.app import fast_paint
 from tui.app.fast_paint import probe, shared_css
 from tui.app.fast_paint.probe import count_drawing
@@ -59,10 +60,7 @@ async def test_a_forms_fields_are_styled_once_as_they_mount_not_at_each_class_th
         await wait_for(pilot, lambda: app.model is not None, what="the model")
         await pilot.pause()
         styled = count_styling(app)
-        app.main_screen.technique.show_technique("magpie")
-        await wait_for(pilot, lambda: bool(app.main_screen.query("#form-magpie")), what="the Magpie form")
-        await pilot.pause()
-        fields = list(app.main_screen.query_one("#form-magpie").query("Input, Checkbox"))
+        fields = list((await show_form(pilot, "magpie")).query("Input, Checkbox"))
         assert len(fields) > 10 and max(styled[field] for field in fields) == 1
 
 

@@ -26,16 +26,22 @@ def count_builds(monkeypatch) -> list[str]:
     return built
 
 
+async def show_form(pilot, key: str) -> TechniqueTab:
+    """Bring technique `key`'s tab to the front; its form once mounted and settled."""
+    screen = pilot.app.main_screen
+    screen.technique.show_technique(key)
+    await wait_for(pilot, lambda: bool(screen.query(f"#form-{key}")), what=f"the {key} form")
+    await pilot.pause()
+    return screen.query_one(f"#form-{key}", TechniqueTab)
+
+
 async def test_a_technique_form_checks_each_field_once_as_it_is_shown_and_a_key_only_the_field_typed_in(app_store, prompts, monkeypatch):
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
         await pilot.pause()
         built = count_builds(monkeypatch)
-        app.main_screen.technique.show_technique("magpie")
-        await wait_for(pilot, lambda: bool(app.main_screen.query("#magpie--n_turns")), what="the Magpie form")
-        await pilot.pause()
-        form = app.main_screen.query_one("#form-magpie", TechniqueTab)
+        form = await show_form(pilot, "magpie")
         announced = [field for field in form.fields if form.initial_values[field.key] not in ("", False)]
         assert len(announced) > 3  # fields that announce their first value as they mount: each once checked the form
         # Each field alone, then the whole technique: for the pre-query the form shows as it mounts, then for
