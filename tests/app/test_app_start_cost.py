@@ -79,7 +79,7 @@ async def test_moving_the_focus_restyles_the_widgets_it_leaves_and_reaches_not_t
         # The two fields and the two panes (keys the footer composes are new widgets). Without fast paint,
         # Textual restyles everything inside a pane whose class changes.
         restyled = {type(node).__name__ for node in styled} - {"FooterKey"}
-        assert restyled <= {"SelectionList", "Input", "SeedsPane", "TechniquePane"} or not fast_paint.ENABLED
+        assert restyled <= {"SelectionList", "QuietInput", "SeedsPane", "TechniquePane"} or not fast_paint.ENABLED
         styled.clear()
         await pilot.press("tab")  # to the Seed field, in the same pane
         await pilot.pause()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from tests.app.conftest import make_app, wait_for
+from tests.app.conftest import fast_paint_only, make_app, wait_for
 from tests.app.fake_backend import FakeBackend
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.pipeline_step_form import PipelineStepForm
@@ -82,3 +82,27 @@ async def test_a_key_typed_in_a_step_form_queries_none_of_its_widgets(app_store,
         await pilot.pause()
         assert form.query_one_optional("#problem-step-name") is None and field.value == "s"
         assert queries == []
+
+
+@fast_paint_only  # Textual's Input lays the whole screen out at every change of its text
+async def test_a_key_typed_in_a_field_asks_no_layout_and_a_long_text_still_scrolls_with_the_cursor(app_store, prompts, monkeypatch):
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        field = app.main_screen.query_one("#run-num", Input)
+        field.focus()
+        await pilot.pause()
+        layouts: list[str] = []  # the field's text at each layout of the screen it asked for
+        refresh = field.refresh
+        monkeypatch.setattr(field, "refresh", lambda *regions, **options: (
+            options.get("layout") and layouts.append(field.value), refresh(*regions, **options))[1])
+        await pilot.press(*"12345", *["backspace"] * 4)
+        await pilot.pause()
+        assert field.value == "1" and layouts == []
+        digits = "1234567890" * 5  # wider than the field: the text scrolls to keep the cursor in view
+        await pilot.press(*digits[1:])
+        await pilot.pause()
+        assert field.value == digits and field.scroll_x == len(digits) + 1 - field.scrollable_content_region.width
+        await pilot.press(*["backspace"] * len(digits))
+        await pilot.pause()
+        assert field.value == "" and field.scroll_x == 0

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from tui.app import fast_paint
 from tui.app.path_suggester import PathSuggester
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.dialog import Dialog
@@ -90,15 +91,15 @@ class ExportScreen(Dialog[ExportResult | PairExportResult | HubFolderResult | No
             )
             yield Checkbox("Include truncated samples (cut off by a token cap)", False, id="export-truncated")
             yield Label("File (→ completes the path)", classes="heading", id="export-path-label")
-            yield Input(default_export_path(self.store, self.format), id="export-path", suggester=PathSuggester((".jsonl",)))
+            yield fast_paint.text_input(default_export_path(self.store, self.format), id="export-path", suggester=PathSuggester((".jsonl",)))
             with Horizontal(id="export-hub"):
                 yield Label("Test share")
-                yield Input("0.1", id="export-test-size")
+                yield fast_paint.text_input("0.1", id="export-test-size")
                 yield Label("License")
-                yield Input(self.license, id="export-license")
+                yield fast_paint.text_input(self.license, id="export-license")
             with Horizontal(id="export-pairs"):
                 yield Label("Least margin")
-                yield Input("", placeholder="any", id="export-min-margin")
+                yield fast_paint.text_input("", placeholder="any", id="export-min-margin")
                 yield Checkbox("Only the pairs a person picked", False, id="export-human-only")
             yield Static("", id="export-count", markup=False)
             yield Static("", id="problem", classes="problem", markup=False)

@@ -17,6 +17,7 @@ from textual.content import Content
 from textual.widgets import Input, Label, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
+from tui.app import fast_paint
 from tui.app.backend import ModelBackend, ModelRequest
 from tui.app.path_suggester import PathSuggester
 from tui.app.screens.dialog import Dialog
@@ -117,7 +118,7 @@ class ModelPickerScreen(Dialog[ModelRequest | None]):
             box.border_title = "Open a model"
             with TabbedContent(initial="server" if self.request.on_servers else "gguf"):
                 with TabPane("GGUF file", id="gguf"):
-                    yield Input(str(self.current.path) if self.current else "", placeholder="path/to/model.gguf", id="model-path",
+                    yield fast_paint.text_input(str(self.current.path) if self.current else "", placeholder="path/to/model.gguf", id="model-path",
                                 suggester=PathSuggester((".gguf",)))
                     yield OptionList(Option("Looking for GGUF files…", disabled=True), id="found-models")
                     yield Static("", id="model-meta", markup=False)

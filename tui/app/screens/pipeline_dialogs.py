@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.app import fast_paint
 from tui.app.path_suggester import PathSuggester
 from tui.app.pipeline_draft import STEP_CHOICES, PipelineDraft
 from tui.app.screens.confirm import ConfirmScreen
@@ -54,7 +55,7 @@ class PipelineLoadScreen(Dialog[PipelineDraft | None]):
             yield Label("Built in (enter loads)", classes="heading")
             yield OptionList(*(Option(name, id=name) for name in builtin_names()), id="builtin-pipelines")
             yield Label("Or a TOML file (→ completes the path, enter loads)", classes="heading")
-            yield Input(placeholder="pipeline.toml", id="pipeline-load-path", suggester=PathSuggester((".toml",)))
+            yield fast_paint.text_input(placeholder="pipeline.toml", id="pipeline-load-path", suggester=PathSuggester((".toml",)))
             yield Static("", id="problem", classes="problem", markup=False)
 
     def on_mount(self) -> None:
@@ -91,7 +92,7 @@ class PipelineSaveScreen(Dialog[Path | None]):
         with Vertical(classes="dialog") as box:
             box.border_title = "Save the pipeline as TOML · enter saves · escape cancels"
             yield Label("File (→ completes the path); `smolgen run FILE` runs it")
-            yield Input(f"{self.draft.name}.toml", id="pipeline-save-path", suggester=PathSuggester((".toml",)))
+            yield fast_paint.text_input(f"{self.draft.name}.toml", id="pipeline-save-path", suggester=PathSuggester((".toml",)))
             yield Static("", id="problem", classes="problem", markup=False)
 
     def on_mount(self) -> None:

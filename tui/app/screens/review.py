@@ -312,7 +312,7 @@ class ReviewScreen(Screen):
             yield Select([], prompt="any flag", id="filter-flag", compact=True)
             yield Select([(label, value) for value, label in RATING_CHOICES], prompt="any rating", id="filter-rating", compact=True)
             yield Select([], prompt="any tag", id="filter-tag", compact=True)
-            yield Input(placeholder="/ search", id="filter-search", compact=True)
+            yield fast_paint.text_input(placeholder="/ search", id="filter-search", compact=True)
         with Horizontal(id="review-body"):
             table = SampleTable(id="samples")
             table.border_title = "Samples"

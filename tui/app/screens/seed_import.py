@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Static
 
+from tui.app import fast_paint
 from tui.app.path_suggester import PathSuggester
 from tui.app.screens.dialog import Dialog
 from tui.engine.errors import BadInput
@@ -23,7 +24,7 @@ class SeedImportScreen(Dialog[SeedFile | None]):
         with Vertical(classes="dialog") as box:
             box.border_title = "Import seeds"
             yield Label("One seed per line (.txt), JSON Lines (.jsonl) or CSV with a header (.csv).", classes="hint")
-            yield Input(placeholder="path/to/seeds.txt", id="seed-path", suggester=PathSuggester(SEED_SUFFIXES))
+            yield fast_paint.text_input(placeholder="path/to/seeds.txt", id="seed-path", suggester=PathSuggester(SEED_SUFFIXES))
             yield Static("", id="problem", classes="problem", markup=False)
             yield Label("→ completes the path · enter imports · escape cancels", classes="hint")
 

@@ -197,7 +197,7 @@ class StatsScreen(Screen):
         elif tab == "clusters":
             table: DataTable[Any] = DataTable(id="cluster-table", cursor_type="row", zebra_stripes=True)
             table.border_title = "Clusters · enter reviews one · K keeps one and rejects the rest"
-            bar = Horizontal(Label("threshold"), Input(f"{self.threshold:g}", id="threshold", compact=True),
+            bar = Horizontal(Label("threshold"), fast_paint.text_input(f"{self.threshold:g}", id="threshold", compact=True),
                              Static("", id="cluster-summary", markup=False), classes="bar")
             await pane.mount_all([bar, table])
             self._built_tabs.add(tab)

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
+from tui.app import fast_paint
 from tui.app.pipeline_draft import MAPPING_HINT, StepField, format_field, format_mapping, parse_field, parse_mapping, step_fields, table_with
 from tui.engine.errors import BadInput
 from tui.engine.prompts import PromptLibrary
@@ -54,7 +55,7 @@ class PipelineStepForm(Vertical):
     def compose(self) -> ComposeResult:
         with Grid():
             yield Label("Name")
-            yield Input(str(self.table.get("name", "")), id="step-name", compact=True, select_on_focus=False)
+            yield fast_paint.text_input(str(self.table.get("name", "")), id="step-name", compact=True, select_on_focus=False)
         grid: list[StepField] = []
         group = ""
         for step_field in self.fields:
@@ -110,7 +111,7 @@ class PipelineStepForm(Vertical):
             return Select(options, value=value, allow_blank=False, id=self.field_id(step_field), compact=True)
         input_type = {"int": "integer", "float": "number"}.get(kind, "text")
         placeholder = "default" if step_field.setting.group else ("none" if step_field.setting.optional else "")
-        return Input(value, id=self.field_id(step_field), type=input_type, placeholder=placeholder, compact=True,
+        return fast_paint.text_input(value, id=self.field_id(step_field), type=input_type, placeholder=placeholder, compact=True,
                      select_on_focus=False)
 
     def focus_first(self) -> None:

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, OptionList, Static
 
+from tui.app import fast_paint
 from tui.app.pipeline_draft import KIND_TITLES, PipelineDraft
 from tui.app.pipeline_run import PipelineRunRequest, pipeline_request
 from tui.app.widgets.pipeline_drawing import PipelineDrawing
@@ -106,7 +107,7 @@ class PipelineTab(VerticalScroll):
         yield Static(f"{GUIDES['pipeline'].summary} F1: an example.", classes="technique-summary", markup=False)
         with Horizontal(id="pipeline-header"):
             yield Label("Name")
-            yield Input(self.draft.name, id="pipeline-name", compact=True, select_on_focus=False)
+            yield fast_paint.text_input(self.draft.name, id="pipeline-name", compact=True, select_on_focus=False)
             yield Checkbox("No cache", id="pipeline-no-cache", compact=True)
         yield Static("", id="pipeline-problem", markup=False)
         yield Static("f5 loads chapter or evol-chain · ctrl+g runs", id="pipeline-status", markup=False)

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from tui.app import fast_paint
 from tui.app.backend import ModelBackend, ModelRequest
 from tui.app.path_suggester import PathSuggester
 from tui.app.widgets.technique_pane import parse_optional_int
@@ -86,7 +87,7 @@ class ServerForm(Vertical):
         settings = self.current.servers or ServerSettings()
         with Horizontal(classes="server-row"):
             yield Label("Server URLs")
-            yield Input(" ".join(settings.urls), placeholder="http://127.0.0.1:8080/v1 (several: separated by spaces)",
+            yield fast_paint.text_input(" ".join(settings.urls), placeholder="http://127.0.0.1:8080/v1 (several: separated by spaces)",
                         id="server-urls", compact=True)
         with Horizontal(classes="server-row"):
             yield Label("Model")
@@ -95,22 +96,22 @@ class ServerForm(Vertical):
                          compact=True)
         with Horizontal(classes="server-row"):
             yield Label("API key env")
-            yield Input(settings.api_key_env or "", placeholder="the variable's name, e.g. VLLM_KEY (the key is never shown)",
+            yield fast_paint.text_input(settings.api_key_env or "", placeholder="the variable's name, e.g. VLLM_KEY (the key is never shown)",
                         id="server-key-env", compact=True)
         with Horizontal(classes="server-row"):
             yield Label("Concurrency")
-            yield Input(str(settings.concurrency) if self.current.on_servers else "", type="integer",
+            yield fast_paint.text_input(str(settings.concurrency) if self.current.on_servers else "", type="integer",
                         placeholder=f"requests in flight (default {DEFAULT_CONCURRENCY}; a local server: its slots)",
                         id="server-concurrency", compact=True)
         with Horizontal(classes="server-row"):
             yield Label("Chat template")
-            yield Input(str(settings.chat_template or ""), placeholder="the server's, or a .jinja, tokenizer_config.json or GGUF",
+            yield fast_paint.text_input(str(settings.chat_template or ""), placeholder="the server's, or a .jinja, tokenizer_config.json or GGUF",
                         id="server-chat-template", compact=True,
                         suggester=PathSuggester((".jinja", ".json", ".gguf")))
         with Horizontal(classes="server-row"):
             yield Checkbox("Start a local llama-server with the GGUF, slots", self.current.local_slots is not None,
                            id="server-local", compact=True)
-            yield Input(str(self.current.local_slots or ""), type="integer", placeholder="4", id="server-slots", compact=True)
+            yield fast_paint.text_input(str(self.current.local_slots or ""), type="integer", placeholder="4", id="server-slots", compact=True)
         yield Static("", id="server-found", markup=False)
 
     def on_mount(self) -> None:

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane, Tabs
 
+from tui.app import fast_paint
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.pipeline_tab import PipelineTab
 from tui.app.widgets.tab_overflow import mark_tab_overflow
@@ -78,10 +79,10 @@ class TechniquePane(Vertical):
             yield Label("Samples")
             # Blank means the default: a field passed through empty is not marked invalid, one below its
             # minimum is, with the reason under the line.
-            yield Input(self.samples, id="run-num", type="integer", placeholder="1 per seed", compact=True, valid_empty=True,
+            yield fast_paint.text_input(self.samples, id="run-num", type="integer", placeholder="1 per seed", compact=True, valid_empty=True,
                         validators=[WholeNumberAtLeast("samples", 1)])
             yield Label("Seed")
-            yield Input(id="run-seed", type="integer", placeholder="random", compact=True, valid_empty=True,
+            yield fast_paint.text_input(id="run-seed", type="integer", placeholder="random", compact=True, valid_empty=True,
                         validators=[WholeNumberAtLeast("seed", 0)])
         yield Static("", id="run-problem", markup=False)
         with TabbedContent(id="technique-tabs"):

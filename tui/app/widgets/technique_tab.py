@@ -10,6 +10,7 @@ from textual.containers import Grid, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
+from tui.app import fast_paint
 from tui.app.settings_form import FieldChecks, FormResult, format_value, read_form
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.rewrapped_text_area import RewrappedTextArea
@@ -127,7 +128,7 @@ class TechniqueTab(VerticalScroll):
             return Select([(c, c) for c in field.choices], value=value, allow_blank=False, id=widget_id, compact=True)
         placeholder = "none" if field.optional else ""
         input_type = {"int": "integer", "float": "number"}.get(field.kind, "text")
-        return Input(value, id=widget_id, type=input_type, placeholder=placeholder, compact=True, select_on_focus=False)
+        return fast_paint.text_input(value, id=widget_id, type=input_type, placeholder=placeholder, compact=True, select_on_focus=False)
 
     def on_mount(self) -> None:
         self._fields_mounted = True
