@@ -53,6 +53,38 @@ def test_connect_finds_the_only_model_and_the_template_from_props(stub):
         model.close()
 
 
+class CountingStub(StubServer):
+    """A stub on this machine that names the embedded GGUF in its props but counts tokens its own way."""
+
+    def __init__(self):
+        super().__init__()
+        self.tokenized = 0
+
+    async def handle(self, method: str, target: str, body: bytes):
+        from tui.bench.stub_server import STUB_CHAT_TEMPLATE, _json
+        from tui.engine.model_file import default_model_path
+
+        if target == "/props":
+            return _json(200, {"chat_template": STUB_CHAT_TEMPLATE, "model_path": str(default_model_path())})
+        if target == "/tokenize":
+            self.tokenized += 1
+            text = json.loads(body)["content"]
+            return _json(200, {"tokens": list(range(len(text)))})  # a token per character
+        return await super().handle(method, target, body)
+
+
+def test_a_local_gguf_that_counts_otherwise_than_its_server_is_not_used_for_counts():
+    stub = CountingStub()
+    with ServerThread(stub.handle) as thread:
+        model = connect(ServerSettings([thread.url]))
+        try:
+            asked = stub.tokenized
+            assert model.count_tokens("How do rivers form?") == len("How do rivers form?")  # the server's count
+            assert stub.tokenized == asked + 1
+        finally:
+            model.close()
+
+
 def test_a_completion_is_the_servers_text_with_its_usage_and_url(stub):
     model = connect(ServerSettings([stub.url]))
     try:

@@ -59,11 +59,28 @@ def test_magpie_through_llama_server_stores_whole_conversations(tmp_path, llama_
         assert all(call["server"] == llama_server.url for call in sample["calls"])
         assert all(isinstance(call["completion_tokens"], int) and call["completion_tokens"] > 0 for call in sample["calls"])
         assert sample["model"]["chat_template"].endswith("/props")
-        assert sample["lengths"]["instruction"] > 0  # counted by the server's tokenizer
+        assert sample["lengths"]["instruction"] > 0  # counted with the vocabulary of the GGUF the server serves
     # The stream shown is the oldest row in flight: what it printed is text that was stored.
     stored_text = " ".join(m["content"] for s in stored for m in s["conversation"])
     shown = [line for line in result.stdout.splitlines() if line.strip() and not line.startswith("──")]
     assert shown and all(line.strip() in stored_text for line in shown)
+
+
+def test_a_server_on_this_machine_has_its_tokens_counted_here_as_it_counts_them(llama_server):
+    """llama-server says which GGUF it serves: its vocabulary counts a sample's texts here, with no request."""
+    import httpx
+
+    texts = ["What is a river delta?", "  Deltas form where a river meets the sea.\n\n- silt\n- sand ", "Xin chào 👋"]
+    served = [httpx.post(llama_server.url.removesuffix("/v1") + "/tokenize", json={"content": t}).json()["tokens"] for t in texts]
+    model = connect(ServerSettings([llama_server.url]))
+    try:
+        def no_request(*_args, **_kwargs):
+            raise AssertionError("a token count went to the server")
+
+        model.pool.post_once = no_request
+        assert [model.count_tokens(t) for t in texts] == [len(tokens) for tokens in served]
+    finally:
+        model.close()
 
 
 @pytest.mark.parametrize("technique", ["text", "chain", "self-instruct", "evol-instruct"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -20,6 +21,9 @@ from tui.engine.server.settings import ServerSettings
 # The seed check: a short completion asked twice with one seed at full temperature.
 _SEED_PROBE = "Once upon a time"
 _SEED_PROBE_SAMPLING = Sampling(temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, max_tokens=12)
+# Texts a local tokenizer must count as the server does before it stands in for the server's.
+_COUNT_PROBES = ("Hello", "How do rivers form?\n\n1. Rain falls; 2. water gathers.", "Xin chào, thế giới! 3.14 über naïve")
+_THIS_MACHINE = ("127.0.0.1", "localhost", "::1")
 
 
 def connect(settings: ServerSettings, check_seed: bool = False, on_event: EventCallback | None = None) -> ServerModel:
@@ -42,10 +46,12 @@ def connect(settings: ServerSettings, check_seed: bool = False, on_event: EventC
         offered = {endpoint.url: models_of(pool, endpoint) for endpoint in pool.endpoints}
         name = choose_model(settings.model, offered)
         first = pool.endpoints[0]
+        props = server_props(pool, first)
         if template is None:
-            template, origin = template_from_props(pool, first)
+            template, origin = template_from_props(props, first)
         if count is None:
             count = _server_counter(pool, first, name)
+            count = _served_gguf_counter(props, first, count) or count
         model = ServerModel(pool, settings, name, template, origin, count)
         if check_seed:
             model.seed_replayable = all(_replays_seed(model, endpoint) for endpoint in pool.endpoints)
@@ -75,7 +81,7 @@ def survey(settings: ServerSettings) -> list[dict[str, Any]]:
     with ServerPool(settings.urls, settings.api_key(), settings.api_key_env, settings.timeout, 0, 1) as pool:
         found = []
         for endpoint in pool.endpoints:
-            template, origin = template_from_props(pool, endpoint)
+            template, origin = template_from_props(server_props(pool, endpoint), endpoint)
             found.append({
                 "url": endpoint.url,
                 "models": models_of(pool, endpoint),
@@ -123,14 +129,19 @@ def choose_model(wanted: str | None, offered: dict[str, list[str]]) -> str:
     raise BadInput(f"--server-model: the server offers several models; pass one of {', '.join(sorted(common))}")
 
 
-def template_from_props(pool: ServerPool, endpoint: Endpoint) -> tuple[ChatTemplate | None, str | None]:
-    """The chat template a server reports (llama-server's `GET /props`), or (None, None)."""
+def server_props(pool: ServerPool, endpoint: Endpoint) -> dict[str, Any]:
+    """What a server says of itself at `GET /props` (llama-server), or {} where it says nothing."""
     try:
         response = pool.get(endpoint, "/props", at_root=True)
         props = orjson.loads(response.content) if response.status_code == 200 else {}
     except (ServerFailure, orjson.JSONDecodeError):
-        return None, None
-    source = props.get("chat_template") if isinstance(props, dict) else None
+        return {}
+    return props if isinstance(props, dict) else {}
+
+
+def template_from_props(props: dict[str, Any], endpoint: Endpoint) -> tuple[ChatTemplate | None, str | None]:
+    """The chat template a server reports in its props, or (None, None)."""
+    source = props.get("chat_template")
     if not isinstance(source, str) or not source.strip():
         return None, None
     origin = f"{endpoint.root}/props"
@@ -164,6 +175,19 @@ def _server_counter(pool: ServerPool, endpoint: Endpoint, model_name: str) -> To
 
 def _gguf_counter(path: Any) -> TokenCounter:
     return load_tokenizer(path)
+
+
+def _served_gguf_counter(props: dict[str, Any], endpoint: Endpoint, server_count: TokenCounter | None) -> TokenCounter | None:
+    """The tokenizer of the GGUF a llama-server on this machine serves (`model_path` in its props), read
+    here, so that counting a sample's texts sends no request; only where it counts as the server does."""
+    path = props.get("model_path")
+    if server_count is None or urlsplit(endpoint.root).hostname not in _THIS_MACHINE or not isinstance(path, str) or not _is_gguf(path):
+        return None
+    try:
+        count = load_tokenizer(path)
+    except BadInput:  # a file llama.cpp cannot read here: the server keeps counting
+        return None
+    return count if all(count(text) == server_count(text) for text in _COUNT_PROBES) else None
 
 
 def _replays_seed(model: ServerModel, endpoint: Endpoint) -> bool:
