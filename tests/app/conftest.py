@@ -27,6 +27,32 @@ from tui.engine.store import SampleStore
 # For a test of fast paint itself: with it off the app draws through Textual's public API, frames only.
 FAST_PAINT_OFF = "fast paint is off (SMOLGEN_FAST_PAINT=off, or a Textual outside the tested series)"
 fast_paint_only = pytest.mark.skipif(not fast_paint.ENABLED, reason=FAST_PAINT_OFF)
+FAST_PAINT_POSITIONS = ("fast_paint_on", "fast_paint_off")  # the switch's ids in a snapshot test's name
+
+
+@pytest.fixture(params=FAST_PAINT_POSITIONS)
+def fast_paint_switch(request, monkeypatch) -> str:
+    """Each snapshot test runs with fast paint on and off: the public path must draw the same pixels. Every
+    use of fast paint reads the switch (`fast_paint.ENABLED`) as it is called, so this process turns it off."""
+    if request.param == "fast_paint_off":
+        monkeypatch.setattr(fast_paint, "ENABLED", False)
+    elif not fast_paint.ENABLED:
+        pytest.skip(FAST_PAINT_OFF)
+    return request.param
+
+
+@pytest.fixture
+def snapshot(snapshot, fast_paint_switch):
+    """syrupy's snapshot, named without the switch: both positions compare with the one stored picture."""
+    snapshot.test_location.testname = _name_without(snapshot.test_location.testname, fast_paint_switch)
+    return snapshot
+
+
+def _name_without(name: str, param_id: str) -> str:
+    """`test_x[120x36-fast_paint_off]` is `test_x[120x36]`, `test_x[fast_paint_off]` is `test_x`."""
+    base, _, ids = name.partition("[")
+    kept = [part for part in ids.removesuffix("]").split("-") if part and part != param_id]
+    return f"{base}[{'-'.join(kept)}]" if kept else base
 
 
 class LoadedModelBackend:

@@ -20,7 +20,6 @@ import pytest
 
 import textual
 import tui.app
-from tests.app.conftest import fast_paint_only
 from tests.conftest import REPO, run_smolgen
 from tui.app import fast_paint
 from tui.engine.errors import BadInput
@@ -164,16 +163,8 @@ asyncio.run(run())
     assert result.stdout.splitlines() == ["2", "[]"]  # two samples stored, and no module of fast paint imported
 
 
-# Each snapshot holds what fast paint draws; the public path must draw the same pixels.
-SNAPSHOTS = ["tests/app/test_app_snapshots.py", "tests/app/test_app_servers.py::test_server_tab_snapshot"]
-
-
-@fast_paint_only  # off, this suite already runs the snapshots on the public path
-def test_the_snapshots_match_with_fast_paint_off():
-    env = {**os.environ, fast_paint.SWITCH: "off"}
-    command = [sys.executable, "-m", "pytest", *SNAPSHOTS, "-q", "-n", "0", "-p", "no:randomly", "-p", "no:cacheprovider"]
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]  # 0: some ran, none failed
+# The snapshot tests run with the switch in both positions (tests/app/conftest.py's `fast_paint_switch`): the
+# public path must draw the same pixels fast paint draws.
 
 
 def test_a_bad_switch_value_stops_the_app_in_one_line(tmp_path, monkeypatch):
