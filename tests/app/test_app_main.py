@@ -316,7 +316,8 @@ async def test_help_lists_every_key_and_the_palette_runs_actions(app_store, prom
         await wait_for(pilot, lambda: app.screen.id == "review", what="the review screen from the palette")
 
 
-async def test_each_technique_tab_says_what_it_does_and_f1_has_a_page_with_an_example(app_store, prompts):
+async def test_each_technique_tab_says_what_it_does_builds_its_technique_from_the_defaults_and_f1_has_a_page_with_an_example(
+        app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend(), animate=False)  # each help page shown without the tab's slide
     async with app.run_test(size=(120, 36)) as pilot:
         app.main_screen.technique.show_technique("chain")
@@ -326,6 +327,9 @@ async def test_each_technique_tab_says_what_it_does_and_f1_has_a_page_with_an_ex
         for entry in app.techniques:
             app.main_screen.technique.show_technique(entry.key)
             await wait_for(pilot, lambda: bool(app.main_screen.query(f"#form-{entry.key} .technique-summary")), what=entry.title)
+            await pilot.pause()
+            technique = app.main_screen.technique.current_tab().technique()
+            assert technique is not None and technique.name == entry.key
         app.main_screen.technique.show_technique("pipeline")
         await pilot.pause()
         assert "every step output is cached" in str(app.main_screen.query_one("#pipeline .technique-summary").render())
@@ -342,18 +346,6 @@ async def test_each_technique_tab_says_what_it_does_and_f1_has_a_page_with_an_ex
                 assert "Example seed\nGenerate a question about the Smol Course on small AI models." in text
                 assert "instruction: What is the purpose of the Smol Course?" in text
                 assert "answers the seed instead of asking" in text
-
-
-async def test_every_technique_tab_builds_its_technique_from_the_defaults(app_store, prompts):
-    app = make_app(app_store, prompts, FakeBackend())
-    async with app.run_test(size=(100, 32)) as pilot:
-        for entry in app.techniques:
-            app.main_screen.technique.show_technique(entry.key)
-            form = f"#form-{entry.key}"
-            await wait_for(pilot, lambda form=form: bool(app.main_screen.query(form)), what=f"the {entry.title} form")
-            await pilot.pause()
-            technique = app.main_screen.technique.current_tab().technique()
-            assert technique is not None and technique.name == entry.key
 
 
 async def test_keys_typed_faster_than_the_app_reads_them_land_in_the_field_tab_moved_to(app_store, prompts):
