@@ -1,6 +1,7 @@
 """Text that must fit, at 120×36 and 80×24: a setting's label never runs into its value or is cut, a
 checkbox shows its box whole, review's status column holds a status decided after it opened, and a technique
-tab that does not fit is counted by a mark at the strip's end."""
+tab that does not fit is counted by a mark at the strip's end. Each technique's form, shown for that, is also
+checked to have its summary and to build its technique from the defaults."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ SIZES = [(120, 36), (80, 24)]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["120x36", "80x24"])
-async def test_every_label_fits_beside_its_value_and_checkboxes_are_whole(app_store, prompts, size):
+async def test_every_technique_form_says_what_it_does_builds_its_technique_and_fits_its_labels_and_checkboxes(
+        app_store, prompts, size):
+    """Each form once per size, for all it must hold: a summary, a technique built from its defaults, and every
+    label beside its value and every checkbox whole."""
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=size) as pilot:
         for entry in app.techniques:
@@ -26,6 +30,9 @@ async def test_every_label_fits_beside_its_value_and_checkboxes_are_whole(app_st
             form = f"#form-{entry.key}"
             await wait_for(pilot, lambda: bool(app.main_screen.query(f"{form} Grid")), what=entry.title)
             await pilot.pause()
+            assert app.main_screen.query(f"{form} .technique-summary"), entry.title
+            technique = app.main_screen.technique.current_tab().technique()
+            assert technique is not None and technique.name == entry.key
             for grid in app.main_screen.query(f"{form} Grid").results(Grid):
                 cells = list(grid.children)
                 for label, value in zip(cells[::2], cells[1::2]):
