@@ -167,6 +167,37 @@ asyncio.run(run())
 # public path must draw the same pixels fast paint draws.
 
 
+def test_the_switch_is_read_as_each_use_is_called_so_a_test_can_turn_it_off():
+    """`fast_paint_switch` sets `fast_paint.ENABLED` in the test's process: a use decided at import, or a copy of
+    the switch taken by `from … import ENABLED`, would keep drawing the fast way."""
+    found = []
+    for path in (REPO / "tui").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in _run_at_import(tree):
+            if isinstance(node, ast.ImportFrom) and any(alias.name == "ENABLED" for alias in node.names):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno} imports ENABLED")
+            elif isinstance(node, ast.If) and ast.unparse(node.test) == "ENABLED" and path.parent == FENCE:
+                found += [f"{path.relative_to(REPO)}:{node.lineno} does more than import" for each in node.body
+                          if not isinstance(each, (ast.Import, ast.ImportFrom))]
+            elif isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load) \
+                    and (node.id if isinstance(node, ast.Name) else node.attr) == "ENABLED" and not _the_import_block(node, tree):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno} reads ENABLED as it is imported")
+    assert found == []
+
+
+def _run_at_import(node: ast.AST):
+    """The nodes a module runs as it is imported: all but what functions and lambdas hold (class bodies run)."""
+    yield node
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            yield from _run_at_import(child)
+
+
+def _the_import_block(node: ast.AST, tree: ast.Module) -> bool:
+    """The test of fast paint's `if ENABLED:` that imports its modules."""
+    return any(isinstance(each, ast.If) and each.test is node for each in tree.body)
+
+
 def test_a_bad_switch_value_stops_the_app_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv(fast_paint.SWITCH, "fast")
     result = run_smolgen("--store", "smolgen.json", cwd=tmp_path, timeout=60)
