@@ -29,7 +29,7 @@ test: $(STAMP) $(TEST_STAMP) $(BIN)/llama-server
 	$(BIN)/python -m pytest
 
 # Every test that loads no model (tests/model_guard fails one that tries). Both targets spread the tests
-# over the cores (pyproject's pytest addopts).
+# over the cores (pyproject's pytest addopts); this one two workers a core (tests/conftest.py).
 quick: $(STAMP) $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not model"
 

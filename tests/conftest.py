@@ -45,6 +45,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("model"))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` without the model tests: two workers a core, as an app test waits on its app for part of its
+    time, which another worker fills. With them, xdist's own count: llama.cpp's threads want whole cores."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or "not model" not in (config.option.markexpr or ""):
+        return None
+    return 2 * (os.cpu_count() or 1)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("snapshot_report", None) == SNAPSHOT_REPORT_DEFAULT:  # the report of differing snapshots: not in the clone
         config.option.snapshot_report = str(Path(tempfile.gettempdir()) / "smolgen-snapshot-report.html")
