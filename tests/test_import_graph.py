@@ -14,6 +14,11 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+# The tests read one graph, parsed once per process (import_graph): on one xdist worker, it is parsed once.
+pytestmark = pytest.mark.xdist_group("import_graph")
+
 PACKAGE = Path(__file__).resolve().parents[1] / "tui"
 
 # Modules a function may import itself, to keep start-up light: each loads a heavy library.
@@ -23,7 +28,7 @@ HEAVY = (
     "numpy",  # loaded with gguf anyway, when a GGUF header's vocabulary is stepped over
     "plotext",  # the terminal plots of `smolgen stats`
     "py3langid",  # numpy and its language model: loaded when a quality gate first identifies a language
-    "tui.engine.minhash_clusters",  # datasketch and numpy: loaded when clusters are asked for
+    "tui.engine.minhash_clusters",  # numpy: loaded when clusters are asked for
     "tui.engine.server.connect",  # httpx and the server client: loaded when a server is used
     "tui.engine.server.local",  # httpx and llama-server's process: loaded when the app starts one
 )
