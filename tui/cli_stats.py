@@ -63,10 +63,22 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _token_counter(model_path: Path | None):
-    """Tokens counted by the model's own tokenizer (vocabulary only: loads in a fraction of a second)."""
+    """Tokens counted by the model's own tokenizer (vocabulary only), loaded when a sample without recorded
+    lengths is first counted: a generated sample records its own. A --model that is no GGUF fails at once."""
     from tui.engine.model import load_tokenizer
+    from tui.engine.model_file import inspect_model
 
-    return load_tokenizer(model_path)
+    if model_path is not None:
+        inspect_model(model_path)
+    count = None
+
+    def counter(text: str) -> int:
+        nonlocal count
+        if count is None:
+            count = load_tokenizer(model_path)
+        return count(text)
+
+    return counter
 
 
 def histogram_text(histogram: Histogram, title: str, width: int = 72, height: int = 12) -> str:
