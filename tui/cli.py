@@ -13,25 +13,27 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from tui import __version__
-from tui.bench.commands import add_bench_command, cmd_bench
-from tui.cli_export import add_export_command, cmd_export
-from tui.cli_judge import add_judge_command, run_judge_command
-from tui.cli_models import add_models_command, cmd_models
-from tui.cli_pipeline import add_pipeline_commands, cmd_draw, cmd_run
-from tui.cli_stats import add_stats_command, cmd_stats
-from tui.cli_store import add_store_command, cmd_store
-from tui.cli_technique_flags import TECHNIQUE_CLASSES, add_technique_flags
-from tui.cli_config import apply_user_config
-from tui.cli_flags import add_in_process_flag, add_model_options, add_parallel_flag, add_server_flags, add_store_flag
+from tui.cli_flags import Subcommand, add_model_options, add_server_flags, add_store_flag, flags_added_when_used
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
-from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW
-from tui.engine.store import SampleStore
-from tui.engine.app_state import load_app_state
 from tui.engine.user_config import load_user_config
 
-# What each technique of `smolgen generate` does, in one line of its --help.
-TECHNIQUES = {name: technique.summary for name, technique in TECHNIQUE_CLASSES.items()}
+
+# After `app`, in the order `smolgen --help` lists them.
+COMMANDS = (
+    Subcommand("generate", "generate samples headless, streaming to the terminal", "tui.cli_generate", "run_generate_command"),
+    Subcommand("seeds", "manage the store's seeds", "tui.cli_seeds", "cmd_seeds"),
+    Subcommand("export", "write samples as JSON Lines for fine-tuning, or a dataset folder for the Hub", "tui.cli_export", "cmd_export"),
+    Subcommand("judge", "rate stored samples with a judge model and tag their instructions", "tui.cli_judge", "run_judge_command"),
+    Subcommand("run", "run a pipeline (a TOML file, or built in: chapter, evol-chain)", "tui.cli_pipeline", "cmd_run", "add_run_arguments"),
+    Subcommand("draw", "draw a pipeline's steps and column mappings", "tui.cli_pipeline", "cmd_draw", "add_draw_arguments"),
+    Subcommand("stats", "diversity, duplicates, lengths and failures of the dataset", "tui.cli_stats", "cmd_stats"),
+    Subcommand("store", "check a store for damage, or repair it", "tui.cli_store", "cmd_store"),
+    Subcommand("bench", "measure how fast smolgen generates, stores and draws (`smolgen bench --help` lists the benchmarks)",
+               "tui.bench.commands", "cmd_bench"),
+    Subcommand("models", "the model in use and its metadata, what servers offer, or (--list) the GGUF files on this machine",
+               "tui.cli_models", "cmd_models"),
+)  # each module holds the command's flags (add_arguments, or the function named last) and the function that runs it
 
 
 class CliError(SmolgenError):
@@ -63,57 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="smolgen", description="Synthetic instruction datasets from a small local model.")
     parser.add_argument("--version", action="version", version=f"smolgen {__version__}")
     parser.add_argument("--log", metavar="FILE", help="write debug logs (llama.cpp's included) to FILE")
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", parser_class=flags_added_when_used(_Parser))
 
     # With no command the app opens: its options are accepted before any command word too.
     _add_app_options(parser, default=argparse.SUPPRESS)
     app = commands.add_parser("app", help="open the terminal app (the default with no command)")
     _add_app_options(app)
-
-    gen = commands.add_parser(
-        "generate", help="generate samples headless, streaming to the terminal", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Generate samples headless, streaming to the terminal.\n\ntechniques:\n"
-        + "\n".join(f"  {name:<15}{summary}" for name, summary in TECHNIQUES.items()),
-    )
-    gen.add_argument("technique", choices=TECHNIQUES)
-    gen.add_argument("--num", type=int, help="samples to generate (default: one per seed, or 5 for magpie)")
-    gen.add_argument("--seeds", type=Path, metavar="FILE", help="seed file (.txt, .jsonl, .csv); default: the store's selected seeds")
-    gen.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates, searched before the shipped ones")
-    gen.add_argument("--seed", type=int, metavar="S", help="make the run reproducible (default: a fresh random seed, recorded)")
-    gen.add_argument("--quiet", action="store_true", help="do not stream tokens, print only progress and the summary")
-    gen.add_argument("--from-store", action="store_true",
-                     help="evol-instruct: evolve the store's new and accepted instructions; preference: answer them")
-    gen.add_argument("--response-model", action="append", default=[], type=Path, metavar="PATH",
-                     help="preference: a GGUF that writes responses; repeat for several, in turn (default: the model in use, which judges)")
-    gen.add_argument("--response-server", action="append", default=[], metavar="URL",
-                     help="preference: an OpenAI-compatible server that writes responses; repeat for several, in turn")
-    gen.add_argument("--stop-when-saturated", type=int, nargs="?", const=DEFAULT_SATURATION_WINDOW, default=0, metavar="K",
-                     help=f"end the run when most of the last K samples (default {DEFAULT_SATURATION_WINDOW}) "
-                     "were near-duplicates of earlier ones")
-    gen.add_argument("--answer", action="store_true",
-                     help="self-instruct, evol-instruct: answer each kept instruction (now the default; kept for scripts)")
-    add_technique_flags(gen)
-    add_parallel_flag(gen)
-    add_in_process_flag(gen)
-    add_store_flag(gen)
-    add_model_options(gen)
-    add_server_flags(gen)
-
-    seeds = commands.add_parser("seeds", help="manage the store's seeds")
-    seed_commands = seeds.add_subparsers(dest="seeds_command", parser_class=_Parser, required=True)
-    seed_import = seed_commands.add_parser("import", help="import seeds: one per line (.txt), .jsonl or .csv")
-    seed_import.add_argument("file", type=Path)
-    add_store_flag(seed_import)
-    seed_list = seed_commands.add_parser("list", help="list the store's seeds")
-    add_store_flag(seed_list)
-
-    add_export_command(commands)
-    add_judge_command(commands)
-    add_pipeline_commands(commands)
-    add_stats_command(commands)
-    add_store_command(commands)
-    add_bench_command(commands)
-    add_models_command(commands)
+    for command in COMMANDS:
+        commands.add_parser(command.name, help=command.help, add_arguments=command.add_arguments)
 
     return parser
 
@@ -135,22 +94,13 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         _configure_logging(args.log)
+        from tui.cli_config import apply_user_config
+
         apply_user_config(args, load_user_config())
         command = args.command or "app"
         if command == "app":
             return _open_app(args)
-        handler = {
-            "generate": cmd_generate,
-            "judge": run_judge_command,
-            "seeds": cmd_seeds,
-            "export": cmd_export,
-            "models": cmd_models,
-            "run": cmd_run,
-            "draw": cmd_draw,
-            "stats": cmd_stats,
-            "store": cmd_store,
-            "bench": cmd_bench,
-        }[command]
+        handler = next(c for c in COMMANDS if c.name == command).run
         return handler(args)
     except CliError as error:
         print(error, file=sys.stderr)
@@ -190,6 +140,8 @@ def _open_app(args: argparse.Namespace) -> int:
 def _open_the_last_model(args: argparse.Namespace) -> None:
     """With no model or servers from a flag or config.toml, the app opens what it had open when last quit
     (a file that is gone since: the embedded model)."""
+    from tui.engine.app_state import load_app_state
+
     if getattr(args, "model", None) is not None or args.server or args.local_server is not None:
         return
     last = load_app_state().model
@@ -199,37 +151,6 @@ def _open_the_last_model(args: argparse.Namespace) -> None:
         args.model = Path(last.path)
     elif last.servers:
         args.server, args.server_model = list(last.servers), last.server_model
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from tui.cli_generate import run_generate_command
-
-    return run_generate_command(args)
-
-
-def cmd_seeds(args: argparse.Namespace) -> int:
-    from tui.engine.seeds import read_seed_file, seed_text
-
-    with SampleStore(args.store, read_only=args.seeds_command == "list") as store:
-        if args.seeds_command == "import":
-            seed_file = read_seed_file(args.file)
-            for problem in seed_file.problems:
-                print(f"smolgen: {problem}", file=sys.stderr)
-            store.add_seeds(seed_file.rows, source=str(args.file))
-            print(f"imported {len(seed_file.rows)} seeds from {args.file} into {args.store}"
-                  + (f" ({len(seed_file.problems)} lines skipped)" if seed_file.problems else ""))
-            return 0
-        seeds = store.list_seeds()
-        for seed in seeds:
-            mark = "*" if seed.get("selected", True) else " "
-            print(f"{seed['id']:>5} {mark} {_one_line(seed_text(seed['row']))}")
-        print(f"{len(seeds)} seeds, {sum(1 for s in seeds if s.get('selected', True))} selected (*)")
-        return 0
-
-
-def _one_line(text: str, width: int = 100) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 if __name__ == "__main__":

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tui.engine.export import HUB_FOLDER
-from tui.engine.store import DEFAULT_STORE
 from tui.engine.user_config import UserConfig
 
 
@@ -25,12 +23,17 @@ def apply_user_config(args: argparse.Namespace, config: UserConfig) -> None:
         if offered(name) and getattr(args, name, None) is None and value is not None:
             setattr(args, name, value)
 
+    from tui.engine.store import DEFAULT_STORE  # the store's module loads once a command is known to be run
+
     fill("store", config.store_path or DEFAULT_STORE)
     fill("threads", config.threads)
     if app:
         args.export_license = config.export_license  # the export dialog's license for a Hub folder
-    if getattr(args, "format", None) == HUB_FOLDER:  # only a dataset folder's card names a license
-        fill("license", config.export_license)
+    if offered("license"):
+        from tui.engine.export import HUB_FOLDER  # loaded for `export` alone, the command with a dataset card
+
+        if getattr(args, "format", None) == HUB_FOLDER:  # only a dataset folder's card names a license
+            fill("license", config.export_license)
     if getattr(args, "list", False) or getattr(args, "model", None) is not None or getattr(args, "server", None):
         return  # `models --list` lists files; a model or servers named by flag are what the command uses
     if config.model:

@@ -17,9 +17,8 @@ from tui.engine.store import REVIEW_STATUSES
 from tui.engine.store_reader import StoreReader
 
 
-def add_export_command(commands: Any) -> None:
-    """Register `export` on the `smolgen` subcommand parser."""
-    export = commands.add_parser("export", help="write samples as JSON Lines for fine-tuning, or a dataset folder for the Hub")
+def add_arguments(export: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen export`."""
     export.add_argument("--format", choices=(*FORMATS, PAIR_FORMAT, HUB_FOLDER), default="messages",
                         help="; ".join(f"{name}: {fmt.summary}" for name, fmt in FORMATS.items())
                         + f"; {PAIR_FORMAT}: TRL preference pairs"

@@ -4,8 +4,10 @@ generation code so that building a parser (every `smolgen` command does) imports
 from __future__ import annotations
 
 import argparse
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 STORE_HELP = "the JSON store (default: `store` in config.toml, else ./smolgen.json)"
@@ -68,3 +70,51 @@ def add_parallel_flag(gen: argparse.ArgumentParser) -> None:
         "it pays only with many rows (`smolgen bench batched` measures it here), tokens are not streamed, each sequence "
         "holds at most 2048 tokens (or --context), and texts may differ slightly from a sequential run with the same --seed",
     )
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """A subcommand whose module loads only when it is used (building the parser is part of every `smolgen`
+    command's start): its one-sentence help, the module with its flags (`add_arguments(parser)`, or the
+    function `flags` names) and the function that runs it."""
+
+    name: str
+    help: str
+    module: str
+    function: str
+    flags: str = "add_arguments"
+
+    @property
+    def run(self) -> Callable[[argparse.Namespace], int]:
+        """The function that runs the subcommand (its module is imported now)."""
+        return getattr(importlib.import_module(self.module), self.function)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """The subcommand's flags (its module is imported now)."""
+        getattr(importlib.import_module(self.module), self.flags)(parser)
+
+
+def flags_added_when_used(parser_class: type[argparse.ArgumentParser]) -> type[argparse.ArgumentParser]:
+    """`parser_class`, taking `add_arguments` and calling it the first time it parses or prints its help: a
+    subcommand's module (and what it imports) loads only when that subcommand is used."""
+
+    class FlagsAddedWhenUsed(parser_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, add_arguments: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.flags_to_add = add_arguments
+
+        def add_flags(self) -> None:
+            """Add the subcommand's flags, once."""
+            if self.flags_to_add is not None:
+                add, self.flags_to_add = self.flags_to_add, None
+                add(self)
+
+        def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+            self.add_flags()
+            return super().parse_known_args(args, namespace)
+
+        def format_help(self) -> str:
+            self.add_flags()
+            return super().format_help()
+
+    return FlagsAddedWhenUsed

@@ -9,9 +9,12 @@ import sys
 import time
 from typing import Any, Callable, Iterator, TextIO
 
+from pathlib import Path
+
+from tui.cli_flags import add_in_process_flag, add_model_options, add_parallel_flag, add_server_flags, add_store_flag
 from tui.cli_model import check_model_flags, choose_local_server, opened_model, server_settings, uses_servers
 from tui.cli_signals import cancelled_by_signals, run_exit_status
-from tui.cli_technique_flags import TECHNIQUE_CLASSES, settings_from_flags
+from tui.cli_technique_flags import TECHNIQUE_CLASSES, add_technique_flags, settings_from_flags
 from tui.engine.errors import BadInput
 from tui.engine.language_model import LanguageModel
 from tui.engine.model_file import inspect_model
@@ -19,7 +22,7 @@ from tui.engine.preferences import decision_line, pairs_line
 from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
 from tui.engine.run_progress import RunProgress
-from tui.engine.run_quality import RunQuality
+from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW, RunQuality
 from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, default_num, run_generation
 from tui.engine.seeds import read_seed_file
 from tui.engine.store import SampleStore
@@ -29,6 +32,40 @@ from tui.engine.techniques.evol_instruct import EvolInstruct, rows_from_store
 from tui.engine.techniques.self_instruct import SelfInstruct
 
 FROM_STORE = ("evol-instruct", Preference.name)  # the techniques `--from-store` gives the store's instructions to
+
+# What each technique of `smolgen generate` does, in one line of its --help.
+TECHNIQUES = {name: technique.summary for name, technique in TECHNIQUE_CLASSES.items()}
+
+
+def add_arguments(gen: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen generate`."""
+    gen.formatter_class = argparse.RawDescriptionHelpFormatter
+    gen.description = ("Generate samples headless, streaming to the terminal.\n\ntechniques:\n"
+                       + "\n".join(f"  {name:<15}{summary}" for name, summary in TECHNIQUES.items()))
+    gen.add_argument("technique", choices=TECHNIQUES)
+    gen.add_argument("--num", type=int, help="samples to generate (default: one per seed, or 5 for magpie)")
+    gen.add_argument("--seeds", type=Path, metavar="FILE", help="seed file (.txt, .jsonl, .csv); default: the store's selected seeds")
+    gen.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates, searched before the shipped ones")
+    gen.add_argument("--seed", type=int, metavar="S", help="make the run reproducible (default: a fresh random seed, recorded)")
+    gen.add_argument("--quiet", action="store_true", help="do not stream tokens, print only progress and the summary")
+    gen.add_argument("--from-store", action="store_true",
+                     help="evol-instruct: evolve the store's new and accepted instructions; preference: answer them")
+    gen.add_argument("--response-model", action="append", default=[], type=Path, metavar="PATH",
+                     help="preference: a GGUF that writes responses; repeat for several, in turn (default: the model in use, which judges)")
+    gen.add_argument("--response-server", action="append", default=[], metavar="URL",
+                     help="preference: an OpenAI-compatible server that writes responses; repeat for several, in turn")
+    gen.add_argument("--stop-when-saturated", type=int, nargs="?", const=DEFAULT_SATURATION_WINDOW, default=0, metavar="K",
+                     help=f"end the run when most of the last K samples (default {DEFAULT_SATURATION_WINDOW}) "
+                     "were near-duplicates of earlier ones")
+    gen.add_argument("--answer", action="store_true",
+                     help="self-instruct, evol-instruct: answer each kept instruction (now the default; kept for scripts)")
+    add_technique_flags(gen)
+    add_parallel_flag(gen)
+    add_in_process_flag(gen)
+    add_store_flag(gen)
+    add_model_options(gen)
+    add_server_flags(gen)
+
 
 class TerminalObserver(RunObserver):
     """Streams tokens to stdout under a header per model call, and a progress line per sample that ends

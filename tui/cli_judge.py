@@ -14,8 +14,8 @@ from tui.engine.store import REVIEW_STATUSES
 ASPECTS_HELP = f"{ASPECTS[0]} (default), or some of {','.join(ASPECTS[1:])} (UltraFeedback's four), comma-separated"
 
 
-def add_judge_command(commands: Any) -> None:
-    judge = commands.add_parser("judge", help="rate stored samples with a judge model and tag their instructions")
+def add_arguments(judge: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen judge`."""
     judge.add_argument("--status", choices=(*REVIEW_STATUSES, "all"), default="new", help="which samples (default new)")
     judge.add_argument("--run", type=int, action="append", metavar="ID", help="only samples of this run (repeatable)")
     judge.add_argument("--aspects", default=ASPECTS[0], metavar="LIST", help=ASPECTS_HELP)

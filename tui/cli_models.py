@@ -10,9 +10,8 @@ from tui.cli_flags import add_model_options, add_server_flags
 from tui.engine.errors import BadInput
 
 
-def add_models_command(commands: Any) -> None:
-    """Register `models` on the `smolgen` subcommand parser."""
-    models = commands.add_parser("models", help="the model in use and its metadata, what servers offer, or (--list) the GGUF files on this machine")
+def add_arguments(models: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen models`."""
     models.add_argument("--list", action="store_true",
                         help="list the GGUF files in the Hugging Face cache, LM Studio, llama.cpp's cache, Ollama and your model folders")
     models.add_argument("--json", action="store_true", help="print the metadata as JSON")

@@ -14,9 +14,8 @@ from tui.cli_model import check_model_flags, server_settings
 from tui.engine.errors import BadInput
 
 
-def add_pipeline_commands(commands: Any) -> None:
-    """Register `run` and `draw` on the `smolgen` subcommand parser."""
-    run = commands.add_parser("run", help="run a pipeline (a TOML file, or built in: chapter, evol-chain)")
+def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen run`."""
     run.add_argument("pipeline", help="PIPELINE.toml or the name of a built-in pipeline")
     run.add_argument("--seeds", type=Path, metavar="FILE", help="replace the pipeline's seeds with a file (.txt, .jsonl, .csv)")
     run.add_argument("--num", type=int, metavar="N", help="rows to run, cycling through the seeds")
@@ -31,7 +30,9 @@ def add_pipeline_commands(commands: Any) -> None:
     run.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")
     run.add_argument("--context", type=int, default=4096, metavar="N", help="context size in tokens")
 
-    draw = commands.add_parser("draw", help="draw a pipeline's steps and column mappings")
+
+def add_draw_arguments(draw: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen draw`."""
     draw.add_argument("pipeline", help="PIPELINE.toml or the name of a built-in pipeline")
     draw.add_argument("--format", choices=("text", "mermaid"), default="text")
     draw.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of the terminal")

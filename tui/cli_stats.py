@@ -18,8 +18,8 @@ from tui.engine.store import STATUSES, SampleStore
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext's "clear" theme still writes colour resets
 
 
-def add_stats_command(commands: Any) -> None:
-    stats = commands.add_parser("stats", help="diversity, duplicates, lengths and failures of the dataset")
+def add_arguments(stats: argparse.ArgumentParser) -> None:
+    """The flags of `smolgen stats`."""
     stats.add_argument("--run", type=int, action="append", metavar="ID", help="only samples of this run (repeatable)")
     stats.add_argument("--status", action="append", choices=STATUSES, help="only samples with this status (repeatable)")
     stats.add_argument("--compare", type=int, nargs=2, metavar=("RUN_A", "RUN_B"), help="two runs side by side")

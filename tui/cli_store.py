@@ -10,9 +10,8 @@ from tui.cli_flags import add_store_flag
 from tui.engine.store import damaged_path, journal_path
 
 
-def add_store_command(commands: Any) -> None:
-    """Register `store check` and `store repair` on the `smolgen` subcommand parser."""
-    store = commands.add_parser("store", help="check a store for damage, or repair it")
+def add_arguments(store: argparse.ArgumentParser) -> None:
+    """`store check` and `store repair`."""
     actions = store.add_subparsers(dest="store_command", required=True)
     check = actions.add_parser("check", help="what the store holds and anything damaged, without writing; exits non-zero when damaged")
     repair = actions.add_parser(
