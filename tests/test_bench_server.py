@@ -47,11 +47,12 @@ def test_the_llama_part_compares_smolgen_with_a_bare_client_and_the_engine_round
 
 
 def test_the_app_part_reports_its_rate_and_keypress_latencies(tmp_path):
-    result = run_smolgen("bench", "server", "--parts", "app", "--app-concurrency", "8", "--app-samples", "300", "--json",
+    # Enough samples that the run outlasts its first probed keypress; the figures are ranges, not a count.
+    result = run_smolgen("bench", "server", "--parts", "app", "--app-concurrency", "8", "--app-samples", "100", "--json",
                          cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
     app = json.loads(result.stdout)["app"]
-    assert app["stored"] + app["failed"] == app["requested"] == 300
+    assert app["stored"] + app["failed"] == app["requested"] == 100
     assert 1 < app["samples_per_second"] < 1_000_000
     assert app["keypresses"] >= 1 and 0 <= app["keypress_ms_median"] <= app["keypress_ms_max"] < 60_000
 

@@ -130,13 +130,13 @@ def test_locked_and_corrupt_stores(tmp_path):
         assert run_smolgen("export", "--out", "now.jsonl", cwd=tmp_path).returncode == 0
         assert '"content": "A."' in (tmp_path / "now.jsonl").read_text(encoding="utf-8")
     (tmp_path / "bad.json").write_text("{oops")
-    _one_line_error(run_smolgen("seeds", "list", "--store", "bad.json", cwd=tmp_path), 1, "bad.json: not a readable smolgen store")
+    _one_line_error(run_cli("seeds", "list", "--store", "bad.json", cwd=tmp_path), 1, "bad.json: not a readable smolgen store")
     assert (tmp_path / "bad.json").read_text() == "{oops"
 
 
 def test_bad_flags_exit_2(tmp_path):
-    _one_line_error(run_smolgen("generate", "magpie", "--num", "zero", cwd=tmp_path), 2, "invalid int value")
-    _one_line_error(run_smolgen("generate", "magpie", "--num", "0", cwd=tmp_path), 2, "--num 0")
+    _one_line_error(run_cli("generate", "magpie", "--num", "zero", cwd=tmp_path), 2, "invalid int value")
+    _one_line_error(run_cli("generate", "magpie", "--num", "0", cwd=tmp_path), 2, "--num 0")
 
 
 @pytest.mark.parametrize("args", [

@@ -10,6 +10,9 @@ from tests.conftest import run_cli
 from tests.test_export_hub import _store
 from tests.test_preferences import PROMPT, _store_of_pairs
 
+# datasets (with pyarrow and pandas) takes most of a second to import: the tests share one xdist worker's import.
+pytestmark = pytest.mark.xdist_group("datasets")
+
 
 @pytest.fixture
 def datasets(tmp_path_factory, monkeypatch):
