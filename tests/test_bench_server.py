@@ -11,8 +11,9 @@ from tui.bench.server import round_order
 
 
 def test_the_ceiling_part_balances_and_reports_rates_and_memory(tmp_path):
-    result = run_smolgen("bench", "server", "--parts", "ceiling", "--ceiling-concurrency", "1,8", "--ceiling-samples", "40",
-                         "--balance-samples", "120", "--json", cwd=tmp_path)
+    # The benchmark in the test's process: the runs it measures (their memory too) are processes of their own.
+    result = run_cli("bench", "server", "--parts", "ceiling", "--ceiling-concurrency", "1,8", "--ceiling-samples", "40",
+                     "--balance-samples", "120", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     ceiling = json.loads(result.stdout)["ceiling"]
     for row in ceiling["by_concurrency"].values():
@@ -48,8 +49,7 @@ def test_the_llama_part_compares_smolgen_with_a_bare_client_and_the_engine_round
 
 def test_the_app_part_reports_its_rate_and_keypress_latencies(tmp_path):
     # Enough samples that the run outlasts its first probed keypress; the figures are ranges, not a count.
-    result = run_smolgen("bench", "server", "--parts", "app", "--app-concurrency", "8", "--app-samples", "100", "--json",
-                         cwd=tmp_path, timeout=600)
+    result = run_cli("bench", "server", "--parts", "app", "--app-concurrency", "8", "--app-samples", "100", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     app = json.loads(result.stdout)["app"]
     assert app["stored"] + app["failed"] == app["requested"] == 100
@@ -58,7 +58,7 @@ def test_the_app_part_reports_its_rate_and_keypress_latencies(tmp_path):
 
 
 def test_the_cancel_part_times_a_cancel_from_the_engine_and_from_ctrl_c(tmp_path):
-    result = run_smolgen("bench", "server", "--parts", "cancel", "--cancel-repeats", "1", "--json", cwd=tmp_path, timeout=600)
+    result = run_cli("bench", "server", "--parts", "cancel", "--cancel-repeats", "1", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     cancel = json.loads(result.stdout)["cancel"]
     assert cancel["in_flight"] == 8 and cancel["cli_runs_recorded_cancelled"]
