@@ -17,11 +17,13 @@ import pytest
 from tests.conftest import run_cli
 from tests.scripted_model import ScriptedModel
 from tests.test_judge import JudgingStub, rated, tagged
+from tui.bench.null_backend import PacedModel
+from tui.bench.paced_cli import REPLIES
 from tui.bench.stub_server import Answer
 from tui.engine.errors import BadInput
 from tui.engine.judge import ATTEMPTS, INPUT_QUALITIES, SCALE
 from tui.engine.judge_run import check_judge_model, judge_samples
-from tui.engine.model import Cancelled
+from tui.engine.model import Cancelled, Model
 from tui.engine.run_names import run_choices
 from tui.engine.store import SampleStore
 
@@ -54,12 +56,17 @@ def _judged(path: Path) -> dict[int, dict]:
         return {s["id"]: s.get("judgement") for s in store.list_samples()}
 
 
-def test_judge_rates_every_new_sample_and_a_second_run_skips_them(tmp_path):
+def _judge_in_process(cwd: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> subprocess.CompletedProcess:
+    """`smolgen judge ARGS` in the test's process, with the paced stand-in model tui.bench.paced_cli loads."""
+    monkeypatch.setattr(Model, "load", classmethod(lambda cls, *a, **k: PacedModel(REPLIES, 0.0)))
+    return run_cli("judge", *args, cwd=cwd)
+
+
+def test_judge_rates_every_new_sample_and_a_second_run_skips_them(tmp_path, monkeypatch):
     path = _store_with_samples(tmp_path)
-    process = _paced(tmp_path, "judge", "--aspects", "helpfulness,honesty", "--seed", "5")
-    err = process.stderr.read()
-    assert process.wait(timeout=120) == 0, err
-    lines = err.splitlines()
+    done = _judge_in_process(tmp_path, monkeypatch, "--aspects", "helpfulness,honesty", "--seed", "5")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
     assert lines[0].startswith("judge: 3 samples (helpfulness, honesty) with null model")
     assert [line.split(" ")[0] for line in lines[1:4]] == ["[1/3]", "[2/3]", "[3/3]"] and "rated" in lines[1]
     assert lines[-1].startswith("judge finished: 3 rated, mean rating ") and "0 failed" in lines[-1]
@@ -70,13 +77,12 @@ def test_judge_rates_every_new_sample_and_a_second_run_skips_them(tmp_path):
         assert all(r["rating"] in SCALE and r["rationale"] for r in verdict["ratings"].values())
         assert verdict["tags"]["input_quality"] in INPUT_QUALITIES
 
-    again = _paced(tmp_path, "judge", "--aspects", "helpfulness,honesty")
-    err = again.stderr.read()
-    assert again.wait(timeout=120) == 0 and "judge finished: 0 rated" in err and "3 already judged" in err
+    again = _judge_in_process(tmp_path, monkeypatch, "--aspects", "helpfulness,honesty")
+    assert again.returncode == 0 and "judge finished: 0 rated" in again.stderr and "3 already judged" in again.stderr
     assert _judged(path) == judged  # untouched
 
-    other_aspect = _paced(tmp_path, "judge", "--aspects", "overall")
-    assert other_aspect.wait(timeout=120) == 0 and "judge finished: 3 rated" in other_aspect.stderr.read()
+    other_aspect = _judge_in_process(tmp_path, monkeypatch, "--aspects", "overall")
+    assert other_aspect.returncode == 0 and "judge finished: 3 rated" in other_aspect.stderr
 
 
 def test_a_stop_signal_keeps_the_finished_judgements_and_the_next_run_carries_on(tmp_path):

@@ -3,7 +3,7 @@
 import json
 import tracemalloc
 
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui.bench.synthetic import write_synthetic_store
 from tui.engine.export import export_samples
 from tui.engine.store import SampleStore
@@ -41,7 +41,7 @@ def test_iter_samples_gives_what_list_samples_gives_and_leaves_out_samples_store
 
 
 def test_bench_export_measures_each_size_in_its_own_process(tmp_path):
-    result = run_smolgen("bench", "export", "--sizes", "200,1000", "--json", cwd=tmp_path, timeout=300)
+    result = run_cli("bench", "export", "--sizes", "200,1000", "--json", cwd=tmp_path)  # the sizes run in processes of their own
     assert result.returncode == 0, result.stderr
     small, large = json.loads(result.stdout)["sizes"]
     assert (small["rows"], large["rows"]) == (200, 1000)
