@@ -3,6 +3,7 @@ template, lays the screen out. Each test fails if work the start once did twice 
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import Counter
 
@@ -17,6 +18,7 @@ from tests.app.conftest import fast_paint_only, make_app, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.app.test_form_check_cost import show_form
 from tui.app import fast_paint
+from tui.app.collector import YOUNG_OBJECTS_PER_PASS
 from tui.app.fast_paint import probe, shared_css
 from tui.app.fast_paint.probe import count_drawing
 from tui.app.widgets.technique_pane import TechniquePane
@@ -231,3 +233,23 @@ def test_parsed_css_is_shared_only_between_stylesheets_with_the_same_variables(m
     blue = rules_with("#0000ff")
     assert len(parsed) == 2 and blue[0].styles.color == Color.parse("#0000ff")
     assert rules_with("#ff0000") == red and len(parsed) == 2
+
+
+def in_collectors_reach(obj) -> bool:
+    """Whether the garbage collector's passes walk `obj` (gc.freeze takes objects out of every generation)."""
+    return any(other is obj for other in gc.get_objects())
+
+
+async def test_while_the_app_runs_the_collector_leaves_its_start_alone_and_passes_less_often(app_store, prompts):
+    """The modules and the main screen's widgets live as long as the app: a full pass of the collector
+    walked them all again, many times a second. As the app ends, the collector is as it was."""
+    threshold = gc.get_threshold()
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await pilot.pause()
+        seeds = app.main_screen.seeds
+        assert not in_collectors_reach(seeds) and not in_collectors_reach(app)
+        assert gc.get_threshold()[0] >= YOUNG_OBJECTS_PER_PASS > threshold[0]
+    assert gc.get_threshold() == threshold
+    assert in_collectors_reach(seeds) and in_collectors_reach(app)

@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui.app import fast_paint
 from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest, close_aside
+from tui.app.collector import QuietCollector
 from tui.app.commands import SmolgenCommands
 from tui.app.messages import (
     JudgeRunEnded, ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, SampleJudged, ServerReported,
@@ -162,6 +163,7 @@ class SmolgenApp(App):
         self.review_history = ReviewHistory()  # what `u` in review takes back, since the app opened
         self.remembered = load_app_state()
         self.main_screen = MainScreen(store, prompts, self.techniques, self.remembered)
+        self.collector = QuietCollector()
 
     # Start and stop --------------------------------------------------------------------------
 
@@ -177,6 +179,8 @@ class SmolgenApp(App):
         return self.main_screen
 
     def on_mount(self) -> None:
+        self.collector.start()
+        self.call_after_refresh(self.collector.started)
         if self.remembered.theme in self.available_themes:
             self.theme = self.remembered.theme
         self.show_counts()
@@ -199,6 +203,7 @@ class SmolgenApp(App):
             loop.add_signal_handler(signum, self.call_later, self.quit_on_signal, signum)
 
     def on_unmount(self) -> None:
+        self.collector.end()
         if threading.current_thread() is threading.main_thread():
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGHUP):
