@@ -252,7 +252,7 @@ def compute_stats(
     stats.response_distinct_2 = response_distinct_2.value
     stats.first_words = firsts.most_common(top_words)
     if with_clusters:
-        from tui.engine.minhash_clusters import find_clusters  # numpy loads only when clusters are asked for
+        from tui.engine.minhash_clusters import find_clusters  # datasketch and scipy load only when clusters are asked for
 
         stats.clusters = find_clusters(instruction_items(samples), duplicate_threshold)
     return stats
