@@ -6,7 +6,13 @@ import pytest
 
 from tests.conftest import run_cli, run_smolgen
 from tui.engine.dataset_stats import compare, compute_stats, distinct_n, first_word, is_question, words
-from tui.engine.minhash_clusters import find_clusters
+
+
+def find_clusters(*args, **kwargs):
+    # Imported here: datasketch brings scipy, and only the worker that runs these tests should pay for it.
+    from tui.engine.minhash_clusters import find_clusters as find
+
+    return find(*args, **kwargs)
 
 
 def test_distinct_n_known_values():

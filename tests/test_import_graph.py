@@ -28,7 +28,7 @@ HEAVY = (
     "numpy",  # loaded with gguf anyway, when a GGUF header's vocabulary is stepped over
     "plotext",  # the terminal plots of `smolgen stats`
     "py3langid",  # numpy and its language model: loaded when a quality gate first identifies a language
-    "tui.engine.minhash_clusters",  # numpy: loaded when clusters are asked for
+    "tui.engine.minhash_clusters",  # datasketch and scipy: loaded when clusters are asked for
     "tui.engine.server.connect",  # httpx and the server client: loaded when a server is used
     "tui.engine.server.local",  # httpx and llama-server's process: loaded when the app starts one
 )

@@ -264,7 +264,7 @@ class StatsScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="stats-clusters")
     def find_duplicate_clusters(self, key: tuple[Selection, float], items: list[tuple[int, str]]) -> None:
-        from tui.engine.minhash_clusters import find_clusters  # numpy loads only when clusters are asked for
+        from tui.engine.minhash_clusters import find_clusters  # datasketch and scipy load only when clusters are asked for
 
         worker = get_current_worker()
         clusters = find_clusters(items, key[1], should_stop=lambda: worker.is_cancelled)
