@@ -3,7 +3,7 @@
 Texts are shingled into character 5-grams of their normalised form, so the check works in any
 language and survives small rewordings; LSH proposes candidates and their estimated Jaccard
 similarity confirms them before two samples are joined into one cluster. datasketch (and the scipy
-it brings) take about a second to import, so callers import this module only when clusters are asked for.
+it brings) are slow to import, so callers import this module only when clusters are asked for.
 """
 
 from __future__ import annotations
