@@ -1,6 +1,7 @@
 """Quality figures on small hand-made datasets with known answers, and `smolgen stats` end to end."""
 
 import json
+import sys
 
 import pytest
 
@@ -225,3 +226,11 @@ def test_runs_compared_get_rating_rows_once_a_judge_rated_either(tmp_path):
     assert against_unjudged["figures"]["mean_rating"] == [2.5, None]
     shown = run_cli("stats", "--compare", "1", "3", cwd=tmp_path).stdout
     assert [line.split()[1:] for line in shown.splitlines() if line.startswith("mean_rating")] == [["2.5", "–"]]
+
+
+def test_stats_with_fewer_than_two_instructions_do_not_load_the_cluster_search(monkeypatch):
+    # datasketch and scipy take most of a small `smolgen stats`: with no pair to compare they are not imported.
+    monkeypatch.setitem(sys.modules, "tui.engine.minhash_clusters", None)  # importing it now raises ImportError
+    one = [{"id": 1, "instruction": "What is a Smol model?", "response": "A small one.", "status": "accepted"}]
+    for samples in ([], one):
+        assert compute_stats(samples, with_clusters=True).clusters == []

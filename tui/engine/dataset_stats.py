@@ -212,7 +212,7 @@ def compute_stats(
 ) -> DatasetStats:
     """All figures for `samples`; token lengths use recorded ones, else `count_tokens`, else words.
 
-    Near-duplicate clusters are the slow part (about a second at 10,000 samples): a screen can ask for the
+    Near-duplicate clusters are the slow part: a screen can ask for the
     rest first with `with_clusters=False` and fill them in later with `find_clusters`.
     """
     stats = DatasetStats(samples=len(samples))
@@ -251,10 +251,11 @@ def compute_stats(
     stats.distinct_2 = distinct_2.value
     stats.response_distinct_2 = response_distinct_2.value
     stats.first_words = firsts.most_common(top_words)
-    if with_clusters:
-        from tui.engine.minhash_clusters import find_clusters  # datasketch and scipy load only when clusters are asked for
+    items = instruction_items(samples) if with_clusters else []
+    if len(items) >= 2:  # a cluster needs two: datasketch and scipy load only when one can be found
+        from tui.engine.minhash_clusters import find_clusters
 
-        stats.clusters = find_clusters(instruction_items(samples), duplicate_threshold)
+        stats.clusters = find_clusters(items, duplicate_threshold)
     return stats
 
 
