@@ -17,8 +17,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.scripted_model import ScriptedModel
 from tests.test_judge import JudgingStub, rated, tagged
-from tui.bench.null_backend import PacedModel
-from tui.bench.paced_cli import REPLIES
+from tui.bench.paced_cli import paced_load
 from tui.bench.stub_server import Answer
 from tui.engine.errors import BadInput
 from tui.engine.judge import ATTEMPTS, INPUT_QUALITIES, SCALE
@@ -58,7 +57,7 @@ def _judged(path: Path) -> dict[int, dict]:
 
 def _judge_in_process(cwd: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> subprocess.CompletedProcess:
     """`smolgen judge ARGS` in the test's process, with the paced stand-in model tui.bench.paced_cli loads."""
-    monkeypatch.setattr(Model, "load", classmethod(lambda cls, *a, **k: PacedModel(REPLIES, 0.0)))
+    monkeypatch.setattr(Model, "load", paced_load(0.0))
     return run_cli("judge", *args, cwd=cwd)
 
 

@@ -17,12 +17,17 @@ REPLIES = (
 )
 
 
+def paced_load(word_delay: float) -> classmethod:
+    """A stand-in for `Model.load`: every load answered by a PacedModel writing a word every `word_delay` seconds."""
+    return classmethod(lambda cls, *a, **k: PacedModel(REPLIES, word_delay))
+
+
 def main(argv: list[str]) -> int:
     """Run `smolgen ARGS` with every model load answered by a PacedModel writing a word every WORD_DELAY seconds."""
     from tui.cli import main as smolgen
 
     word_delay, *args = argv
-    Model.load = classmethod(lambda cls, *a, **k: PacedModel(REPLIES, float(word_delay)))  # type: ignore[method-assign]
+    Model.load = paced_load(float(word_delay))  # type: ignore[method-assign]
     cli_generate.choose_local_server = lambda *_a, **_k: False  # the stand-in is in-process; a long run must not start llama-server
     return smolgen(args)
 
