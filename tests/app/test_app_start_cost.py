@@ -143,6 +143,27 @@ async def test_a_resize_to_the_same_size_lays_nothing_out(app_store, prompts):
                        what="a layout at the new width")
 
 
+@fast_paint_only  # Textual lays the screen out again after every layout that changed a widget's virtual size
+async def test_a_layout_that_changes_virtual_sizes_is_not_followed_by_another(app_store, prompts):
+    """A shorter terminal changes the height of the panes and of what they hold (virtual sizes the layout
+    itself works out), and no scroll bar, tab or key: one layout."""
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        drawing = count_drawing(app, app.main_screen)
+        last = [-1]
+
+        def settled() -> bool:  # no layout since the last look
+            quiet, last[0] = drawing["layouts"] == last[0], drawing["layouts"]
+            return quiet
+
+        await wait_for(pilot, settled, what="the start to settle")
+        before = drawing["layouts"]
+        await pilot.resize_terminal(120, 30)
+        await wait_for(pilot, lambda: app.main_screen.size.height == 30 and settled(), what="the new height to settle")
+        assert drawing["layouts"] == before + 1
+
+
 @fast_paint_only  # Textual draws a screen as it is shown, then at each layout as the widgets its widgets mount arrive
 async def test_the_main_screen_is_drawn_whole_once_as_the_app_starts(app_store, prompts):
     """Not also as Textual's blank first screen below it is laid out, nor at each round of widgets arriving."""

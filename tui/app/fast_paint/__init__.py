@@ -64,6 +64,7 @@ if ENABLED:  # imported only when on: another Textual may not have the private n
     from tui.app.fast_paint.quiet_footer import QuietFooter
     from tui.app.fast_paint.quiet_input import QuietInput
     from tui.app.fast_paint.same_size_resize import lay_out_only_new_sizes
+    from tui.app.fast_paint.settled_virtual_sizes import lay_out_without_echo
     from tui.app.fast_paint.shared_css import share_parsed_css
 
 
@@ -130,6 +131,13 @@ def skip_same_size_layouts(screen: Screen[Any]) -> None:
     """With fast paint, a resize event that leaves `screen` its size lays nothing out (call in its constructor)."""
     if ENABLED:
         lay_out_only_new_sizes(screen)
+
+
+def lay_out_once_per_change(screen: Screen[Any]) -> None:
+    """With fast paint, a layout of `screen` that changes widgets' virtual sizes is not followed by a second
+    layout that changes nothing (call in its constructor)."""
+    if ENABLED:
+        lay_out_without_echo(screen)
 
 
 def draw_when_built(screen: Screen[Any]) -> None:

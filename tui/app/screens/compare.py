@@ -101,6 +101,7 @@ class CompareScreen(Screen):
     def __init__(self, store: SampleStore, sample_id: int | None = None) -> None:
         """`sample_id`: the pair to start on; by default the first a person has not picked."""
         super().__init__(id="compare")
+        fast_paint.lay_out_once_per_change(self)
         self.store = store
         self.samples = {s["id"]: s for s in store.list_samples() if comparable(s)}
         self.pair_ids = list(self.samples)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from textual.screen import ModalScreen
+
+from tui.app import fast_paint
 
 ResultType = TypeVar("ResultType")
 
@@ -21,3 +23,7 @@ class Dialog(ModalScreen[ResultType]):
     Dialog .hint { color: $text-muted; }
     Dialog .problem { color: $error; height: auto; }
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fast_paint.lay_out_once_per_change(self)

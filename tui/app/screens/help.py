@@ -11,6 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static, TabbedContent, TabPane
 
+from tui.app import fast_paint
 from tui.engine.technique_guides import TechniqueGuide
 
 HelpSection = tuple[str, list[BindingType], list[tuple[str, str]]]
@@ -50,6 +51,7 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, sections: list[HelpSection], guides: list[tuple[str, TechniqueGuide]] = ()) -> None:
         super().__init__()
+        fast_paint.lay_out_once_per_change(self)
         self.sections = sections
         self.guides = list(guides)
 

@@ -68,6 +68,7 @@ class MainScreen(Screen):
         super().__init__(id="main")
         fast_paint.crop_partial_updates(self)  # a run's frames draw only what changed
         fast_paint.skip_same_size_layouts(self)
+        fast_paint.lay_out_once_per_change(self)
         fast_paint.draw_when_built(self)  # not again at each layout as its widgets arrive
         self.store = store
         self.prompts = prompts

@@ -295,6 +295,7 @@ class ReviewScreen(Screen):
 
     def __init__(self, store: SampleStore, sample_id: int | None = None, only_ids: Collection[int] | None = None) -> None:
         super().__init__(id="review")
+        fast_paint.lay_out_once_per_change(self)
         self.store = store
         self.start_id = sample_id
         self.only_ids = set(only_ids) if only_ids is not None else None  # e.g. one near-duplicate cluster

@@ -133,6 +133,7 @@ class StatsScreen(Screen):
 
     def __init__(self, store: SampleStore, threshold: float = DEFAULT_THRESHOLD) -> None:
         super().__init__(id="stats")
+        fast_paint.lay_out_once_per_change(self)
         self.store = store
         self.threshold = threshold
         self.selection = Selection()
