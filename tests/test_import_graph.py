@@ -14,10 +14,10 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.source_trees import SOURCE_TREES, parsed
 
-# The tests read one graph, parsed once per process (import_graph): on one xdist worker, it is parsed once.
-pytestmark = pytest.mark.xdist_group("import_graph")
+# The tests read one graph, built once per process (import_graph), on the worker that parses tui/ for the other source tests.
+pytestmark = SOURCE_TREES
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tui"
 
@@ -63,36 +63,24 @@ def modules() -> dict[str, Path]:
 
 
 def imports(source: str, path: Path, known: dict[str, Path]) -> list[Import]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        for child in ast.iter_child_nodes(node):
-            child.parent = node  # type: ignore[attr-defined]
     found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, (ast.Import, ast.ImportFrom)) or _under_type_checking(node):
-            continue
-        if isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
-        else:
-            assert node.level == 0, f"{path}:{node.lineno}: a relative import (the graph reads absolute ones)"
-            base = node.module or ""
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
-        found += [Import(source, target, node.lineno, _in_function(node)) for target in targets]
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                visit(ast.Module(body=child.orelse, type_ignores=[]), in_function)  # only its `else:` runs
+            elif isinstance(child, ast.Import):
+                found.extend(Import(source, alias.name, child.lineno, in_function) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                assert child.level == 0, f"{path}:{child.lineno}: a relative import (the graph reads absolute ones)"
+                base = child.module or ""
+                found.extend(Import(source, f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base,
+                                    child.lineno, in_function) for alias in child.names)
+            elif isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):  # an expression holds no import
+                visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+    visit(parsed(path), in_function=False)
     return found
-
-
-def _under_type_checking(node: ast.AST) -> bool:
-    while (node := getattr(node, "parent", None)) is not None:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            return True
-    return False
-
-
-def _in_function(node: ast.AST) -> bool:
-    while (node := getattr(node, "parent", None)) is not None:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return True
-    return False
 
 
 @functools.cache  # every test reads the same graph: the sources are parsed once per process

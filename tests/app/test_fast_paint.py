@@ -21,6 +21,7 @@ import pytest
 import textual
 import tui.app
 from tests.conftest import REPO, run_smolgen
+from tests.source_trees import SOURCE_TREES, class_source, parsed
 from tui.app import fast_paint
 from tui.engine.errors import BadInput
 
@@ -37,11 +38,11 @@ def _textual_private_names() -> set[str]:
     return {name for pairs in found for pair in pairs for name in pair if name}
 
 
-def _own_private_names(trees: list[ast.Module]) -> set[str]:
+def _own_private_names(walked_trees) -> set[str]:
     """The private names our code defines for its own objects (assigned to self, or methods)."""
     names = set()
-    for tree in trees:
-        for node in ast.walk(tree):
+    for walked in walked_trees:
+        for node in walked:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("_"):
                 names.add(node.name)
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and node.attr.startswith("_"):
@@ -53,33 +54,32 @@ def _private_module(name: str) -> bool:
     return name.split(".")[0] == "textual" and any(part.startswith("_") for part in name.split("."))
 
 
-def _on_other_module(node: ast.Attribute, tree: ast.Module) -> bool:
-    """`os._exit` and the like: a name of a module other than Textual's, imported whole."""
-    if not isinstance(node.value, ast.Name):
-        return False
-    imported = {alias.asname or alias.name for each in ast.walk(tree) if isinstance(each, ast.Import)
-                for alias in each.names if alias.name.split(".")[0] != "textual"}
-    return node.value.id in imported
+def _other_modules(nodes: list[ast.AST]) -> set[str]:
+    """The names under which a module imports modules other than Textual's whole (`os` of `os._exit`)."""
+    return {alias.asname or alias.name for each in nodes if isinstance(each, ast.Import)
+            for alias in each.names if alias.name.split(".")[0] != "textual"}
 
 
+@SOURCE_TREES
 def test_textuals_private_names_are_used_only_inside_fast_paint():
-    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in OUTSIDE}
-    textuals, ours = _textual_private_names(), _own_private_names(list(trees.values()))
+    nodes = {path: list(ast.walk(parsed(path))) for path in OUTSIDE}
+    textuals, ours = _textual_private_names(), _own_private_names(nodes.values())
     found = []
-    for path, tree in trees.items():
-        relative = path.relative_to(REPO)  # once a file: per node it was most of the test's time
-        for node in ast.walk(tree):
-            where = f"{relative}:{getattr(node, 'lineno', 0)}"
+    for path, walked in nodes.items():
+        other_modules = _other_modules(walked)
+        for node in walked:
             if isinstance(node, ast.ImportFrom) and _private_module(node.module or ""):
-                found.append(f"{where} imports {node.module}")
+                found.append(f"{path.relative_to(REPO)}:{node.lineno} imports {node.module}")
             elif isinstance(node, ast.Import):
-                found += [f"{where} imports {alias.name}" for alias in node.names if _private_module(alias.name)]
+                found += [f"{path.relative_to(REPO)}:{node.lineno} imports {alias.name}" for alias in node.names
+                          if _private_module(alias.name)]
             elif isinstance(node, ast.Attribute) and node.attr in textuals and node.attr not in ours \
-                    and not _on_other_module(node, tree):
-                found.append(f"{where} uses {node.attr}")
+                    and not (isinstance(node.value, ast.Name) and node.value.id in other_modules):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno} uses {node.attr}")
     assert found == []
 
 
+@SOURCE_TREES
 def test_no_class_outside_fast_paint_touches_a_private_name_of_the_textual_class_it_extends():
     """A subclass's `self._x` that Textual's base also has is Textual's state, read or overwritten."""
     found = []
@@ -90,7 +90,7 @@ def test_no_class_outside_fast_paint_touches_a_private_name_of_the_textual_class
             bases = [base for base in inspect.getmro(cls)[1:] if base.__module__.startswith("textual")] if inspect.isclass(cls) else []
             if not bases or cls.__module__ != module.name:
                 continue
-            source = inspect.getsource(cls)
+            source = class_source(cls)
             used = set(re.findall(r"self\.(_[a-z]\w*)", source)) | set(re.findall(r"def (_[a-z]\w*)", source))
             for base in bases:
                 found += [f"{module.name}.{name}.{attr} is {base.__name__}'s" for attr in sorted(used & _private_names_of(base))]
@@ -101,7 +101,7 @@ def test_no_class_outside_fast_paint_touches_a_private_name_of_the_textual_class
 def _private_names_of(textual_class: type) -> frozenset[str]:
     """The private names a Textual class defines or sets on itself (many of our classes share a base: read each once)."""
     names = {key for key in vars(textual_class) if key.startswith("_") and not key.startswith("__")}
-    return frozenset(names | set(re.findall(r"self\.(_[a-z]\w*)", inspect.getsource(textual_class))))
+    return frozenset(names | set(re.findall(r"self\.(_[a-z]\w*)", class_source(textual_class))))
 
 
 @pytest.mark.parametrize(
@@ -167,12 +167,13 @@ asyncio.run(run())
 # public path must draw the same pixels fast paint draws.
 
 
+@SOURCE_TREES
 def test_the_switch_is_read_as_each_use_is_called_so_a_test_can_turn_it_off():
     """`fast_paint_switch` sets `fast_paint.ENABLED` in the test's process: a use decided at import, or a copy of
     the switch taken by `from … import ENABLED`, would keep drawing the fast way."""
     found = []
     for path in (REPO / "tui").rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parsed(path)
         for node in _run_at_import(tree):
             if isinstance(node, ast.ImportFrom) and any(alias.name == "ENABLED" for alias in node.names):
                 found.append(f"{path.relative_to(REPO)}:{node.lineno} imports ENABLED")
