@@ -16,7 +16,7 @@ from textual.widgets import Checkbox, Input, Select, TabbedContent
 
 from tests.app.conftest import notifications, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend
-from tests.conftest import run_smolgen
+from tests.conftest import run_cli
 from tui import cli
 from tui.app.app import SmolgenApp
 from tui.app.backend import LlamaBackend, ModelRequest
@@ -179,11 +179,13 @@ def test_smolgen_server_flags_open_the_app_on_servers(monkeypatch, tmp_path):
         (["--server", "http://127.0.0.1:9/v1", "--chat-template", "missing.jinja"], "--chat-template missing.jinja"),
     ],
 )
-def test_bad_server_flags_are_one_line_before_the_app_opens(tmp_path, flags, expected):
-    result = run_smolgen(*flags, cwd=tmp_path, timeout=60)
+def test_bad_server_flags_are_one_line_before_the_app_opens(monkeypatch, tmp_path, flags, expected):
+    opened = []
+    monkeypatch.setattr("tui.app.app.run_app", lambda *args: opened.append(args) or 0)
+    result = run_cli(*flags, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and expected in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "smolgen.json").exists()
+    assert not (tmp_path / "smolgen.json").exists() and opened == []
 
 
 async def test_a_server_that_cannot_be_reached_is_shown_as_a_model_that_did_not_load(app_store, prompts, backend):
