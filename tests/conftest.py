@@ -24,6 +24,13 @@ import pytest
 
 from tests.model_guard import sitecustomize as model_guard
 
+# Bytecode kept in __pycache__ (git ignores it) even where PYTHONDONTWRITEBYTECODE is set: without it each
+# xdist worker rewrites every test module's asserts anew each run (half its collection), and each `smolgen`
+# a test starts compiles tui/ again. Set here, before pytest imports the test modules; the workers and the
+# processes the tests start inherit the environment.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"  # a copy of shared/data: the chapter's passage
 SMOLGEN = [sys.executable, "-m", "tui"]
