@@ -4,7 +4,7 @@ widget inside it. Each test fails if work a change once did for every field come
 
 from __future__ import annotations
 
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from tests.app.conftest import fast_paint_only, make_app, wait_for
 from tests.app.fake_backend import FakeBackend
@@ -106,3 +106,27 @@ async def test_a_key_typed_in_a_field_asks_no_layout_and_a_long_text_still_scrol
         await pilot.press(*["backspace"] * len(digits))
         await pilot.pause()
         assert field.value == "" and field.scroll_x == 0
+
+
+async def test_a_key_that_leaves_the_pre_query_as_it_is_does_not_show_it_again(app_store, prompts, monkeypatch):
+    """The Magpie form shows the pre-query its system prompt gives; loaded again at each key, the view had
+    Textual arrange the whole screen to find where it is."""
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await pilot.pause()
+        form = await show_form(pilot, "magpie")
+        view = form.query_one(".pre-query", TextArea)
+        assert view.text.strip() and view.text != "(shown when the model is loaded)"
+        loaded: list[str] = []
+        load_text = view.load_text
+        monkeypatch.setattr(view, "load_text", lambda text: (loaded.append(text), load_text(text)))
+        field = app.main_screen.query_one("#magpie--n_turns", Input)
+        field.focus()
+        await pilot.press("end", "2")
+        await pilot.pause()
+        assert field.value.endswith("2") and loaded == []
+        system = form.query_one(".system-prompts", TextArea)
+        system.load_text("You are a pirate.")  # a new system prompt: a new pre-query
+        await wait_for(pilot, lambda: loaded, what="the new pre-query")
+        assert "pirate" in view.text

@@ -249,4 +249,8 @@ class TechniqueTab(VerticalScroll):
             text = self.model.chat_template.pre_query(system_messages(first))
         except SmolgenError as error:
             text = str(error)
-        views.first(TextArea).load_text(text)
+        view = views.first(TextArea)
+        # Unchanged by most keys: loaded again, the view (often below the fold) had Textual arrange every
+        # widget of the screen anew to find where it is.
+        if view.text != text:
+            view.load_text(text)
