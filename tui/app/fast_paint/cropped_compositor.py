@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from textual._compositor import ChopsUpdate, Compositor
+from textual._compositor import ChopsUpdate
 from textual.geometry import Region
 from textual.strip import Strip
+
+from tui.app.fast_paint.kept_full_map import KeptFullMapCompositor
 
 
 # More updated regions than this are drawn as the box around them, as Textual does.
@@ -25,7 +27,7 @@ MAX_REGIONS = 4
 RECENT = 8
 
 
-class CroppedCompositor(Compositor):
+class CroppedCompositor(KeptFullMapCompositor):  # and it keeps its map of every widget when it can
     _updated: tuple[Region, ...] = ()  # the regions of the partial update being drawn
 
     def render_partial_update(self) -> ChopsUpdate | None:

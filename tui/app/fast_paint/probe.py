@@ -99,12 +99,18 @@ def terminal_writes(app: App) -> Iterator[list]:
         del app._display
 
 
+def on_screen(screen: Screen, widget: Widget) -> bool:
+    """Whether the last frame of `screen` showed some of `widget`."""
+    return widget in screen._compositor.visible_widgets
+
+
 def count_drawing(app: App, screen: Screen) -> dict[str, int]:
-    """Count the screen's frames (compositor updates), layouts, repaints of all of it, and the updates
-    written to the terminal, from now on."""
-    counts = {"frames": 0, "layouts": 0, "full repaints": 0, "updates": 0}
+    """Count the screen's frames (compositor updates), layouts, repaints of all of it, arrangements of every
+    widget (each layout makes one) and the updates written to the terminal, from now on."""
+    counts = {"frames": 0, "layouts": 0, "full repaints": 0, "arrangements": 0, "updates": 0}
     for owner, method, key in [(screen, "_compositor_refresh", "frames"), (screen, "_refresh_layout", "layouts"),
-                               (screen._compositor, "render_full_update", "full repaints"), (app, "_display", "updates")]:
+                               (screen._compositor, "render_full_update", "full repaints"),
+                               (screen._compositor, "_arrange_root", "arrangements"), (app, "_display", "updates")]:
         setattr(owner, method, _counted(getattr(owner, method), counts, key))
     return counts
 
