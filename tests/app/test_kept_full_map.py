@@ -1,14 +1,26 @@
-"""The main screen arranges its widgets in its layouts only: not again at the next look for a widget off
-screen after a layout, nor after a widget it has placed, off screen, asks for a frame."""
+"""The app's screens arrange their widgets in their layouts only: not again at the next look for a widget
+off screen after a layout, nor after a widget placed off screen asks for a frame."""
 
 from __future__ import annotations
 
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from tests.app.conftest import fast_paint_only, make_app, wait_for
 from tests.app.fake_backend import FakeBackend
+from tests.app.test_app_review import add_samples
 from tests.app.test_form_check_cost import show_form
 from tui.app.fast_paint.probe import count_drawing, on_screen
+
+
+async def settle(pilot, drawing: dict[str, int]) -> None:
+    """Until a look finds no layout since the last (a tab strip may still scroll to the tab shown)."""
+    last = [-1]
+
+    def settled() -> bool:
+        quiet, last[0] = drawing["layouts"] == last[0], drawing["layouts"]
+        return quiet
+
+    await wait_for(pilot, settled, what="the screen to settle")
 
 
 @fast_paint_only  # Textual arranges the whole screen again at the next look for a widget off screen
@@ -16,14 +28,30 @@ async def test_the_main_screen_arranges_its_widgets_only_as_it_lays_them_out(app
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
-        await pilot.pause()
         screen = app.main_screen
-        drawing = count_drawing(app, screen)
-        form = await show_form(pilot, "magpie")  # a new form: laid out with the widgets it brings
+        form = await show_form(pilot, "magpie")
+        await settle(pilot, count_drawing(app, screen))
         below = [field for field in form.query(Input) if not on_screen(screen, field)]
-        assert len(below) >= 2 and drawing["layouts"] >= 1
-        assert below[-1].region  # placed, below the fold
-        assert drawing["arrangements"] == drawing["layouts"]
+        assert len(below) >= 2 and below[-1].region  # placed, below the fold
+        drawing = count_drawing(app, screen)
+        await form.mount(Static("A new line at the form's end"))  # laid out, and the map of every widget built with it
+        await pilot.pause()
+        assert below[-1].region and drawing["layouts"] == 1 and drawing["arrangements"] == 1
         below[0].refresh()  # a field below the fold asks for a frame
         await pilot.pause()
-        assert below[-1].region and drawing["arrangements"] == drawing["layouts"]
+        assert below[-1].region and drawing["arrangements"] == drawing["layouts"] == 1
+
+
+@fast_paint_only
+async def test_the_stats_screen_arranges_its_widgets_only_as_it_lays_them_out(app_store, prompts):
+    add_samples(app_store, *[f"Question number {number} about small models" for number in range(12)])
+    app = make_app(app_store, prompts, FakeBackend())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None, what="the model")
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: app.screen.id == "stats", what="the stats screen")
+        await pilot.pause()
+        drawing = count_drawing(app, app.screen)
+        await pilot.press("down", "down", "tab", "down")
+        await pilot.pause()
+        assert drawing["layouts"] >= 1 and drawing["arrangements"] == drawing["layouts"]

@@ -60,6 +60,7 @@ if ENABLED:  # imported only when on: another Textual may not have the private n
     from tui.app.fast_paint.cropped_compositor import CroppedCompositor
     from tui.app.fast_paint.fixed_title_header import FixedTitleHeader
     from tui.app.fast_paint.held_frames import hold_first_frames
+    from tui.app.fast_paint.kept_full_map import KeptFullMapCompositor
     from tui.app.fast_paint.line_cached_scroll_bar import use_line_cached_scroll_bar
     from tui.app.fast_paint.quiet_footer import QuietFooter
     from tui.app.fast_paint.quiet_input import QuietInput
@@ -135,9 +136,12 @@ def skip_same_size_layouts(screen: Screen[Any]) -> None:
 
 def lay_out_once_per_change(screen: Screen[Any]) -> None:
     """With fast paint, a layout of `screen` that changes widgets' virtual sizes is not followed by a second
-    layout that changes nothing (call in its constructor)."""
+    layout that changes nothing, nor a look for a widget off screen by a second arrangement of every widget
+    (call in its constructor, after `crop_partial_updates` if it calls that)."""
     if ENABLED:
         lay_out_without_echo(screen)
+        if not isinstance(screen._compositor, KeptFullMapCompositor):
+            screen._compositor = KeptFullMapCompositor()
 
 
 def draw_when_built(screen: Screen[Any]) -> None:
