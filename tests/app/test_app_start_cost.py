@@ -81,7 +81,7 @@ async def test_moving_the_focus_restyles_the_widgets_it_leaves_and_reaches_not_t
         # The two fields and the two panes (keys the footer composes are new widgets). Without fast paint,
         # Textual restyles everything inside a pane whose class changes.
         restyled = {type(node).__name__ for node in styled} - {"FooterKey"}
-        assert restyled <= {"SelectionList", "QuietInput", "SeedsPane", "TechniquePane"} or not fast_paint.ENABLED
+        assert restyled <= {"SeedList", "QuietInput", "SeedsPane", "TechniquePane"} or not fast_paint.ENABLED
         styled.clear()
         await pilot.press("tab")  # to the Seed field, in the same pane
         await pilot.pause()
@@ -162,6 +162,28 @@ async def test_a_layout_that_changes_virtual_sizes_is_not_followed_by_another(ap
         await pilot.resize_terminal(120, 30)
         await wait_for(pilot, lambda: app.main_screen.size.height == 30 and settled(), what="the new height to settle")
         assert drawing["layouts"] == before + 1
+
+
+@fast_paint_only  # the first frame is drawn once the start's layouts are done
+async def test_the_seed_lists_first_frame_lays_nothing_out(app_store, prompts):
+    """The list works out its lines (so its scroll range) as it first draws them: the main screen is laid
+    out no more once it is first drawn."""
+    app = make_app(app_store, prompts, FakeBackend())
+    drawing = count_drawing(app, app.main_screen)
+    compositor = probe.compositor(app.main_screen)
+    draw_whole = compositor.render_full_update
+    laid_out: list[int] = []  # the layouts before each frame of the whole screen
+    compositor.render_full_update = lambda *args, **kwargs: (laid_out.append(drawing["layouts"]), draw_whole(*args, **kwargs))[1]
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None and laid_out, what="the model and a frame")
+        last = [-1]
+
+        def settled() -> bool:  # no layout since the last look
+            quiet, last[0] = drawing["layouts"] == last[0], drawing["layouts"]
+            return quiet
+
+        await wait_for(pilot, settled, what="the start to settle")
+        assert [drawing["layouts"]] == laid_out
 
 
 @fast_paint_only  # Textual draws a screen as it is shown, then at each layout as the widgets its widgets mount arrive

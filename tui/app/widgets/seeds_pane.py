@@ -14,7 +14,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
@@ -23,6 +25,17 @@ from tui.app.store_changes import offered, saving
 from tui.engine.errors import BadInput
 from tui.engine.seeds import SeedFile, seed_text
 from tui.engine.store import SampleStore
+
+
+class SeedList(SelectionList[int]):
+    """The list of seeds, whose scroll range follows its seeds without a layout of the screen.
+
+    An option list works out its lines as it first draws them, and as seeds come and go, and sets its
+    virtual size from them: a reactive that laid the whole screen out (one more layout as a store with
+    no seeds opened), though the list's box is its pane's whatever it holds (its scroll bar shown or
+    hidden still asks for a layout)."""
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0))  # as Widget's, without layout=True
 
 
 def seed_label(row: dict[str, Any]) -> str:
@@ -86,7 +99,7 @@ class SeedsPane(Vertical):
         self.border_title = "Seeds"
 
     def compose(self) -> ComposeResult:
-        yield SelectionList[int](id="seed-list")
+        yield SeedList(id="seed-list")
         yield Static("No seeds yet: n adds one, i imports a file. Magpie needs none.", id="seeds-empty")
 
     def on_mount(self) -> None:
