@@ -15,8 +15,13 @@ SOURCE_TREES = pytest.mark.xdist_group("source_trees")
 
 
 @functools.cache
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+@functools.cache
 def parsed(path: Path) -> ast.Module:
-    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return ast.parse(_text(path), filename=str(path))
 
 
 def class_source(cls: type) -> str:
@@ -51,4 +56,4 @@ def _class_nodes(path: Path) -> dict[str, ast.ClassDef]:
 
 @functools.cache
 def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+    return _text(path).splitlines(keepends=True)
