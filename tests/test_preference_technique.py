@@ -108,6 +108,76 @@ def test_response_flags_are_only_for_preference(tmp_path):
     assert result.returncode == 2 and result.stderr.strip() == "smolgen: --response-server: only for preference, not magpie"
 
 
+def _refusing_server():
+    """A server that refuses every request's key (401): its one line says which key, if any, was sent."""
+    from tui.bench.stub_server import Answer, ServerThread
+
+    async def refuse(method: str, target: str, body: bytes) -> Answer:
+        return Answer(401, b'{"error": {"message": "bad key"}}')
+
+    return ServerThread(refuse)
+
+
+@pytest.mark.parametrize("own_flags, server_flags, sent", [
+    (["--response-api-key-env", "MY_KEY"], [], "the key from $MY_KEY"),
+    ([], ["--api-key-env", "MY_KEY"], "the key from $MY_KEY"),  # left out: the run's --api-key-env, as before
+    (["--response-api-key-env", ""], ["--api-key-env", "MY_KEY"], "the request without a key"),  # blank: no key
+])
+def test_a_response_server_gets_the_key_of_response_api_key_env_or_else_the_runs(tmp_path, own_flags, server_flags, sent):
+    (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
+    with _refusing_server() as server:
+        servers = ["--server", server.url, *server_flags] if server_flags else []
+        result = run_cli("generate", "preference", "--seeds", "seeds.txt", "--response-server", server.url, *own_flags, *servers,
+                         cwd=tmp_path, env_extra={"MY_KEY": "sk-response-key"})
+    [line] = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and sent in line and "was refused (401)" in line and "sk-response-key" not in result.stderr
+
+
+def test_a_response_server_is_asked_for_the_model_of_response_server_model(tmp_path):
+    from tui.bench.stub_server import STUB_MODEL, ServerThread, StubServer
+
+    (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
+    with ServerThread(StubServer().handle) as server:
+        result = run_cli("generate", "preference", "--seeds", "seeds.txt", "--server", server.url, "--server-model", STUB_MODEL,
+                         "--response-server", server.url, "--response-server-model", "gpt-9", cwd=tmp_path)
+    [line] = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "gpt-9" in line and f"it has {STUB_MODEL}" in line
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--response-server-model", "big"], "smolgen: --response-server-model: only with --response-server URL"),
+    (["--response-api-key-env", "MY_KEY"], "smolgen: --response-api-key-env: only with --response-server URL"),
+    (["--response-server", "http://127.0.0.1:9/v1", "--response-api-key-env", "SMOLGEN_SURELY_UNSET"],
+     "smolgen: response key variable SMOLGEN_SURELY_UNSET: that environment variable is not set"),
+])
+def test_response_server_flags_without_a_server_or_with_an_unset_variable_are_one_line(tmp_path, flags, message):
+    (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
+    result = run_cli("generate", "preference", "--seeds", "seeds.txt", *flags, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == message
+    assert not (tmp_path / "smolgen.json").exists()
+
+
+def test_the_response_servers_key_is_never_stored_logged_or_shown(tmp_path):
+    from tui.bench.stub_server import STUB_MODEL, ServerThread, StubServer
+
+    secret = "sk-response-never-shown-7"
+    (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
+    with ServerThread(StubServer(words=8).handle) as server:
+        result = run_smolgen("--log", str(tmp_path / "debug.log"), "generate", "preference", "--seeds", "seeds.txt", "--server", server.url,
+                             "--response-server", server.url, "--response-server-model", STUB_MODEL, "--response-api-key-env", "MY_KEY",
+                             "--num", "1", cwd=tmp_path, env_extra={"MY_KEY": secret})
+    assert result.returncode == 0, result.stderr
+    for name in ("smolgen.json", "smolgen.json.journal", "debug.log"):
+        if (tmp_path / name).exists():
+            assert secret not in (tmp_path / name).read_text(encoding="utf-8", errors="replace"), name
+    assert secret not in result.stdout + result.stderr
+    with SampleStore(tmp_path / "smolgen.json", read_only=True) as store:
+        [run] = store.list_runs()
+        [sample] = store.list_samples(technique="preference")
+    assert (run["settings"]["response_server_model"], run["settings"]["response_api_key_env"]) == (STUB_MODEL, "MY_KEY")
+    assert all(STUB_MODEL in response["model"] for response in sample["responses"])
+
+
 @pytest.mark.model
 def test_generate_preference_on_the_real_model_stores_two_judged_responses(tmp_path):
     (tmp_path / "seeds.txt").write_text("Name a fruit.\n", encoding="utf-8")

@@ -25,6 +25,7 @@ from tui.engine.run_progress import RunProgress
 from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW, RunQuality
 from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, default_num, run_generation
 from tui.engine.seeds import read_seed_file
+from tui.engine.server.settings import ServerSettings
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import Technique, can_chat
 from tui.engine.techniques.preference import Preference, instruction_rows
@@ -170,6 +171,9 @@ def build_technique(args: argparse.Namespace) -> Technique:
     for flag, given in (("--response-model", args.response_model), ("--response-server", args.response_server)):
         if given and args.technique != Preference.name:
             raise BadInput(f"{flag}: only for {Preference.name}, not {args.technique}")
+    for flag, value in (("--response-server-model", args.response_server_model), ("--response-api-key-env", args.response_api_key_env)):
+        if value is not None and args.technique == Preference.name and not args.response_server:
+            raise BadInput(f"{flag}: only with --response-server URL")
     if args.technique == Preference.name and args.parallel != 1:
         raise BadInput(f"--parallel: not for {Preference.name} (its responses and judgements take turns on the models)")
     for path in args.response_model:
@@ -180,9 +184,21 @@ def build_technique(args: argparse.Namespace) -> Technique:
     return TECHNIQUE_CLASSES[args.technique](settings)
 
 
+def response_server_settings(args: argparse.Namespace, url: str) -> ServerSettings:
+    """A response server's settings: the run's server flags, but the model and key variable of
+    --response-server-model and --response-api-key-env where given (blank: the only model, no key)."""
+    settings = server_settings(args, [url])
+    if args.response_server_model is not None:
+        settings.model = args.response_server_model.strip() or None
+    if args.response_api_key_env is not None:
+        settings.api_key_env = args.response_api_key_env.strip() or None
+    return settings.validate()
+
+
 @contextlib.contextmanager
 def opened_responders(args: argparse.Namespace) -> Iterator[list[LanguageModel]]:
-    """The models `--response-model` and `--response-server` name, in the order given, closed when the block ends."""
+    """The models `--response-model` and `--response-server` name, in the order given, closed when the block ends
+    (a server asked as `response_server_settings` says)."""
     with contextlib.ExitStack() as stack:
         models: list[LanguageModel] = []
         for path in args.response_model:
@@ -192,7 +208,7 @@ def opened_responders(args: argparse.Namespace) -> Iterator[list[LanguageModel]]
         for url in args.response_server:
             from tui.engine.server.connect import connect
 
-            model = connect(server_settings(args, [url]))
+            model = connect(response_server_settings(args, url))
             stack.callback(model.close)
             models.append(model)
         for flag, model in zip(["--response-model"] * len(args.response_model) + ["--response-server"] * len(args.response_server), models):

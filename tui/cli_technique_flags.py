@@ -87,7 +87,7 @@ class SettingFlag:
             return ""
         [default] = defaults
         first = next(iter(self.settings.values()))[0]
-        if default == ():
+        if default in ((), ""):  # nothing to show: an empty list or text
             return ""
         if first.choices and set(default) == set(first.choices):
             return " (default all)"

@@ -8,7 +8,6 @@ samples already judged by the same judge for the same aspects are skipped, so ru
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -20,7 +19,7 @@ from tui.engine.errors import BadInput, RunHalted, SmolgenError, StoreUnwritable
 from tui.engine.judge import Judgement, JudgeSettings, judge
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import Cancelled, derive_seed
-from tui.engine.model_spec import check_model_spec, is_server_url
+from tui.engine.model_spec import check_key_variable, check_model_spec, is_server_url
 from tui.engine.parallel_run import run_in_threads
 from tui.engine.prompts import PromptLibrary
 from tui.engine.run_names import JUDGING_TECHNIQUE
@@ -62,9 +61,8 @@ class JudgeRunSettings:
         spec = self.judge_model.strip()
         if spec:
             check_model_spec(spec, "judge model")
-        variable = self.judge_api_key_env.strip()
-        if is_server_url(spec) and variable and not os.environ.get(variable):
-            raise BadInput(f"judge key variable {variable}: that environment variable is not set")
+        if is_server_url(spec):
+            check_key_variable(self.judge_api_key_env, "judge key variable")
 
 
 class JudgeRun:

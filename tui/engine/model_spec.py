@@ -3,6 +3,7 @@ server's URL, told apart by the URL's scheme."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tui.engine.errors import BadInput
@@ -19,3 +20,11 @@ def check_model_spec(spec: str, what: str) -> None:
     """A GGUF path must name a file (BadInput naming `what` otherwise); a URL is checked when it is connected to."""
     if not is_server_url(spec) and not Path(spec.strip()).expanduser().is_file():
         raise BadInput(f"{what} {spec.strip()}: no such GGUF file (or give a server's http:// URL)")
+
+
+def check_key_variable(variable: str, what: str) -> None:
+    """A server key's variable, when named, must be set (BadInput naming `what` and the variable); the key
+    itself is read only when the server is connected to."""
+    variable = variable.strip()
+    if variable and not os.environ.get(variable):
+        raise BadInput(f"{what} {variable}: that environment variable is not set")

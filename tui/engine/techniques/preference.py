@@ -3,10 +3,11 @@ against the lowest (the chapter's next step: preference datasets for DPO).
 
 The responses differ by model, system prompt or temperature, each taken in turn (response k uses the
 k-th of each list, wrapping around), and every response records what made it. The judge is the model
-in use; the responders are it too unless the settings name others (GGUF paths or server URLs), which
-the front end opens. A response the model left empty,
-or one the judge could not rate, is kept with its reason and left out of the pair; equal ratings make
-no pair, and the sample says why (a person can still pick one on the compare screen).
+in use; the responders are it too unless the settings name others (GGUF paths or server URLs, the
+servers asked for the model and with the key variable the settings name), which the front end opens.
+A response the model left empty, or one the judge could not rate, is kept with its reason and left out
+of the pair; equal ratings make no pair, and the sample says why (a person can still pick one on the
+compare screen).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tui.engine.errors import BadInput
 from tui.engine.judge import ASPECTS, RATING_TEMPLATE, judge
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import Completion, Sampling
-from tui.engine.model_spec import check_model_spec
+from tui.engine.model_spec import check_key_variable, check_model_spec, is_server_url
 from tui.engine.preferences import TECHNIQUE, preference_sample, response_record
 from tui.engine.prompts import PromptLibrary
 from tui.engine.seeds import seed_text
@@ -42,13 +43,21 @@ class PreferenceSettings:
                                        help="what the judge rates, 1 to 5 each; a response's rating is their mean")
     responders: list[str] = setting(default_factory=list, label="Response models",
                                     help="GGUF paths or server URLs that write the responses, in turn (blank: the model in use, which judges)")
+    response_server_model: str = setting("", label="Response server model", flag="--response-server-model", metavar="NAME",
+                                         help="the model to ask response servers for (blank: the server's only model). "
+                                         "Left out, smolgen generate uses --server-model.")
+    response_api_key_env: str = setting("", label="Response key variable", flag="--response-api-key-env", metavar="VAR",
+                                        help="the environment variable holding the response servers' API key (blank: no key). "
+                                        "Left out, smolgen generate uses --api-key-env.")
     sampling: Sampling = setting(default_factory=Sampling, label="Sampling")
 
     def check_together(self) -> None:
         """Each temperature within the sampling temperature's bounds, no more temperatures or prompts than
-        responses, and each response model a GGUF file or a server's URL."""
+        responses, each response model a GGUF file or a server's URL, and the servers' key variable set."""
         for spec in self.responders:
             check_model_spec(spec, "response model")
+        if any(is_server_url(spec) for spec in self.responders):
+            check_key_variable(self.response_api_key_env, "response key variable")
         if self.system.weights:
             raise BadInput("--system-weights: preference gives the --system prompts to the responses in turn, not by weight")
         bounds = next(s.bounds for s in describe(Sampling) if s.path == ("temperature",))
