@@ -151,6 +151,58 @@ async def test_the_preference_pairs_tab_takes_other_response_models_and_the_mode
     assert run["settings"]["responders"] == ["http://writer.example:8080/v1"]
 
 
+WRITER_URL = "http://writer.example:8080/v1"
+
+
+async def preference_form_with_a_response_server(pilot, key_variable: str, server_model: str = ""):
+    """The preference tab, WRITER_URL its response model, asked for `server_model` with the key in `key_variable`."""
+    await wait_for(pilot, lambda: pilot.app.model is not None, what="the model")
+    pilot.app.main_screen.technique.show_technique("preference")
+    await wait_for(pilot, lambda: bool(pilot.app.main_screen.query("#form-preference")), what="the preference tab")
+    await pilot.pause()
+    form = pilot.app.main_screen.query_one("#form-preference")
+    form.query_one("#preference--responders").load_text(WRITER_URL)
+    form.query_one("#preference--response_server_model").value = server_model
+    form.query_one("#preference--response_api_key_env").value = key_variable
+    pilot.app.main_screen.query_one("#run-num").value = "1"
+    await pilot.pause()
+    return form
+
+
+async def test_a_response_server_is_asked_for_the_model_named_with_the_key_from_the_variable_named(app_store, prompts, monkeypatch):
+    secret = "sk-response-key-never-stored"
+    monkeypatch.setenv("SMOLGEN_TEST_RESPONSE_KEY", secret)
+    app_store.add_seeds([{"text": "What is the Smol Course?"}])
+    backend = FakeBackend(aside={WRITER_URL: FakeModel(replies=("Written by the other model.",))})
+    app = make_app(app_store, prompts, backend)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await preference_form_with_a_response_server(pilot, "SMOLGEN_TEST_RESPONSE_KEY", "big-writer")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in str(app.main_screen.query_one("#stage").render()), what="the run to finish")
+    assert backend.aside_servers == [("big-writer", "SMOLGEN_TEST_RESPONSE_KEY")]
+    [run] = app_store.list_runs()
+    assert (run["settings"]["response_server_model"], run["settings"]["response_api_key_env"]) == ("big-writer", "SMOLGEN_TEST_RESPONSE_KEY")
+    assert secret not in app_store.path.read_text(encoding="utf-8")  # the variable's name is recorded, never its value
+
+
+async def test_an_unset_response_key_variable_is_one_line_and_no_run_starts(app_store, prompts, monkeypatch):
+    monkeypatch.delenv("SMOLGEN_SURELY_UNSET", raising=False)
+    app_store.add_seeds([{"text": "What is the Smol Course?"}])
+    [kept] = add_samples(app_store, "Stored before")
+    backend = FakeBackend(aside={WRITER_URL: FakeModel()})
+    app = make_app(app_store, prompts, backend)
+    async with app.run_test(size=(120, 36)) as pilot:
+        form = await preference_form_with_a_response_server(pilot, "SMOLGEN_SURELY_UNSET")
+        problems = [str(shown.render()) for shown in form.query(".field-problem")]
+        assert problems == ["response key variable SMOLGEN_SURELY_UNSET: that environment variable is not set"]
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert notifications(app)[-1] == "Fix the settings marked in red first."
+        assert not app.running and form.query_one("#preference--response_api_key_env").value == "SMOLGEN_SURELY_UNSET"
+    assert backend.opened_aside == [] and app_store.list_runs() == []
+    assert [s["id"] for s in app_store.list_samples()] == [kept]
+
+
 async def test_three_responses_are_all_shown_and_a_person_presses_the_best_then_the_worst(app_store, prompts):
     prompt = [{"role": "user", "content": "Name a fruit."}]
     responses = [response_record(text, "judge-model", rating={"rating": score, "failure": None})

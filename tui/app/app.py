@@ -452,10 +452,12 @@ class SmolgenApp(App):
         worker = get_current_worker()
         observer = self._run_observer = BatchedObserver(self.post_message, cancel, lambda: worker.is_cancelled)
         responders: list[LanguageModel] = []
+        settings = request.technique.settings
         try:
-            for spec in getattr(request.technique.settings, "responders", None) or ():  # Preference pairs' other writers
+            for spec in getattr(settings, "responders", None) or ():  # Preference pairs' other writers
                 observer.stage(f"{request.title} · opening the response model {spec}")
-                responders.append(self.backend.open_aside(spec, self.model_request.n_threads))
+                responders.append(self.backend.open_aside(spec, self.model_request.n_threads, settings.response_server_model.strip(),
+                                                          settings.response_api_key_env.strip()))
             if responders:
                 request.technique.use_responders(responders)
             summary = run_generation(
