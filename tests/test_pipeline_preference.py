@@ -88,3 +88,15 @@ def test_response_models_in_python_write_the_responses_and_the_step_model_judges
         pairs.responder_llms[0].close()
     [sample] = store.list_samples(technique="preference")
     assert all(STUB_MODEL in r["model"] for r in sample["responses"]) and len(judge.prompts) == 2
+
+
+def test_response_servers_in_toml_are_asked_for_the_model_and_key_variable_the_step_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMOLGEN_TEST_RESPONSE_KEY", "sk-not-shown")
+    (tmp_path / "prefs.toml").write_text(
+        'name = "prefs"\n[[steps]]\nname = "load"\ntype = "load_data_from_dicts"\ndata = [{instruction = "Hi."}]\n'
+        '[[steps]]\nname = "pairs"\ntype = "preference_pairs"\nresponders = ["http://writer.example:8080/v1"]\n'
+        'response_server_model = "big-writer"\nresponse_api_key_env = "SMOLGEN_TEST_RESPONSE_KEY"\n', encoding="utf-8")
+    pairs = load_pipeline(tmp_path / "prefs.toml").ordered()[-1]
+    [server] = pairs.responder_llms  # connected on the first row, with these settings
+    assert (server.settings.urls, server.settings.model, server.settings.api_key_env) == (
+        ["http://writer.example:8080/v1"], "big-writer", "SMOLGEN_TEST_RESPONSE_KEY")

@@ -222,7 +222,8 @@ class EvolInstruct(TechniqueStep):
 
 class PreferencePairs(TechniqueStep):
     """K responses to the row's instruction, each judged by the step's model; the pair is the best against the
-    worst. `responders` (GGUF paths or server URLs) write the responses in turn instead of the step's model.
+    worst. `responders` (GGUF paths or server URLs, asked for `response_server_model` with the key in
+    `response_api_key_env`) write the responses in turn instead of the step's model.
     A pipeline that ends here stores preference samples (`smolgen export --format dpo`, Compare pairs)."""
 
     kind = "preference_pairs"
@@ -236,8 +237,11 @@ class PreferencePairs(TechniqueStep):
             if not is_server_url(spec):
                 inspect_model(spec)  # a file that is no GGUF is bad input before anything runs
         # Loaded on the first row not served from the cache, once for the whole run.
-        self.responder_llms = [OpenAICompatibleLLM(spec) if is_server_url(spec) else LlamaCppLLM(spec)
-                               for spec in self.settings_value.responders]
+        settings = self.settings_value
+        self.responder_llms = [
+            OpenAICompatibleLLM(spec, settings.response_server_model.strip() or None, settings.response_api_key_env.strip() or None)
+            if is_server_url(spec) else LlamaCppLLM(spec) for spec in settings.responders
+        ]
 
     def technique(self) -> Any:
         return self.technique_class(self.settings_value, [llm.load() for llm in self.responder_llms])
