@@ -21,6 +21,8 @@ from textual.app import App
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.reactive import Reactive
 from textual.signal import Signal
 from textual.widgets import TextArea
@@ -30,6 +32,7 @@ from tui.app import fast_paint
 from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest, close_aside
 from tui.app.collector import QuietCollector
 from tui.app.commands import SmolgenCommands
+from tui.app.hangup_driver import HangupTolerantDriver
 from tui.app.messages import (
     JudgeRunEnded, ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, SampleJudged, ServerReported,
     StageStarted, TextStreamed,
@@ -167,6 +170,10 @@ class SmolgenApp(App):
 
     # Start and stop --------------------------------------------------------------------------
 
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        return HangupTolerantDriver if driver is LinuxDriver else driver
+
     def update_styles(self, node: DOMNode, animate: bool = True) -> None:
         # A widget not yet in the DOM (a form's fields as it composes them) is styled in full as it mounts:
         # Textual styled it also at each class it took before then (an input made compact, a checkbox ticked).
@@ -218,8 +225,8 @@ class SmolgenApp(App):
         self.exit(return_code=128 + signum)
 
     def _end_surely(self, status: int) -> None:
-        """A closed terminal can leave Textual's shutdown waiting forever on writes nobody drains: once the
-        run is recorded and an orderly exit had its time, the process ends anyway (every sample is on disk)."""
+        """A last resort should the shutdown hang on what nobody foresaw (writes to a closed terminal are dropped,
+        see hangup_driver): once the run is recorded and an orderly exit had its time, the process ends anyway."""
         self._run_idle.wait(RUN_STOP_SECONDS)
         if not self.ended.wait(ORDERLY_EXIT_SECONDS):
             logging.shutdown()
