@@ -109,7 +109,8 @@ def test_a_stop_signal_keeps_the_finished_judgements_and_the_next_run_carries_on
     (["--aspects", "honesty,kindness"], "--aspects kindness: unknown aspect; use overall or helpfulness,honesty,"),
     (["--judge-model", "missing.gguf"], "missing.gguf"),
     (["--run", "7"], "--run 7: "),
-    (["--judge-server", "http://127.0.0.1:9/v1"], "127.0.0.1:9"),
+    (["--judge-server", "http://127.0.0.1:9/v1"], "smolgen: --judge-server http://127.0.0.1:9/v1: "),  # the flag typed
+    (["--server", "http://127.0.0.1:9/v1"], "smolgen: --server http://127.0.0.1:9/v1: "),
     (["--judge-model", "x.gguf", "--judge-server", "http://127.0.0.1:9/v1"], "--server and --model"),
 ])
 def test_bad_input_is_one_line_exit_2_and_the_store_is_untouched(tmp_path, flags, expected):

@@ -121,7 +121,8 @@ def _refusing_server():
 @pytest.mark.parametrize("own_flags, server_flags, sent", [
     (["--response-api-key-env", "MY_KEY"], [], "the key from $MY_KEY"),
     ([], ["--api-key-env", "MY_KEY"], "the key from $MY_KEY"),  # left out: the run's --api-key-env, as before
-    (["--response-api-key-env", ""], ["--api-key-env", "MY_KEY"], "the request without a key"),  # blank: no key
+    (["--response-api-key-env", ""], ["--api-key-env", "MY_KEY"], "the request without a key (pass --response-api-key-env VAR)"),
+    ([], [], "the request without a key (pass --response-api-key-env VAR)"),  # the flag to pass is the response servers' own
 ])
 def test_a_response_server_gets_the_key_of_response_api_key_env_or_else_the_runs(tmp_path, own_flags, server_flags, sent):
     (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
@@ -130,7 +131,8 @@ def test_a_response_server_gets_the_key_of_response_api_key_env_or_else_the_runs
         result = run_cli("generate", "preference", "--seeds", "seeds.txt", "--response-server", server.url, *own_flags, *servers,
                          cwd=tmp_path, env_extra={"MY_KEY": "sk-response-key"})
     [line] = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and sent in line and "was refused (401)" in line and "sk-response-key" not in result.stderr
+    assert result.returncode == 2 and "sk-response-key" not in result.stderr
+    assert line == f"smolgen: --response-server {server.url}: {sent} was refused (401)"  # the flag typed, not --server
 
 
 def test_a_response_server_is_asked_for_the_model_of_response_server_model(tmp_path):
@@ -141,14 +143,27 @@ def test_a_response_server_is_asked_for_the_model_of_response_server_model(tmp_p
         result = run_cli("generate", "preference", "--seeds", "seeds.txt", "--server", server.url, "--server-model", STUB_MODEL,
                          "--response-server", server.url, "--response-server-model", "gpt-9", cwd=tmp_path)
     [line] = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and "gpt-9" in line and f"it has {STUB_MODEL}" in line
+    assert result.returncode == 2
+    assert line == f"smolgen: --response-server-model gpt-9: {server.url} does not have it; it has {STUB_MODEL}"
+
+
+def test_a_response_servers_model_left_to_the_runs_server_model_is_named_by_that_flag(tmp_path):
+    from tui.bench.stub_server import STUB_MODEL, ServerThread, StubServer
+
+    (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
+    with ServerThread(StubServer().handle) as server:
+        result = run_cli("generate", "preference", "--seeds", "seeds.txt", "--server", server.url, "--server-model", "gpt-9",
+                         "--response-server", server.url, cwd=tmp_path)
+    [line] = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and line == f"smolgen: --server-model gpt-9: {server.url} does not have it; it has {STUB_MODEL}"
 
 
 @pytest.mark.parametrize("flags, message", [
     (["--response-server-model", "big"], "smolgen: --response-server-model: only with --response-server URL"),
     (["--response-api-key-env", "MY_KEY"], "smolgen: --response-api-key-env: only with --response-server URL"),
     (["--response-server", "http://127.0.0.1:9/v1", "--response-api-key-env", "SMOLGEN_SURELY_UNSET"],
-     "smolgen: response key variable SMOLGEN_SURELY_UNSET: that environment variable is not set"),
+     "smolgen: --response-api-key-env SMOLGEN_SURELY_UNSET: that environment variable is not set"),
+    (["--response-server", "ftp://127.0.0.1:9/v1"], "smolgen: --response-server ftp://127.0.0.1:9/v1: not an http:// or https:// URL"),
 ])
 def test_response_server_flags_without_a_server_or_with_an_unset_variable_are_one_line(tmp_path, flags, message):
     (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")

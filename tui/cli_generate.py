@@ -25,7 +25,7 @@ from tui.engine.run_progress import RunProgress
 from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW, RunQuality
 from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, default_num, run_generation
 from tui.engine.seeds import read_seed_file
-from tui.engine.server.settings import ServerSettings
+from tui.engine.server.settings import ServerSettings, SettingNames
 from tui.engine.store import SampleStore
 from tui.engine.techniques.base import Technique, can_chat
 from tui.engine.techniques.preference import Preference, instruction_rows
@@ -174,6 +174,11 @@ def build_technique(args: argparse.Namespace) -> Technique:
     for flag, value in (("--response-server-model", args.response_server_model), ("--response-api-key-env", args.response_api_key_env)):
         if value is not None and args.technique == Preference.name and not args.response_server:
             raise BadInput(f"{flag}: only with --response-server URL")
+    if args.response_server:
+        from tui.engine.server.connect import check_settings
+
+        for url in args.response_server:  # checked now, named as typed (the settings' own checks name the app's fields)
+            check_settings(response_server_settings(args, url))
     if args.technique == Preference.name and args.parallel != 1:
         raise BadInput(f"--parallel: not for {Preference.name} (its responses and judgements take turns on the models)")
     for path in args.response_model:
@@ -186,8 +191,14 @@ def build_technique(args: argparse.Namespace) -> Technique:
 
 def response_server_settings(args: argparse.Namespace, url: str) -> ServerSettings:
     """A response server's settings: the run's server flags, but the model and key variable of
-    --response-server-model and --response-api-key-env where given (blank: the only model, no key)."""
-    settings = server_settings(args, [url])
+    --response-server-model and --response-api-key-env where given (blank: the only model, no key).
+    Bad input names the flag each came from."""
+    settings = server_settings(args, [url])  # the run's flags, checked as such
+    # A value the run's flag gave is named by that flag; else the response flag, which is also the one to pass.
+    run_model = args.response_server_model is None and args.server_model is not None
+    run_key = args.response_api_key_env is None and args.api_key_env is not None
+    settings.names = SettingNames(server="--response-server", model="--server-model" if run_model else "--response-server-model",
+                                  key="--api-key-env" if run_key else "--response-api-key-env")
     if args.response_server_model is not None:
         settings.model = args.response_server_model.strip() or None
     if args.response_api_key_env is not None:

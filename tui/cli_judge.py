@@ -9,6 +9,7 @@ from typing import Any
 
 from tui.cli_flags import add_server_flags, add_store_flag
 from tui.engine.judge import ASPECTS, Judgement, parse_aspects, verdict_line
+from tui.engine.server.settings import SERVER_FLAGS, SettingNames
 from tui.engine.store import REVIEW_STATUSES
 
 ASPECTS_HELP = f"{ASPECTS[0]} (default), or some of {','.join(ASPECTS[1:])} (UltraFeedback's four), comma-separated"
@@ -26,7 +27,7 @@ def add_arguments(judge: argparse.ArgumentParser) -> None:
     judge.add_argument("--prompts", type=Path, metavar="DIR", help="a folder of your own templates (judge/rating, judge/tags)")
     judge.add_argument("--judge-model", "--model", dest="model", type=Path, metavar="PATH",
                        help="the judge, a GGUF (default: the embedded SmolLM2-135M-Instruct; a bigger model judges far better)")
-    judge.add_argument("--judge-server", dest="server", action="append", default=[], metavar="URL",
+    judge.add_argument("--judge-server", action="append", default=[], metavar="URL",
                        help="judge on this OpenAI-compatible server instead (same as --server)")
     judge.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: the physical cores)")
     judge.add_argument("--context", type=int, default=4096, metavar="N", help="context size in tokens (capped at the model's)")
@@ -44,11 +45,13 @@ def run_judge_command(args: argparse.Namespace) -> int:
     from tui.engine.store import SampleStore
 
     aspects = parse_aspects(args.aspects)
+    names = SettingNames(server="--judge-server") if args.judge_server else SERVER_FLAGS  # for bad input, as typed
+    args.server = [*args.server, *args.judge_server]
     check_model_flags(args)
     prompts = PromptLibrary(args.prompts)
     with SampleStore(args.store, read_only=True) as store:  # nothing is written before the judge is known to work
         samples = selected_samples(store, args)
-    with opened_model(args) as model:
+    with opened_model(args, names=names) as model:
         check_judge_model(model)
         run_seed = args.seed if args.seed is not None else new_run_seed()
         print(f"judge: {len(samples)} samples ({', '.join(aspects)}) with {model.label}, seed {run_seed}, store {args.store}",

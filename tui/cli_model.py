@@ -10,7 +10,9 @@ from typing import Iterator
 
 from tui.engine.errors import BadInput
 from tui.engine.language_model import LanguageModel
-from tui.engine.server.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS, ServerSettings
+from tui.engine.server.settings import (
+    DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS, SERVER_FLAGS, ServerSettings, SettingNames,
+)
 
 SERVER_ONLY_FLAGS = ("server_model", "api_key_env", "concurrency", "timeout", "max_retries", "chat_template")
 # A headless run of at least this many samples goes to a llama-server smolgen starts (when `make` built
@@ -63,9 +65,11 @@ def choose_local_server(args: argparse.Namespace, samples: int) -> bool:
     return True
 
 
-def server_settings(args: argparse.Namespace, urls: list[str], default_concurrency: int = DEFAULT_CONCURRENCY) -> ServerSettings:
-    """The server flags as settings (defaults where a flag was not given); with --local-server and no
-    URL yet, the local server's is added once it runs."""
+def server_settings(args: argparse.Namespace, urls: list[str], default_concurrency: int = DEFAULT_CONCURRENCY,
+                    names: SettingNames = SERVER_FLAGS) -> ServerSettings:
+    """The server flags as settings (defaults where a flag was not given), bad input named as `names` says
+    (the flags that gave the URLs, model and key); with --local-server and no URL yet, the local server's is
+    added once it runs."""
     return ServerSettings(
         urls=urls,
         model=args.server_model,
@@ -74,6 +78,7 @@ def server_settings(args: argparse.Namespace, urls: list[str], default_concurren
         timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT_SECONDS,
         max_retries=args.max_retries if args.max_retries is not None else DEFAULT_MAX_RETRIES,
         chat_template=args.chat_template,
+        names=names,
     ).validate(local_server=getattr(args, "local_server", None) is not None)
 
 
@@ -96,8 +101,10 @@ def checked_server_flags(args: argparse.Namespace) -> tuple[ServerSettings | Non
 
 
 @contextlib.contextmanager
-def opened_model(args: argparse.Namespace, check_seed: bool = False) -> Iterator[LanguageModel]:
-    """The model the flags name, closed (and a local server stopped) when the block ends, however it ends."""
+def opened_model(args: argparse.Namespace, check_seed: bool = False,
+                 names: SettingNames = SERVER_FLAGS) -> Iterator[LanguageModel]:
+    """The model the flags name, closed (and a local server stopped) when the block ends, however it ends;
+    `names` are the flags that named the servers, for bad input."""
     check_model_flags(args)
     if not uses_servers(args):
         from tui.engine.model import Model
@@ -121,7 +128,7 @@ def opened_model(args: argparse.Namespace, check_seed: bool = False) -> Iterator
             report(f"starting llama-server with {slots} slots on 127.0.0.1{why}…")
             local = stack.enter_context(LocalServer(args.model, slots=slots, threads=args.threads))
             urls = [local.url]
-        settings = server_settings(args, urls, default_concurrency=slots or DEFAULT_CONCURRENCY)
+        settings = server_settings(args, urls, default_concurrency=slots or DEFAULT_CONCURRENCY, names=names)
         model = connect(settings, check_seed=check_seed, on_event=report)
         stack.callback(model.close)
         yield model

@@ -16,7 +16,7 @@ from tui.engine.errors import BadInput, TemplateProblem
 from tui.engine.model import Sampling, load_tokenizer
 from tui.engine.server.pool import Endpoint, EventCallback, KeyRefused, ServerFailure, ServerPool, normalise_url
 from tui.engine.server.server_model import ServerModel, TokenCounter, request_sampling
-from tui.engine.server.settings import ServerSettings
+from tui.engine.server.settings import SERVER_FLAGS, ServerSettings, SettingNames
 
 # The seed check: a short completion asked twice with one seed at full temperature.
 _SEED_PROBE = "Once upon a time"
@@ -40,11 +40,11 @@ def connect(settings: ServerSettings, check_seed: bool = False, on_event: EventC
         count = _gguf_counter(settings.chat_template)
     pool = ServerPool(
         settings.urls, settings.api_key(), settings.api_key_env, settings.timeout, settings.max_retries,
-        settings.concurrency, on_event,
+        settings.concurrency, on_event, names=settings.names,
     )
     try:
         offered = {endpoint.url: models_of(pool, endpoint) for endpoint in pool.endpoints}
-        name = choose_model(settings.model, offered)
+        name = choose_model(settings.model, offered, settings.names)
         first = pool.endpoints[0]
         props = server_props(pool, first)
         if template is None:
@@ -72,13 +72,13 @@ def check_settings(settings: ServerSettings, local_server: bool = False) -> Serv
     settings.validate(local_server=local_server)
     if settings.chat_template is not None:
         load_chat_template(settings.chat_template)
-    return replace(settings, urls=[normalise_url(url) for url in settings.urls])
+    return replace(settings, urls=[normalise_url(url, settings.names) for url in settings.urls])
 
 
 def survey(settings: ServerSettings) -> list[dict[str, Any]]:
     """What each server offers (`smolgen models --server`): its models and the chat template it reports."""
     settings.validate()
-    with ServerPool(settings.urls, settings.api_key(), settings.api_key_env, settings.timeout, 0, 1) as pool:
+    with ServerPool(settings.urls, settings.api_key(), settings.api_key_env, settings.timeout, 0, 1, names=settings.names) as pool:
         found = []
         for endpoint in pool.endpoints:
             template, origin = template_from_props(server_props(pool, endpoint), endpoint)
@@ -93,7 +93,7 @@ def survey(settings: ServerSettings) -> list[dict[str, Any]]:
 
 def models_of(pool: ServerPool, endpoint: Endpoint) -> list[str]:
     """The model names a server offers (`GET /models`); bad input when it is no OpenAI-compatible server."""
-    where = f"--server {endpoint.url}"
+    where = f"{pool.names.server} {endpoint.url}"
     try:
         response = pool.get(endpoint, "/models")
     except ServerFailure as failure:
@@ -113,20 +113,22 @@ def models_of(pool: ServerPool, endpoint: Endpoint) -> list[str]:
     return names
 
 
-def choose_model(wanted: str | None, offered: dict[str, list[str]]) -> str:
-    """The model to use: the one named, which every server must have, else the servers' only one."""
+def choose_model(wanted: str | None, offered: dict[str, list[str]], names: SettingNames = SERVER_FLAGS) -> str:
+    """The model to use: the one named, which every server must have, else the servers' only one; BadInput
+    names the setting at fault as `names` says the person called it."""
     if wanted is not None:
-        for url, names in offered.items():
-            if wanted not in names:
-                raise BadInput(f"--server-model {wanted}: {url} does not have it; it has {', '.join(names)}")
+        for url, models in offered.items():
+            if wanted not in models:
+                raise BadInput(f"{names.model} {wanted}: {url} does not have it; it has {', '.join(models)}")
         return wanted
-    common = set.intersection(*(set(names) for names in offered.values()))
+    common = set.intersection(*(set(models) for models in offered.values()))
     if len(common) == 1:
         return common.pop()
     every = sorted(set().union(*offered.values()))
     if not common:
-        raise BadInput(f"--server: the servers share no model ({', '.join(every)}); name one with --server-model")
-    raise BadInput(f"--server-model: the server offers several models; pass one of {', '.join(sorted(common))}")
+        raise BadInput(f"{names.server}: the servers share no model ({', '.join(every)}); name one with {names.model}")
+    pick = "pass" if names.are_flags else "name"
+    raise BadInput(f"{names.model}: the server offers several models; {pick} one of {', '.join(sorted(common))}")
 
 
 def server_props(pool: ServerPool, endpoint: Endpoint) -> dict[str, Any]:
@@ -210,7 +212,7 @@ def _is_gguf(path: Any) -> bool:
 
 
 def _key_words(pool: ServerPool) -> str:
-    return f"the key from ${pool.key_name}" if pool.key_name else "the request without a key (pass --api-key-env VAR)"
+    return f"the key from ${pool.key_name}" if pool.key_name else f"the request without a key ({pool.names.key_hint()})"
 
 
 def _text(token: Any) -> str:

@@ -30,6 +30,7 @@ from httpx_sse import SSEError, aconnect_sse
 
 from tui.engine.errors import BadInput, GenerationFailed, RunHalted
 from tui.engine.model import Cancelled
+from tui.engine.server.settings import SERVER_FLAGS, SettingNames
 
 log = logging.getLogger("smolgen.server")
 
@@ -110,12 +111,12 @@ def environment_proxy(url: str) -> str | None:
     return urllib.request.getproxies_environment().get(parsed.scheme)
 
 
-def normalise_url(url: str) -> str:
-    """A server URL as given, without a trailing slash; only http and https are accepted."""
+def normalise_url(url: str, names: SettingNames = SERVER_FLAGS) -> str:
+    """A server URL as given, without a trailing slash; only http and https are accepted (BadInput names `names.server`)."""
     url = url.strip().rstrip("/")
     parsed = httpx.URL(url)
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise BadInput(f"--server {url}: not an http:// or https:// URL")
+        raise BadInput(f"{names.server} {url}: not an http:// or https:// URL")
     return url
 
 
@@ -163,10 +164,12 @@ class ServerPool:
         on_event: EventCallback | None = None,
         backoff_seconds: float = 0.5,
         halt_after: float = HALT_AFTER_SECONDS,
+        names: SettingNames = SERVER_FLAGS,
     ):
         if not urls:
-            raise BadInput("--server: at least one URL is needed")
-        self.endpoints = [Endpoint(normalise_url(url)) for url in dict.fromkeys(urls)]
+            raise BadInput(f"{names.server}: at least one URL is needed")
+        self.names = names  # what the person called the URLs and the key's variable, for the error lines
+        self.endpoints = [Endpoint(normalise_url(url, names)) for url in dict.fromkeys(urls)]
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_seconds = backoff_seconds
@@ -446,8 +449,8 @@ class ServerPool:
         detail = _error_text_of(content)
         where = f"{endpoint.url} answered {status}"
         if status in (401, 403):
-            name = f"the key from ${self.key_name}" if self.key_name else "no key (pass --api-key-env VAR)"
-            raise KeyRefused(f"--server {endpoint.url}: {name} was refused ({status})")
+            name = f"the key from ${self.key_name}" if self.key_name else f"no key ({self.names.key_hint()})"
+            raise KeyRefused(f"{self.names.server} {endpoint.url}: {name} was refused ({status})")
         if status == 429:
             raise ServerFailure("rate_limited", f"{where} (too many requests)", retry_after=_retry_after(headers))
         if status >= 500:

@@ -15,6 +15,27 @@ DEFAULT_TIMEOUT_SECONDS = 600.0
 DEFAULT_MAX_RETRIES = 3
 
 
+@dataclass(frozen=True)
+class SettingNames:
+    """What the person called the settings of a server's URLs, its model and its key's variable (a flag, a
+    form field, a TOML key), so that a bad-input line names what they typed."""
+
+    server: str = "--server"
+    model: str = "--server-model"
+    key: str = "--api-key-env"
+
+    @property
+    def are_flags(self) -> bool:
+        return self.key.startswith("--")
+
+    def key_hint(self) -> str:
+        """How to send a key: a flag takes the variable's name; a field or a TOML key is filled in."""
+        return f"pass {self.key} VAR" if self.are_flags else f"fill in {self.key}"
+
+
+SERVER_FLAGS = SettingNames()
+
+
 @dataclass
 class ServerSettings:
     """The servers a run talks to. The API key itself is never kept here: only the variable's name."""
@@ -26,11 +47,13 @@ class ServerSettings:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
     chat_template: Path | None = None
+    # Not a setting: who set them, for the error lines (never recorded, no part of equality).
+    names: SettingNames = field(default=SERVER_FLAGS, compare=False, repr=False)
 
     def validate(self, local_server: bool = False) -> "ServerSettings":
         """Raises BadInput naming the flag at fault; with `local_server`, the URL comes once that server runs."""
         if not self.urls and not local_server:
-            raise BadInput("--server: at least one URL is needed")
+            raise BadInput(f"{self.names.server}: at least one URL is needed")
         if self.concurrency < 1:
             raise BadInput(f"--concurrency {self.concurrency}: must be at least 1")
         if not self.timeout > 0:
@@ -38,7 +61,7 @@ class ServerSettings:
         if self.max_retries < 0:
             raise BadInput(f"--max-retries {self.max_retries}: must be 0 or more")
         if self.api_key_env is not None and not os.environ.get(self.api_key_env):
-            raise BadInput(f"--api-key-env {self.api_key_env}: that environment variable is not set")
+            raise BadInput(f"{self.names.key} {self.api_key_env}: that environment variable is not set")
         return self
 
     def api_key(self) -> str | None:
