@@ -10,6 +10,7 @@ from tui.bench.null_backend import CHATML, PacedModel  # ChatML, as SmolLM2 writ
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import ModelFileError
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
+from tui.engine.server.settings import SERVER_FLAGS, SettingNames
 
 REPLIES = (
     "What is the purpose of the Smol Course?",
@@ -71,7 +72,7 @@ class FakeBackend:
 
 
     def open_aside(self, spec: str, n_threads: int | None = None, server_model: str | None = None,
-                   api_key_env: str | None = None) -> FakeModel:
+                   api_key_env: str | None = None, names: SettingNames = SERVER_FLAGS) -> FakeModel:
         if spec not in self.aside:
             raise ModelFileError(f"{spec}: no such model")
         self.opened_aside.append(spec)

@@ -178,3 +178,28 @@ async def test_the_runs_field_chooses_the_samples_of_those_runs_and_an_unknown_r
     verdicts = judged(app_store)
     assert verdicts[str(of_first)] is None and verdicts[str(of_second)]["failure"] is None
     assert app_store.list_runs()[-1]["settings"]["runs"] == [second_run]
+
+
+async def test_a_judge_server_without_the_model_asked_for_is_one_line_naming_the_tabs_field(app_store, prompts):
+    from tui.app.backend import LlamaBackend
+    from tui.bench.stub_server import STUB_MODEL, ServerThread, StubServer
+
+    class ServerAsideBackend(FakeBackend):
+        """The fake model in use; a judge opened aside on a real server, as the real backend opens it."""
+
+        def open_aside(self, *args, **kwargs):
+            return LlamaBackend().open_aside(*args, **kwargs)
+
+    add_samples(app_store, "What is SmolLM2?")
+    app = make_app(app_store, prompts, ServerAsideBackend())
+    with ServerThread(StubServer().handle) as server:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await show_judge_tab(pilot)
+            form = app.main_screen.query_one("#form-judge")
+            form.query_one("#judge--judge_model").value = server.url
+            form.query_one("#judge--judge_server_model").value = "gpt-9"
+            await pilot.pause()
+            await pilot.press("ctrl+g")
+            expected = f"The run stopped: judge server model gpt-9: {server.url} does not have it; it has {STUB_MODEL}"
+            await wait_for(pilot, lambda: expected in notifications(app), what="the judge's problem")  # the field, not --server-model
+    assert not any(sample.get("judgement") for sample in on_disk(app_store).values())

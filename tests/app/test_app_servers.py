@@ -303,7 +303,7 @@ async def test_the_server_tab_names_what_is_wrong_and_stays_open(app_store, prom
     async with app.run_test(size=(120, 36)) as pilot:
         await server_tab(pilot, dead)
         await wait_for(pilot, lambda: "cannot connect" in found_text(pilot), timeout=10, what="the survey's problem")
-        assert found_text(pilot).startswith(f"--server {dead}")
+        assert found_text(pilot).startswith(f"Server URLs {dead}: ")  # the field, not the --server flag
         app.screen.query_one("#server-concurrency", Input).value = "0"
         app.screen.query_one("#server-urls", Input).focus()
         await pilot.press("enter")

@@ -59,7 +59,7 @@ from tui.engine.app_state import AppState, RememberedModel, load_app_state, save
 from tui.engine.chat_template import ChatTemplate
 from tui.engine.errors import SmolgenError, StoreUnwritable
 from tui.engine.judge import verdict_line
-from tui.engine.judge_run import JudgeRun, check_judge_model, judge_samples, parse_run_ids
+from tui.engine.judge_run import JUDGE_SERVER_FIELDS, JudgeRun, check_judge_model, judge_samples, parse_run_ids
 from tui.engine.language_model import LanguageModel, requests_in_flight
 from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
@@ -67,6 +67,7 @@ from tui.engine.runner import check_model, check_run, default_num, run_generatio
 from tui.engine.store import STATUSES, SampleStore
 from tui.engine.technique_guides import GUIDES, TechniqueGuide
 from tui.engine.techniques.base import Technique
+from tui.engine.techniques.preference import RESPONSE_SERVER_FIELDS
 from tui.engine.user_folders import config_dir
 
 log = logging.getLogger("smolgen.app")
@@ -464,7 +465,7 @@ class SmolgenApp(App):
             for spec in getattr(settings, "responders", None) or ():  # Preference pairs' other writers
                 observer.stage(f"{request.title} · opening the response model {spec}")
                 responders.append(self.backend.open_aside(spec, self.model_request.n_threads, settings.response_server_model.strip(),
-                                                          settings.response_api_key_env.strip()))
+                                                          settings.response_api_key_env.strip(), RESPONSE_SERVER_FIELDS))
             if responders:
                 request.technique.use_responders(responders)
             summary = run_generation(
@@ -490,7 +491,7 @@ class SmolgenApp(App):
             if spec:
                 self.post_message(StageStarted(f"{request.title} · opening the judge {spec}"))
                 judge_model = self.backend.open_aside(spec, self.model_request.n_threads, settings.judge_server_model.strip(),
-                                                      settings.judge_api_key_env.strip())
+                                                      settings.judge_api_key_env.strip(), JUDGE_SERVER_FIELDS)
             judge = judge_model or model
 
             def judged(sample: dict[str, Any], verdict: Any, done: int, total: int) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tui.engine.model import DEFAULT_CONTEXT, Model, ProgressCallback
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
 from tui.engine.model_spec import is_server_url
-from tui.engine.server.settings import ServerSettings
+from tui.engine.server.settings import SERVER_FLAGS, ServerSettings, SettingNames
 
 if TYPE_CHECKING:  # the HTTP client is imported when servers are first used, not when the app starts
     from tui.engine.language_model import LanguageModel
@@ -51,10 +51,10 @@ class ModelBackend(Protocol):
         ...
 
     def open_aside(self, spec: str, n_threads: int | None = None, server_model: str | None = None,
-                   api_key_env: str | None = None) -> LanguageModel:
+                   api_key_env: str | None = None, names: SettingNames = SERVER_FLAGS) -> LanguageModel:
         """A model opened beside the one in use (a judge, a responder): a GGUF path or a server's URL (asked
         for `server_model`, with the key in `api_key_env`). The caller closes it (`close_aside`) when its
-        run ends; BadInput or ModelFileError says why it cannot open."""
+        run ends; BadInput (naming the fields as `names` says) or ModelFileError says why it cannot open."""
         ...
 
 
@@ -93,13 +93,14 @@ class LlamaBackend:
         return survey(settings)
 
     def open_aside(self, spec: str, n_threads: int | None = None, server_model: str | None = None,
-                   api_key_env: str | None = None) -> LanguageModel:
+                   api_key_env: str | None = None, names: SettingNames = SERVER_FLAGS) -> LanguageModel:
         spec = spec.strip()
         if not is_server_url(spec):
             return Model.load(Path(spec).expanduser(), n_threads=n_threads)
         from tui.engine.server.connect import connect
 
-        return connect(ServerSettings(urls=[spec], model=server_model or None, api_key_env=api_key_env or None).validate())
+        settings = ServerSettings(urls=[spec], model=server_model or None, api_key_env=api_key_env or None, names=names)
+        return connect(settings.validate())
 
     def close(self) -> None:
         """Close the servers' connections and stop a llama-server started here; nothing for a GGUF."""

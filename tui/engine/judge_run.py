@@ -23,6 +23,7 @@ from tui.engine.model_spec import check_key_variable, check_model_spec, is_serve
 from tui.engine.parallel_run import run_in_threads
 from tui.engine.prompts import PromptLibrary
 from tui.engine.run_names import JUDGING_TECHNIQUE
+from tui.engine.server.settings import SettingNames
 from tui.engine.settings_schema import record, setting, validate
 from tui.engine.store import REVIEW_STATUSES, SampleStore
 from tui.engine.techniques.base import can_chat
@@ -38,6 +39,10 @@ def parse_run_ids(text: str) -> tuple[int, ...]:
             raise BadInput(f"runs {part}: not a run id; write them as 3, 5")
         ids.append(int(part))
     return tuple(dict.fromkeys(ids))
+
+
+# A judge server's URL, model and key variable as the Judge tab's fields name them in a bad-input line.
+JUDGE_SERVER_FIELDS = SettingNames(server="judge model", model="judge server model", key="judge key variable")
 
 
 @dataclass
@@ -60,9 +65,9 @@ class JudgeRunSettings:
         parse_run_ids(self.runs)
         spec = self.judge_model.strip()
         if spec:
-            check_model_spec(spec, "judge model")
+            check_model_spec(spec, JUDGE_SERVER_FIELDS.server)
         if is_server_url(spec):
-            check_key_variable(self.judge_api_key_env, "judge key variable")
+            check_key_variable(self.judge_api_key_env, JUDGE_SERVER_FIELDS.key)
 
 
 class JudgeRun:

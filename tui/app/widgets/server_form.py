@@ -19,12 +19,14 @@ from tui.app.backend import ModelBackend, ModelRequest
 from tui.app.path_suggester import PathSuggester
 from tui.app.widgets.technique_pane import parse_optional_int
 from tui.engine.errors import BadInput
-from tui.engine.server.settings import DEFAULT_CONCURRENCY, ServerSettings
+from tui.engine.server.settings import DEFAULT_CONCURRENCY, ServerSettings, SettingNames
 
 # Asking servers what they offer waits this long for each: a form that hangs on a dead URL helps nobody.
 SURVEY_TIMEOUT_SECONDS = 5.0
 # The servers are asked once the URL field has been still this long, not at every key.
 SURVEY_AFTER_SECONDS = 0.5
+# The fields' labels, which a bad-input line about the servers names.
+FIELDS = SettingNames(server="Server URLs", model="Model", key="API key env")
 
 
 def split_urls(text: str) -> list[str]:
@@ -86,16 +88,16 @@ class ServerForm(Vertical):
     def compose(self) -> ComposeResult:
         settings = self.current.servers or ServerSettings()
         with Horizontal(classes="server-row"):
-            yield Label("Server URLs")
+            yield Label(FIELDS.server)
             yield fast_paint.text_input(" ".join(settings.urls), placeholder="http://127.0.0.1:8080/v1 (several: separated by spaces)",
                         id="server-urls", compact=True)
         with Horizontal(classes="server-row"):
-            yield Label("Model")
+            yield Label(FIELDS.model)
             model = [(settings.model, settings.model)] if settings.model else []
             yield Select(model, prompt="the server's only model", value=settings.model or Select.NULL, id="server-model",
                          compact=True)
         with Horizontal(classes="server-row"):
-            yield Label("API key env")
+            yield Label(FIELDS.key)
             yield fast_paint.text_input(settings.api_key_env or "", placeholder="the variable's name, e.g. VLLM_KEY (the key is never shown)",
                         id="server-key-env", compact=True)
         with Horizontal(classes="server-row"):
@@ -141,7 +143,8 @@ class ServerForm(Vertical):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="survey")
     def _survey(self, asked: _Survey) -> None:
-        settings = ServerSettings(split_urls(asked.urls), api_key_env=asked.key_env or None, timeout=SURVEY_TIMEOUT_SECONDS)
+        settings = ServerSettings(split_urls(asked.urls), api_key_env=asked.key_env or None, timeout=SURVEY_TIMEOUT_SECONDS,
+                                  names=FIELDS)
         try:
             found = self.backend.survey(settings)
         except BadInput as error:  # any server problem is one line naming it
@@ -196,7 +199,7 @@ class ServerForm(Vertical):
         template = self.query_one("#server-chat-template", Input).value.strip()
         urls = [] if local else split_urls(self.query_one("#server-urls", Input).value)
         if not local and not urls:
-            raise BadInput("Server URLs: name at least one, e.g. http://127.0.0.1:8080/v1 (or start a local llama-server)")
+            raise BadInput(f"{FIELDS.server}: name at least one, e.g. http://127.0.0.1:8080/v1 (or start a local llama-server)")
         from tui.engine.server.connect import check_settings
 
         settings = check_settings(ServerSettings(
@@ -205,5 +208,6 @@ class ServerForm(Vertical):
             api_key_env=self.query_one("#server-key-env", Input).value.strip() or None,
             concurrency=concurrency or slots or DEFAULT_CONCURRENCY,
             chat_template=Path(template).expanduser() if template else None,
+            names=FIELDS,
         ), local_server=local)
         return replace(self.current, servers=settings, local_slots=slots)

@@ -24,11 +24,16 @@ from tui.engine.model_spec import check_key_variable, check_model_spec, is_serve
 from tui.engine.preferences import TECHNIQUE, preference_sample, response_record
 from tui.engine.prompts import PromptLibrary
 from tui.engine.seeds import seed_text
+from tui.engine.server.settings import SettingNames
 from tui.engine.settings_schema import describe, setting, validate
 from tui.engine.techniques.base import GenerationContext, SystemPrompts, build_sample, can_chat, system_messages
 from tui.engine.techniques.evol_instruct import rows_from_store
 
 MIN_RESPONSES, MAX_RESPONSES = 2, 4
+
+
+# A response server's URL, model and key variable as the preference tab's fields name them in a bad-input line.
+RESPONSE_SERVER_FIELDS = SettingNames(server="response model", model="response server model", key="response key variable")
 
 
 @dataclass
@@ -55,9 +60,9 @@ class PreferenceSettings:
         """Each temperature within the sampling temperature's bounds, no more temperatures or prompts than
         responses, each response model a GGUF file or a server's URL, and the servers' key variable set."""
         for spec in self.responders:
-            check_model_spec(spec, "response model")
+            check_model_spec(spec, RESPONSE_SERVER_FIELDS.server)
         if any(is_server_url(spec) for spec in self.responders):
-            check_key_variable(self.response_api_key_env, "response key variable")
+            check_key_variable(self.response_api_key_env, RESPONSE_SERVER_FIELDS.key)
         if self.system.weights:
             raise BadInput("--system-weights: preference gives the --system prompts to the responses in turn, not by weight")
         bounds = next(s.bounds for s in describe(Sampling) if s.path == ("temperature",))
