@@ -145,3 +145,33 @@ def test_a_pipeline_run_from_the_app_closes_its_steps_server_connections(tmp_pat
             summary = run_request(request, store, ScriptedModel([]), PromptLibrary(), PipelineObserver(), None)
     assert summary.status == "finished" and summary.stored == 2
     assert isinstance(step_llm, OpenAICompatibleLLM) and not step_llm.loaded  # closed once the run was over
+
+
+PAIRS_STEP = """
+[[steps]]
+name = "seeds"
+type = "load_data_from_dicts"
+data = [{{ instruction = "What is DPO?" }}]
+
+[[steps]]
+name = "pairs"
+type = "preference_pairs"
+responders = ["{url}"]
+response_server_model = "gpt-9"
+"""
+
+
+@pytest.mark.parametrize("server_kind, text, line", [
+    ("stub", PIPELINE.replace("concurrency = 4", 'model = "gpt-9"'),
+     "{path}: [llm] model gpt-9: {url} does not have it; it has " + STUB_MODEL),
+    ("refusing", PIPELINE, "{path}: [llm] server {url}: the request without a key (fill in api_key_env) was refused (401)"),
+    ("stub", PAIRS_STEP, "step pairs: response_server_model gpt-9: {url} does not have it; it has " + STUB_MODEL),
+])
+def test_a_server_problem_names_the_pipelines_key_not_a_flag(tmp_path, server_kind, text, line):
+    from tests.test_preference_technique import _refusing_server
+
+    path = tmp_path / "named.toml"
+    with (ServerThread(StubServer().handle) if server_kind == "stub" else _refusing_server()) as server:
+        path.write_text(text.format(url=server.url, rows='{ instruction = "x" }'), encoding="utf-8")
+        result = run_cli("run", str(path), cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == "smolgen: " + line.format(path=path, url=server.url)

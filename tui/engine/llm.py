@@ -6,10 +6,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from tui.engine.errors import BadInput
 from tui.engine.language_model import LanguageModel
 from tui.engine.model import DEFAULT_CONTEXT, Model
 from tui.engine.model_file import default_model_path, inspect_model
-from tui.engine.server.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS, ServerSettings
+from tui.engine.server.settings import (
+    DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS, SERVER_FLAGS, ServerSettings, SettingNames,
+)
 
 
 class LlamaCppLLM:
@@ -60,7 +63,8 @@ class LlamaCppLLM:
 class OpenAICompatibleLLM:
     """The `llm=` of a pipeline step on OpenAI-compatible servers, connected once on first use.
 
-    `concurrency` rows of the pipeline are in flight at once; the key is read from `api_key_env`.
+    `concurrency` rows of the pipeline are in flight at once; the key is read from `api_key_env`. A bad-input
+    line names the URLs, model and key variable as `names` says they were set, after `where` (a file's table, a step).
     """
 
     def __init__(
@@ -72,12 +76,18 @@ class OpenAICompatibleLLM:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = DEFAULT_MAX_RETRIES,
         chat_template: str | Path | None = None,
+        names: SettingNames = SERVER_FLAGS,
+        where: str = "",
     ):
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
-        self.settings = ServerSettings(
-            urls=urls, model=model, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
-            max_retries=max_retries, chat_template=Path(chat_template) if chat_template else None,
-        ).validate()
+        self.where = where
+        try:
+            self.settings = ServerSettings(
+                urls=urls, model=model, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
+                max_retries=max_retries, chat_template=Path(chat_template) if chat_template else None, names=names,
+            ).validate()
+        except BadInput as error:
+            raise self._located(error) from None
         self._model: LanguageModel | None = None
         self._lock = threading.Lock()
 
@@ -90,8 +100,15 @@ class OpenAICompatibleLLM:
 
         with self._lock:
             if self._model is None:
-                self._model = connect(self.settings)
+                try:
+                    self._model = connect(self.settings)
+                except BadInput as error:
+                    raise self._located(error) from None
             return self._model
+
+    def _located(self, error: BadInput) -> BadInput:
+        """The error after `where`, of its own kind (a refused key stays KeyRefused)."""
+        return type(error)(f"{self.where} {error}") if self.where else error
 
     @property
     def loaded(self) -> bool:

@@ -18,6 +18,7 @@ from tui.engine.model_file import inspect_model
 from tui.engine.model_spec import is_server_url
 from tui.engine.pipeline.steps import GenerationStep, Row, SourceStep
 from tui.engine.preferences import PAIR_COLUMNS
+from tui.engine.server.settings import SettingNames
 from tui.engine.settings_schema import FieldPath, Setting, configured, describe, record, with_value
 from tui.engine.techniques import chain, evol_instruct, magpie, preference, self_instruct, text_generation
 from tui.engine.techniques.base import SystemPrompts
@@ -220,6 +221,10 @@ class EvolInstruct(TechniqueStep):
         return {"evolved_instruction": final["instruction"], "evolution": final.get("evolution", {}).get("lineage", [])}
 
 
+# A response server's URL, model and key variable as a preference_pairs step's keys name them.
+RESPONSE_STEP_NAMES = SettingNames(server="responders", model="response_server_model", key="response_api_key_env")
+
+
 class PreferencePairs(TechniqueStep):
     """K responses to the row's instruction, each judged by the step's model; the pair is the best against the
     worst. `responders` (GGUF paths or server URLs, asked for `response_server_model` with the key in
@@ -239,7 +244,8 @@ class PreferencePairs(TechniqueStep):
         # Loaded on the first row not served from the cache, once for the whole run.
         settings = self.settings_value
         self.responder_llms = [
-            OpenAICompatibleLLM(spec, settings.response_server_model.strip() or None, settings.response_api_key_env.strip() or None)
+            OpenAICompatibleLLM(spec, settings.response_server_model.strip() or None, settings.response_api_key_env.strip() or None,
+                                names=RESPONSE_STEP_NAMES, where=f"step {self.name}:")
             if is_server_url(spec) else LlamaCppLLM(spec) for spec in settings.responders
         ]
 

@@ -22,6 +22,7 @@ from tui.engine.errors import BadInput
 from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.pipeline import generation_steps, steps
 from tui.engine.pipeline.graph import Pipeline
+from tui.engine.server.settings import SettingNames
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 STEP_TYPES: dict[str, type[steps.Step]] = {
@@ -105,6 +106,7 @@ def load_pipeline(
 
 
 LLM_KEYS = ("server", "model", "api_key_env", "concurrency", "timeout", "max_retries", "chat_template")
+LLM_TABLE_NAMES = SettingNames(server="server", model="model", key="api_key_env")
 
 
 def llm_from_table(path: Path, table: Any) -> OpenAICompatibleLLM:
@@ -120,10 +122,7 @@ def llm_from_table(path: Path, table: Any) -> OpenAICompatibleLLM:
     if not servers or not isinstance(servers, list) or not all(isinstance(s, str) for s in servers):
         raise BadInput(f"{path}: [llm] server must be a URL or a list of URLs")
     options = {key: table[key] for key in LLM_KEYS[1:] if key in table}
-    try:
-        return OpenAICompatibleLLM(servers, **options)
-    except BadInput as error:
-        raise BadInput(f"{path}: [llm] {error}") from None
+    return OpenAICompatibleLLM(servers, **options, names=LLM_TABLE_NAMES, where=f"{path}: [llm]")
 
 
 def build_pipeline(config: dict[str, Any], label: str | Path, llm: LlamaCppLLM | None = None,
