@@ -32,7 +32,7 @@ from tui.app import fast_paint
 from tui.app.backend import LlamaBackend, ModelBackend, ModelRequest, close_aside
 from tui.app.collector import QuietCollector
 from tui.app.commands import SmolgenCommands
-from tui.app.hangup_driver import HangupTolerantDriver
+from tui.app.hangup_driver import HangupTolerantDriver, TerminalClosed
 from tui.app.messages import (
     JudgeRunEnded, ModelInspected, ModelLoaded, ModelLoadProgress, RunEnded, SampleFinished, SampleJudged, ServerReported,
     StageStarted, TextStreamed,
@@ -163,6 +163,7 @@ class SmolgenApp(App):
         # run_app's process only (never a test's): after a stop signal, end the process if shutdown hangs.
         self.exit_watch = False
         self.ended = threading.Event()  # set once app.run returned: the exit watch stands down
+        self.quit_signal: int | None = None  # the stop signal being obeyed (a closed terminal may send two)
         self.samples_changed: Signal[dict[str, Any]] = Signal(self, "samples-changed")
         self.review_history = ReviewHistory()  # what `u` in review takes back, since the app opened
         self.remembered = load_app_state()
@@ -219,11 +220,18 @@ class SmolgenApp(App):
 
     def quit_on_signal(self, signum: int) -> None:
         """Quit as ctrl+q does; the exit status says which signal (128 + its number)."""
+        if self.quit_signal is not None:
+            return
+        self.quit_signal = signum
         self.stop_generation()
         self.remember_settings()
         if self.exit_watch:
             threading.Thread(target=self._end_surely, args=(128 + signum,), name="smolgen-exit-watch", daemon=True).start()
         self.exit(return_code=128 + signum)
+
+    @on(TerminalClosed)
+    def terminal_closed(self) -> None:
+        self.quit_on_signal(signal.SIGHUP)  # the SIGHUP that may not come (the app in a session of its own)
 
     def _end_surely(self, status: int) -> None:
         """A last resort should the shutdown hang on what nobody foresaw (writes to a closed terminal are dropped,
