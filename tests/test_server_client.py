@@ -295,12 +295,14 @@ def test_a_chat_template_that_is_no_template_is_refused(tmp_path, stub):
     _one_line_exit_2(result, f"--chat-template {template}")
 
 
-def test_magpie_without_a_known_template_says_what_to_pass(tmp_path):
-    async def no_props(method: str, target: str, body: bytes) -> Answer:
-        if target.startswith("/props"):
-            return Answer(404, b"{}")
-        return await StubServer().handle(method, target, body)
+async def no_props(method: str, target: str, body: bytes) -> Answer:
+    """The stub without /props: a server that does not tell its chat template."""
+    if target.startswith("/props"):
+        return Answer(404, b"{}")
+    return await StubServer().handle(method, target, body)
 
+
+def test_magpie_without_a_known_template_says_what_to_pass(tmp_path):
     with ServerThread(no_props) as server:
         result = run_cli("generate", "magpie", "--server", server.url, "--num", "1", cwd=tmp_path)
         chain = run_cli("generate", "text", "--server", server.url, "--num", "1", "--seeds", str(_seed_file(tmp_path)),

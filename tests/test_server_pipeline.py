@@ -119,11 +119,16 @@ def test_python_steps_take_an_openai_compatible_llm(tmp_path):
 @pytest.mark.parametrize(("table", "expected"), [
     ('[llm]\nservers = ["http://127.0.0.1:9/v1"]\n', "unknown key 'servers'"),
     ('[llm]\nserver = 5\n', "server must be a URL"),
-    ('[llm]\nserver = "http://127.0.0.1:9/v1"\nconcurrency = 0\n', "--concurrency 0"),
+    # Each named by its key in the table, not by the flag that sets it on the command line.
+    ('[llm]\nserver = "http://127.0.0.1:9/v1"\nconcurrency = 0\n', "[llm] concurrency 0: must be at least 1"),
+    ('[llm]\nserver = "http://127.0.0.1:9/v1"\ntimeout = 0\n', "[llm] timeout 0: must be more than 0 seconds"),
+    ('[llm]\nserver = "http://127.0.0.1:9/v1"\nmax_retries = -1\n', "[llm] max_retries -1: must be 0 or more"),
+    ('[llm]\nserver = "http://127.0.0.1:9/v1"\nchat_template = "missing.jinja"\n', "[llm] chat_template missing.jinja: no such file"),
 ])
 def test_a_bad_llm_table_is_one_line(tmp_path, table, expected):
     path = tmp_path / "bad.toml"
-    path.write_text(table + '[[steps]]\ntype = "load_data_from_dicts"\ndata = [{ instruction = "x" }]\n', encoding="utf-8")
+    steps = '[[steps]]\ntype = "load_data_from_dicts"\ndata = [{ instruction = "x" }]\n[[steps]]\ntype = "text_generation"\n'
+    path.write_text(table + steps, encoding="utf-8")
     result = run_cli("run", str(path), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     line = result.stderr.strip()
@@ -175,3 +180,15 @@ def test_a_server_problem_names_the_pipelines_key_not_a_flag(tmp_path, server_ki
         path.write_text(text.format(url=server.url, rows='{ instruction = "x" }'), encoding="utf-8")
         result = run_cli("run", str(path), cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip() == "smolgen: " + line.format(path=path, url=server.url)
+
+
+def test_magpie_on_a_server_that_tells_no_template_says_to_fill_in_the_tables_key(tmp_path):
+    from tests.test_server_client import no_props
+
+    path = tmp_path / "magpie.toml"
+    with ServerThread(no_props) as server:
+        path.write_text(f'[llm]\nserver = "{server.url}"\n[[steps]]\ntype = "magpie_generator"\nnum_rows = 1\n', encoding="utf-8")
+        result = run_cli("run", str(path), cwd=tmp_path)
+    [line] = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "the chat template is unknown" in line
+    assert "fill in chat_template (" in line and "--chat-template" not in line

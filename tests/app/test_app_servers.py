@@ -307,7 +307,12 @@ async def test_the_server_tab_names_what_is_wrong_and_stays_open(app_store, prom
         app.screen.query_one("#server-concurrency", Input).value = "0"
         app.screen.query_one("#server-urls", Input).focus()
         await pilot.press("enter")
-        assert "concurrency 0: must be at least 1" in found_text(pilot)
+        assert found_text(pilot) == "Concurrency 0: must be at least 1"  # the field's label, not --concurrency
+        app.screen.query_one("#server-concurrency", Input).value = ""
+        app.screen.query_one("#server-chat-template", Input).value = "missing.jinja"
+        app.screen.query_one("#server-urls", Input).focus()
+        await pilot.press("enter")
+        assert found_text(pilot) == "Chat template missing.jinja: no such file"  # not --chat-template
         assert isinstance(app.screen, ModelPickerScreen) and not app.model_request.on_servers
 
 

@@ -25,8 +25,9 @@ from tui.engine.server.settings import DEFAULT_CONCURRENCY, ServerSettings, Sett
 SURVEY_TIMEOUT_SECONDS = 5.0
 # The servers are asked once the URL field has been still this long, not at every key.
 SURVEY_AFTER_SECONDS = 0.5
-# The fields' labels, which a bad-input line about the servers names.
-FIELDS = SettingNames(server="Server URLs", model="Model", key="API key env")
+# The fields' labels, which a bad-input line about the servers names (the form has no timeout or retries: their flags).
+FIELDS = SettingNames(server="Server URLs", model="Model", key="API key env", concurrency="Concurrency",
+                      chat_template="Chat template")
 
 
 def split_urls(text: str) -> list[str]:
@@ -101,12 +102,12 @@ class ServerForm(Vertical):
             yield fast_paint.text_input(settings.api_key_env or "", placeholder="the variable's name, e.g. VLLM_KEY (the key is never shown)",
                         id="server-key-env", compact=True)
         with Horizontal(classes="server-row"):
-            yield Label("Concurrency")
+            yield Label(FIELDS.concurrency)
             yield fast_paint.text_input(str(settings.concurrency) if self.current.on_servers else "", type="integer",
                         placeholder=f"requests in flight (default {DEFAULT_CONCURRENCY}; a local server: its slots)",
                         id="server-concurrency", compact=True)
         with Horizontal(classes="server-row"):
-            yield Label("Chat template")
+            yield Label(FIELDS.chat_template)
             yield fast_paint.text_input(str(settings.chat_template or ""), placeholder="the server's, or a .jinja, tokenizer_config.json or GGUF",
                         id="server-chat-template", compact=True,
                         suggester=PathSuggester((".jinja", ".json", ".gguf")))
@@ -194,7 +195,7 @@ class ServerForm(Vertical):
             from tui.engine.server.local import DEFAULT_SLOTS
 
             slots = DEFAULT_SLOTS
-        concurrency = parse_optional_int(self.query_one("#server-concurrency", Input).value, "concurrency", 1)
+        concurrency = parse_optional_int(self.query_one("#server-concurrency", Input).value, FIELDS.concurrency, 1)
         model = self.query_one("#server-model", Select).value
         template = self.query_one("#server-chat-template", Input).value.strip()
         urls = [] if local else split_urls(self.query_one("#server-urls", Input).value)

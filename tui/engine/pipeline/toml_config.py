@@ -106,7 +106,8 @@ def load_pipeline(
 
 
 LLM_KEYS = ("server", "model", "api_key_env", "concurrency", "timeout", "max_retries", "chat_template")
-LLM_TABLE_NAMES = SettingNames(server="server", model="model", key="api_key_env")
+LLM_TABLE_NAMES = SettingNames(server="server", model="model", key="api_key_env", concurrency="concurrency", timeout="timeout",
+                               max_retries="max_retries", chat_template="chat_template")
 
 
 def llm_from_table(path: Path, table: Any) -> OpenAICompatibleLLM:

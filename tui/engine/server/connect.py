@@ -33,7 +33,8 @@ def connect(settings: ServerSettings, check_seed: bool = False, on_event: EventC
     that ignores `seed` is reported, and the run is recorded as not replayable.
     """
     settings.validate()
-    template = load_chat_template(settings.chat_template) if settings.chat_template else None
+    template = (load_chat_template(settings.chat_template, settings.names.chat_template)
+                if settings.chat_template else None)
     origin = settings.chat_template.name if settings.chat_template else None
     count: TokenCounter | None = None
     if settings.chat_template and template is not None and _is_gguf(settings.chat_template):
@@ -71,7 +72,7 @@ def check_settings(settings: ServerSettings, local_server: bool = False) -> Serv
     `local_server`, the URL is that of a llama-server started later."""
     settings.validate(local_server=local_server)
     if settings.chat_template is not None:
-        load_chat_template(settings.chat_template)
+        load_chat_template(settings.chat_template, settings.names.chat_template)
     return replace(settings, urls=[normalise_url(url, settings.names) for url in settings.urls])
 
 

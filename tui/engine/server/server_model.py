@@ -80,7 +80,7 @@ class ServerModel:
         if self._template is None:
             raise BadInput(
                 f"{self.model_name}: the chat template is unknown (the server does not report it); "
-                "pass --chat-template FILE (a .jinja file, a tokenizer_config.json or a GGUF)"
+                f"{self.settings.names.chat_template_hint()} (a .jinja file, a tokenizer_config.json or a GGUF)"
             )
         return self._template
 

@@ -17,12 +17,16 @@ DEFAULT_MAX_RETRIES = 3
 
 @dataclass(frozen=True)
 class SettingNames:
-    """What the person called the settings of a server's URLs, its model and its key's variable (a flag, a
-    form field, a TOML key), so that a bad-input line names what they typed."""
+    """What the person called each setting of a server (a flag, a form field, a TOML key), so that a
+    bad-input line names what they typed."""
 
     server: str = "--server"
     model: str = "--server-model"
     key: str = "--api-key-env"
+    concurrency: str = "--concurrency"
+    timeout: str = "--timeout"
+    max_retries: str = "--max-retries"
+    chat_template: str = "--chat-template"
 
     @property
     def are_flags(self) -> bool:
@@ -30,7 +34,15 @@ class SettingNames:
 
     def key_hint(self) -> str:
         """How to send a key: a flag takes the variable's name; a field or a TOML key is filled in."""
-        return f"pass {self.key} VAR" if self.are_flags else f"fill in {self.key}"
+        return _hint(self.key, "VAR")
+
+    def chat_template_hint(self) -> str:
+        """How to give a chat template file, as `key_hint` says how to send a key."""
+        return _hint(self.chat_template, "FILE")
+
+
+def _hint(name: str, value: str) -> str:
+    return f"pass {name} {value}" if name.startswith("--") else f"fill in {name}"
 
 
 SERVER_FLAGS = SettingNames()
@@ -51,15 +63,16 @@ class ServerSettings:
     names: SettingNames = field(default=SERVER_FLAGS, compare=False, repr=False)
 
     def validate(self, local_server: bool = False) -> "ServerSettings":
-        """Raises BadInput naming the flag at fault; with `local_server`, the URL comes once that server runs."""
+        """Raises BadInput naming the setting at fault as `names` calls it; with `local_server`, the URL comes once
+        that server runs."""
         if not self.urls and not local_server:
             raise BadInput(f"{self.names.server}: at least one URL is needed")
         if self.concurrency < 1:
-            raise BadInput(f"--concurrency {self.concurrency}: must be at least 1")
+            raise BadInput(f"{self.names.concurrency} {self.concurrency}: must be at least 1")
         if not self.timeout > 0:
-            raise BadInput(f"--timeout {self.timeout}: must be more than 0 seconds")
+            raise BadInput(f"{self.names.timeout} {self.timeout}: must be more than 0 seconds")
         if self.max_retries < 0:
-            raise BadInput(f"--max-retries {self.max_retries}: must be 0 or more")
+            raise BadInput(f"{self.names.max_retries} {self.max_retries}: must be 0 or more")
         if self.api_key_env is not None and not os.environ.get(self.api_key_env):
             raise BadInput(f"{self.names.key} {self.api_key_env}: that environment variable is not set")
         return self
