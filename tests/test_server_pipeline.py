@@ -171,6 +171,9 @@ response_server_model = "gpt-9"
      "{path}: [llm] model gpt-9: {url} does not have it; it has " + STUB_MODEL),
     ("refusing", PIPELINE, "{path}: [llm] server {url}: the request without a key (fill in api_key_env) was refused (401)"),
     ("stub", PAIRS_STEP, "step pairs: response_server_model gpt-9: {url} does not have it; it has " + STUB_MODEL),
+    # The preference settings' own check names the app's field; the file names the step once, then its key.
+    ("stub", PAIRS_STEP + 'response_api_key_env = "SMOLGEN_SURELY_UNSET"\n',
+     "{path}: step pairs: response_api_key_env SMOLGEN_SURELY_UNSET: that environment variable is not set"),
 ])
 def test_a_server_problem_names_the_pipelines_key_not_a_flag(tmp_path, server_kind, text, line):
     from tests.test_preference_technique import _refusing_server

@@ -201,7 +201,7 @@ def test_every_existing_step_key_sets_what_it_did(table, holds):
 def test_a_step_refuses_a_setting_of_another_technique_and_a_value_of_the_wrong_type():
     with pytest.raises(BadInput, match="^keys.toml: step step: unknown key 'n_turns' for type text_generation"):
         build_pipeline({"steps": [{"name": "step", "type": "text_generation", "n_turns": 2}]}, "keys.toml")
-    with pytest.raises(BadInput, match="^keys.toml: step step: step: n_turns=two: must be a whole number$"):
+    with pytest.raises(BadInput, match="^keys.toml: step step: n_turns=two: must be a whole number$"):
         build_pipeline({"steps": [{"name": "step", "type": "magpie", "n_turns": "two"}]}, "keys.toml")
 
 

@@ -22,9 +22,22 @@ def check_model_spec(spec: str, what: str) -> None:
         raise BadInput(f"{what} {spec.strip()}: no such GGUF file (or give a server's http:// URL)")
 
 
+class KeyVariableUnset(BadInput):
+    """A server key's variable that is not set. It keeps the variable, so a front end whose setting has
+    another name than `what` can name it its own way."""
+
+    def __init__(self, what: str, variable: str):
+        self.variable = variable
+        super().__init__(self.named(what))
+
+    def named(self, what: str) -> str:
+        """The line, naming the setting `what`."""
+        return f"{what} {self.variable}: that environment variable is not set"
+
+
 def check_key_variable(variable: str, what: str) -> None:
-    """A server key's variable, when named, must be set (BadInput naming `what` and the variable); the key
-    itself is read only when the server is connected to."""
+    """A server key's variable, when named, must be set (KeyVariableUnset naming `what` and the variable);
+    the key itself is read only when the server is connected to."""
     variable = variable.strip()
     if variable and not os.environ.get(variable):
-        raise BadInput(f"{what} {variable}: that environment variable is not set")
+        raise KeyVariableUnset(what, variable)

@@ -15,8 +15,8 @@ from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.judge import RATING_TEMPLATE, TAGS_TEMPLATE, JudgeSettings, judge
 from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.model_file import inspect_model
-from tui.engine.model_spec import is_server_url
-from tui.engine.pipeline.steps import GenerationStep, Row, SourceStep
+from tui.engine.model_spec import KeyVariableUnset, is_server_url
+from tui.engine.pipeline.steps import GenerationStep, Row, SourceStep, StepProblem
 from tui.engine.preferences import PAIR_COLUMNS
 from tui.engine.server.settings import SettingNames
 from tui.engine.settings_schema import FieldPath, Setting, configured, describe, record, with_value
@@ -79,9 +79,13 @@ class TechniqueStep(GenerationStep):
         try:
             self.settings_value = settings_from_keys(self.technique_class.settings_class, settings)
         except BadInput as error:
-            raise BadInput(f"{self.name}: {error}") from None
+            raise StepProblem(self.name, self.key_problem(error)) from None
         for path, value in self.fixed_settings.items():
             self.settings_value = with_value(self.settings_value, path, value)
+
+    def key_problem(self, error: BadInput) -> str:
+        """A problem with the step's keys as the step tells it (a technique's own check may name a form's field)."""
+        return str(error)
 
     @classmethod
     def setting_keys(cls) -> dict[str, list[Setting]]:
@@ -248,6 +252,10 @@ class PreferencePairs(TechniqueStep):
                                 names=RESPONSE_STEP_NAMES, where=f"step {self.name}:")
             if is_server_url(spec) else LlamaCppLLM(spec) for spec in settings.responders
         ]
+
+    def key_problem(self, error: BadInput) -> str:
+        # The preference settings' check names the app's field; the step names its key, as its servers do.
+        return error.named(RESPONSE_STEP_NAMES.key) if isinstance(error, KeyVariableUnset) else super().key_problem(error)
 
     def technique(self) -> Any:
         return self.technique_class(self.settings_value, [llm.load() for llm in self.responder_llms])

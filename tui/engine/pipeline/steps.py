@@ -19,6 +19,15 @@ from tui.engine.seeds import read_seed_file
 Row = dict[str, Any]
 
 
+class StepProblem(BadInput):
+    """Bad input in a step's keys, after the step's name; a pipeline file names the step its own way,
+    before `problem`."""
+
+    def __init__(self, step: str, problem: str):
+        super().__init__(f"{step}: {problem}")
+        self.problem = problem
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -260,7 +269,7 @@ class GenerationStep(Step):
         super().__init__(**kwargs)
         self.llm = llm
         if max_retries < 0:
-            raise BadInput(f"{self.name}: max_retries={max_retries} must be 0 or more")
+            raise StepProblem(self.name, f"max_retries={max_retries} must be 0 or more")
         self.max_retries = max_retries
 
     def technique(self) -> Any:

@@ -180,6 +180,8 @@ def _build_step(path: str | Path, index: int, table: dict[str, Any], llm: LlamaC
         return cls(**table)
     except TypeError as error:
         raise BadInput(f"{label}: {error}") from None
+    except steps.StepProblem as error:  # named once, by the label
+        raise BadInput(f"{label}: {error.problem}") from None
     except BadInput as error:
         raise BadInput(f"{label}: {error}") from None
 
