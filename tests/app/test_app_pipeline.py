@@ -134,7 +134,7 @@ async def test_a_missing_column_is_shown_not_raised_and_a_mapping_fixes_it(app_s
         form.query_one("#step-input-mappings").text = "instruction = text"
         form.query_one("#step-field-temperature").value = "9"  # parses, but the engine refuses it
         await wait_for(pilot, lambda: "temperature" in (tab.problem or ""), timeout=5, what="the engine's refusal")
-        assert "step text_generation: text_generation: temperature=9.0: must be between 0 and 5" in shown_text(app, "#pipeline-problem")
+        assert "my-pipeline: step text_generation: temperature=9.0: must be between 0 and 5" in shown_text(app, "#pipeline-problem")
         form.query_one("#step-field-max_tokens").value = "many"
         await pilot.pause()
         assert "many: must be a whole number" in str(form.query_one("#problem-step-field-max_tokens").render())
