@@ -61,7 +61,7 @@ def test_a_judge_step_from_toml_with_bad_settings_is_one_clear_error(tmp_path):
     assert judge_step.settings_value.aspects == ["truthfulness"] and judge_step.settings_value.tag is False
     bad = tmp_path / "bad.toml"
     bad.write_text(good.read_text(encoding="utf-8").replace('"truthfulness"', '"kindness"'), encoding="utf-8")
-    with pytest.raises(BadInput, match=r"step 2: judge_0: aspects=kindness: unknown; use overall, helpfulness"):
+    with pytest.raises(BadInput, match=r"bad\.toml: step 2: aspects=kindness: unknown; use overall, helpfulness"):
         load_pipeline(bad)
     missing = tmp_path / "missing.toml"
     missing.write_text(good.read_text(encoding="utf-8") + 'judge_model = "nowhere.gguf"\n', encoding="utf-8")
