@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine.errors import BadInput
+from tui.engine.model_spec import KeyVariableUnset
 
 DEFAULT_CONCURRENCY = 8
 # Generous: a long answer from a busy server with many slots can take minutes.
@@ -74,7 +75,7 @@ class ServerSettings:
         if self.max_retries < 0:
             raise BadInput(f"{self.names.max_retries} {self.max_retries}: must be 0 or more")
         if self.api_key_env is not None and not os.environ.get(self.api_key_env):
-            raise BadInput(f"{self.names.key} {self.api_key_env}: that environment variable is not set")
+            raise KeyVariableUnset(self.names.key, self.api_key_env)
         return self
 
     def api_key(self) -> str | None:
