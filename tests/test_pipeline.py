@@ -214,6 +214,20 @@ def test_toml_built_ins_and_errors(tmp_path):
         load_pipeline("nonesuch")
 
 
+@pytest.mark.parametrize("steps, problem", [
+    ("[[steps]]\ntype = 'load_data_from_dicts'\ndata = [{instruction = 'x'}]\n[[steps]]\nname = 'gen'\ntype = 'text_generation'\n"
+     "template = 'nope'\n", "step gen: template 'nope' not found in "),
+    ("[[steps]]\ntype = 'load_seeds_from_store'\n[[steps]]\ntype = 'text_generation'\n"
+     "input_mappings = { instruction = 'text' }\n", "step 1: the source step gives no rows"),  # the store holds samples but no seeds
+])
+def test_bad_input_found_as_the_run_starts_names_the_file_and_the_step(tmp_path, steps, problem):
+    from tests.test_server_pipeline import refused_run_line
+
+    path = tmp_path / "late.toml"
+    path.write_text(steps, encoding="utf-8")
+    assert refused_run_line(tmp_path, str(path)).startswith(f"smolgen: {path}: {problem}")
+
+
 def test_seeds_file_replaces_the_source_under_the_right_column(tmp_path):
     (tmp_path / "seeds.txt").write_text("Generate a question about LoRA.\nGenerate a question about SFT.\n")
     pipeline = load_pipeline("chapter", seeds=tmp_path / "seeds.txt", num=5)

@@ -7,7 +7,6 @@ import pytest
 
 from tests.scripted_model import ScriptedModel
 from tui.engine.pipeline import LlamaCppLLM, LoadDataFromDicts, Pipeline, PreferencePairs
-from tui.engine.errors import BadInput
 from tui.engine.pipeline.toml_config import load_pipeline
 
 
@@ -68,12 +67,22 @@ def test_preference_pairs_in_toml_take_response_models_a_server_writing_in_turn_
     assert run["settings"]["steps"][1]["responders"] == [server.url]
 
 
-def test_a_response_model_that_is_no_file_is_one_line_naming_the_step(tmp_path):
-    (tmp_path / "prefs.toml").write_text(
-        'name = "prefs"\n[[steps]]\nname = "load"\ntype = "load_data_from_dicts"\ndata = [{instruction = "Hi."}]\n'
-        '[[steps]]\nname = "pairs"\ntype = "preference_pairs"\nresponders = ["missing.gguf"]\n', encoding="utf-8")
-    with pytest.raises(BadInput, match=r"pairs: response model missing.gguf: no such GGUF file"):
-        load_pipeline(tmp_path / "prefs.toml")
+# Named by the step's keys, where `smolgen generate preference` names its flags and the app its fields.
+@pytest.mark.parametrize("keys, problem", [
+    ('responders = ["missing.gguf"]', "responders missing.gguf: no such GGUF file (or give a server's http:// URL)"),
+    ("temperatures = [9]", "temperatures 9: must be between 0 and 5"),
+    ("temperatures = [0.2, 0.5, 0.9]", "temperatures: 3 temperatures for 2 responses (responses)"),
+    ('system_prompts = ["A", "B", "C"]', "system_prompts: 3 system prompts for 2 responses (responses)"),
+    ('system_prompts = ["A", "B"]\nsystem_weights = [3, 1]',
+     "system_weights: preference gives the system_prompts to the responses in turn, not by weight"),
+])
+def test_a_bad_key_is_one_line_naming_the_file_the_step_and_the_key(tmp_path, keys, problem):
+    from tests.test_server_pipeline import refused_run_line
+
+    path = tmp_path / "prefs.toml"
+    path.write_text('name = "prefs"\n[[steps]]\nname = "load"\ntype = "load_data_from_dicts"\ndata = [{instruction = "Hi."}]\n'
+                    f'[[steps]]\nname = "pairs"\ntype = "preference_pairs"\n{keys}\n', encoding="utf-8")
+    assert refused_run_line(tmp_path, str(path)) == f"smolgen: {path}: step pairs: {problem}"
 
 
 def test_response_models_in_python_write_the_responses_and_the_step_model_judges(store):

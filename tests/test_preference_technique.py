@@ -94,6 +94,12 @@ def test_settings_out_of_range_are_refused(settings, message):
     (["--responses", "5"], "smolgen: --responses 5: must be between 2 and 4"),
     (["--temperatures", "0.2,hot"], "smolgen: --temperatures 0.2,hot: expected numbers separated by commas, e.g. 0.3,1.2"),
     (["--response-model", "missing.gguf"], "smolgen: missing.gguf"),
+    # The settings' checks together name the flags (a pipeline step names its keys).
+    (["--temperatures", "9"], "smolgen: --temperatures 9: must be between 0 and 5"),
+    (["--temperatures", "0.2,0.5,0.9"], "smolgen: --temperatures: 3 temperatures for 2 responses (--responses)"),
+    (["--system", "A", "--system", "B", "--system", "C"], "smolgen: --system: 3 system prompts for 2 responses (--responses)"),
+    (["--system", "A", "--system-weights", "1"],
+     "smolgen: --system-weights: preference gives the --system prompts to the responses in turn, not by weight"),
 ])
 def test_bad_flags_are_one_line_and_exit_2_with_the_store_untouched(tmp_path, flags, message):
     (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")

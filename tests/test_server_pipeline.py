@@ -124,6 +124,8 @@ def test_python_steps_take_an_openai_compatible_llm(tmp_path):
     ('[llm]\nserver = "http://127.0.0.1:9/v1"\ntimeout = 0\n', "[llm] timeout 0: must be more than 0 seconds"),
     ('[llm]\nserver = "http://127.0.0.1:9/v1"\nmax_retries = -1\n', "[llm] max_retries -1: must be 0 or more"),
     ('[llm]\nserver = "http://127.0.0.1:9/v1"\nchat_template = "missing.jinja"\n', "[llm] chat_template missing.jinja: no such file"),
+    ('[llm]\nserver = "http://127.0.0.1:9/v1"\napi_key_env = "SMOLGEN_SURELY_UNSET"\n',
+     "[llm] api_key_env SMOLGEN_SURELY_UNSET: that environment variable is not set"),
 ])
 def test_a_bad_llm_table_is_one_line(tmp_path, table, expected):
     path = tmp_path / "bad.toml"
@@ -162,36 +164,61 @@ data = [{{ instruction = "What is DPO?" }}]
 name = "pairs"
 type = "preference_pairs"
 responders = ["{url}"]
-response_server_model = "gpt-9"
 """
+MAGPIE_STEP = '[[steps]]\ntype = "magpie_generator"\nnum_rows = 1\n'
+UNKNOWN_TEMPLATE = "magpie needs a chat template: stub-model: the chat template is unknown (the server does not report it); "
 
 
-@pytest.mark.parametrize("server_kind, text, line", [
-    ("stub", PIPELINE.replace("concurrency = 4", 'model = "gpt-9"'),
-     "{path}: [llm] model gpt-9: {url} does not have it; it has " + STUB_MODEL),
-    ("refusing", PIPELINE, "{path}: [llm] server {url}: the request without a key (fill in api_key_env) was refused (401)"),
-    ("stub", PAIRS_STEP, "step pairs: response_server_model gpt-9: {url} does not have it; it has " + STUB_MODEL),
-    # The preference settings' own check names the app's field; the file names the step once, then its key.
-    ("stub", PAIRS_STEP + 'response_api_key_env = "SMOLGEN_SURELY_UNSET"\n',
-     "{path}: step pairs: response_api_key_env SMOLGEN_SURELY_UNSET: that environment variable is not set"),
-])
-def test_a_server_problem_names_the_pipelines_key_not_a_flag(tmp_path, server_kind, text, line):
+async def _two_models(method: str, target: str, body: bytes):
+    """The stub offering two models: a run must be told which one."""
+    from tui.bench.stub_server import _json
+
+    if target.rstrip("/").endswith("/models"):
+        return _json(200, {"object": "list", "data": [{"id": "alpha"}, {"id": "beta"}]})
+    return await StubServer().handle(method, target, body)
+
+
+def _server(kind: str) -> ServerThread:
     from tests.test_preference_technique import _refusing_server
-
-    path = tmp_path / "named.toml"
-    with (ServerThread(StubServer().handle) if server_kind == "stub" else _refusing_server()) as server:
-        path.write_text(text.format(url=server.url, rows='{ instruction = "x" }'), encoding="utf-8")
-        result = run_cli("run", str(path), cwd=tmp_path)
-    assert result.returncode == 2 and result.stderr.strip() == "smolgen: " + line.format(path=path, url=server.url)
-
-
-def test_magpie_on_a_server_that_tells_no_template_says_to_fill_in_the_tables_key(tmp_path):
     from tests.test_server_client import no_props
 
-    path = tmp_path / "magpie.toml"
-    with ServerThread(no_props) as server:
-        path.write_text(f'[llm]\nserver = "{server.url}"\n[[steps]]\ntype = "magpie_generator"\nnum_rows = 1\n', encoding="utf-8")
-        result = run_cli("run", str(path), cwd=tmp_path)
-    [line] = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and "the chat template is unknown" in line
-    assert "fill in chat_template (" in line and "--chat-template" not in line
+    handlers = {"stub": StubServer().handle, "two models": _two_models, "no props": no_props}
+    return _refusing_server() if kind == "refusing" else ServerThread(handlers[kind])
+
+
+def refused_run_line(folder, *args: str) -> str:
+    """`smolgen run ARGS` on a store that holds samples: its one line of bad input, with exit 2, no traceback and
+    the store left as it was."""
+    from tests.test_cli_judge import _store_with_samples
+    from tests.test_server_client import _one_line_exit_2
+
+    store = _store_with_samples(folder)
+    before = store.read_bytes()
+    line = _one_line_exit_2(run_cli("run", *args, cwd=folder))
+    assert store.read_bytes() == before and not list(folder.glob("*.journal"))
+    return line
+
+
+# Each line names the file, then the step (as the file calls it) and its key, or the [llm] table and its key.
+@pytest.mark.parametrize("server_kind, text, flags, line", [
+    ("stub", PIPELINE.replace("concurrency = 4", 'model = "gpt-9"'), [],
+     "{path}: [llm] model gpt-9: {url} does not have it; it has " + STUB_MODEL),
+    ("refusing", PIPELINE, [], "{path}: [llm] server {url}: the request without a key (fill in api_key_env) was refused (401)"),
+    ("stub", PAIRS_STEP + 'response_server_model = "gpt-9"\n', [],
+     "{path}: step pairs: response_server_model gpt-9: {url} does not have it; it has " + STUB_MODEL),
+    ("two models", PAIRS_STEP, [],
+     "{path}: step pairs: response_server_model: the server offers several models; name one of alpha, beta"),
+    ("stub", PAIRS_STEP + 'response_api_key_env = "SMOLGEN_SURELY_UNSET"\n', [],
+     "{path}: step pairs: response_api_key_env SMOLGEN_SURELY_UNSET: that environment variable is not set"),
+    # The hint names the [llm] table's key, or the flag that gave the server.
+    ("no props", '[llm]\nserver = "{url}"\n' + MAGPIE_STEP, [],
+     "{path}: step 1: " + UNKNOWN_TEMPLATE + "fill in chat_template (a .jinja file, a tokenizer_config.json or a GGUF)"),
+    ("no props", MAGPIE_STEP.replace("[[steps]]\n", '[[steps]]\nname = "gen"\n'), ["--server", "{url}"],
+     "{path}: step gen: " + UNKNOWN_TEMPLATE + "pass --chat-template FILE (a .jinja file, a tokenizer_config.json or a GGUF)"),
+])
+def test_a_server_problem_names_the_pipelines_file_step_and_key_and_leaves_the_store(tmp_path, server_kind, text, flags, line):
+    path = tmp_path / "named.toml"
+    with _server(server_kind) as server:
+        path.write_text(text.format(url=server.url, rows='{ instruction = "x" }'), encoding="utf-8")
+        shown = refused_run_line(tmp_path, str(path), *(flag.format(url=server.url) for flag in flags))
+    assert shown == "smolgen: " + line.format(path=path, url=server.url)

@@ -151,3 +151,15 @@ def test_a_form_still_being_composed_reads_as_its_defaults(prompts):
     technique = tab.technique()
     assert technique is not None and technique.settings == entry.default_settings()
     tab.show_pre_query()  # nothing to show into yet, and nothing raised
+
+
+@pytest.mark.parametrize("changes, key, problem", [
+    ({"temperatures": "9"}, "temperatures", "temperatures 9: must be between 0 and 5"),
+    ({"temperatures": "0.2,0.5,0.9"}, "temperatures", "temperatures: 3 temperatures for 2 responses (responses per instruction)"),
+    ({"system": "[3] Be brief.\n[1] Be thorough."}, "system",
+     "system prompt weights: preference gives the system prompts to the responses in turn, not by weight"),
+])
+def test_the_preference_checks_name_the_tabs_fields_not_the_commands_flags(changes, key, problem):
+    entry = TECHNIQUES["preference"]
+    fields, raw = _raw(entry, **changes)
+    assert read_form(entry, fields, raw).problems == {key: problem}

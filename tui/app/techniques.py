@@ -6,6 +6,7 @@ adding one is a line here.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +16,14 @@ from tui.engine.techniques.base import Technique
 from tui.engine.techniques.chain import InstructionResponse
 from tui.engine.techniques.evol_instruct import EvolInstruct
 from tui.engine.techniques.magpie import Magpie
-from tui.engine.techniques.preference import Preference
+from tui.engine.techniques.preference import RESPONSE_SERVER_FIELDS, Preference, PreferenceNames
 from tui.engine.techniques.self_instruct import SelfInstruct
 from tui.engine.techniques.text_generation import TextGeneration
+
+
+# The preference settings as the preference tab's fields name them in a bad-input line.
+PREFERENCE_FIELDS = PreferenceNames(responses="responses per instruction", temperatures="temperatures", system="system prompts",
+                                    system_weights="system prompt weights", servers=RESPONSE_SERVER_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class TechniqueEntry:
     technique_class: type
     shows_pre_query: bool = False  # Magpie starts from the chat template's pre-query: show it
     judges_stored: bool = False  # ctrl+g judges stored samples instead of generating new ones
+    field_names: Any = None  # how the settings' checks name them, for settings whose checks name several: by field
 
     @property
     def key(self) -> str:
@@ -44,7 +51,8 @@ class TechniqueEntry:
         return bool(self.technique_class.needs_seeds)
 
     def default_settings(self) -> Any:
-        return self.settings_class()
+        settings = self.settings_class()
+        return settings if self.field_names is None else dataclasses.replace(settings, names=self.field_names)
 
     def build(self, settings: Any) -> Technique:
         """The technique with these settings; the engine raises BadInput naming a bad field."""
@@ -60,7 +68,7 @@ def available_techniques() -> tuple[TechniqueEntry, ...]:
         TechniqueEntry("SelfInstruct", "Self", SelfInstruct),
         TechniqueEntry("EvolInstruct", "Evol", EvolInstruct),
         TechniqueEntry("Magpie", "Magpie", Magpie, shows_pre_query=True),
-        TechniqueEntry("Preference pairs", "Pairs", Preference),
+        TechniqueEntry("Preference pairs", "Pairs", Preference, field_names=PREFERENCE_FIELDS),
         TechniqueEntry("Judge", "Judge", JudgeRun, judges_stored=True),
     )
 

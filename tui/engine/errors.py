@@ -12,6 +12,12 @@ class BadInput(SmolgenError):
 
     exit_code = 2
 
+    def located(self, where: str) -> "BadInput":
+        """The same error, of its own kind and with what it keeps, its line after `where` (a file's table, a step)."""
+        located = type(self).__new__(type(self), f"{where} {self}")
+        located.__dict__.update(self.__dict__)
+        return located
+
 
 class ModelFileError(BadInput):
     """A model path that cannot be opened as a GGUF model."""

@@ -108,7 +108,7 @@ class OpenAICompatibleLLM:
 
     def _located(self, error: BadInput) -> BadInput:
         """The error after `where`, of its own kind (a refused key stays KeyRefused)."""
-        return type(error)(f"{self.where} {error}") if self.where else error
+        return error.located(self.where) if self.where else error
 
     @property
     def loaded(self) -> bool:

@@ -293,7 +293,7 @@ def _groups(settings: Any) -> list[Any]:
     found = []
     for spec in dataclasses.fields(settings):
         value = getattr(settings, spec.name)
-        if spec.init and is_group(type(value)):
+        if _is_setting(spec) and is_group(type(value)):
             found.extend(_groups(value))
     return [*found, settings]
 

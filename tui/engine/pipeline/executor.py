@@ -24,7 +24,7 @@ from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.model import Cancelled, new_run_seed
 from tui.engine.parallel_run import OldestRowWatch, run_in_threads
 from tui.engine.pipeline.draw import draw_text
-from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, Step
+from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore, Row, Step, named_by
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import RunObserver, run_stopped
 from tui.engine.store import REVIEW_STATUSES, SampleStore
@@ -132,17 +132,20 @@ class _PipelineRun:
         self.summary = PipelineSummary(pipeline.name, 0, self.counts)
         self._templates: dict[str, str] = {}
         self._techniques: dict[str, Any] = {}
+        self._models_checked: set[str] = set()  # the steps whose model was checked for what the step needs of it
 
     def execute(self) -> PipelineSummary:
         source = self.steps[0]
         if isinstance(source, LoadSeedsFromStore):
             source.store_rows = [seed["row"] for seed in self.store.list_seeds(selected_only=True)]
-        for step in self.steps:
+        for step in self.steps:  # bad input is reported before the run is recorded, where it can be found
             if isinstance(step, GenerationStep):
-                self._template_text(step)  # a broken template is reported before any generation
+                with named_by(step):
+                    self._template_text(step)
+                self._check_before_run(step)
         rows = source.rows()
         if not rows:
-            raise BadInput(f"pipeline {self.pipeline.name!r}: the source step {source.name!r} gives no rows")
+            raise BadInput(f"{source.label}: the source step gives no rows")
         if not isinstance(source, GenerationStep):
             self.counts[source.name].rows = len(rows)
             self.observer.step_progress(source.name, self.counts[source.name])
@@ -181,6 +184,23 @@ class _PipelineRun:
         if failure is not None:
             raise run_stopped(failure, self.store, self.summary.run_id, self.summary.stored) from None
         return self.summary
+
+    def _check_before_run(self, step: GenerationStep) -> None:
+        llm = step.llm or self.default_llm
+        # Servers are connected now (their fingerprint needs them anyway); a GGUF is loaded only once a row needs it.
+        model = llm.load() if isinstance(llm, OpenAICompatibleLLM) or llm.loaded else None
+        with named_by(step):
+            step.check_before_run(model)
+        if model is not None:
+            self._models_checked.add(step.name)
+
+    def _model_checked(self, step: GenerationStep, model: Any) -> None:
+        """What the step needs of its model, checked once it loaded if it could not be before the run."""
+        with self._lock:
+            if step.name not in self._models_checked:
+                with named_by(step):
+                    step.check_model(model)
+                self._models_checked.add(step.name)
 
     def _models_used(self) -> dict[str, Any]:
         """Each generation step's model as a run records it, for the steps whose model was loaded (not all cached)."""
@@ -272,8 +292,10 @@ class _PipelineRun:
                 counts.rows += 1
                 self.observer.step_progress(step.name, counts)
                 return self._merge(step, row, entry)
-            technique = step.technique_for(step.view(row)) if hasattr(step, "technique_for") else self._technique(step)
+            with named_by(step):
+                technique = step.technique_for(step.view(row)) if hasattr(step, "technique_for") else self._technique(step)
         model = llm.load()
+        self._model_checked(step, model)
         reason, message = "error", ""
         watched = self._watched()
         for attempt in range(step.max_retries + 1):
@@ -281,8 +303,9 @@ class _PipelineRun:
             ctx = GenerationContext(model, self.prompts, _seed(key, self.salt), self.cancel, text,
                                     self._stage_shown_if(watched), watched=watched)
             try:
-                samples = _all_samples(technique.generate(ctx, attempt, step.technique_row(row)))
-                produced = step.collect(samples)
+                with named_by(step):
+                    samples = _all_samples(technique.generate(ctx, attempt, step.technique_row(row)))
+                    produced = step.collect(samples)
             except (Cancelled, BadInput, RunHalted):
                 raise
             except GenerationFailed as error:

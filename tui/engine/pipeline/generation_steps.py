@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
+from tui.engine import runner
 from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.judge import RATING_TEMPLATE, TAGS_TEMPLATE, JudgeSettings, judge
+from tui.engine.language_model import LanguageModel
 from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.model_file import inspect_model
-from tui.engine.model_spec import KeyVariableUnset, is_server_url
+from tui.engine.model_spec import is_server_url
 from tui.engine.pipeline.steps import GenerationStep, Row, SourceStep, StepProblem
 from tui.engine.preferences import PAIR_COLUMNS
 from tui.engine.server.settings import SettingNames
@@ -38,8 +40,9 @@ def setting_keys(settings_class: type) -> dict[str, list[Setting]]:
     return keys
 
 
-def settings_from_keys(settings_class: type, given: dict[str, Any]) -> Any:
-    """The technique's settings with the step's keys set, checked; BadInput names a wrong key."""
+def settings_from_keys(settings_class: type, given: dict[str, Any], names: Any = None) -> Any:
+    """The technique's settings with the step's keys set, checked; BadInput names a wrong key. `names`: how the
+    settings' own checks name them (their `names`), for a technique whose checks name several settings."""
     keys = setting_keys(settings_class)
     unknown = [key for key in given if key not in keys]
     if unknown:
@@ -62,6 +65,8 @@ def settings_from_keys(settings_class: type, given: dict[str, Any]) -> Any:
                 (weights if key.endswith("_weights") else prompts).extend(value)
     for path, (prompts, weights) in systems.items():
         values[path] = SystemPrompts(prompts, weights)
+    if names is not None:
+        values[("names",)] = names
     return configured(settings_class, values)
 
 
@@ -70,6 +75,7 @@ class TechniqueStep(GenerationStep):
 
     technique_class: ClassVar[type]
     fixed_settings: ClassVar[dict[FieldPath, Any]] = {}  # what a step of this kind always has, whatever its keys
+    key_names: ClassVar[Any] = None  # how its technique's own checks name the step's keys, where they name several
 
     def __init__(self, llm: LlamaCppLLM | None = None, max_retries: int = 2, name: str | None = None,
                  input_mappings: dict[str, str] | None = None, output_mappings: dict[str, str] | None = None,
@@ -77,15 +83,15 @@ class TechniqueStep(GenerationStep):
         super().__init__(llm=llm, max_retries=max_retries, name=name, input_mappings=input_mappings,
                          output_mappings=output_mappings)
         try:
-            self.settings_value = settings_from_keys(self.technique_class.settings_class, settings)
+            self.settings_value = settings_from_keys(self.technique_class.settings_class, settings, self.key_names)
         except BadInput as error:
-            raise StepProblem(self.name, self.key_problem(error)) from None
+            raise StepProblem(self.name, str(error)) from None
         for path, value in self.fixed_settings.items():
             self.settings_value = with_value(self.settings_value, path, value)
 
-    def key_problem(self, error: BadInput) -> str:
-        """A problem with the step's keys as the step tells it (a technique's own check may name a form's field)."""
-        return str(error)
+    def check_model(self, model: LanguageModel) -> None:
+        # What the technique needs of the model (Magpie a chat template), as `smolgen generate` checks it.
+        runner.check_model(self.technique_class(self.settings_value), model)
 
     @classmethod
     def setting_keys(cls) -> dict[str, list[Setting]]:
@@ -225,8 +231,11 @@ class EvolInstruct(TechniqueStep):
         return {"evolved_instruction": final["instruction"], "evolution": final.get("evolution", {}).get("lineage", [])}
 
 
-# A response server's URL, model and key variable as a preference_pairs step's keys name them.
-RESPONSE_STEP_NAMES = SettingNames(server="responders", model="response_server_model", key="response_api_key_env")
+# The preference settings as a preference_pairs step's keys name them; its response servers' URL, model and key too.
+PREFERENCE_STEP_KEYS = preference.PreferenceNames(
+    responses="responses", temperatures="temperatures", system="system_prompts", system_weights="system_weights",
+    servers=SettingNames(server="responders", model="response_server_model", key="response_api_key_env"),
+)
 
 
 class PreferencePairs(TechniqueStep):
@@ -239,6 +248,7 @@ class PreferencePairs(TechniqueStep):
     technique_class = preference.Preference
     inputs = ("instruction",)
     outputs = PAIR_COLUMNS
+    key_names = PREFERENCE_STEP_KEYS
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -249,16 +259,20 @@ class PreferencePairs(TechniqueStep):
         settings = self.settings_value
         self.responder_llms = [
             OpenAICompatibleLLM(spec, settings.response_server_model.strip() or None, settings.response_api_key_env.strip() or None,
-                                names=RESPONSE_STEP_NAMES, where=f"step {self.name}:")
+                                names=PREFERENCE_STEP_KEYS.servers)
             if is_server_url(spec) else LlamaCppLLM(spec) for spec in settings.responders
         ]
 
-    def key_problem(self, error: BadInput) -> str:
-        # The preference settings' check names the app's field; the step names its key, as its servers do.
-        return error.named(RESPONSE_STEP_NAMES.key) if isinstance(error, KeyVariableUnset) else super().key_problem(error)
+    def check_before_run(self, model: LanguageModel | None) -> None:
+        super().check_before_run(model)
+        for llm in self.responder_llms:
+            if isinstance(llm, OpenAICompatibleLLM):  # connecting is cheap; a GGUF loads once a row needs it
+                llm.load()
 
     def technique(self) -> Any:
-        return self.technique_class(self.settings_value, [llm.load() for llm in self.responder_llms])
+        technique = self.technique_class(self.settings_value)
+        technique.use_responders([llm.load() for llm in self.responder_llms])
+        return technique
 
     def cache_settings(self) -> dict[str, Any]:
         # A GGUF responder enters the signature by its weights' fingerprint, as the judge does; a server by its URL.

@@ -7,9 +7,10 @@ step's `generation` can become the next step's `instruction`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, Iterator
 
 from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.llm import LlamaCppLLM
@@ -26,6 +27,16 @@ class StepProblem(BadInput):
     def __init__(self, step: str, problem: str):
         super().__init__(f"{step}: {problem}")
         self.problem = problem
+
+
+@contextlib.contextmanager
+def named_by(step: "Step") -> Iterator[None]:
+    """Bad input from a step's own work once the run starts (its template, its response servers, what it needs
+    of its model), as a pipeline file names the step's bad keys: after the step's label."""
+    try:
+        yield
+    except BadInput as error:
+        raise error.located(f"{step.label}:") from None
 
 
 def _snake(name: str) -> str:
@@ -50,6 +61,8 @@ class Step:
         self.output_mappings = dict(output_mappings or {})
         self.pipeline = current_pipeline()
         self.name = name or self.pipeline.unique_name(_snake(type(self).__name__))
+        # How a bad-input line names the step; a pipeline file names it its own way (`FILE: step 2`).
+        self.label = f"step {self.name}"
         self.pipeline.add_step(self)
 
     def __rshift__(self, other: "Step") -> "Step":
@@ -275,6 +288,15 @@ class GenerationStep(Step):
     def technique(self) -> Any:
         """The engine technique this step runs."""
         raise NotImplementedError
+
+    def check_before_run(self, model: Any) -> None:
+        """What the step needs, checked before the run is recorded; of its model when it is at hand (None: a GGUF
+        not loaded yet, checked once it loads)."""
+        if model is not None:
+            self.check_model(model)
+
+    def check_model(self, model: Any) -> None:
+        """What the step needs of its model; BadInput when the model lacks it."""
 
     def template_text(self, prompts: Any) -> str:
         """The text of the prompt templates this step renders (it enters the cache signature)."""

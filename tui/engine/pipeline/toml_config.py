@@ -177,13 +177,15 @@ def _build_step(path: str | Path, index: int, table: dict[str, Any], llm: LlamaC
         if max_tokens is not None and "max_tokens" in allowed:  # a judge's answers have caps of their own
             table["max_tokens"] = max_tokens
     try:
-        return cls(**table)
+        step = cls(**table)
     except TypeError as error:
         raise BadInput(f"{label}: {error}") from None
     except steps.StepProblem as error:  # named once, by the label
         raise BadInput(f"{label}: {error.problem}") from None
     except BadInput as error:
         raise BadInput(f"{label}: {error}") from None
+    step.label = label  # what goes wrong once the run starts is named as the keys are
+    return step
 
 
 def _parameters(cls: type) -> set[str]:

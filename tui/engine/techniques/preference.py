@@ -25,7 +25,7 @@ from tui.engine.preferences import TECHNIQUE, preference_sample, response_record
 from tui.engine.prompts import PromptLibrary
 from tui.engine.seeds import seed_text
 from tui.engine.server.settings import SettingNames
-from tui.engine.settings_schema import describe, setting, validate
+from tui.engine.settings_schema import describe, set_by_code, setting, validate
 from tui.engine.techniques.base import GenerationContext, SystemPrompts, build_sample, can_chat, system_messages
 from tui.engine.techniques.evol_instruct import rows_from_store
 
@@ -34,6 +34,23 @@ MIN_RESPONSES, MAX_RESPONSES = 2, 4
 
 # A response server's URL, model and key variable as the preference tab's fields name them in a bad-input line.
 RESPONSE_SERVER_FIELDS = SettingNames(server="response model", model="response server model", key="response key variable")
+
+
+@dataclass(frozen=True)
+class PreferenceNames:
+    """What the person called the settings the preference checks name, so that a bad-input line names what they
+    typed: the command's flags; the response models, which the command takes by flags of its own, by the
+    preference tab's fields. A pipeline step names its keys."""
+
+    responses: str = "--responses"
+    temperatures: str = "--temperatures"
+    system: str = "--system"
+    system_weights: str = "--system-weights"
+    servers: SettingNames = RESPONSE_SERVER_FIELDS
+
+    def system_prompts(self) -> str:
+        """The system prompts as a line calls them: a flag's prompts, or a key that says it."""
+        return f"{self.system} prompts" if self.system.startswith("--") else self.system
 
 
 @dataclass
@@ -55,24 +72,27 @@ class PreferenceSettings:
                                         help="the environment variable holding the response servers' API key (blank: no key). "
                                         "Left out, smolgen generate uses --api-key-env.")
     sampling: Sampling = setting(default_factory=Sampling, label="Sampling")
+    names: PreferenceNames = set_by_code(PreferenceNames())  # how the checks name the settings, not a setting
 
     def check_together(self) -> None:
         """Each temperature within the sampling temperature's bounds, no more temperatures or prompts than
         responses, each response model a GGUF file or a server's URL, and the servers' key variable set."""
+        names = self.names
         for spec in self.responders:
-            check_model_spec(spec, RESPONSE_SERVER_FIELDS.server)
+            check_model_spec(spec, names.servers.server)
         if any(is_server_url(spec) for spec in self.responders):
-            check_key_variable(self.response_api_key_env, RESPONSE_SERVER_FIELDS.key)
+            check_key_variable(self.response_api_key_env, names.servers.key)
         if self.system.weights:
-            raise BadInput("--system-weights: preference gives the --system prompts to the responses in turn, not by weight")
+            raise BadInput(
+                f"{names.system_weights}: preference gives the {names.system_prompts()} to the responses in turn, not by weight")
         bounds = next(s.bounds for s in describe(Sampling) if s.path == ("temperature",))
         for temperature in self.temperatures:
             if not bounds.holds(temperature):
-                raise BadInput(f"--temperatures {temperature:g}: must be {bounds.expected()}")
-        if len(self.temperatures) > self.responses:
-            raise BadInput(f"--temperatures: {len(self.temperatures)} temperatures for {self.responses} responses (--responses)")
-        if len(self.system.prompts) > self.responses:
-            raise BadInput(f"--system: {len(self.system.prompts)} system prompts for {self.responses} responses (--responses)")
+                raise BadInput(f"{names.temperatures} {temperature:g}: must be {bounds.expected()}")
+        for count, what, name in ((len(self.temperatures), "temperatures", names.temperatures),
+                                  (len(self.system.prompts), "system prompts", names.system)):
+            if count > self.responses:
+                raise BadInput(f"{name}: {count} {what} for {self.responses} responses ({names.responses})")
 
 
 def instruction_rows(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -108,7 +128,8 @@ class Preference:
         """Write the responses with these models, opened from `settings.responders` in order; each must chat."""
         for spec, model in zip(self.settings.responders, models):
             if not can_chat(model):
-                raise BadInput(f"response model {spec}: cannot chat (no chat template), so it cannot write responses")
+                raise BadInput(
+                    f"{self.settings.names.servers.server} {spec}: cannot chat (no chat template), so it cannot write responses")
         self.responders = list(models)
 
     def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
