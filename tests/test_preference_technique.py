@@ -199,6 +199,27 @@ def test_the_response_servers_key_is_never_stored_logged_or_shown(tmp_path):
     assert all(STUB_MODEL in response["model"] for response in sample["responses"])
 
 
+@pytest.mark.parametrize("run_flags, response_flags, recorded", [
+    (["--server-model", "stub-model", "--api-key-env", "MY_KEY"], [], ("stub-model", "MY_KEY")),  # the run's, as the servers were asked
+    ([], [], (None, None)),  # no model asked for and no key sent: nothing to name
+    (["--api-key-env", "MY_KEY"], ["--response-server-model", " ", "--response-api-key-env", ""], (None, None)),  # blank: none
+    (["--server-model", "stub-model", "--api-key-env", "MY_KEY"], None, (None, None)),  # no response server: they do not apply
+])
+def test_the_run_records_the_model_and_key_variable_the_response_servers_were_asked_with(tmp_path, run_flags, response_flags, recorded):
+    from tui.bench.stub_server import ServerThread, StubServer
+
+    (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
+    with ServerThread(StubServer(words=4).handle) as server:
+        responders = ["--response-server", server.url, *response_flags] if response_flags is not None else []
+        result = run_cli("generate", "preference", "--seeds", "seeds.txt", "--num", "1", "--quiet", "--server", server.url, *run_flags,
+                         *responders, cwd=tmp_path, env_extra={"MY_KEY": "sk-run-key"})
+    assert result.returncode == 0, result.stderr
+    with SampleStore(tmp_path / "smolgen.json", read_only=True) as store:
+        [run] = store.list_runs()
+    assert (run["settings"]["response_server_model"], run["settings"]["response_api_key_env"]) == recorded
+    assert "sk-run-key" not in (tmp_path / "smolgen.json").read_text(encoding="utf-8")  # the variable's name, never the key
+
+
 @pytest.mark.model
 def test_generate_preference_on_the_real_model_stores_two_judged_responses(tmp_path):
     (tmp_path / "seeds.txt").write_text("Name a fruit.\n", encoding="utf-8")

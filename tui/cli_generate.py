@@ -174,18 +174,22 @@ def build_technique(args: argparse.Namespace) -> Technique:
     for flag, value in (("--response-server-model", args.response_server_model), ("--response-api-key-env", args.response_api_key_env)):
         if value is not None and args.technique == Preference.name and not args.response_server:
             raise BadInput(f"{flag}: only with --response-server URL")
-    if args.response_server:
+    asked = [response_server_settings(args, url) for url in args.response_server]
+    if asked:
         from tui.engine.server.connect import check_settings
 
-        for url in args.response_server:  # checked now, named as typed (the settings' own checks name the app's fields)
-            check_settings(response_server_settings(args, url))
+        for server in asked:  # checked now, named as typed (the settings' own checks name the app's fields)
+            check_settings(server)
     if args.technique == Preference.name and args.parallel != 1:
         raise BadInput(f"--parallel: not for {Preference.name} (its responses and judgements take turns on the models)")
     for path in args.response_model:
         inspect_model(path)  # a file that is not a usable GGUF is one line now, before the store is opened
     settings = settings_from_flags(args)
     if args.technique == Preference.name:  # named in the settings too, so the run records them
-        settings = dataclasses.replace(settings, responders=[*map(str, args.response_model), *args.response_server])
+        # The model and key variable the response servers are asked with, their fallbacks applied (blank: none, recorded as null).
+        used = asked[0] if asked else ServerSettings()  # every response server is asked alike
+        settings = dataclasses.replace(settings, responders=[*map(str, args.response_model), *args.response_server],
+                                       response_server_model=used.model or "", response_api_key_env=used.api_key_env or "")
     return TECHNIQUE_CLASSES[args.technique](settings)
 
 

@@ -149,6 +149,8 @@ async def test_the_preference_pairs_tab_takes_other_response_models_and_the_mode
     assert backend.opened_aside == ["http://writer.example:8080/v1"]
     [run] = app_store.list_runs()
     assert run["settings"]["responders"] == ["http://writer.example:8080/v1"]
+    # Left blank: no model asked for and no key sent, recorded as null as `smolgen generate` records it.
+    assert (run["settings"]["response_server_model"], run["settings"]["response_api_key_env"]) == (None, None)
 
 
 WRITER_URL = "http://writer.example:8080/v1"

@@ -78,6 +78,7 @@ class SettingInfo:
     shares: tuple[str, ...] = ()
     in_steps: bool = True
     switched_off_by: tuple[str, str] | None = None
+    blank_records_null: bool = False
 
 
 def setting(
@@ -100,6 +101,7 @@ def setting(
     shares: tuple[str, ...] = (),
     in_steps: bool = True,
     switched_off_by: tuple[str, str] | None = None,
+    blank_records_null: bool = False,
 ) -> Any:
     """A settings dataclass field and its description.
 
@@ -108,11 +110,12 @@ def setting(
     ("template": a prompt template's name). `step_key`: its key in pipeline steps when not its name;
     `in_steps=False` keeps it out of them. On a group: `prefix` starts its settings' step keys and flags
     (`user` makes `user_temperature`, `--user-temperature`), except those it `shares` with the others.
+    `blank_records_null`: a blank text is recorded as null, as nothing given (the run record's own convention).
     """
     bounded = any(limit is not None for limit in (at_least, above, at_most, below))
     info = SettingInfo(
         label, help, flag, Bounds(at_least, above, at_most, below, zero_is_off) if bounded else None, tuple(choices),
-        kind, metavar, step_key, prefix, tuple(shares), in_steps, switched_off_by,
+        kind, metavar, step_key, prefix, tuple(shares), in_steps, switched_off_by, blank_records_null,
     )
     return dataclasses.field(default=default, default_factory=default_factory, metadata={_METADATA_KEY: info})
 
@@ -314,14 +317,17 @@ def configured(settings_class: type, values: dict[FieldPath, Any]) -> Any:
 
 
 def record(settings: Any) -> dict[str, Any]:
-    """The settings as a run records them: every setting by field name, groups nested, lists as lists;
-    a value that knows its own record (the system prompts) gives it."""
+    """The settings as a run records them: every setting by field name, groups nested, lists as lists,
+    a blank `blank_records_null` text as null; a value that knows its own record (the system prompts) gives it."""
     recorded: dict[str, Any] = {}
     for spec in dataclasses.fields(settings):
         if not _is_setting(spec):
             continue
         value = getattr(settings, spec.name)
-        if getattr(type(value), "setting_kind", None) is not None:
+        info = spec.metadata.get(_METADATA_KEY)
+        if info is not None and info.blank_records_null and isinstance(value, str) and not value.strip():
+            recorded[spec.name] = None
+        elif getattr(type(value), "setting_kind", None) is not None:
             recorded[spec.name] = value.record()
         elif dataclasses.is_dataclass(value):
             recorded[spec.name] = record(value)
