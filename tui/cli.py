@@ -9,6 +9,7 @@ import argparse
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,6 +17,7 @@ from tui import __version__
 from tui.cli_flags import Subcommand, add_model_options, add_server_flags, add_store_flag, flags_added_when_used
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
+from tui.engine.server.settings import SERVER_FLAGS, SERVER_TAB_FIELDS, SettingNames
 from tui.engine.user_config import load_user_config
 
 
@@ -129,28 +131,36 @@ def _open_app(args: argparse.Namespace) -> int:
     server_defaults = argparse.ArgumentParser(add_help=False)
     add_server_flags(server_defaults)
     args = argparse.Namespace(**{**vars(server_defaults.parse_args([])), **vars(args)})
-    _open_the_last_model(args)
-    servers, local_slots = checked_server_flags(args)  # bad flags are one line before the app opens
+    names = _open_the_last_model(args)
+    servers, local_slots = checked_server_flags(args, names)  # bad flags are one line before the app opens
     from tui.app.app import run_app  # Textual and the app load once the flags are known to be good
     request = ModelRequest(getattr(args, "model", None), getattr(args, "context", 4096), getattr(args, "threads", None),
                            servers, local_slots)
     return run_app(args.store, request, getattr(args, "prompts", None), args.model_folders, getattr(args, "export_license", None))
 
 
-def _open_the_last_model(args: argparse.Namespace) -> None:
+def _open_the_last_model(args: argparse.Namespace) -> SettingNames:
     """With no model or servers from a flag or config.toml, the app opens what it had open when last quit
-    (a file that is gone since: the embedded model)."""
+    (a file that is gone since: the embedded model). The names of the servers' settings for bad input: the
+    Server tab's fields for what it chose (a model given by flag stays, named by it), else the flags."""
     from tui.engine.app_state import load_app_state
 
     if getattr(args, "model", None) is not None or args.server or args.local_server is not None:
-        return
+        return SERVER_FLAGS
     last = load_app_state().model
     if last is None:
-        return
+        return SERVER_FLAGS
     if last.path and Path(last.path).is_file():
         args.model = Path(last.path)
     elif last.servers:
-        args.server, args.server_model = list(last.servers), last.server_model
+        model_given = args.server_model is not None
+        args.server = list(last.servers)
+        if not model_given:
+            args.server_model = last.server_model
+        if last.from_server_tab:
+            return replace(SERVER_FLAGS, server=SERVER_TAB_FIELDS.server,
+                           model=SERVER_FLAGS.model if model_given else SERVER_TAB_FIELDS.model)
+    return SERVER_FLAGS
 
 
 if __name__ == "__main__":

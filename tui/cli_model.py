@@ -82,9 +82,10 @@ def server_settings(args: argparse.Namespace, urls: list[str], default_concurren
     ).validate(local_server=getattr(args, "local_server", None) is not None)
 
 
-def checked_server_flags(args: argparse.Namespace) -> tuple[ServerSettings | None, int | None]:
+def checked_server_flags(args: argparse.Namespace, names: SettingNames = SERVER_FLAGS) -> tuple[ServerSettings | None, int | None]:
     """The server flags of a command that connects later (the app), every one checked now: the servers'
-    settings, or None for the in-process model, and the slots of a llama-server to start, or None."""
+    settings (bad input named as `names` says, then and when they connect), or None for the in-process
+    model, and the slots of a llama-server to start, or None."""
     check_model_flags(args)
     if not uses_servers(args):
         return None, None
@@ -96,7 +97,7 @@ def checked_server_flags(args: argparse.Namespace) -> tuple[ServerSettings | Non
         slots = args.local_server or DEFAULT_SLOTS
         if slots < 1:
             raise BadInput(f"--local-server {slots}: slots must be at least 1")
-    settings = server_settings(args, list(args.server), default_concurrency=slots or DEFAULT_CONCURRENCY)
+    settings = server_settings(args, list(args.server), default_concurrency=slots or DEFAULT_CONCURRENCY, names=names)
     return check_settings(settings, local_server=slots is not None), slots
 
 

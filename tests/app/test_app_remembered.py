@@ -14,6 +14,7 @@ from tests.app.fake_backend import FakeBackend
 from tui import cli
 from tui.app.backend import ModelRequest
 from tui.engine.app_state import AppState, RememberedModel, save_app_state, state_path
+from tui.engine.server.settings import SERVER_FLAGS
 
 
 def field(app, technique: str, key: str):
@@ -90,6 +91,12 @@ def test_the_app_opens_the_model_it_had_open_unless_one_is_named(monkeypatch, tm
     assert cli.main([]) == 0 and calls[-1].path is None
     save_app_state(AppState(model=RememberedModel(servers=["http://127.0.0.1:8080/v1"], server_model="qwen")))
     assert cli.main([]) == 0 and calls[-1].servers.urls == ["http://127.0.0.1:8080/v1"] and calls[-1].servers.model == "qwen"
+    assert calls[-1].servers.names == SERVER_FLAGS  # given by flag when last open: bad input names the flags
+    save_app_state(AppState(model=RememberedModel(servers=["http://127.0.0.1:8080/v1"], server_model="qwen", from_server_tab=True)))
+    assert cli.main(["--server-model", "llama"]) == 0  # a model typed now wins over the remembered one, named as typed
+    servers = calls[-1].servers
+    assert (servers.model, servers.names.server, servers.names.model, servers.names.key) == ("llama", "Server URLs", "--server-model",
+                                                                                            "--api-key-env")
 
 
 def test_a_state_file_that_cannot_be_read_is_forgotten():

@@ -316,6 +316,42 @@ async def test_the_server_tab_names_what_is_wrong_and_stays_open(app_store, prom
         assert isinstance(app.screen, ModelPickerScreen) and not app.model_request.on_servers
 
 
+class RestartedStub(StubServer):
+    """The stub, restarted since with another model."""
+
+    async def handle(self, method: str, target: str, body: bytes) -> Answer:
+        if method == "GET" and target.split("?", 1)[0].rstrip("/") == "/v1/models":
+            return Answer(200, b'{"object": "list", "data": [{"id": "other-model", "object": "model"}]}')
+        return await super().handle(method, target, body)
+
+
+async def test_servers_the_server_tab_chose_are_named_by_its_fields_when_the_next_start_cannot_reopen_them(app_store, prompts,
+                                                                                                           monkeypatch):
+    backend = ScriptedGgufBackend()
+    try:
+        with serve(StubServer()) as server:
+            app = SmolgenApp(app_store, prompts, backend, cursor_blink=False)
+            async with app.run_test(size=(120, 36)) as pilot:
+                await server_tab(pilot, server.url)
+                await wait_for(pilot, lambda: app.screen.query_one("#server-model", Select).value == STUB_MODEL, timeout=10,
+                               what="the model listed by the server")
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: getattr(app.model, "model_name", None) == STUB_MODEL, timeout=10, what="the server")
+                await pilot.press("ctrl+q")  # the servers are remembered for the next start
+        started = []
+        monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: started.append(request) or 0)
+        assert cli.main([]) == 0  # the next start, no flags: the app reopens what the Server tab chose
+        with ServerThread(RestartedStub().handle, port=server.port):
+            again = SmolgenApp(app_store, prompts, backend, started[0], cursor_blink=False)
+            async with again.run_test(size=(120, 36)) as pilot:
+                await wait_for(pilot, lambda: again.model_error is not None, timeout=20, what="the reconnection to fail")
+                status = shown_text(again, "#model-status")
+    finally:
+        backend.close()
+    # The Server tab's field, which ctrl+o shows filled in, not the --server-model flag nobody typed.
+    assert status.startswith(f"No model: Model {STUB_MODEL}: {server.url} does not have it"), status
+
+
 @pytest.mark.parametrize("size", [(120, 36), (80, 24)])
 def test_server_tab_snapshot(snap_compare, app_store, prompts, monkeypatch, size):
     monkeypatch.setenv("VLLM_KEY", "never-shown")

@@ -64,6 +64,7 @@ from tui.engine.language_model import LanguageModel, requests_in_flight
 from tui.engine.model import new_run_seed
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import check_model, check_run, default_num, run_generation
+from tui.engine.server.settings import SERVER_TAB_FIELDS
 from tui.engine.store import STATUSES, SampleStore
 from tui.engine.technique_guides import GUIDES, TechniqueGuide
 from tui.engine.techniques.base import Technique
@@ -671,7 +672,8 @@ def remembered_model(request: ModelRequest) -> RememberedModel | None:
     if request.local_slots is not None:
         return None
     if request.servers is not None:
-        return RememberedModel(servers=list(request.servers.urls), server_model=request.servers.model)
+        return RememberedModel(servers=list(request.servers.urls), server_model=request.servers.model,
+                               from_server_tab=request.servers.names.server == SERVER_TAB_FIELDS.server)
     return RememberedModel(path=str(request.path.expanduser().resolve())) if request.path is not None else None
 
 

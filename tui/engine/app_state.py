@@ -20,11 +20,13 @@ _FORMAT = 1
 
 @dataclass
 class RememberedModel:
-    """The last model the app had open: a GGUF file, or servers (their URLs and the model asked for)."""
+    """The last model the app had open: a GGUF file, or servers (their URLs and the model asked for, and
+    whether the Server tab named them, so that reopening them names its fields, else the flags)."""
 
     path: str | None = None
     servers: list[str] = field(default_factory=list)
     server_model: str | None = None
+    from_server_tab: bool = False
 
 
 @dataclass

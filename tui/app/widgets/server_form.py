@@ -19,15 +19,12 @@ from tui.app.backend import ModelBackend, ModelRequest
 from tui.app.path_suggester import PathSuggester
 from tui.app.widgets.technique_pane import parse_optional_int
 from tui.engine.errors import BadInput
-from tui.engine.server.settings import DEFAULT_CONCURRENCY, ServerSettings, SettingNames
+from tui.engine.server.settings import DEFAULT_CONCURRENCY, SERVER_TAB_FIELDS, ServerSettings
 
 # Asking servers what they offer waits this long for each: a form that hangs on a dead URL helps nobody.
 SURVEY_TIMEOUT_SECONDS = 5.0
 # The servers are asked once the URL field has been still this long, not at every key.
 SURVEY_AFTER_SECONDS = 0.5
-# The fields' labels, which a bad-input line about the servers names (the form has no timeout or retries: their flags).
-FIELDS = SettingNames(server="Server URLs", model="Model", key="API key env", concurrency="Concurrency",
-                      chat_template="Chat template")
 
 
 def split_urls(text: str) -> list[str]:
@@ -89,25 +86,25 @@ class ServerForm(Vertical):
     def compose(self) -> ComposeResult:
         settings = self.current.servers or ServerSettings()
         with Horizontal(classes="server-row"):
-            yield Label(FIELDS.server)
+            yield Label(SERVER_TAB_FIELDS.server)
             yield fast_paint.text_input(" ".join(settings.urls), placeholder="http://127.0.0.1:8080/v1 (several: separated by spaces)",
                         id="server-urls", compact=True)
         with Horizontal(classes="server-row"):
-            yield Label(FIELDS.model)
+            yield Label(SERVER_TAB_FIELDS.model)
             model = [(settings.model, settings.model)] if settings.model else []
             yield Select(model, prompt="the server's only model", value=settings.model or Select.NULL, id="server-model",
                          compact=True)
         with Horizontal(classes="server-row"):
-            yield Label(FIELDS.key)
+            yield Label(SERVER_TAB_FIELDS.key)
             yield fast_paint.text_input(settings.api_key_env or "", placeholder="the variable's name, e.g. VLLM_KEY (the key is never shown)",
                         id="server-key-env", compact=True)
         with Horizontal(classes="server-row"):
-            yield Label(FIELDS.concurrency)
+            yield Label(SERVER_TAB_FIELDS.concurrency)
             yield fast_paint.text_input(str(settings.concurrency) if self.current.on_servers else "", type="integer",
                         placeholder=f"requests in flight (default {DEFAULT_CONCURRENCY}; a local server: its slots)",
                         id="server-concurrency", compact=True)
         with Horizontal(classes="server-row"):
-            yield Label(FIELDS.chat_template)
+            yield Label(SERVER_TAB_FIELDS.chat_template)
             yield fast_paint.text_input(str(settings.chat_template or ""), placeholder="the server's, or a .jinja, tokenizer_config.json or GGUF",
                         id="server-chat-template", compact=True,
                         suggester=PathSuggester((".jinja", ".json", ".gguf")))
@@ -145,7 +142,7 @@ class ServerForm(Vertical):
     @work(thread=True, exclusive=True, exit_on_error=False, group="survey")
     def _survey(self, asked: _Survey) -> None:
         settings = ServerSettings(split_urls(asked.urls), api_key_env=asked.key_env or None, timeout=SURVEY_TIMEOUT_SECONDS,
-                                  names=FIELDS)
+                                  names=SERVER_TAB_FIELDS)
         try:
             found = self.backend.survey(settings)
         except BadInput as error:  # any server problem is one line naming it
@@ -195,12 +192,13 @@ class ServerForm(Vertical):
             from tui.engine.server.local import DEFAULT_SLOTS
 
             slots = DEFAULT_SLOTS
-        concurrency = parse_optional_int(self.query_one("#server-concurrency", Input).value, FIELDS.concurrency, 1)
+        concurrency = parse_optional_int(self.query_one("#server-concurrency", Input).value, SERVER_TAB_FIELDS.concurrency, 1)
         model = self.query_one("#server-model", Select).value
         template = self.query_one("#server-chat-template", Input).value.strip()
         urls = [] if local else split_urls(self.query_one("#server-urls", Input).value)
         if not local and not urls:
-            raise BadInput(f"{FIELDS.server}: name at least one, e.g. http://127.0.0.1:8080/v1 (or start a local llama-server)")
+            raise BadInput(f"{SERVER_TAB_FIELDS.server}: name at least one, e.g. http://127.0.0.1:8080/v1 "
+                           "(or start a local llama-server)")
         from tui.engine.server.connect import check_settings
 
         settings = check_settings(ServerSettings(
@@ -209,6 +207,6 @@ class ServerForm(Vertical):
             api_key_env=self.query_one("#server-key-env", Input).value.strip() or None,
             concurrency=concurrency or slots or DEFAULT_CONCURRENCY,
             chat_template=Path(template).expanduser() if template else None,
-            names=FIELDS,
+            names=SERVER_TAB_FIELDS,
         ), local_server=local)
         return replace(self.current, servers=settings, local_slots=slots)

@@ -47,6 +47,10 @@ def _hint(name: str, value: str) -> str:
 
 
 SERVER_FLAGS = SettingNames()
+# The app's Server tab's labels (it has no timeout or retries: their flags). Here, not with the tab, because the
+# command line reopens the servers the tab chose, named by these, before the app (and Textual) loads.
+SERVER_TAB_FIELDS = SettingNames(server="Server URLs", model="Model", key="API key env", concurrency="Concurrency",
+                                 chat_template="Chat template")
 
 
 @dataclass
