@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,9 @@ from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.model import Cancelled, Sampling
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import run_generation
-from tui.engine.server.connect import connect
+from tui.engine.server.connect import choose_model, connect
 from tui.engine.server.pool import ServerPool
-from tui.engine.server.settings import ServerSettings
+from tui.engine.server.settings import SERVER_FLAGS, SERVER_TAB_FIELDS, ServerSettings
 from tui.engine.store import SampleStore
 from tui.engine.techniques.magpie import Magpie
 
@@ -233,6 +234,19 @@ def test_a_server_that_is_no_openai_server_is_one_line(tmp_path):
 def test_a_model_the_server_lacks_lists_the_ones_it_has(tmp_path, stub):
     result = run_cli("generate", "magpie", "--server", stub.url, "--server-model", "gpt-9", "--num", "1", cwd=tmp_path)
     _one_line_exit_2(result, "--server-model gpt-9", STUB_MODEL)
+
+
+@pytest.mark.parametrize("names, line", [
+    (SERVER_FLAGS, "--server-model: the server offers several models; pass one of a, b"),
+    (SERVER_TAB_FIELDS, "Model: the server offers several models; name one of a, b"),
+    # Servers the Server tab chose, reopened at the app's start: the model is its field, the key a flag.
+    (replace(SERVER_FLAGS, server=SERVER_TAB_FIELDS.server, model=SERVER_TAB_FIELDS.model),
+     "Model: the server offers several models; name one of a, b"),
+])
+def test_a_server_offering_several_models_says_how_to_name_one_as_the_model_was_named(names, line):
+    with pytest.raises(BadInput) as raised:
+        choose_model(None, {"http://127.0.0.1:9/v1": ["b", "a"]}, names)
+    assert str(raised.value) == line
 
 
 def test_a_refused_key_names_the_variable_and_never_the_key(tmp_path):

@@ -16,7 +16,7 @@ from tui.engine.errors import BadInput, TemplateProblem
 from tui.engine.model import Sampling, load_tokenizer
 from tui.engine.server.pool import Endpoint, EventCallback, KeyRefused, ServerFailure, ServerPool, normalise_url
 from tui.engine.server.server_model import ServerModel, TokenCounter, request_sampling
-from tui.engine.server.settings import SERVER_FLAGS, ServerSettings, SettingNames
+from tui.engine.server.settings import SERVER_FLAGS, ServerSettings, SettingNames, is_flag
 
 # The seed check: a short completion asked twice with one seed at full temperature.
 _SEED_PROBE = "Once upon a time"
@@ -128,7 +128,7 @@ def choose_model(wanted: str | None, offered: dict[str, list[str]], names: Setti
     every = sorted(set().union(*offered.values()))
     if not common:
         raise BadInput(f"{names.server}: the servers share no model ({', '.join(every)}); name one with {names.model}")
-    pick = "pass" if names.are_flags else "name"
+    pick = "pass" if is_flag(names.model) else "name"
     raise BadInput(f"{names.model}: the server offers several models; {pick} one of {', '.join(sorted(common))}")
 
 

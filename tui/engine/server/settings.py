@@ -29,10 +29,6 @@ class SettingNames:
     max_retries: str = "--max-retries"
     chat_template: str = "--chat-template"
 
-    @property
-    def are_flags(self) -> bool:
-        return self.key.startswith("--")
-
     def key_hint(self) -> str:
         """How to send a key: a flag takes the variable's name; a field or a TOML key is filled in."""
         return _hint(self.key, "VAR")
@@ -42,8 +38,13 @@ class SettingNames:
         return _hint(self.chat_template, "FILE")
 
 
+def is_flag(name: str) -> bool:
+    """A setting's name is a flag (passed on the command line), not a field or a key (filled in)."""
+    return name.startswith("--")
+
+
 def _hint(name: str, value: str) -> str:
-    return f"pass {name} {value}" if name.startswith("--") else f"fill in {name}"
+    return f"pass {name} {value}" if is_flag(name) else f"fill in {name}"
 
 
 SERVER_FLAGS = SettingNames()
