@@ -316,6 +316,27 @@ async def test_the_server_tab_names_what_is_wrong_and_stays_open(app_store, prom
         assert isinstance(app.screen, ModelPickerScreen) and not app.model_request.on_servers
 
 
+async def test_reconnecting_on_the_server_tab_keeps_the_timeout_and_retries_of_the_flags_it_has_no_field_for(app_store, prompts,
+                                                                                                             monkeypatch):
+    backend = ScriptedGgufBackend()
+    started = []
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: started.append(request) or 0)
+    try:
+        with serve(StubServer()) as server:
+            assert cli.main(["--server", server.url, "--timeout", "30", "--max-retries", "0"]) == 0
+            app = SmolgenApp(app_store, prompts, backend, started[0], cursor_blink=False)
+            async with app.run_test(size=(120, 36)) as pilot:
+                await server_tab(pilot, server.url, concurrency="2")  # the tab, filled in from the flags, one field changed
+                app.screen.query_one("#server-urls", Input).focus()
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: app.model is not None and app.model_request.servers.concurrency == 2, timeout=10,
+                               what="the app on the server again")
+                reopened = app.model_request.servers
+    finally:
+        backend.close()
+    assert (reopened.timeout, reopened.max_retries) == (30, 0)
+
+
 class RestartedStub(StubServer):
     """The stub, restarted since with another model."""
 

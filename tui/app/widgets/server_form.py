@@ -201,11 +201,14 @@ class ServerForm(Vertical):
                            "(or start a local llama-server)")
         from tui.engine.server.connect import check_settings
 
+        kept = self.current.servers or ServerSettings()  # what the tab has no field for: the flags' timeout and retries stay
         settings = check_settings(ServerSettings(
             urls=urls,
             model=model if isinstance(model, str) else None,
             api_key_env=self.query_one("#server-key-env", Input).value.strip() or None,
             concurrency=concurrency or slots or DEFAULT_CONCURRENCY,
+            timeout=kept.timeout,
+            max_retries=kept.max_retries,
             chat_template=Path(template).expanduser() if template else None,
             names=SERVER_TAB_FIELDS,
         ), local_server=local)
