@@ -214,6 +214,19 @@ def test_toml_built_ins_and_errors(tmp_path):
         load_pipeline("nonesuch")
 
 
+@pytest.mark.parametrize("weights, problem", [
+    ("[1, 2]", "system_weights: 2 weights for 1 system prompts"),
+    ("[0]", "system_weights: weights must be 0 or more, and not all 0"),
+])
+def test_system_weights_that_do_not_fit_name_the_steps_key_not_the_commands_flag(tmp_path, weights, problem):
+    from tests.test_server_pipeline import refused_run_line
+
+    path = tmp_path / "weights.toml"
+    path.write_text("[[steps]]\ntype = 'load_data_from_dicts'\ndata = [{instruction = 'x'}]\n[[steps]]\nname = 'gen'\n"
+                    f"type = 'text_generation'\nsystem_prompts = ['Be brief.']\nsystem_weights = {weights}\n", encoding="utf-8")
+    assert refused_run_line(tmp_path, str(path)) == f"smolgen: {path}: step gen: {problem}"
+
+
 @pytest.mark.parametrize("steps, problem", [
     ("[[steps]]\ntype = 'load_data_from_dicts'\ndata = [{instruction = 'x'}]\n[[steps]]\nname = 'gen'\ntype = 'text_generation'\n"
      "template = 'nope'\n", "step gen: template 'nope' not found in "),

@@ -133,6 +133,8 @@ def test_cross_field_checks_stay_with_their_class():
     (["magpie", "--from-store"], "--from-store: only for evol-instruct and preference, not magpie"),
     (["self-instruct", "--no-filter", "colour"], "--no-filter colour: unknown for self-instruct; use one of repetition, language-mismatch, not-a-request, length, keywords"),
     (["magpie", "--system", "A", "--system-weights", "3,x"], "--system-weights 3,x: expected numbers separated by commas"),
+    (["magpie", "--system", "A", "--system-weights", "3,1"], "--system-weights: 2 weights for 1 system prompts"),
+    (["magpie", "--system", "A", "--system-weights", "0"], "--system-weights: weights must be 0 or more, and not all 0"),
 ])
 def test_a_wrong_flag_is_named_in_one_line(flags, message):
     with pytest.raises(BadInput) as raised:

@@ -71,7 +71,7 @@ def test_system_prompts_text_round_trips_and_explains_mistakes():
     assert parse_system_prompts("One.\n\nTwo.") == SystemPrompts(["One.", "Two."], [])
     with pytest.raises(BadInput, match="line 1: weight \\[x\\] is not a number"):
         parse_system_prompts("[x] You help.")
-    with pytest.raises(BadInput, match="not all 0"):
+    with pytest.raises(BadInput, match="^weights must be 0 or more, and not all 0$"):  # the editor has no flag
         parse_system_prompts("[0] You help.")
 
 

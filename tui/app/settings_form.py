@@ -13,7 +13,7 @@ from typing import Any
 
 from tui.engine.errors import BadInput
 from tui.engine.settings_schema import OutOfBounds, Setting, with_value
-from tui.engine.techniques.base import SystemPrompts
+from tui.engine.techniques.base import SystemPrompts, WeightsProblem
 from tui.app.techniques import TechniqueEntry
 
 _WEIGHTED_LINE = re.compile(r"^\[\s*([^\]]*)\]\s*(.*)$")
@@ -100,8 +100,8 @@ def parse_system_prompts(text: str) -> SystemPrompts:
         weights.append(weight)
     try:
         return SystemPrompts(prompts, weights if weighted else [])
-    except BadInput as error:
-        raise BadInput(str(error).replace("--system-weights: ", "")) from None
+    except WeightsProblem as error:  # the editor's `[weight]`s are no flag
+        raise BadInput(error.problem) from None
 
 
 @dataclass

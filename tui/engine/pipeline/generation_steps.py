@@ -23,7 +23,7 @@ from tui.engine.preferences import PAIR_COLUMNS
 from tui.engine.server.settings import SettingNames
 from tui.engine.settings_schema import FieldPath, Setting, configured, describe, record, with_value
 from tui.engine.techniques import chain, evol_instruct, magpie, preference, self_instruct, text_generation
-from tui.engine.techniques.base import SystemPrompts
+from tui.engine.techniques.base import SystemPrompts, WeightsProblem
 
 _SYSTEM_KEYS = ("_prompt", "_prompts", "_weights")
 
@@ -49,6 +49,7 @@ def settings_from_keys(settings_class: type, given: dict[str, Any], names: Any =
         raise BadInput(f"unknown setting {unknown[0]!r} (known: {', '.join(sorted(keys))})")
     values: dict[FieldPath, Any] = {}
     systems: dict[FieldPath, tuple[list[str], list[float]]] = {}
+    weights_keys: dict[FieldPath, str] = {}
     for key, value in given.items():
         if value is None:  # left unset: the default
             continue
@@ -61,10 +62,16 @@ def settings_from_keys(settings_class: type, given: dict[str, Any], names: Any =
                 prompts.append(value)
             elif not isinstance(value, list):
                 raise BadInput(f"{key}: must be a list, e.g. {key} = [...]")
+            elif key.endswith("_weights"):
+                weights.extend(value)
+                weights_keys[described.path] = key
             else:
-                (weights if key.endswith("_weights") else prompts).extend(value)
+                prompts.extend(value)
     for path, (prompts, weights) in systems.items():
-        values[path] = SystemPrompts(prompts, weights)
+        try:
+            values[path] = SystemPrompts(prompts, weights)
+        except WeightsProblem as error:
+            raise BadInput(f"{weights_keys[path]}: {error.problem}") from None
     if names is not None:
         values[("names",)] = names
     return configured(settings_class, values)

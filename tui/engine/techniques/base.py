@@ -48,6 +48,15 @@ class GenerationContext:
         return random.Random(derive_seed(self.run_seed, sample_index, -1 - stream))
 
 
+class WeightsProblem(BadInput):
+    """System prompt weights that do not fit their prompts. It keeps the problem, so that a front end names the
+    weights its own way (a pipeline step by its key, the form's editor by none); the line names the flag."""
+
+    def __init__(self, problem: str):
+        super().__init__(f"--system-weights: {problem}")
+        self.problem = problem
+
+
 @dataclass
 class SystemPrompts:
     """No prompt (the template's default), one prompt, or weighted choices drawn per sample."""
@@ -60,9 +69,9 @@ class SystemPrompts:
     def __post_init__(self) -> None:
         self.prompts = [p for p in self.prompts if p and p.strip()]
         if self.weights and len(self.weights) != len(self.prompts):
-            raise BadInput(f"--system-weights: {len(self.weights)} weights for {len(self.prompts)} system prompts")
+            raise WeightsProblem(f"{len(self.weights)} weights for {len(self.prompts)} system prompts")
         if any(w < 0 for w in self.weights) or (self.weights and sum(self.weights) <= 0):
-            raise BadInput("--system-weights: weights must be 0 or more, and not all 0")
+            raise WeightsProblem("weights must be 0 or more, and not all 0")
 
     def choose(self, rng: random.Random) -> str | None:
         if not self.prompts:
