@@ -52,6 +52,15 @@ def test_a_verdict_that_never_reads_fails_its_row_with_the_reason_and_no_score(s
     assert judge_model.samplings[0].json_schema == RATING_SCHEMA
 
 
+def test_a_judge_that_cannot_chat_is_refused_before_the_run_is_recorded(store):
+    pipeline, step = judged_pipeline(ScriptedModel([], base_model=True))
+    with pytest.raises(BadInput) as raised:
+        pipeline.run(store=store)
+    assert str(raised.value) == f"step {step.name}: the judge needs a chat template: scripted.gguf: this GGUF has no chat template " \
+        "(tokenizer.chat_template)"
+    assert store.list_runs() == [] and store.list_samples() == []
+
+
 def test_a_judge_step_from_toml_with_bad_settings_is_one_clear_error(tmp_path):
     good = tmp_path / "judged.toml"
     good.write_text('[[steps]]\ntype = "load_data_from_dicts"\ndata = [{ instruction = "Hi?", response = "Hello." }]\n'

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from tui.engine import runner
 from tui.engine.errors import BadInput, GenerationFailed
 from tui.engine.judge import RATING_TEMPLATE, TAGS_TEMPLATE, JudgeSettings, judge
+from tui.engine.judge_run import check_judge_model
 from tui.engine.language_model import LanguageModel
 from tui.engine.llm import LlamaCppLLM, OpenAICompatibleLLM
 from tui.engine.model_file import inspect_model
@@ -349,6 +350,9 @@ class Judge(TechniqueStep):
 
     def cache_settings(self) -> dict[str, Any]:
         return super().settings()  # the judge's weights enter the signature through its fingerprint, not its path
+
+    def check_model(self, model: LanguageModel) -> None:
+        check_judge_model(model)  # as `smolgen judge` checks its judge
 
     def template_text(self, prompts: Any) -> str:
         return "\n".join(prompts.load(name).source for name in (RATING_TEMPLATE, TAGS_TEMPLATE))
