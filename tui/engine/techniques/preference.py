@@ -24,7 +24,7 @@ from tui.engine.model_spec import check_key_variable, check_model_spec, is_serve
 from tui.engine.preferences import TECHNIQUE, preference_sample, response_record
 from tui.engine.prompts import PromptLibrary
 from tui.engine.seeds import seed_text
-from tui.engine.server.settings import SettingNames
+from tui.engine.server.settings import SettingNames, is_flag
 from tui.engine.settings_schema import describe, set_by_code, setting, validate
 from tui.engine.techniques.base import GenerationContext, SystemPrompts, build_sample, can_chat, system_messages
 from tui.engine.techniques.evol_instruct import rows_from_store
@@ -50,7 +50,7 @@ class PreferenceNames:
 
     def system_prompts(self) -> str:
         """The system prompts as a line calls them: a flag's prompts, or a key that says it."""
-        return f"{self.system} prompts" if self.system.startswith("--") else self.system
+        return f"{self.system} prompts" if is_flag(self.system) else self.system
 
 
 @dataclass
