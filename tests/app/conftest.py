@@ -145,6 +145,18 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0, 
     return time.monotonic() - started
 
 
+async def settle(pilot, drawing: dict[str, int], what: str = "the screen to settle") -> None:
+    """Until the app has nothing queued and the screen was laid out no more since the last look (`drawing`:
+    `probe.count_drawing`'s). The queue is checked too: on a starved machine a pause can pass with none of it run."""
+    last = [-1]
+
+    def settled() -> bool:
+        quiet, last[0] = drawing["layouts"] == last[0] and not probe.has_work_queued(pilot.app), drawing["layouts"]
+        return quiet
+
+    await wait_for(pilot, settled, what=what)
+
+
 def shown_text(app: SmolgenApp, selector: str) -> str:
     """The text a widget of the main screen shows now."""
     return str(app.main_screen.query_one(selector).render())

@@ -14,7 +14,7 @@ from textual.css.stylesheet import Stylesheet
 from textual.dom import DOMNode
 from textual.widgets import Label
 
-from tests.app.conftest import fast_paint_only, make_app, wait_for
+from tests.app.conftest import fast_paint_only, make_app, settle, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.app.test_form_check_cost import show_form
 from tui.app import fast_paint
@@ -128,18 +128,13 @@ async def test_a_resize_to_the_same_size_lays_nothing_out(app_store, prompts):
         await wait_for(pilot, lambda: app.model is not None, what="the model")
         await pilot.pause()
         drawing = count_drawing(app, app.main_screen)
-        last = [-1]
-
-        def settled() -> bool:  # no layout since the last look (the seed list's first frame lays its pane out)
-            quiet, last[0] = drawing["layouts"] == last[0], drawing["layouts"]
-            return quiet
-
-        await wait_for(pilot, settled, what="the start to settle")
+        await settle(pilot, drawing, what="the start to settle")  # the seed list's first frame lays its pane out
+        settled = drawing["layouts"]
         await pilot.resize_terminal(120, 36)
         await pilot.pause()
-        assert drawing["layouts"] == last[0]
+        assert drawing["layouts"] == settled
         await pilot.resize_terminal(100, 36)  # a new size is laid out: the width changes a frame before the layout runs
-        await wait_for(pilot, lambda: app.main_screen.size.width == 100 and drawing["layouts"] > last[0],
+        await wait_for(pilot, lambda: app.main_screen.size.width == 100 and drawing["layouts"] > settled,
                        what="a layout at the new width")
 
 
@@ -151,16 +146,11 @@ async def test_a_layout_that_changes_virtual_sizes_is_not_followed_by_another(ap
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
         drawing = count_drawing(app, app.main_screen)
-        last = [-1]
-
-        def settled() -> bool:  # no layout since the last look
-            quiet, last[0] = drawing["layouts"] == last[0], drawing["layouts"]
-            return quiet
-
-        await wait_for(pilot, settled, what="the start to settle")
+        await settle(pilot, drawing, what="the start to settle")
         before = drawing["layouts"]
         await pilot.resize_terminal(120, 30)
-        await wait_for(pilot, lambda: app.main_screen.size.height == 30 and settled(), what="the new height to settle")
+        await wait_for(pilot, lambda: app.main_screen.size.height == 30, what="the new height")
+        await settle(pilot, drawing, what="the new height to settle")
         assert drawing["layouts"] == before + 1
 
 
@@ -187,13 +177,7 @@ async def test_the_seed_lists_first_frame_lays_nothing_out(app_store, prompts):
     async with app.run_test(size=(120, 36)) as pilot:
         try:
             await wait_for(pilot, lambda: laid_out, what="a frame")
-            last = [-1]
-
-            def settled() -> bool:  # no layout since the last look
-                quiet, last[0] = drawing["layouts"] == last[0], drawing["layouts"]
-                return quiet
-
-            await wait_for(pilot, settled, what="the start to settle")
+            await settle(pilot, drawing, what="the start to settle")
             assert [drawing["layouts"]] == laid_out
         finally:
             held.set()

@@ -5,22 +5,11 @@ from __future__ import annotations
 
 from textual.widgets import Input, Static
 
-from tests.app.conftest import fast_paint_only, make_app, wait_for
+from tests.app.conftest import fast_paint_only, make_app, settle, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.app.test_app_review import add_samples
 from tests.app.test_form_check_cost import show_form
 from tui.app.fast_paint.probe import count_drawing, on_screen
-
-
-async def settle(pilot, drawing: dict[str, int]) -> None:
-    """Until a look finds no layout since the last (a tab strip may still scroll to the tab shown)."""
-    last = [-1]
-
-    def settled() -> bool:
-        quiet, last[0] = drawing["layouts"] == last[0], drawing["layouts"]
-        return quiet
-
-    await wait_for(pilot, settled, what="the screen to settle")
 
 
 @fast_paint_only  # Textual arranges the whole screen again at the next look for a widget off screen

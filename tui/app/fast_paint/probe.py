@@ -104,6 +104,22 @@ def on_screen(screen: Screen, widget: Widget) -> bool:
     return widget in screen._compositor.visible_widgets
 
 
+def has_work_queued(app: App) -> bool:
+    """Whether the app or a widget of any of its screens has a message, a callback, a restyle, a layout, a
+    repaint or a frame waiting: a look at its state, which a starved process cannot fool as a pause can."""
+    if app.animator._animations or not app._message_queue.empty() or app._next_callbacks:
+        return True
+    for screen in app.screen_stack:
+        if screen._dirty_widgets or screen._callbacks:
+            return True
+        for node in (screen, *screen.walk_children(with_self=False)):
+            if (not node._message_queue.empty() or node._next_callbacks or node._layout_required
+                    or node._repaint_required or node._refresh_styles_required or node._scroll_required
+                    or node._recompose_required):
+                return True
+    return False
+
+
 def count_drawing(app: App, screen: Screen) -> dict[str, int]:
     """Count the screen's frames (compositor updates), layouts, repaints of all of it, arrangements of every
     widget (each layout makes one) and the updates written to the terminal, from now on."""
