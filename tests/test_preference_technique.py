@@ -220,6 +220,29 @@ def test_the_run_records_the_model_and_key_variable_the_response_servers_were_as
     assert "sk-run-key" not in (tmp_path / "smolgen.json").read_text(encoding="utf-8")  # the variable's name, never the key
 
 
+def test_a_response_model_that_cannot_chat_is_one_line_naming_its_flag(tmp_path, monkeypatch):
+    from tui.engine.model import Model
+
+    (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
+    (tmp_path / "base.gguf").write_bytes(b"")
+    opened: list[ScriptedModel] = []
+    monkeypatch.setattr("tui.cli_generate.inspect_model", lambda path: None)  # any file will do: the load below is the test's
+    monkeypatch.setattr(Model, "load", classmethod(lambda cls, *args, **kwargs: opened.append(ScriptedModel([], base_model=True)) or opened[-1]))
+    result = run_cli("generate", "preference", "--seeds", "seeds.txt", "--response-model", "base.gguf", cwd=tmp_path)
+    assert len(opened) == 1 and opened[0].prompts == [], result.stderr  # refused before anything was asked of it
+    assert (result.returncode, result.stderr) == (
+        2, "smolgen: --response-model scripted model: cannot chat (no chat template), so it cannot write responses\n")
+
+
+def test_a_responder_that_cannot_chat_is_named_by_its_setting(tmp_path):
+    path = tmp_path / "base.gguf"
+    path.write_bytes(b"")  # named, not read: the model is given
+    technique = Preference(PreferenceSettings(responders=[str(path)]))
+    with pytest.raises(BadInput) as refused:
+        technique.use_responders([ScriptedModel([], base_model=True)])
+    assert str(refused.value) == f"response model {path}: cannot chat (no chat template), so it cannot write responses"
+
+
 @pytest.mark.model
 def test_generate_preference_on_the_real_model_stores_two_judged_responses(tmp_path):
     (tmp_path / "seeds.txt").write_text("Name a fruit.\n", encoding="utf-8")

@@ -27,8 +27,8 @@ from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, d
 from tui.engine.seeds import read_seed_file
 from tui.engine.server.settings import ServerSettings, SettingNames
 from tui.engine.store import SampleStore
-from tui.engine.techniques.base import Technique, can_chat
-from tui.engine.techniques.preference import Preference, instruction_rows
+from tui.engine.techniques.base import Technique
+from tui.engine.techniques.preference import Preference, check_writes_responses, instruction_rows
 from tui.engine.techniques.evol_instruct import EvolInstruct, rows_from_store
 from tui.engine.techniques.self_instruct import SelfInstruct
 
@@ -227,8 +227,7 @@ def opened_responders(args: argparse.Namespace) -> Iterator[list[LanguageModel]]
             stack.callback(model.close)
             models.append(model)
         for flag, model in zip(["--response-model"] * len(args.response_model) + ["--response-server"] * len(args.response_server), models):
-            if not can_chat(model):
-                raise BadInput(f"{flag} {model.label}: cannot chat (no chat template), so it cannot write responses")
+            check_writes_responses(model, f"{flag} {model.label}")
         yield models
 
 

@@ -100,6 +100,12 @@ def instruction_rows(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows_from_store([sample for sample in samples if sample.get("technique") != TECHNIQUE])
 
 
+def check_writes_responses(model: LanguageModel, named: str) -> None:
+    """A model that writes responses must chat; BadInput names it as `named` (the setting and the model)."""
+    if not can_chat(model):
+        raise BadInput(f"{named}: cannot chat (no chat template), so it cannot write responses")
+
+
 @dataclass(frozen=True)
 class ResponsePlan:
     """What makes one response: its model, its system prompt (or none) and its temperature."""
@@ -127,9 +133,7 @@ class Preference:
     def use_responders(self, models: list[LanguageModel]) -> None:
         """Write the responses with these models, opened from `settings.responders` in order; each must chat."""
         for spec, model in zip(self.settings.responders, models):
-            if not can_chat(model):
-                raise BadInput(
-                    f"{self.settings.names.servers.server} {spec}: cannot chat (no chat template), so it cannot write responses")
+            check_writes_responses(model, f"{self.settings.names.servers.server} {spec}")
         self.responders = list(models)
 
     def check(self, prompts: PromptLibrary, rows: list[dict[str, Any]]) -> None:
