@@ -222,3 +222,57 @@ def test_a_server_problem_names_the_pipelines_file_step_and_key_and_leaves_the_s
         path.write_text(text.format(url=server.url, rows='{ instruction = "x" }'), encoding="utf-8")
         shown = refused_run_line(tmp_path, str(path), *(flag.format(url=server.url) for flag in flags))
     assert shown == "smolgen: " + line.format(path=path, url=server.url)
+
+
+PAIRS_ON_LLM = '[llm]\nserver = "{url}"\n{llm}\n' + PAIRS_STEP.replace('responders = ["{url}"]', 'responders = [{responders}]') + "{step}\n"
+
+
+def _pairs_on_llm(folder, url: str, llm: str = "", step: str = "", responders: str | None = None):
+    path = folder / "pairs.toml"
+    path.write_text(PAIRS_ON_LLM.format(url=url, llm=llm, step=step, responders=f'"{url}"' if responders is None else responders),
+                    encoding="utf-8")
+    return path
+
+
+# The response servers take the model and key variable a step leaves out from the step's own servers, as
+# smolgen generate takes --server-model and --api-key-env; the run records what they were asked with.
+@pytest.mark.parametrize("llm, step, responders, flags, recorded", [
+    ('model = "beta"\napi_key_env = "MY_KEY"', "", None, [], ("beta", "MY_KEY")),
+    ('model = "beta"\napi_key_env = "MY_KEY"', 'response_server_model = "alpha"\nresponse_api_key_env = ""', None, [], ("alpha", None)),
+    ('model = "alpha"', 'response_server_model = "beta"', None, [], ("beta", None)),  # no key variable to fall back on
+    ('model = "beta"', 'response_server_model = "gamma"', "", [], (None, None)),  # no response server: neither applies
+    ('model = "alpha"', "", None, ["--server", "{url}", "--server-model", "beta"], ("beta", None)),  # the flags' servers, as the steps'
+])
+def test_response_servers_fall_back_on_the_steps_servers_and_the_run_records_what_they_were_asked(tmp_path, llm, step, responders,
+                                                                                                    flags, recorded):
+    with ServerThread(_two_models) as server:
+        path = _pairs_on_llm(tmp_path, server.url, llm, step, responders)
+        result = run_cli("run", str(path), "--quiet", *(flag.format(url=server.url) for flag in flags), cwd=tmp_path,
+                         env_extra={"MY_KEY": "sk-run-key"})
+    assert result.returncode == 0, result.stderr
+    with SampleStore(tmp_path / "smolgen.json", read_only=True) as store:
+        [run] = store.list_runs()
+        [sample] = store.list_samples(technique="preference")
+    [pairs] = [table for table in run["settings"]["steps"] if table["type"] == "preference_pairs"]
+    assert (pairs["response_server_model"], pairs["response_api_key_env"]) == recorded
+    if responders is None:  # the responses were written by the model asked for
+        assert all(recorded[0] in response["model"] for response in sample["responses"])
+    assert "sk-run-key" not in (tmp_path / "smolgen.json").read_text(encoding="utf-8")  # the variable's name, never the key
+
+
+# A value the step fell back on is named as the [llm] table (or the flag) that gave it; the step's own keys as before.
+@pytest.mark.parametrize("server_kind, llm, flags, line", [
+    ("two models", 'model = "' + STUB_MODEL + '"', [],
+     "{path}: step pairs: [llm] model " + STUB_MODEL + ": {responder} does not have it; it has alpha, beta"),
+    ("two models", "", ["--server", "{url}", "--server-model", STUB_MODEL],
+     "{path}: step pairs: --server-model " + STUB_MODEL + ": {responder} does not have it; it has alpha, beta"),
+    ("refusing", 'api_key_env = "MY_KEY"', [], "{path}: step pairs: responders {responder}: the key from $MY_KEY was refused (401)"),
+    ("refusing", "", [], "{path}: step pairs: responders {responder}: the request without a key (fill in response_api_key_env) was "
+                         "refused (401)"),
+])
+def test_a_value_a_response_server_fell_back_on_is_named_where_it_was_set(tmp_path, monkeypatch, server_kind, llm, flags, line):
+    monkeypatch.setenv("MY_KEY", "sk-run-key")
+    with ServerThread(StubServer().handle) as server, _server(server_kind) as responder:
+        path = _pairs_on_llm(tmp_path, server.url, llm, responders=f'"{responder.url}"')
+        shown = refused_run_line(tmp_path, str(path), *(flag.format(url=server.url) for flag in flags))
+    assert shown == "smolgen: " + line.format(path=path, responder=responder.url)

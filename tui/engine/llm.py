@@ -64,7 +64,8 @@ class OpenAICompatibleLLM:
     """The `llm=` of a pipeline step on OpenAI-compatible servers, connected once on first use.
 
     `concurrency` rows of the pipeline are in flight at once; the key is read from `api_key_env`. A bad-input
-    line names the URLs, model and key variable as `names` says they were set, after `where` (a file's table, a step).
+    line names the URLs, model and key variable as `names` says they were set, after `where` (a file's table, a step);
+    a step's line that names a setting it took from here names it as `lent_names` says (default: `names`).
     """
 
     def __init__(
@@ -78,9 +79,11 @@ class OpenAICompatibleLLM:
         chat_template: str | Path | None = None,
         names: SettingNames = SERVER_FLAGS,
         where: str = "",
+        lent_names: SettingNames | None = None,
     ):
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.where = where
+        self.lent_names = lent_names or names
         try:
             self.settings = ServerSettings(
                 urls=urls, model=model, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,

@@ -249,7 +249,8 @@ PREFERENCE_STEP_KEYS = preference.PreferenceNames(
 class PreferencePairs(TechniqueStep):
     """K responses to the row's instruction, each judged by the step's model; the pair is the best against the
     worst. `responders` (GGUF paths or server URLs, asked for `response_server_model` with the key in
-    `response_api_key_env`) write the responses in turn instead of the step's model.
+    `response_api_key_env`, each left out: those of the step's own servers, as smolgen generate falls back on
+    --server-model and --api-key-env) write the responses in turn instead of the step's model.
     A pipeline that ends here stores preference samples (`smolgen export --format dpo`, Compare pairs)."""
 
     kind = "preference_pairs"
@@ -263,13 +264,32 @@ class PreferencePairs(TechniqueStep):
         for spec in self.settings_value.responders:
             if not is_server_url(spec):
                 inspect_model(spec)  # a file that is no GGUF is bad input before anything runs
+        self.settings_value = self._response_servers_asked(kwargs.get("response_server_model"), kwargs.get("response_api_key_env"))
         # Loaded on the first row not served from the cache, once for the whole run.
         settings = self.settings_value
         self.responder_llms = [
-            OpenAICompatibleLLM(spec, settings.response_server_model.strip() or None, settings.response_api_key_env.strip() or None,
-                                names=PREFERENCE_STEP_KEYS.servers)
+            OpenAICompatibleLLM(spec, settings.response_server_model or None, settings.response_api_key_env or None,
+                                names=settings.names.servers)
             if is_server_url(spec) else LlamaCppLLM(spec) for spec in settings.responders
         ]
+
+    def _response_servers_asked(self, model: str | None, key: str | None) -> preference.PreferenceSettings:
+        """The settings with the model and key variable the response servers are asked with (blank: none, recorded
+        as null): each left out is the step's own servers', named as where it was set, as smolgen generate falls
+        back on --server-model and --api-key-env. Neither applies when no responder is a server."""
+        settings = self.settings_value
+        if not any(is_server_url(spec) for spec in settings.responders):
+            return dataclasses.replace(settings, response_server_model="", response_api_key_env="")
+        own = PREFERENCE_STEP_KEYS.servers
+        if isinstance(self.llm, OpenAICompatibleLLM):
+            lent = self.llm.lent_names
+            if model is None and self.llm.settings.model is not None:
+                model, own = self.llm.settings.model, dataclasses.replace(own, model=lent.model)
+            if key is None and self.llm.settings.api_key_env is not None:
+                key, own = self.llm.settings.api_key_env, dataclasses.replace(own, key=lent.key)
+        names = dataclasses.replace(PREFERENCE_STEP_KEYS, servers=own)
+        return dataclasses.replace(settings, response_server_model=(model or "").strip(), response_api_key_env=(key or "").strip(),
+                                   names=names)
 
     def check_before_run(self, model: LanguageModel | None) -> None:
         super().check_before_run(model)

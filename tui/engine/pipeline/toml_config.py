@@ -123,7 +123,9 @@ def llm_from_table(path: Path, table: Any) -> OpenAICompatibleLLM:
     if not servers or not isinstance(servers, list) or not all(isinstance(s, str) for s in servers):
         raise BadInput(f"{path}: [llm] server must be a URL or a list of URLs")
     options = {key: table[key] for key in LLM_KEYS[1:] if key in table}
-    return OpenAICompatibleLLM(servers, **options, names=LLM_TABLE_NAMES, where=f"{path}: [llm]")
+    # A step's line names a setting it falls back on after the table (a preference_pairs step's `[llm] model`).
+    return OpenAICompatibleLLM(servers, **options, names=LLM_TABLE_NAMES, where=f"{path}: [llm]",
+                               lent_names=LLM_TABLE_NAMES.within("[llm]"))
 
 
 def build_pipeline(config: dict[str, Any], label: str | Path, llm: LlamaCppLLM | None = None,

@@ -29,6 +29,10 @@ class SettingNames:
     max_retries: str = "--max-retries"
     chat_template: str = "--chat-template"
 
+    def within(self, place: str) -> "SettingNames":
+        """The same names after the place that holds them (`[llm] model`), for a line placed elsewhere (a step)."""
+        return SettingNames(**{name: f"{place} {value}" for name, value in vars(self).items()})
+
     def key_hint(self) -> str:
         """How to send a key: a flag takes the variable's name; a field or a TOML key is filled in."""
         return _hint(self.key, "VAR")

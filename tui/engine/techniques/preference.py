@@ -67,10 +67,10 @@ class PreferenceSettings:
                                     help="GGUF paths or server URLs that write the responses, in turn (blank: the model in use, which judges)")
     response_server_model: str = setting("", label="Response server model", flag="--response-server-model", metavar="NAME",
                                          help="the model to ask response servers for (blank: the server's only model). "
-                                         "Left out, smolgen generate uses --server-model.", blank_records_null=True)
+                                         "Left out: the run's --server-model, or a pipeline's [llm] model.", blank_records_null=True)
     response_api_key_env: str = setting("", label="Response key variable", flag="--response-api-key-env", metavar="VAR",
                                         help="the environment variable holding the response servers' API key (blank: no key). "
-                                        "Left out, smolgen generate uses --api-key-env.", blank_records_null=True)
+                                        "Left out: the run's --api-key-env, or a pipeline's [llm] api_key_env.", blank_records_null=True)
     sampling: Sampling = setting(default_factory=Sampling, label="Sampling")
     names: PreferenceNames = set_by_code(PreferenceNames())  # how the checks name the settings, not a setting
 
