@@ -110,6 +110,16 @@ def test_bad_seed_file_and_template_get_one_line(tmp_path):
     _one_line_error(result, 2, "needs.jinja2:1", "topic")
 
 
+@pytest.mark.parametrize("args", [
+    ("generate", "chain", "--num", "1"),  # no seeds: the store was looked in
+    ("generate", "text", "--seeds", "seeds.txt", "--template", "nope"),  # found once the store is open
+])
+def test_a_refused_generate_leaves_no_store_where_there_was_none(tmp_path, args):
+    (tmp_path / "seeds.txt").write_text("x\n", encoding="utf-8")
+    _one_line_error(run_cli(*args, cwd=tmp_path), 2)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["seeds.txt"]  # no store, journal or lock
+
+
 @pytest.mark.model
 def test_prompt_longer_than_the_context_fails_that_sample_only(tmp_path):
     (tmp_path / "seeds.txt").write_text(("word " * 300) + "\nName a fruit.\n", encoding="utf-8")

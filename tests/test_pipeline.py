@@ -241,6 +241,19 @@ def test_bad_input_found_as_the_run_starts_names_the_file_and_the_step(tmp_path,
     assert refused_run_line(tmp_path, str(path)).startswith(f"smolgen: {path}: {problem}")
 
 
+@pytest.mark.parametrize("steps", [
+    "[[steps]]\ntype = 'load_data_from_dicts'\ndata = [{instruction = 'x'}]\n[[steps]]\ntype = 'text_generation'\ntemplate = 'nope'\n",
+    "[[steps]]\ntype = 'load_seeds_from_store'\n[[steps]]\ntype = 'text_generation'\ninput_mappings = { instruction = 'text' }\n",
+])
+def test_a_refused_run_leaves_no_store_where_there_was_none(tmp_path, steps):
+    from tests.conftest import run_cli
+
+    (tmp_path / "late.toml").write_text(steps, encoding="utf-8")
+    refused = run_cli("run", "late.toml", "--store", "new.json", cwd=tmp_path)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["late.toml"]  # no store, journal or lock
+
+
 def test_seeds_file_replaces_the_source_under_the_right_column(tmp_path):
     (tmp_path / "seeds.txt").write_text("Generate a question about LoRA.\nGenerate a question about SFT.\n")
     pipeline = load_pipeline("chapter", seeds=tmp_path / "seeds.txt", num=5)

@@ -173,6 +173,28 @@ def test_a_clean_close_removes_the_lock_file_and_a_command_leaves_none(tmp_path)
     assert not lock.exists()
 
 
+@pytest.mark.parametrize("existed, stores, kept", [
+    (False, False, False),  # created, then refused before anything was stored: gone again
+    (False, True, True),  # something was stored before the refusal (a recorded run): kept
+    (True, False, True),  # an empty store that was there before: left as it was
+])
+def test_a_store_a_command_created_goes_again_if_bad_input_ends_it_before_anything_is_stored(tmp_path, existed, stores, kept):
+    from tui.engine.errors import BadInput
+    from tui.engine.store import opened_for_command
+
+    path = tmp_path / "new.json"
+    if existed:
+        SampleStore(path).close()
+    before = path.read_bytes() if existed else None
+    with pytest.raises(BadInput), opened_for_command(path) as store:
+        if stores:
+            store.add_seeds([{"text": "a seed"}])
+        raise BadInput("refused")
+    assert path.exists() == kept and not list(tmp_path.glob("new.json.*"))  # no journal or lock either way
+    if existed:
+        assert path.read_bytes() == before
+
+
 def test_a_lock_file_removed_by_its_owner_is_not_locked_by_a_late_opener(tmp_path, monkeypatch):
     """A second process opened the old file just before the owner removed it: it must not believe it holds
     the store while a third process locks the new file."""

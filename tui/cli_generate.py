@@ -26,7 +26,7 @@ from tui.engine.run_quality import DEFAULT_SATURATION_WINDOW, RunQuality
 from tui.engine.runner import RunObserver, RunSummary, check_model, check_run, default_num, run_generation
 from tui.engine.seeds import read_seed_file
 from tui.engine.server.settings import ServerSettings, SettingNames
-from tui.engine.store import SampleStore
+from tui.engine.store import opened_for_command
 from tui.engine.techniques.base import Technique
 from tui.engine.techniques.preference import Preference, check_writes_responses, instruction_rows
 from tui.engine.techniques.evol_instruct import EvolInstruct, rows_from_store
@@ -243,7 +243,7 @@ def run_generate_command(args: argparse.Namespace) -> int:
         for problem in seed_file.problems:
             print(f"smolgen: {problem}", file=sys.stderr)
         rows = seed_file.rows
-    with SampleStore(args.store) as store:
+    with opened_for_command(args.store) as store:
         if args.from_store:
             stored = store.list_samples(statuses=("new", "accepted"))
             rows = instruction_rows(stored) if isinstance(technique, Preference) else rows_from_store(stored)

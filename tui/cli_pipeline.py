@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace, pipeline: Any, llm: Any) -> int:
     from tui.engine.llm import LlamaCppLLM
     from tui.engine.pipeline.executor import PipelineObserver, run_pipeline
     from tui.engine.prompts import PromptLibrary
-    from tui.engine.store import SampleStore
+    from tui.engine.store import opened_for_command
 
     prompts = PromptLibrary(args.prompts)
     if llm is None:
@@ -108,7 +108,7 @@ def _run(args: argparse.Namespace, pipeline: Any, llm: Any) -> int:
             self.err.flush()
 
     observer = Observer(sys.stdout, sys.stderr, stream_tokens=not (args.quiet or args.json))
-    with SampleStore(args.store) as store, cancelled_by_signals() as signals:
+    with opened_for_command(args.store) as store, cancelled_by_signals() as signals:
         summary = run_pipeline(pipeline, store, not args.no_cache, observer, signals.cancel, prompts, llm)
     record = summary.record()
     if args.json:

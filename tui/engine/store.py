@@ -43,7 +43,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from tui.engine.errors import StoreDamaged, StoreError, StoreLocked, StoreUnwritable
+from tui.engine.errors import BadInput, StoreDamaged, StoreError, StoreLocked, StoreUnwritable
 from tui.engine.journal import JournalWriter, Replay, read_journal, replay, write_all
 from tui.engine.preferences import TECHNIQUE as PREFERENCE, Pick, human_decision
 
@@ -748,6 +748,27 @@ class SampleStore:
         if self._status_counts is None:
             self._status_counts = Counter(doc.get("status", "new") for doc in self._records("samples").values())
         return +self._status_counts  # a copy, without statuses no sample has any more
+
+
+    @_locked
+    def is_empty(self) -> bool:
+        """Nothing stored: no seed, sample, run or cached output."""
+        return not any((self._db.storage.read() or {}).get(table) for table in ("seeds", "samples", "runs", "cache"))
+
+
+@contextlib.contextmanager
+def opened_for_command(path: str | Path) -> Iterator[SampleStore]:
+    """The store at `path` for a command that writes; one the command created is removed again if bad input ends
+    the command before anything was stored, so refused input leaves the disk as it was."""
+    path = Path(path)
+    created = not path.exists() and not journal_path(path).exists()
+    with SampleStore(path) as store:
+        try:
+            yield store
+        except BadInput:
+            if created and store.is_empty():
+                path.unlink(missing_ok=True)  # still under the store's lock: nobody else opened it meanwhile
+            raise
 
 
 def _with_id(key: str | int, doc: dict[str, Any]) -> dict[str, Any]:
