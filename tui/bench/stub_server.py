@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import threading
 from dataclasses import dataclass
 from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -37,6 +38,9 @@ class Answer:
 
 
 Handler = Callable[[str, str, bytes], Awaitable[Answer | None]]
+# The headers of the request being answered (names in lower case), for a handler that checks them: one
+# value per connection's task, so the handlers keep their three arguments.
+request_headers: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("request_headers", default={})
 
 
 async def serve_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handle: Handler) -> None:
@@ -61,6 +65,7 @@ async def serve_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
             elif isinstance(event, h11.Data):
                 body += event.data
             elif isinstance(event, h11.EndOfMessage) and request is not None:
+                request_headers.set({name.decode().lower(): value.decode() for name, value in request.headers})
                 answer = await handle(request.method.decode(), request.target.decode(), bytes(body))
                 if answer is None:
                     break
@@ -103,14 +108,18 @@ def canned_text(seed: int, words: int) -> str:
 
 
 class StubServer:
-    """Canned completions at once; `words` sets their length, `finish` their finish reason."""
+    """Canned completions at once; `words` sets their length, `finish` their finish reason; with `key`,
+    every request without that key as its bearer token is refused (401), as a hosted server does."""
 
-    def __init__(self, words: int = 24, finish: str = "stop"):
+    def __init__(self, words: int = 24, finish: str = "stop", key: str | None = None):
         self.words = words
         self.finish = finish
+        self.key = key
         self.requests = 0
 
     async def handle(self, method: str, target: str, body: bytes) -> Answer:
+        if self.key is not None and request_headers.get().get("authorization") != f"Bearer {self.key}":
+            return _json(401, {"error": {"message": "a valid API key is needed"}})
         path = target.split("?", 1)[0].rstrip("/")
         if method == "GET" and path in ("/v1/models", "/models"):
             return _json(200, {"object": "list", "data": [{"id": STUB_MODEL, "object": "model"}]})
