@@ -239,7 +239,7 @@ def test_a_model_the_server_lacks_lists_the_ones_it_has(tmp_path, stub):
 @pytest.mark.parametrize("names, line", [
     (SERVER_FLAGS, "--server-model: the server offers several models; pass one of a, b"),
     (SERVER_TAB_FIELDS, "Model: the server offers several models; name one of a, b"),
-    # Servers the Server tab chose, reopened at the app's start: the model is its field, the key a flag.
+    # Servers the Server tab chose, reopened at the app's start with a key typed as a flag: the model is its field, the key the flag.
     (replace(SERVER_FLAGS, server=SERVER_TAB_FIELDS.server, model=SERVER_TAB_FIELDS.model),
      "Model: the server offers several models; name one of a, b"),
 ])

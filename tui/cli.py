@@ -17,7 +17,8 @@ from tui import __version__
 from tui.cli_flags import Subcommand, add_model_options, add_server_flags, add_store_flag, flags_added_when_used
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
 from tui.engine.errors import SmolgenError
-from tui.engine.server.settings import SERVER_FLAGS, SERVER_TAB_FIELDS, SettingNames
+from tui.engine.model_spec import KeyVariableUnset
+from tui.engine.server.settings import SERVER_FLAGS, SERVER_TAB_FIELDS, ServerSettings, SettingNames, is_flag
 from tui.engine.user_config import load_user_config
 
 
@@ -125,14 +126,13 @@ def _configure_logging(path: str | None) -> None:
 
 def _open_app(args: argparse.Namespace) -> int:
     from tui.app.backend import ModelRequest
-    from tui.cli_model import checked_server_flags
 
     # The top-level options are suppressed when not given: the server flags' own defaults fill them in.
     server_defaults = argparse.ArgumentParser(add_help=False)
     add_server_flags(server_defaults)
     args = argparse.Namespace(**{**vars(server_defaults.parse_args([])), **vars(args)})
     names = _open_the_last_model(args)
-    servers, local_slots = checked_server_flags(args, names)  # bad flags are one line before the app opens
+    servers, local_slots = _checked_servers(args, names)  # bad flags are one line before the app opens
     from tui.app.app import run_app  # Textual and the app load once the flags are known to be good
     request = ModelRequest(getattr(args, "model", None), getattr(args, "context", 4096), getattr(args, "threads", None),
                            servers, local_slots)
@@ -141,8 +141,9 @@ def _open_app(args: argparse.Namespace) -> int:
 
 def _open_the_last_model(args: argparse.Namespace) -> SettingNames:
     """With no model or servers from a flag or config.toml, the app opens what it had open when last quit
-    (a file that is gone since: the embedded model). The names of the servers' settings for bad input: the
-    Server tab's fields for what it chose (a model given by flag stays, named by it), else the flags."""
+    (a file that is gone since: the embedded model), servers with the settings they had. The names of the
+    servers' settings for bad input: where each came from, the Server tab's fields for what it chose (a
+    setting given by flag now wins, named by it), else the flags."""
     from tui.engine.app_state import load_app_state
 
     if getattr(args, "model", None) is not None or args.server or args.local_server is not None:
@@ -153,14 +154,37 @@ def _open_the_last_model(args: argparse.Namespace) -> SettingNames:
     if last.path and Path(last.path).is_file():
         args.model = Path(last.path)
     elif last.servers:
-        model_given = args.server_model is not None
         args.server = list(last.servers)
-        if not model_given:
-            args.server_model = last.server_model
-        if last.from_server_tab:
-            return replace(SERVER_FLAGS, server=SERVER_TAB_FIELDS.server,
-                           model=SERVER_FLAGS.model if model_given else SERVER_TAB_FIELDS.model)
+        chosen_by = SERVER_TAB_FIELDS if last.from_server_tab else SERVER_FLAGS
+        typed_now: dict[str, str] = {}
+        for flag, setting, remembered in (
+            ("server_model", "model", last.server_model),
+            ("api_key_env", "key", last.api_key_env),
+            ("concurrency", "concurrency", last.concurrency),
+            ("chat_template", "chat_template", Path(last.chat_template) if last.chat_template else None),
+        ):
+            if getattr(args, flag) is None:
+                setattr(args, flag, remembered)
+            else:
+                typed_now[setting] = getattr(SERVER_FLAGS, setting)
+        return replace(chosen_by, **typed_now)
     return SERVER_FLAGS
+
+
+def _checked_servers(args: argparse.Namespace, names: SettingNames) -> tuple[ServerSettings | None, int | None]:
+    """The servers' settings, checked before the app opens (bad input: one line, exit 2). A key variable the
+    Server tab chose that is not set now opens the app all the same, without connecting: its model status
+    says so, naming the tab's field, which ctrl+o can change."""
+    from tui.cli_model import checked_server_flags
+
+    try:
+        return checked_server_flags(args, names)
+    except KeyVariableUnset:
+        if is_flag(names.key):
+            raise
+        variable, args.api_key_env = args.api_key_env, None
+        servers, local_slots = checked_server_flags(args, names)  # every other setting checked as usual
+        return replace(servers, api_key_env=variable) if servers is not None else None, local_slots
 
 
 if __name__ == "__main__":

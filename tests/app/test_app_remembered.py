@@ -14,7 +14,7 @@ from tests.app.fake_backend import FakeBackend
 from tui import cli
 from tui.app.backend import ModelRequest
 from tui.engine.app_state import AppState, RememberedModel, save_app_state, state_path
-from tui.engine.server.settings import SERVER_FLAGS
+from tui.engine.server.settings import DEFAULT_CONCURRENCY, SERVER_FLAGS, SERVER_TAB_FIELDS
 
 
 def field(app, technique: str, key: str):
@@ -95,8 +95,55 @@ def test_the_app_opens_the_model_it_had_open_unless_one_is_named(monkeypatch, tm
     save_app_state(AppState(model=RememberedModel(servers=["http://127.0.0.1:8080/v1"], server_model="qwen", from_server_tab=True)))
     assert cli.main(["--server-model", "llama"]) == 0  # a model typed now wins over the remembered one, named as typed
     servers = calls[-1].servers
+    # The rest as the tab chose it (no key): a refused request says to fill in its field.
     assert (servers.model, servers.names.server, servers.names.model, servers.names.key) == ("llama", "Server URLs", "--server-model",
-                                                                                            "--api-key-env")
+                                                                                            "API key env")
+
+
+def test_flags_at_the_next_start_win_over_the_server_settings_the_tab_chose_and_are_named_as_typed(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: calls.append(request) or 0)
+    monkeypatch.setenv("TAB_KEY", "sk-tab")
+    monkeypatch.setenv("FLAG_KEY", "sk-flag")
+    template = tmp_path / "chat.jinja"
+    template.write_text("{% for m in messages %}{{ m.content }}{% endfor %}", encoding="utf-8")
+    save_app_state(AppState(model=RememberedModel(servers=["http://127.0.0.1:8080/v1"], server_model="qwen", from_server_tab=True,
+                                                  api_key_env="TAB_KEY", concurrency=3, chat_template=str(template))))
+    assert cli.main([]) == 0
+    servers = calls[-1].servers
+    assert (servers.api_key_env, servers.concurrency, servers.chat_template) == ("TAB_KEY", 3, template)
+    assert servers.names == SERVER_TAB_FIELDS  # each remembered setting named by the tab's field
+    assert cli.main(["--api-key-env", "FLAG_KEY", "--concurrency", "5"]) == 0
+    servers = calls[-1].servers
+    assert (servers.api_key_env, servers.concurrency, servers.chat_template) == ("FLAG_KEY", 5, template)
+    assert (servers.names.key, servers.names.concurrency, servers.names.chat_template) == ("--api-key-env", "--concurrency",
+                                                                                          "Chat template")
+
+
+def test_bad_input_names_each_reopened_server_setting_by_where_it_came_from(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: 0)
+    gone = tmp_path / "gone.jinja"
+    save_app_state(AppState(model=RememberedModel(servers=["http://127.0.0.1:8080/v1"], from_server_tab=True, concurrency=3,
+                                                  chat_template=str(gone))))
+    assert cli.main([]) == 2
+    assert capsys.readouterr().err == f"smolgen: Chat template {gone}: no such file\n"  # the tab's field, not --chat-template
+    assert cli.main(["--concurrency", "0"]) == 2
+    assert capsys.readouterr().err == "smolgen: --concurrency 0: must be at least 1\n"  # typed now: the flag
+    monkeypatch.delenv("UNSET_KEY", raising=False)
+    assert cli.main(["--api-key-env", "UNSET_KEY"]) == 2  # a key variable typed now is checked before the app opens
+    assert capsys.readouterr().err == "smolgen: --api-key-env UNSET_KEY: that environment variable is not set\n"
+
+
+def test_a_state_file_from_before_the_servers_settings_were_kept_reopens_them_with_the_defaults(monkeypatch):
+    calls = []
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: calls.append(request) or 0)
+    state_path().parent.mkdir(parents=True, exist_ok=True)
+    state_path().write_text(json.dumps({"format": 1, "model": {"path": None, "servers": ["http://127.0.0.1:8080/v1"],
+                                                               "server_model": "qwen", "from_server_tab": True}}), encoding="utf-8")
+    assert cli.main([]) == 0
+    servers = calls[-1].servers
+    assert (servers.urls, servers.model) == (["http://127.0.0.1:8080/v1"], "qwen")
+    assert (servers.api_key_env, servers.concurrency, servers.chat_template) == (None, DEFAULT_CONCURRENCY, None)
 
 
 def test_a_state_file_that_cannot_be_read_is_forgotten():

@@ -22,7 +22,8 @@ from tui.app.app import SmolgenApp
 from tui.app.backend import LlamaBackend, ModelRequest
 from tui.app.messages import StageStarted, TextStreamed
 from tui.app.screens.model_picker import ModelPickerScreen
-from tui.bench.stub_server import STUB_MODEL, Answer, ServerThread, StubServer, canned_text
+from tui.bench.stub_server import STUB_CHAT_TEMPLATE, STUB_MODEL, Answer, ServerThread, StubServer, canned_text
+from tui.engine.app_state import state_path
 from tui.engine.errors import BadInput
 from tui.engine.server.settings import ServerSettings
 from tui.engine.store import SampleStore
@@ -371,6 +372,61 @@ async def test_servers_the_server_tab_chose_are_named_by_its_fields_when_the_nex
         backend.close()
     # The Server tab's field, which ctrl+o shows filled in, not the --server-model flag nobody typed.
     assert status.startswith(f"No model: Model {STUB_MODEL}: {server.url} does not have it"), status
+
+
+SECRET = "sk-remembered-never-0123456789"
+
+
+async def quit_and_start_again(app_store, prompts, monkeypatch, template: Path, key_set_again: bool) -> tuple[str, SmolgenApp, str]:
+    """A first start where the Server tab names a server that needs a key (by its variable), a concurrency
+    and `template`, connects and quits; then the next start, with no flags (and, unless `key_set_again`,
+    the variable unset), until the server answers or fails. The state file as the quit left it, the app
+    of the next start and its model status then."""
+    monkeypatch.setenv("REMEMBERED_KEY", SECRET)
+    template.write_text(STUB_CHAT_TEMPLATE, encoding="utf-8")
+    backend = ScriptedGgufBackend()
+    started = []
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: started.append(request) or 0)
+    try:
+        with serve(StubServer(key=SECRET)) as server:
+            app = SmolgenApp(app_store, prompts, backend, cursor_blink=False)
+            async with app.run_test(size=(120, 36)) as pilot:
+                await server_tab(pilot, server.url, key_env="REMEMBERED_KEY", concurrency="3", chat_template=str(template))
+                await wait_for(pilot, lambda: app.screen.query_one("#server-model", Select).value == STUB_MODEL, timeout=10,
+                               what="the model listed by the server")
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: getattr(app.model, "model_name", None) == STUB_MODEL, timeout=10, what="the server")
+                await pilot.press("ctrl+q")
+            kept = state_path().read_text(encoding="utf-8")
+            if not key_set_again:
+                monkeypatch.delenv("REMEMBERED_KEY")  # a new shell, without the export
+            assert cli.main([]) == 0
+            again = SmolgenApp(app_store, prompts, backend, started[0], cursor_blink=False)
+            async with again.run_test(size=(120, 36)) as pilot:
+                await wait_for(pilot, lambda: again.model is not None or again.model_error is not None, timeout=20, what="the server")
+                status = shown_text(again, "#model-status")
+    finally:
+        backend.close()
+    return kept, again, status
+
+
+async def test_the_next_start_reopens_the_server_tabs_servers_with_its_key_variable_concurrency_and_chat_template(
+        app_store, prompts, monkeypatch, tmp_path):
+    template = tmp_path / "chatml.jinja"
+    kept, again, status = await quit_and_start_again(app_store, prompts, monkeypatch, template, key_set_again=True)
+    assert SECRET not in kept and "REMEMBERED_KEY" in kept  # the variable's name, never the key
+    assert again.model_error is None, status  # not refused for want of the key (401)
+    reopened = again.model_request.servers
+    assert (reopened.api_key_env, reopened.concurrency, reopened.chat_template) == ("REMEMBERED_KEY", 3, template)
+    assert again.model.template_origin == template.name  # the template file, not the server's
+
+
+async def test_a_remembered_key_variable_unset_at_the_next_start_is_named_by_the_server_tabs_field_not_sent_without(
+        app_store, prompts, monkeypatch, tmp_path):
+    _, again, status = await quit_and_start_again(app_store, prompts, monkeypatch, tmp_path / "chatml.jinja", key_set_again=False)
+    # The app opens (no traceback, no exit) and says why it has no model, as the tab does: not a 401 from a keyless request.
+    assert again.model is None
+    assert status == "No model: API key env REMEMBERED_KEY: that environment variable is not set · ctrl+o opens another", status
 
 
 @pytest.mark.parametrize("size", [(120, 36), (80, 24)])

@@ -671,9 +671,12 @@ def remembered_model(request: ModelRequest) -> RememberedModel | None:
     """How to open the same model at the next start; None for the embedded one or a llama-server started here."""
     if request.local_slots is not None:
         return None
-    if request.servers is not None:
-        return RememberedModel(servers=list(request.servers.urls), server_model=request.servers.model,
-                               from_server_tab=request.servers.names.server == SERVER_TAB_FIELDS.server)
+    servers = request.servers
+    if servers is not None:
+        return RememberedModel(servers=list(servers.urls), server_model=servers.model,
+                               from_server_tab=servers.names.server == SERVER_TAB_FIELDS.server, api_key_env=servers.api_key_env,
+                               concurrency=servers.concurrency,
+                               chat_template=str(servers.chat_template.expanduser().resolve()) if servers.chat_template else None)
     return RememberedModel(path=str(request.path.expanduser().resolve())) if request.path is not None else None
 
 

@@ -20,13 +20,18 @@ _FORMAT = 1
 
 @dataclass
 class RememberedModel:
-    """The last model the app had open: a GGUF file, or servers (their URLs and the model asked for, and
-    whether the Server tab named them, so that reopening them names its fields, else the flags)."""
+    """The last model the app had open: a GGUF file, or servers (their URLs, the model asked for, the name
+    of the key's variable (never the key), the requests in flight and the chat template file, and whether
+    the Server tab named them, so that reopening them names its fields, else the flags). A file written
+    before a setting was kept holds none for it: None."""
 
     path: str | None = None
     servers: list[str] = field(default_factory=list)
     server_model: str | None = None
     from_server_tab: bool = False
+    api_key_env: str | None = None
+    concurrency: int | None = None
+    chat_template: str | None = None
 
 
 @dataclass
