@@ -17,6 +17,7 @@ from tui.app import fast_paint
 from tui.app.fast_paint import probe
 from tui.app.app import SmolgenApp
 from tui.app.backend import ModelRequest
+from tui.app.widgets.technique_tab import TechniqueTab
 from tui.engine import cpu_load
 from tui.engine.model import Model
 from tui.engine.model_file import ModelInfo, default_model_path, inspect_model
@@ -155,6 +156,20 @@ async def settle(pilot, drawing: dict[str, int], what: str = "the screen to sett
         return quiet
 
     await wait_for(pilot, settled, what=what)
+
+
+async def show_form(pilot, key: str) -> TechniqueTab:
+    """Bring technique `key`'s tab to the front; its form once every field has mounted and the app has nothing
+    queued (the form is in the DOM a round before its fields are)."""
+    screen = pilot.app.main_screen
+    screen.technique.show_technique(key)
+
+    def ready() -> bool:
+        forms = screen.query(f"#form-{key}")
+        return bool(forms) and forms.first(TechniqueTab).fields_mounted and not probe.has_work_queued(pilot.app)
+
+    await wait_for(pilot, ready, what=f"the {key} form")
+    return screen.query_one(f"#form-{key}", TechniqueTab)
 
 
 def shown_text(app: SmolgenApp, selector: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from tests.app.conftest import make_app, notifications, shown_text, wait_for
+from tests.app.conftest import make_app, notifications, show_form, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend, FakeModel
 from tui.app.screens.model_picker import ModelPickerScreen
 from tui.engine.errors import BadInput
@@ -63,14 +63,12 @@ async def test_on_a_base_model_a_chat_technique_says_so_before_it_runs_and_text_
     app = make_app(app_store, prompts, FakeBackend(BaseFakeModel()))
     async with app.run_test(size=(110, 36)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
-        app.main_screen.technique.show_technique("magpie")
-        await pilot.pause()
+        await show_form(pilot, "magpie")
         await pilot.press("ctrl+g")
         await pilot.pause()
         assert any(n.startswith("magpie needs a chat template: models/base.gguf") for n in notifications(app))
         assert not app.running and app_store.list_runs() == []
-        app.main_screen.technique.show_technique("text")
-        await pilot.pause()
+        await show_form(pilot, "text")
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: "Finished · 1 stored" in shown_text(app, "#stage"), what="the text generation run")
     [sample] = app_store.list_samples()

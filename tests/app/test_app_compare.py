@@ -8,7 +8,7 @@ import json
 from textual.command import CommandList
 
 from tests.conftest import run_cli
-from tests.app.conftest import make_app, notifications, wait_for
+from tests.app.conftest import make_app, notifications, show_form, wait_for
 from tests.app.fake_backend import FakeBackend, FakeModel
 from tests.app.test_app_review import add_samples, on_disk
 from tui.app.screens.compare import CompareScreen
@@ -115,8 +115,7 @@ async def test_the_preference_pairs_tab_generates_judged_pairs_that_compare_pair
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
-        app.main_screen.technique.show_technique("preference")
-        await wait_for(pilot, lambda: bool(app.main_screen.query("#form-preference")), what="the preference tab")
+        await show_form(pilot, "preference")
         app.main_screen.query_one("#run-num").value = "1"
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: "Finished" in str(app.main_screen.query_one("#stage").render()), what="the run to finish")
@@ -136,9 +135,7 @@ async def test_the_preference_pairs_tab_takes_other_response_models_and_the_mode
     app = make_app(app_store, prompts, backend)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
-        app.main_screen.technique.show_technique("preference")
-        await wait_for(pilot, lambda: bool(app.main_screen.query("#form-preference")), what="the preference tab")
-        await pilot.pause()
+        await show_form(pilot, "preference")
         app.main_screen.query_one("#preference--responders").load_text("http://writer.example:8080/v1")
         app.main_screen.query_one("#run-num").value = "1"
         await pilot.press("ctrl+g")
@@ -159,9 +156,7 @@ WRITER_URL = "http://writer.example:8080/v1"
 async def preference_form_with_a_response_server(pilot, key_variable: str, server_model: str = ""):
     """The preference tab, WRITER_URL its response model, asked for `server_model` with the key in `key_variable`."""
     await wait_for(pilot, lambda: pilot.app.model is not None, what="the model")
-    pilot.app.main_screen.technique.show_technique("preference")
-    await wait_for(pilot, lambda: bool(pilot.app.main_screen.query("#form-preference")), what="the preference tab")
-    await pilot.pause()
+    await show_form(pilot, "preference")
     form = pilot.app.main_screen.query_one("#form-preference")
     form.query_one("#preference--responders").load_text(WRITER_URL)
     form.query_one("#preference--response_server_model").value = server_model

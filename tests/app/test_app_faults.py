@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import tui.engine.journal as journal_module
-from tests.app.conftest import make_app, notifications, wait_for
+from tests.app.conftest import make_app, notifications, show_form, wait_for
 from tests.app.fake_backend import FakeBackend, FakeModel, fake_info
 from tests.app.test_app_review import add_samples
 from tui.app.app import ORDERLY_EXIT_SECONDS
@@ -104,7 +104,7 @@ async def test_a_stop_signal_quits_like_ctrl_q_and_records_the_run_as_cancelled(
     app = make_app(app_store, prompts, FakeBackend(FakeModel(word_delay=0.02)))
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
-        app.main_screen.technique.show_technique("magpie")
+        await show_form(pilot, "magpie")
         app.main_screen.query_one("#run-num").value = "50"
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: len(app_store.list_samples()) >= 2, what="two finished samples")

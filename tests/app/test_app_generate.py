@@ -10,7 +10,7 @@ import pytest
 
 from textual.widgets import ProgressBar
 
-from tests.app.conftest import CancelledBeforeCall, LoadedModelBackend, make_app, shown_text, wait_for
+from tests.app.conftest import CancelledBeforeCall, LoadedModelBackend, make_app, show_form, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend, FakeModel
 from tui.engine import cpu_load
 from tui.engine.cpu_load import CpuReading
@@ -21,8 +21,7 @@ from tui.engine.store import SampleStore
 async def _magpie(pilot, samples: str = "1", max_tokens: str = "16") -> None:
     """Show the Magpie tab and set how many samples and how many tokens per turn."""
     app = pilot.app
-    app.main_screen.technique.show_technique("magpie")
-    await wait_for(pilot, lambda: bool(app.main_screen.query("#magpie--user_sampling--max_tokens")), what="the Magpie form")
+    await show_form(pilot, "magpie")
     app.main_screen.query_one("#run-num").value = samples
     app.main_screen.query_one("#run-seed").value = "11"
     for turn in ("user_sampling", "assistant_sampling"):
@@ -132,8 +131,7 @@ async def test_self_instruct_counts_seeds_done_and_instructions_kept_apart(app_s
     app = make_app(app_store, prompts, FakeBackend(FakeModel(lists)))
     async with app.run_test(size=(120, 32)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the model")
-        app.main_screen.technique.show_technique("self-instruct")
-        await pilot.pause()
+        await show_form(pilot, "self-instruct")
         app.main_screen.query_one("#self-instruct--answer--enabled").value = False  # the script holds the lists only
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: "Finished" in shown_text(app, "#stage"), what="the run to finish")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from tests.app.conftest import make_app, notifications, shown_text, wait_for
+from tests.app.conftest import make_app, notifications, show_form, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend, FakeModel
 from tests.app.test_app_review import add_samples, on_disk
 from tui.engine.model import Cancelled
@@ -33,9 +33,7 @@ class HeldFakeModel(FakeModel):
 async def show_judge_tab(pilot) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: app.model is not None, what="the model")
-    app.main_screen.technique.show_technique("judge")
-    await wait_for(pilot, lambda: bool(app.main_screen.query("#form-judge")), what="the judge tab")
-    await pilot.pause()  # the form's fields are mounted after the form
+    await show_form(pilot, "judge")
 
 
 def judged(store) -> dict[str, dict | None]:

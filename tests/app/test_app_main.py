@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.command import CommandList
 from textual.widgets import Input, RadioButton, Static, TextArea
 
-from tests.app.conftest import make_app, notifications, shown_text, wait_for
+from tests.app.conftest import make_app, notifications, show_form, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend, FileCheckingBackend
 from tests.app.test_app_review import add_samples
 from tui.app.app import help_sections
@@ -134,8 +134,7 @@ async def test_samples_and_seed_are_marked_invalid_only_for_an_invalid_value_wit
 async def test_an_invalid_setting_is_explained_next_to_it_and_blocks_the_run(app_store, prompts):
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(100, 32)) as pilot:
-        app.main_screen.technique.show_technique("magpie")
-        await wait_for(pilot, lambda: bool(app.main_screen.query("#magpie--assistant_sampling--temperature")))
+        await show_form(pilot, "magpie")
         field = app.main_screen.query_one("#magpie--assistant_sampling--temperature", Input)
         field.value = "9"
         await pilot.pause()
@@ -251,8 +250,7 @@ async def test_a_model_that_fails_to_load_is_reported_and_the_app_stays_up(app_s
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: app.model_error is not None)
         assert "No model: broken.gguf: llama.cpp cannot load this model" in shown_text(app, "#model-status")
-        app.main_screen.technique.show_technique("magpie")
-        await pilot.pause()
+        await show_form(pilot, "magpie")
         await pilot.press("ctrl+g")
         assert any("No model to run" in message for message in notifications(app))
         assert app.is_running
@@ -325,7 +323,7 @@ async def test_each_technique_tab_says_what_it_does_and_f1_has_a_page_with_an_ex
         summary = str(app.main_screen.query_one("#form-chain .technique-summary").render())
         assert summary.startswith("Writes a question or request from each seed, then answers it. Seed: a topic, a task or a request")
         app.main_screen.technique.show_technique("pipeline")
-        await pilot.pause()
+        await wait_for(pilot, lambda: bool(app.main_screen.query("#pipeline .technique-summary")), what="the Pipeline tab")
         assert "every step output is cached" in str(app.main_screen.query_one("#pipeline .technique-summary").render())
         await pilot.press("f1")
         titles = ["Keys", *(entry.title for entry in app.techniques), "Pipeline"]

@@ -7,7 +7,7 @@ import json
 import pytest
 from textual.widgets import OptionList
 
-from tests.app.conftest import CancelledBeforeCall, LoadedModelBackend, make_app, notifications, shown_text, wait_for
+from tests.app.conftest import CancelledBeforeCall, LoadedModelBackend, make_app, notifications, show_form, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.conftest import run_smolgen
 from tui.app.app import help_sections
@@ -297,8 +297,7 @@ async def test_the_tabs_keys_work_as_soon_as_it_is_shown_wherever_the_focus_is(a
         await pilot.press("escape")
         await pilot.press("f2", "f8")  # from the seeds pane too
         assert app.main_screen.query_one("#pipeline-no-cache").value
-        app.main_screen.technique.show_technique("magpie")
-        await pilot.pause()
+        await show_form(pilot, "magpie")
         await pilot.press("f8")  # the keys belong to the tab: with another in front they do nothing
         assert app.main_screen.query_one("#pipeline-no-cache").value
 

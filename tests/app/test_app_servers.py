@@ -14,7 +14,7 @@ import pytest
 
 from textual.widgets import Checkbox, Input, Select, TabbedContent
 
-from tests.app.conftest import notifications, shown_text, wait_for
+from tests.app.conftest import notifications, show_form, shown_text, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.conftest import run_cli
 from tui import cli
@@ -71,8 +71,7 @@ async def magpie_run(pilot, samples: int) -> None:
     """Show the Magpie tab, ask for `samples` samples with seed 11, and start the run."""
     app = pilot.app
     await wait_for(pilot, lambda: app.model is not None, timeout=20, what="the server's model")
-    app.main_screen.technique.show_technique("magpie")
-    await wait_for(pilot, lambda: bool(app.main_screen.query("#form-magpie")), what="the Magpie form")
+    await show_form(pilot, "magpie")
     app.main_screen.query_one("#run-num").value = str(samples)
     app.main_screen.query_one("#run-seed").value = "11"
     await pilot.pause()

@@ -14,9 +14,8 @@ from textual.css.stylesheet import Stylesheet
 from textual.dom import DOMNode
 from textual.widgets import Label
 
-from tests.app.conftest import fast_paint_only, make_app, settle, wait_for
+from tests.app.conftest import fast_paint_only, make_app, settle, show_form, wait_for
 from tests.app.fake_backend import FakeBackend
-from tests.app.test_form_check_cost import show_form
 from tui.app import fast_paint
 from tui.app.collector import YOUNG_OBJECTS_PER_PASS
 from tui.app.fast_paint import probe, shared_css

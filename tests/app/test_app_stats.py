@@ -7,7 +7,7 @@ import re
 
 from textual.widgets import Input
 
-from tests.app.conftest import make_app, notifications, wait_for
+from tests.app.conftest import make_app, notifications, show_form, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.app.test_app_review import on_disk
 from tests.conftest import run_cli
@@ -195,8 +195,7 @@ async def test_stats_follow_new_samples_and_coalesce_a_burst(app_store, prompts)
     app = make_app(app_store, prompts, FakeBackend())
     async with app.run_test(size=(110, 32)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, what="the fake model")
-        app.main_screen.technique.show_technique("magpie")
-        await wait_for(pilot, lambda: bool(app.main_screen.query("#form-magpie")))
+        await show_form(pilot, "magpie")
         app.main_screen.query_one("#run-num").value = "2"
         stats = await open_stats(pilot)
         computations: list = []  # each computation of the figures started

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from textual.widgets import Input, TextArea
 
-from tests.app.conftest import fast_paint_only, make_app, wait_for
+from tests.app.conftest import fast_paint_only, make_app, show_form, wait_for
 from tests.app.fake_backend import FakeBackend
 from tui.app.techniques import TechniqueEntry
 from tui.app.widgets.pipeline_step_form import PipelineStepForm
-from tui.app.widgets.technique_tab import TechniqueTab
 
 
 def count_builds(monkeypatch) -> list[str]:
@@ -24,15 +23,6 @@ def count_builds(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(TechniqueEntry, "build", counted)
     return built
-
-
-async def show_form(pilot, key: str) -> TechniqueTab:
-    """Bring technique `key`'s tab to the front; its form once mounted and settled."""
-    screen = pilot.app.main_screen
-    screen.technique.show_technique(key)
-    await wait_for(pilot, lambda: bool(screen.query(f"#form-{key}")), what=f"the {key} form")
-    await pilot.pause()
-    return screen.query_one(f"#form-{key}", TechniqueTab)
 
 
 async def test_a_technique_form_checks_each_field_once_as_it_is_shown_and_a_key_only_the_field_typed_in(app_store, prompts, monkeypatch):

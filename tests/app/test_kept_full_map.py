@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from textual.widgets import Input, Static
 
-from tests.app.conftest import fast_paint_only, make_app, settle, wait_for
+from tests.app.conftest import fast_paint_only, make_app, settle, show_form, wait_for
 from tests.app.fake_backend import FakeBackend
 from tests.app.test_app_review import add_samples
-from tests.app.test_form_check_cost import show_form
 from tui.app.fast_paint.probe import count_drawing, on_screen
 
 

@@ -65,6 +65,11 @@ class TechniqueTab(VerticalScroll):
         # may load, or ctrl+g come, in between, and must not look for fields that are not there yet.
         self._fields_mounted = False
 
+    @property
+    def fields_mounted(self) -> bool:
+        """Whether every field is in the DOM (before, the form is still being composed)."""
+        return self._fields_mounted
+
     def widget_id(self, field: Setting) -> str:
         return f"{self.entry.key}--{field.key}"
 
