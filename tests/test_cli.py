@@ -110,14 +110,29 @@ def test_bad_seed_file_and_template_get_one_line(tmp_path):
     _one_line_error(result, 2, "needs.jinja2:1", "topic")
 
 
-@pytest.mark.parametrize("args", [
-    ("generate", "chain", "--num", "1"),  # no seeds: the store was looked in
-    ("generate", "text", "--seeds", "seeds.txt", "--template", "nope"),  # found once the store is open
-])
-def test_a_refused_generate_leaves_no_store_where_there_was_none(tmp_path, args):
+@pytest.mark.parametrize("args, named", [
+    (("generate", "chain", "--num", "1"), "chain: needs seeds"),  # no seeds: the store was looked in
+    (("generate", "text", "--seeds", "seeds.txt", "--template", "nope"), "nope"),  # found once the store is open
+    (("seeds", "import", "missing.txt", "--store", "new.json"), "missing.txt: seed file not found"),
+    (("seeds", "import", "empty.txt", "--store", "new.json"), "empty.txt: no seeds imported"),
+    (("seeds", "list", "--store", "new.json"), "new.json: no store here"),
+    (("export", "--out", "sft.jsonl", "--store", "new.json"), "new.json: no store here"),
+    (("export", "--format", "dpo", "--out", "pairs.jsonl", "--store", "new.json"), "new.json: no store here"),
+    (("export", "--format", "hf", "--out", "ds", "--store", "new.json"), "new.json: no store here"),
+    (("stats", "--run", "1", "--store", "new.json"), "new.json: no store here"),
+    (("judge", "--store", "new.json"), "new.json: no store here"),
+    (("bench", "quality", "--reuse", "--store", "new.json"), "new.json: no store here"),
+], ids=["generate-no-seeds", "generate-unknown-template", "seeds-import-missing", "seeds-import-empty", "seeds-list", "export",
+        "export-dpo", "export-hf", "stats", "judge", "bench-quality-reuse"])
+def test_a_refused_command_leaves_the_folder_as_it_was(tmp_path, args, named):
+    """Bad input ends the command with one line and exit 2; a store that was not there is not made: no store,
+    journal or lock file, and a command that only reads refuses a store that does not exist."""
     (tmp_path / "seeds.txt").write_text("x\n", encoding="utf-8")
-    _one_line_error(run_cli(*args, cwd=tmp_path), 2)
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["seeds.txt"]  # no store, journal or lock
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    _one_line_error(run_cli(*args, cwd=tmp_path), 2, named)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == before
+    assert all(path.is_file() for path in tmp_path.iterdir())  # no folder either (an export's --out)
 
 
 @pytest.mark.model

@@ -13,7 +13,7 @@ from tui.engine.errors import BadInput, SmolgenError
 from tui.engine.export import FORMATS, HUB_FOLDER, PAIR_FORMAT, ExportResult, RowOptions, export_pairs, export_samples, text_chat_template
 from tui.engine.judge import check_min_rating
 from tui.engine.preferences import TECHNIQUE as PREFERENCE
-from tui.engine.store import REVIEW_STATUSES
+from tui.engine.store import REVIEW_STATUSES, check_store_exists
 from tui.engine.store_reader import StoreReader
 
 
@@ -68,7 +68,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == HUB_FOLDER:
         return _export_hub_folder(args, rows, status, template, started)
     statuses = REVIEW_STATUSES if status == "all" else (status,)
-    with StoreReader(args.store) as store:
+    with _reader(args.store) as store:
         result = export_samples(store.iter_samples(statuses=statuses), args.format, args.out, overwrite=args.force,
                                 include_truncated=args.include_truncated, chat_template=template, min_rating=args.min_rating)
         counts = store.status_counts()
@@ -84,7 +84,7 @@ def _export_pairs(args: argparse.Namespace) -> int:
     if args.min_rating is not None:
         _check_min_rating_for(PAIR_FORMAT, args.min_rating)
     statuses = _pair_statuses(args.status)
-    with StoreReader(args.store) as store:
+    with _reader(args.store) as store:
         samples = list(store.iter_samples(statuses=statuses, technique=PREFERENCE))
     result = export_pairs(samples, args.out, overwrite=args.force, min_margin=args.min_margin, human_only=args.human_only,
                           include_truncated=args.include_truncated)
@@ -93,6 +93,12 @@ def _export_pairs(args: argparse.Namespace) -> int:
         raise SmolgenError(f"{args.out}: not written, no pair to export among {found}{result.left_out()}")
     print(f"wrote {result.written} pairs ({PAIR_FORMAT}) to {result.path}{result.left_out()}")
     return 0
+
+
+def _reader(path: Path) -> StoreReader:
+    """The store to export from, once every flag is known to be good; a store that is not there is bad input."""
+    check_store_exists(path, "export")
+    return StoreReader(path)
 
 
 def _check_min_rating_for(rows: str, min_rating: float) -> None:
@@ -118,7 +124,7 @@ def _export_hub_folder(args: argparse.Namespace, rows: str, status: str, templat
         statuses = _pair_statuses(args.status)
         status = ", ".join(statuses)
     counts: Counter = Counter()  # every sample's status, counted as the samples stream past: the card is written after
-    with StoreReader(args.store) as store:
+    with _reader(args.store) as store:
         result = export_hub_folder(
             store.iter_samples(statuses=statuses, counted=counts), args.out, runs={run["id"]: run for run in store.list_runs()},
             store_statuses=counts, statuses=statuses, test_size=test_size, license=args.license or "apache-2.0",

@@ -42,13 +42,14 @@ def run_judge_command(args: argparse.Namespace) -> int:
     from tui.engine.language_model import requests_in_flight
     from tui.engine.model import new_run_seed
     from tui.engine.prompts import PromptLibrary
-    from tui.engine.store import SampleStore
+    from tui.engine.store import SampleStore, check_store_exists
 
     aspects = parse_aspects(args.aspects)
     names = SettingNames(server="--judge-server") if args.judge_server else SERVER_FLAGS  # for bad input, as typed
     args.server = [*args.server, *args.judge_server]
     check_model_flags(args)
     prompts = PromptLibrary(args.prompts)
+    check_store_exists(args.store, "judge")
     with SampleStore(args.store, read_only=True) as store:  # nothing is written before the judge is known to work
         samples = selected_samples(store, args)
     with opened_model(args, names=names) as model:

@@ -12,7 +12,7 @@ from tui.cli_flags import add_store_flag
 from tui.engine.dataset_stats import DatasetStats, Histogram, change_text, compare, compute_stats, figure_text
 from tui.engine.errors import BadInput
 from tui.engine.run_names import JUDGING_TECHNIQUE, run_choices
-from tui.engine.store import STATUSES, SampleStore
+from tui.engine.store import STATUSES, SampleStore, check_store_exists
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext's "clear" theme still writes colour resets
@@ -32,6 +32,7 @@ def add_arguments(stats: argparse.ArgumentParser) -> None:
 def cmd_stats(args: argparse.Namespace) -> int:
     if not 0 < args.threshold <= 1:
         raise BadInput(f"--threshold {args.threshold}: must be above 0 and at most 1")
+    check_store_exists(args.store, "show")
     with SampleStore(args.store, read_only=True) as store:
         samples = store.list_samples(statuses=args.status)
         recorded = store.list_runs()

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from tui.cli_flags import add_store_flag
-from tui.engine.store import damaged_path, journal_path
+from tui.engine.store import damaged_path, journal_path, store_exists
 
 
 def add_arguments(store: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def add_arguments(store: argparse.ArgumentParser) -> None:
 def cmd_store(args: argparse.Namespace) -> int:
     from tui.engine.store_repair import inspect, repair
 
-    if not args.store.exists() and not journal_path(args.store).exists():
+    if not store_exists(args.store):
         print(f"{args.store}: no store here (nothing to {args.store_command})")
         return 0
     if args.store_command == "check":

@@ -102,7 +102,10 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         raise BadInput(f"bench quality: --wide-cap {args.wide_cap}: must be at least 1")
     if args.reuse and args.store is None:
         raise BadInput("bench quality: --reuse needs --store, the store an earlier run kept")
-    from tui.engine.store import SampleStore
+    from tui.engine.store import SampleStore, check_store_exists
+
+    if args.reuse:
+        check_store_exists(args.store, "reuse")
 
     with tempfile.TemporaryDirectory() as scratch:
         path = args.store or Path(scratch) / "quality.json"

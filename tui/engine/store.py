@@ -67,6 +67,17 @@ def journal_path(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + ".journal")
 
 
+def store_exists(store_path: Path) -> bool:
+    """A store is at `store_path`: its snapshot, or a journal not yet folded into one."""
+    return store_path.exists() or journal_path(store_path).exists()
+
+
+def check_store_exists(store_path: Path, doing: str) -> None:
+    """Bad input for a command that reads a store when none is at `store_path`: reading never creates one."""
+    if not store_exists(store_path):
+        raise BadInput(f"{store_path}: no store here (nothing to {doing})")
+
+
 def damaged_path(store_path: Path) -> Path:
     """Where lines the store cannot use are kept, never deleted: torn last lines and repaired damage."""
     return store_path.with_name(store_path.name + ".damaged")
@@ -761,7 +772,7 @@ def opened_for_command(path: str | Path) -> Iterator[SampleStore]:
     """The store at `path` for a command that writes; one the command created is removed again if bad input ends
     the command before anything was stored, so refused input leaves the disk as it was."""
     path = Path(path)
-    created = not path.exists() and not journal_path(path).exists()
+    created = not store_exists(path)
     with SampleStore(path) as store:
         try:
             yield store
