@@ -16,9 +16,8 @@ from typing import Any, Sequence
 from tui import __version__
 from tui.cli_flags import Subcommand, add_model_options, add_server_flags, add_store_flag, flags_added_when_used
 from tui.cli_signals import Stopped, signal_name, stopped_by_signals
-from tui.engine.errors import SmolgenError
-from tui.engine.model_spec import KeyVariableUnset
-from tui.engine.server.settings import SERVER_FLAGS, SERVER_TAB_FIELDS, ServerSettings, SettingNames, is_flag
+from tui.engine.errors import BadInput, SmolgenError
+from tui.engine.server.settings import SERVER_FLAGS, SERVER_TAB_FIELDS, ServerSettings, SettingNames
 from tui.engine.user_config import load_user_config
 
 
@@ -131,29 +130,31 @@ def _open_app(args: argparse.Namespace) -> int:
     server_defaults = argparse.ArgumentParser(add_help=False)
     add_server_flags(server_defaults)
     args = argparse.Namespace(**{**vars(server_defaults.parse_args([])), **vars(args)})
-    names = _open_the_last_model(args)
-    servers, local_slots = _checked_servers(args, names)  # bad flags are one line before the app opens
+    names, reopened_as_left = _open_the_last_model(args)
+    servers, local_slots = _checked_servers(args, names, reopened_as_left)  # bad flags are one line before the app opens
     from tui.app.app import run_app  # Textual and the app load once the flags are known to be good
     request = ModelRequest(getattr(args, "model", None), getattr(args, "context", 4096), getattr(args, "threads", None),
                            servers, local_slots)
     return run_app(args.store, request, getattr(args, "prompts", None), args.model_folders, getattr(args, "export_license", None))
 
 
-def _open_the_last_model(args: argparse.Namespace) -> SettingNames:
+def _open_the_last_model(args: argparse.Namespace) -> tuple[SettingNames, bool]:
     """With no model or servers from a flag or config.toml, the app opens what it had open when last quit
     (a file that is gone since: the embedded model), servers with the settings they had. The names of the
     servers' settings for bad input: where each came from, the Server tab's fields for what it chose (a
-    setting given by flag now wins, named by it), else the flags."""
+    setting given by flag now wins, named by it), else the flags. And whether servers were reopened with no
+    server flag given at this start."""
     from tui.engine.app_state import load_app_state
 
     if getattr(args, "model", None) is not None or args.server or args.local_server is not None:
-        return SERVER_FLAGS
+        return SERVER_FLAGS, False
     last = load_app_state().model
     if last is None:
-        return SERVER_FLAGS
+        return SERVER_FLAGS, False
     if last.path and Path(last.path).is_file():
         args.model = Path(last.path)
     elif last.servers:
+        typed_at_all = any(getattr(args, flag) is not None for flag in ("timeout", "max_retries"))
         args.server = list(last.servers)
         chosen_by = SERVER_TAB_FIELDS if last.from_server_tab else SERVER_FLAGS
         typed_now: dict[str, str] = {}
@@ -167,24 +168,24 @@ def _open_the_last_model(args: argparse.Namespace) -> SettingNames:
                 setattr(args, flag, remembered)
             else:
                 typed_now[setting] = getattr(SERVER_FLAGS, setting)
-        return replace(chosen_by, **typed_now)
-    return SERVER_FLAGS
+        return replace(chosen_by, **typed_now), not typed_now and not typed_at_all
+    return SERVER_FLAGS, False
 
 
-def _checked_servers(args: argparse.Namespace, names: SettingNames) -> tuple[ServerSettings | None, int | None]:
-    """The servers' settings, checked before the app opens (bad input: one line, exit 2). A key variable the
-    Server tab chose that is not set now opens the app all the same, without connecting: its model status
-    says so, naming the tab's field, which ctrl+o can change."""
-    from tui.cli_model import checked_server_flags
+def _checked_servers(args: argparse.Namespace, names: SettingNames, reopened_as_left: bool) -> tuple[ServerSettings | None, int | None]:
+    """The servers' settings, checked before the app opens (bad input: one line, exit 2). Servers reopened as
+    the last quit left them, with a setting that no longer holds (its key variable not set in this shell, its
+    chat template file gone), open the app all the same, unchecked: connecting fails, and the model status
+    names the setting, which ctrl+o shows filled in and can change. Else `smolgen` would refuse to start
+    until a flag named something else."""
+    from tui.cli_model import checked_server_flags, server_settings
 
     try:
         return checked_server_flags(args, names)
-    except KeyVariableUnset:
-        if is_flag(names.key):
+    except BadInput:
+        if not reopened_as_left:
             raise
-        variable, args.api_key_env = args.api_key_env, None
-        servers, local_slots = checked_server_flags(args, names)  # every other setting checked as usual
-        return replace(servers, api_key_env=variable) if servers is not None else None, local_slots
+        return server_settings(args, list(args.server), names=names, checked=False), None
 
 
 if __name__ == "__main__":

@@ -66,11 +66,11 @@ def choose_local_server(args: argparse.Namespace, samples: int) -> bool:
 
 
 def server_settings(args: argparse.Namespace, urls: list[str], default_concurrency: int = DEFAULT_CONCURRENCY,
-                    names: SettingNames = SERVER_FLAGS) -> ServerSettings:
+                    names: SettingNames = SERVER_FLAGS, checked: bool = True) -> ServerSettings:
     """The server flags as settings (defaults where a flag was not given), bad input named as `names` says
     (the flags that gave the URLs, model and key); with --local-server and no URL yet, the local server's is
-    added once it runs."""
-    return ServerSettings(
+    added once it runs. `checked=False`: not validated here (connecting validates them)."""
+    settings = ServerSettings(
         urls=urls,
         model=args.server_model,
         api_key_env=args.api_key_env,
@@ -79,7 +79,8 @@ def server_settings(args: argparse.Namespace, urls: list[str], default_concurren
         max_retries=args.max_retries if args.max_retries is not None else DEFAULT_MAX_RETRIES,
         chat_template=args.chat_template,
         names=names,
-    ).validate(local_server=getattr(args, "local_server", None) is not None)
+    )
+    return settings.validate(local_server=getattr(args, "local_server", None) is not None) if checked else settings
 
 
 def checked_server_flags(args: argparse.Namespace, names: SettingNames = SERVER_FLAGS) -> tuple[ServerSettings | None, int | None]:

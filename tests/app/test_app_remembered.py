@@ -121,12 +121,16 @@ def test_flags_at_the_next_start_win_over_the_server_settings_the_tab_chose_and_
 
 
 def test_bad_input_names_each_reopened_server_setting_by_where_it_came_from(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: 0)
+    calls = []
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: calls.append(request) or 0)
     gone = tmp_path / "gone.jinja"
     save_app_state(AppState(model=RememberedModel(servers=["http://127.0.0.1:8080/v1"], from_server_tab=True, concurrency=3,
                                                   chat_template=str(gone))))
-    assert cli.main([]) == 2
+    assert cli.main(["--timeout", "5"]) == 2  # a server flag typed now: the servers are checked before the app opens
     assert capsys.readouterr().err == f"smolgen: Chat template {gone}: no such file\n"  # the tab's field, not --chat-template
+    assert not calls
+    assert cli.main([]) == 0  # nothing typed: the app opens all the same, and connecting names the file
+    assert calls[-1].servers.chat_template == gone and calls[-1].servers.names == SERVER_TAB_FIELDS
     assert cli.main(["--concurrency", "0"]) == 2
     assert capsys.readouterr().err == "smolgen: --concurrency 0: must be at least 1\n"  # typed now: the flag
     monkeypatch.delenv("UNSET_KEY", raising=False)

@@ -23,7 +23,7 @@ from tui.app.backend import LlamaBackend, ModelRequest
 from tui.app.messages import StageStarted, TextStreamed
 from tui.app.screens.model_picker import ModelPickerScreen
 from tui.bench.stub_server import STUB_CHAT_TEMPLATE, STUB_MODEL, Answer, ServerThread, StubServer, canned_text
-from tui.engine.app_state import state_path
+from tui.engine.app_state import AppState, RememberedModel, save_app_state, state_path
 from tui.engine.errors import BadInput
 from tui.engine.server.settings import ServerSettings
 from tui.engine.store import SampleStore
@@ -346,6 +346,18 @@ class RestartedStub(StubServer):
         return await super().handle(method, target, body)
 
 
+async def start_again(app_store, prompts, backend, monkeypatch) -> tuple[SmolgenApp, str]:
+    """The next start with no flags (`smolgen` alone): the app it opens, once its model is open or has failed,
+    and the model status it shows then."""
+    started = []
+    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: started.append(request) or 0)
+    assert cli.main([]) == 0
+    again = SmolgenApp(app_store, prompts, backend, started[0], cursor_blink=False)
+    async with again.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: again.model is not None or again.model_error is not None, timeout=20, what="the model")
+        return again, shown_text(again, "#model-status")
+
+
 async def test_servers_the_server_tab_chose_are_named_by_its_fields_when_the_next_start_cannot_reopen_them(app_store, prompts,
                                                                                                            monkeypatch):
     backend = ScriptedGgufBackend()
@@ -359,18 +371,12 @@ async def test_servers_the_server_tab_chose_are_named_by_its_fields_when_the_nex
                 await pilot.press("enter")
                 await wait_for(pilot, lambda: getattr(app.model, "model_name", None) == STUB_MODEL, timeout=10, what="the server")
                 await pilot.press("ctrl+q")  # the servers are remembered for the next start
-        started = []
-        monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: started.append(request) or 0)
-        assert cli.main([]) == 0  # the next start, no flags: the app reopens what the Server tab chose
-        with ServerThread(RestartedStub().handle, port=server.port):
-            again = SmolgenApp(app_store, prompts, backend, started[0], cursor_blink=False)
-            async with again.run_test(size=(120, 36)) as pilot:
-                await wait_for(pilot, lambda: again.model_error is not None, timeout=20, what="the reconnection to fail")
-                status = shown_text(again, "#model-status")
+        with ServerThread(RestartedStub().handle, port=server.port):  # the next start reopens what the Server tab chose
+            again, status = await start_again(app_store, prompts, backend, monkeypatch)
     finally:
         backend.close()
     # The Server tab's field, which ctrl+o shows filled in, not the --server-model flag nobody typed.
-    assert status.startswith(f"No model: Model {STUB_MODEL}: {server.url} does not have it"), status
+    assert again.model is None and status.startswith(f"No model: Model {STUB_MODEL}: {server.url} does not have it"), status
 
 
 SECRET = "sk-remembered-never-0123456789"
@@ -384,8 +390,6 @@ async def quit_and_start_again(app_store, prompts, monkeypatch, template: Path, 
     monkeypatch.setenv("REMEMBERED_KEY", SECRET)
     template.write_text(STUB_CHAT_TEMPLATE, encoding="utf-8")
     backend = ScriptedGgufBackend()
-    started = []
-    monkeypatch.setattr("tui.app.app.run_app", lambda store, request, *_: started.append(request) or 0)
     try:
         with serve(StubServer(key=SECRET)) as server:
             app = SmolgenApp(app_store, prompts, backend, cursor_blink=False)
@@ -399,11 +403,7 @@ async def quit_and_start_again(app_store, prompts, monkeypatch, template: Path, 
             kept = state_path().read_text(encoding="utf-8")
             if not key_set_again:
                 monkeypatch.delenv("REMEMBERED_KEY")  # a new shell, without the export
-            assert cli.main([]) == 0
-            again = SmolgenApp(app_store, prompts, backend, started[0], cursor_blink=False)
-            async with again.run_test(size=(120, 36)) as pilot:
-                await wait_for(pilot, lambda: again.model is not None or again.model_error is not None, timeout=20, what="the server")
-                status = shown_text(again, "#model-status")
+            again, status = await start_again(app_store, prompts, backend, monkeypatch)
     finally:
         backend.close()
     return kept, again, status
@@ -426,6 +426,20 @@ async def test_a_remembered_key_variable_unset_at_the_next_start_is_named_by_the
     # The app opens (no traceback, no exit) and says why it has no model, as the tab does: not a 401 from a keyless request.
     assert again.model is None
     assert status == "No model: API key env REMEMBERED_KEY: that environment variable is not set · ctrl+o opens another", status
+
+
+async def test_a_remembered_chat_template_gone_at_the_next_start_opens_the_app_and_names_the_server_tabs_field(
+        app_store, prompts, monkeypatch, tmp_path):
+    """Else `smolgen` alone would refuse to start, on a file nobody named at this start, until a flag opened something else."""
+    gone = tmp_path / "gone.jinja"
+    save_app_state(AppState(model=RememberedModel(servers=["http://127.0.0.1:9/v1"], from_server_tab=True, chat_template=str(gone))))
+    backend = ScriptedGgufBackend()
+    try:
+        app, status = await start_again(app_store, prompts, backend, monkeypatch)
+    finally:
+        backend.close()
+    assert app.model is None and app.model_error == f"Chat template {gone}: no such file"
+    assert status.startswith("No model: Chat template "), status
 
 
 @pytest.mark.parametrize("size", [(120, 36), (80, 24)])
