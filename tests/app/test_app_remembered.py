@@ -156,3 +156,15 @@ def test_a_state_file_that_cannot_be_read_is_forgotten():
     state_path().parent.mkdir(parents=True, exist_ok=True)
     state_path().write_text("{half a file", encoding="utf-8")
     assert load_app_state() == AppState()
+
+
+def test_a_state_file_from_a_later_smolgen_keeps_what_this_one_knows_of_the_last_model():
+    """A key a later version adds to the model is left out; the servers, the techniques and the theme stay."""
+    from tui.engine.app_state import load_app_state
+
+    state_path().parent.mkdir(parents=True, exist_ok=True)
+    state_path().write_text(json.dumps({"format": 1, "techniques": {"magpie": {"n_turns": "3"}}, "theme": "nord", "model": {
+        "servers": ["http://127.0.0.1:8080/v1"], "server_model": "qwen", "a_later_setting": 7}}), encoding="utf-8")
+    kept = load_app_state()
+    assert kept.model == RememberedModel(servers=["http://127.0.0.1:8080/v1"], server_model="qwen")
+    assert (kept.techniques, kept.theme) == ({"magpie": {"n_turns": "3"}}, "nord")

@@ -8,7 +8,7 @@ cannot be read is forgotten (the defaults come back), never an error.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +61,17 @@ def load_app_state(path: Path | None = None) -> AppState:
         return AppState(
             techniques={str(key): dict(values) for key, values in (kept.get("techniques") or {}).items()},
             samples=str(kept.get("samples") or ""),
-            model=RememberedModel(**model) if isinstance(model, dict) else None,
+            model=_remembered_model(model) if isinstance(model, dict) else None,
             theme=kept.get("theme") if isinstance(kept.get("theme"), str) else None,
         )
     except (OSError, ValueError, TypeError, AttributeError):
         return AppState()
+
+
+def _remembered_model(kept: dict[str, Any]) -> RememberedModel:
+    """The last model as a file says it; keys a later smolgen wrote are left out, not the whole file forgotten."""
+    known = {spec.name for spec in fields(RememberedModel)}
+    return RememberedModel(**{key: value for key, value in kept.items() if key in known})
 
 
 def save_app_state(state: AppState, path: Path | None = None) -> str | None:
