@@ -276,3 +276,44 @@ def test_a_value_a_response_server_fell_back_on_is_named_where_it_was_set(tmp_pa
         path = _pairs_on_llm(tmp_path, server.url, llm, responders=f'"{responder.url}"')
         shown = refused_run_line(tmp_path, str(path), *(flag.format(url=server.url) for flag in flags))
     assert shown == "smolgen: " + line.format(path=path, responder=responder.url)
+
+
+# The timeout, retries, concurrency and chat template are the step's own servers' too (the step has no keys for them), as
+# smolgen generate's response servers take --timeout, --max-retries, --concurrency and --chat-template; named where set.
+@pytest.mark.parametrize("from_flags", [False, True])
+def test_response_servers_take_the_steps_servers_timeout_retries_concurrency_and_chat_template(tmp_path, from_flags):
+    from tui.bench.stub_server import STUB_CHAT_TEMPLATE
+    from tui.engine.pipeline.toml_config import load_pipeline
+
+    (tmp_path / "mine.jinja").write_text(STUB_CHAT_TEMPLATE, encoding="utf-8")
+    url, template = "http://127.0.0.1:9/v1", tmp_path / "mine.jinja"
+    asked = {"timeout": 7.5, "max_retries": 1, "concurrency": 3, "chat_template": template}
+    table = "timeout = 7.5\nmax_retries = 1\nconcurrency = 3\nchat_template = '" + str(template) + "'"
+    path = _pairs_on_llm(tmp_path, url, "" if from_flags else table)
+    llm = OpenAICompatibleLLM(url, **asked) if from_flags else None  # as smolgen run builds it from its flags
+    [responder] = load_pipeline(path, llm=llm).steps[-1].responder_llms
+    assert {name: getattr(responder.settings, name) for name in asked} == asked
+    names = responder.settings.names
+    expected = ("--timeout", "--max-retries", "--concurrency", "--chat-template") if from_flags else \
+        ("[llm] timeout", "[llm] max_retries", "[llm] concurrency", "[llm] chat_template")
+    assert (names.timeout, names.max_retries, names.concurrency, names.chat_template) == expected
+    assert names.server == "responders"  # the step's own key, as before
+
+
+def test_response_servers_write_with_the_llm_tables_chat_template(tmp_path):
+    from tui.bench.stub_server import STUB_CHAT_TEMPLATE
+
+    prompts: list[str] = []
+
+    async def recording(method: str, target: str, body: bytes):
+        if method == "POST":
+            prompts.append(json.loads(body).get("prompt") or "")
+        return await StubServer().handle(method, target, body)
+
+    (tmp_path / "mine.jinja").write_text("MINE-TEMPLATE " + STUB_CHAT_TEMPLATE, encoding="utf-8")
+    with ServerThread(StubServer().handle) as server, ServerThread(recording) as responder:
+        path = _pairs_on_llm(tmp_path, server.url, "chat_template = 'mine.jinja'", responders=f'"{responder.url}"')
+        result = run_cli("run", str(path), "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = [prompt for prompt in prompts if "What is DPO?" in prompt]
+    assert written and all(prompt.startswith("MINE-TEMPLATE ") for prompt in written)

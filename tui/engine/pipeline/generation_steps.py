@@ -244,13 +244,17 @@ PREFERENCE_STEP_KEYS = preference.PreferenceNames(
     responses="responses", temperatures="temperatures", system="system_prompts", system_weights="system_weights",
     servers=SettingNames(server="responders", model="response_server_model", key="response_api_key_env"),
 )
+# What response servers always take from the step's own servers (the step has no keys for them), as smolgen generate's
+# take the run's flags: ServerSettings' fields, named alike in SettingNames.
+LENT_SERVER_SETTINGS = ("concurrency", "timeout", "max_retries", "chat_template")
 
 
 class PreferencePairs(TechniqueStep):
     """K responses to the row's instruction, each judged by the step's model; the pair is the best against the
     worst. `responders` (GGUF paths or server URLs, asked for `response_server_model` with the key in
     `response_api_key_env`, each left out: those of the step's own servers, as smolgen generate falls back on
-    --server-model and --api-key-env) write the responses in turn instead of the step's model.
+    --server-model and --api-key-env; with the own servers' timeout, retries, concurrency and chat template) write the
+    responses in turn instead of the step's model.
     A pipeline that ends here stores preference samples (`smolgen export --format dpo`, Compare pairs)."""
 
     kind = "preference_pairs"
@@ -267,22 +271,26 @@ class PreferencePairs(TechniqueStep):
         self.settings_value = self._response_servers_asked(kwargs.get("response_server_model"), kwargs.get("response_api_key_env"))
         # Loaded on the first row not served from the cache, once for the whole run.
         settings = self.settings_value
+        lent = ({name: getattr(self.llm.settings, name) for name in LENT_SERVER_SETTINGS}
+                if isinstance(self.llm, OpenAICompatibleLLM) else {})
         self.responder_llms = [
             OpenAICompatibleLLM(spec, settings.response_server_model or None, settings.response_api_key_env or None,
-                                names=settings.names.servers)
+                                **lent, names=settings.names.servers)
             if is_server_url(spec) else LlamaCppLLM(spec) for spec in settings.responders
         ]
 
     def _response_servers_asked(self, model: str | None, key: str | None) -> preference.PreferenceSettings:
         """The settings with the model and key variable the response servers are asked with (blank: none, recorded
         as null): each left out is the step's own servers', named as where it was set, as smolgen generate falls
-        back on --server-model and --api-key-env. Neither applies when no responder is a server."""
+        back on --server-model and --api-key-env; so are the settings they always take (LENT_SERVER_SETTINGS).
+        None applies when no responder is a server."""
         settings = self.settings_value
         if not any(is_server_url(spec) for spec in settings.responders):
             return dataclasses.replace(settings, response_server_model="", response_api_key_env="")
         own = PREFERENCE_STEP_KEYS.servers
         if isinstance(self.llm, OpenAICompatibleLLM):
             lent = self.llm.lent_names
+            own = dataclasses.replace(own, **{name: getattr(lent, name) for name in LENT_SERVER_SETTINGS})
             if model is None and self.llm.settings.model is not None:
                 model, own = self.llm.settings.model, dataclasses.replace(own, model=lent.model)
             if key is None and self.llm.settings.api_key_env is not None:
