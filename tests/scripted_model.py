@@ -29,6 +29,7 @@ class ScriptedModel(ChatModel):
         self.base_model = base_model
         self.prompts: list[str] = []
         self.samplings: list = []  # the Sampling of each call, in order (a judge's answer schema rides on it)
+        self.closed = False  # as Model.close frees llama.cpp's model: whoever opened it must close it
         self.info = SimpleNamespace(fingerprint="scripted", summary=lambda: {"file": "scripted.gguf", "fingerprint": "scripted"},
                                     chat_template=None if base_model else CHATML, eos_token="<|im_end|>")
 
@@ -71,4 +72,7 @@ class ScriptedModel(ChatModel):
 
     def fingerprint(self) -> str:
         return "scripted"
+
+    def close(self) -> None:
+        self.closed = True
 

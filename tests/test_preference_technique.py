@@ -234,6 +234,30 @@ def test_a_response_model_that_cannot_chat_is_one_line_naming_its_flag(tmp_path,
         2, "smolgen: --response-model scripted model: cannot chat (no chat template), so it cannot write responses\n")
 
 
+# A later --response-model refused (it cannot chat, or it does not load) closes those already loaded.
+@pytest.mark.parametrize("second", ["cannot chat", "does not load"])
+def test_response_models_already_loaded_are_closed_when_a_later_one_is_refused(tmp_path, monkeypatch, second):
+    from tui.engine.model import Model
+
+    (tmp_path / "seeds.txt").write_text("What is DPO?\n", encoding="utf-8")
+    for name in ("first.gguf", "second.gguf"):
+        (tmp_path / name).write_bytes(b"")  # named, not read: the load below is the test's
+    opened: list[ScriptedModel] = []
+
+    def load(cls, path, *args, **kwargs):
+        if str(path) == "second.gguf" and second == "does not load":
+            raise BadInput("second.gguf: not a usable GGUF")
+        opened.append(ScriptedModel([], base_model=str(path) == "second.gguf"))
+        return opened[-1]
+
+    monkeypatch.setattr("tui.cli_generate.inspect_model", lambda path: None)
+    monkeypatch.setattr(Model, "load", classmethod(load))
+    result = run_cli("generate", "preference", "--seeds", "seeds.txt", "--response-model", "first.gguf",
+                     "--response-model", "second.gguf", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr  # one line of bad input
+    assert opened and all(model.closed for model in opened), result.stderr
+
+
 def test_a_responder_that_cannot_chat_is_named_by_its_setting(tmp_path):
     path = tmp_path / "base.gguf"
     path.write_bytes(b"")  # named, not read: the model is given

@@ -213,13 +213,15 @@ def response_server_settings(args: argparse.Namespace, url: str) -> ServerSettin
 @contextlib.contextmanager
 def opened_responders(args: argparse.Namespace) -> Iterator[list[LanguageModel]]:
     """The models `--response-model` and `--response-server` name, in the order given, closed when the block ends
-    (a server asked as `response_server_settings` says)."""
+    or when one is refused (a server asked as `response_server_settings` says)."""
     with contextlib.ExitStack() as stack:
         models: list[LanguageModel] = []
         for path in args.response_model:
             from tui.engine.model import Model
 
-            models.append(Model.load(path, n_ctx=args.context, n_threads=args.threads))
+            loaded = Model.load(path, n_ctx=args.context, n_threads=args.threads)
+            stack.callback(loaded.close)
+            models.append(loaded)
         for url in args.response_server:
             from tui.engine.server.connect import connect
 
