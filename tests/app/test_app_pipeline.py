@@ -28,10 +28,10 @@ def listed(tab: PipelineTab) -> list[str]:
     return [str(tab.step_list.get_option_at_index(i).prompt) for i in range(tab.step_list.option_count)]
 
 
-async def pipeline_tab(pilot) -> PipelineTab:
-    """The Pipeline tab in front, with the model ready and the step list focused."""
+async def pipeline_tab(pilot, model_may_fail: bool = False) -> PipelineTab:
+    """The Pipeline tab in front, with the model ready (or failed, if it may) and the step list focused."""
     app = pilot.app
-    await wait_for(pilot, lambda: app.model is not None, what="the model")
+    await wait_for(pilot, lambda: app.model is not None or (model_may_fail and app.model_error is not None), what="the model")
     app.main_screen.technique.show_technique("pipeline")
     tab = app.main_screen.technique.pipeline
     await wait_for(pilot, lambda: tab.query(PipelineStepForm), what="the step form")

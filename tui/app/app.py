@@ -366,7 +366,8 @@ class SmolgenApp(App):
         request = self._pipeline_request() if self.main_screen.technique.pipeline_shown else self._run_request()
         if request is None:
             return
-        if self.model is None:
+        on_own_servers = isinstance(request, PipelineRunRequest) and not request.uses_app_model
+        if self.model is None and not on_own_servers:  # a file's [llm] servers need no app model
             if self.model_error is not None:
                 self.notify(f"No model to run: {self.model_error} (ctrl+o opens another)", severity="error", markup=False)
                 return
@@ -422,7 +423,7 @@ class SmolgenApp(App):
         return self.main_screen.technique.pipeline.run_request(options[0])
 
     def _start(self, request: RunRequest | PipelineRunRequest | JudgeRequest) -> None:
-        assert self.model is not None
+        assert self.model is not None or isinstance(request, PipelineRunRequest)
         self._cancel = threading.Event()
         self._run_idle.clear()
         if isinstance(request, JudgeRequest):
@@ -442,7 +443,7 @@ class SmolgenApp(App):
         self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pipeline")
-    def run_pipeline(self, request: PipelineRunRequest, model: LanguageModel, cancel: threading.Event) -> None:
+    def run_pipeline(self, request: PipelineRunRequest, model: LanguageModel | None, cancel: threading.Event) -> None:
         """The pipeline, in the one thread that uses the model; the engine caches every step output at once."""
         worker = get_current_worker()
         observer = PipelineRunObserver(self.post_message, cancel, lambda: worker.is_cancelled, request.rows)

@@ -22,7 +22,7 @@ from tui.engine.errors import BadInput
 from tui.engine.pipeline.generation_steps import TechniqueStep
 from tui.engine.pipeline.graph import Pipeline
 from tui.engine.pipeline.steps import Step
-from tui.engine.pipeline.toml_config import STEP_TYPES, build_pipeline, dump_config, read_config, resolve
+from tui.engine.pipeline.toml_config import STEP_TYPES, build_pipeline, dump_config, llm_from_table, read_config, resolve
 from tui.engine.settings_schema import Setting, get_value, kind_of, unwrap_optional
 from tui.engine.techniques.base import SystemPrompts
 
@@ -207,18 +207,20 @@ def parse_mapping(text: str) -> dict[str, str]:
 
 @dataclass
 class PipelineDraft:
-    """A pipeline being edited: a name, a description and one table per step, in order."""
+    """A pipeline being edited: a name, a description, one table per step in order, and the file's `[llm]` table."""
 
     name: str
     description: str = ""
     steps: list[dict[str, Any]] = field(default_factory=list)
+    llm: dict[str, Any] | None = None  # kept when saved; its servers run the model steps, as in `smolgen run`
 
     @classmethod
     def from_config(cls, config: dict[str, Any], label: str) -> "PipelineDraft":
         tables = config.get("steps")
         if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
             raise BadInput(f"{label}: needs a list of [[steps]] tables")
-        draft = cls(str(config.get("name") or Path(label).stem), str(config.get("description", "")), [])
+        llm = copy.deepcopy(config["llm"]) if isinstance(config.get("llm"), dict) else None
+        draft = cls(str(config.get("name") or Path(label).stem), str(config.get("description", "")), [], llm)
         for table in tables:
             table = copy.deepcopy(table)
             # Every step gets its name written, so the list, the drawing and the file agree.
@@ -238,16 +240,31 @@ class PipelineDraft:
         tables = config.get("steps")
         if not isinstance(tables, list) or not tables or not all(isinstance(table, dict) for table in tables):
             raise BadInput(f"{path}: needs at least one [[steps]] table")
+        if "llm" in config:
+            llm_from_table(path, config["llm"])
         build_pipeline(config, path)  # unknown types and keys are reported against the file, as `smolgen run` does
         return cls.from_config(config, str(path))
 
     def config(self) -> dict[str, Any]:
         """The pipeline as the tables of a TOML file."""
-        return {"name": self.name, "description": self.description, "steps": copy.deepcopy(self.steps)}
+        llm = {"llm": copy.deepcopy(self.llm)} if self.llm is not None else {}
+        return {"name": self.name, "description": self.description, **llm, "steps": copy.deepcopy(self.steps)}
 
     def build(self) -> Pipeline:
-        """The engine pipeline, not yet validated; BadInput names the step that cannot be built."""
-        return build_pipeline(self.config(), self.name)
+        """The engine pipeline, not yet validated; BadInput names the step (or the `[llm]` key) that cannot be built.
+
+        Its model steps run on the `[llm]` servers when the draft has them, else on the model the run is given."""
+        servers = llm_from_table(self.name, self.llm) if self.llm is not None else None
+        return build_pipeline(self.config(), self.name, servers)
+
+    def runs_on(self) -> str | None:
+        """Where the model steps run when it is not the app's model: told on load and at every run, never silent."""
+        if self.llm is None:
+            return None
+        servers = self.llm.get("server")
+        urls = ", ".join([servers] if isinstance(servers, str) else servers or [])
+        model = f" (model {self.llm['model']})" if self.llm.get("model") else ""
+        return f"model steps run on the file's [llm] server {urls}{model}, not the app's model"
 
     def checked(self) -> tuple[Pipeline | None, str | None]:
         """The pipeline (None when a step cannot be built) and why it cannot run (naming step and column), or None."""

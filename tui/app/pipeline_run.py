@@ -20,7 +20,7 @@ from tui.engine.llm import LlamaCppLLM
 from tui.engine.model import Model
 from tui.engine.pipeline.executor import PipelineObserver, PipelineSummary, StepCounts, run_pipeline
 from tui.engine.pipeline.graph import Pipeline
-from tui.engine.pipeline.steps import LoadSeedsFromStore
+from tui.engine.pipeline.steps import GenerationStep, LoadSeedsFromStore
 from tui.engine.prompts import PromptLibrary
 from tui.engine.runner import RunSummary
 from tui.engine.store import SampleStore
@@ -35,9 +35,15 @@ class PipelineRunRequest:
     use_cache: bool
     rows: int  # rows the source gives, for the progress bar (an expanding step can make more)
 
+    @property
+    def uses_app_model(self) -> bool:
+        """Whether a model step has no servers of its own (a file's `[llm]`), so runs on the app's model."""
+        return any(isinstance(step, GenerationStep) and step.llm is None for step in self.pipeline.ordered())
 
-def pipeline_request(pipeline: Pipeline, store: SampleStore, limit: int | None, use_cache: bool) -> PipelineRunRequest:
-    """The run of a validated pipeline; BadInput when its source would give no rows."""
+
+def pipeline_request(pipeline: Pipeline, store: SampleStore, limit: int | None, use_cache: bool,
+                     runs_on: str | None = None) -> PipelineRunRequest:
+    """The run of a validated pipeline; BadInput when its source would give no rows. `runs_on` joins the title."""
     source = pipeline.ordered()[0]
     if isinstance(source, LoadSeedsFromStore):
         source.store_rows = [seed["row"] for seed in store.list_seeds(selected_only=True)]
@@ -48,10 +54,11 @@ def pipeline_request(pipeline: Pipeline, store: SampleStore, limit: int | None, 
     if not rows:
         raise BadInput(f"step {source.name!r} gives no rows")
     cache = "" if use_cache else " · no cache"
-    return PipelineRunRequest(f"Pipeline {pipeline.name}{cache}", pipeline, use_cache, rows)
+    servers = f" · {runs_on}" if runs_on else ""
+    return PipelineRunRequest(f"Pipeline {pipeline.name}{cache}{servers}", pipeline, use_cache, rows)
 
 
-def run_request(request: PipelineRunRequest, store: SampleStore, model: Model, prompts: PromptLibrary,
+def run_request(request: PipelineRunRequest, store: SampleStore, model: Model | None, prompts: PromptLibrary,
                 observer: PipelineObserver, cancel: threading.Event) -> PipelineSummary:
     """Run in the calling thread, which must be the only user of `model` until it returns."""
     try:

@@ -254,7 +254,8 @@ class PipelineTab(VerticalScroll):
         """Show a loaded pipeline (None: the load dialog was cancelled)."""
         if draft is not None:
             await self.set_draft(draft)
-            self._status(f"Loaded {draft.name}: {draft.description}" if draft.description else f"Loaded {draft.name}")
+            loaded = f"Loaded {draft.name}: {draft.description}" if draft.description else f"Loaded {draft.name}"
+            self._status(" · ".join(filter(None, [loaded, draft.runs_on()])))
             self.step_list.focus()
 
     def action_save(self) -> None:
@@ -292,7 +293,7 @@ class PipelineTab(VerticalScroll):
             return None
         try:
             pipeline = self.draft.build()  # a pipeline of its own: edits during the run do not touch it
-            return pipeline_request(pipeline, self.app.store, limit, self.use_cache)
+            return pipeline_request(pipeline, self.app.store, limit, self.use_cache, self.draft.runs_on())
         except BadInput as error:
             self.notify(str(error), severity="error", timeout=10, markup=False)
             self._status(str(error))

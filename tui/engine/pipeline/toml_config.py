@@ -110,7 +110,7 @@ LLM_TABLE_NAMES = SettingNames(server="server", model="model", key="api_key_env"
                                max_retries="max_retries", chat_template="chat_template")
 
 
-def llm_from_table(path: Path, table: Any) -> OpenAICompatibleLLM:
+def llm_from_table(path: str | Path, table: Any) -> OpenAICompatibleLLM:
     """The `[llm]` table: the servers every model step of the pipeline uses."""
     if not isinstance(table, dict):
         raise BadInput(f"{path}: [llm] must be a table (server = [...], model, concurrency...)")
@@ -128,7 +128,7 @@ def llm_from_table(path: Path, table: Any) -> OpenAICompatibleLLM:
                                lent_names=LLM_TABLE_NAMES.within("[llm]"))
 
 
-def build_pipeline(config: dict[str, Any], label: str | Path, llm: LlamaCppLLM | None = None,
+def build_pipeline(config: dict[str, Any], label: str | Path, llm: LlamaCppLLM | OpenAICompatibleLLM | None = None,
                    max_tokens: int | None = None) -> Pipeline:
     """The pipeline of parsed TOML tables, chained in order but not yet validated (it can still be drawn).
 
@@ -162,7 +162,7 @@ def _seed_file_source(path: Path, source: dict[str, Any], seeds: Path) -> dict[s
     return {"type": "load_data_from_file", "name": source.get("name", "seeds"), "path": str(seeds), "text_column": text_column}
 
 
-def _build_step(path: str | Path, index: int, table: dict[str, Any], llm: LlamaCppLLM | None,
+def _build_step(path: str | Path, index: int, table: dict[str, Any], llm: LlamaCppLLM | OpenAICompatibleLLM | None,
                 max_tokens: int | None) -> steps.Step:
     table = dict(table)
     kind = table.pop("type", None)
