@@ -154,7 +154,8 @@ def _open_the_last_model(args: argparse.Namespace) -> tuple[SettingNames, bool]:
     if last.path and Path(last.path).is_file():
         args.model = Path(last.path)
     elif last.servers:
-        typed_at_all = any(getattr(args, flag) is not None for flag in ("timeout", "max_retries"))
+        server_flag_typed = any(getattr(args, flag) is not None
+                                for flag in ("server_model", "api_key_env", "concurrency", "chat_template", "timeout", "max_retries"))
         args.server = list(last.servers)
         chosen_by = SERVER_TAB_FIELDS if last.from_server_tab else SERVER_FLAGS
         typed_now: dict[str, str] = {}
@@ -168,7 +169,7 @@ def _open_the_last_model(args: argparse.Namespace) -> tuple[SettingNames, bool]:
                 setattr(args, flag, remembered)
             else:
                 typed_now[setting] = getattr(SERVER_FLAGS, setting)
-        return replace(chosen_by, **typed_now), not typed_now and not typed_at_all
+        return replace(chosen_by, **typed_now), not server_flag_typed
     return SERVER_FLAGS, False
 
 

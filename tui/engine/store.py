@@ -760,7 +760,6 @@ class SampleStore:
             self._status_counts = Counter(doc.get("status", "new") for doc in self._records("samples").values())
         return +self._status_counts  # a copy, without statuses no sample has any more
 
-
     @_locked
     def is_empty(self) -> bool:
         """Nothing stored: no seed, sample, run or cached output."""
